@@ -1,0 +1,44 @@
+# The kit's commands. A newcomer needs two: `make lab` and `make test`. `make help` lists all.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+
+.DEFAULT_GOAL := help
+.PHONY: help lab test test-fast benchmark lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 12) else "Python 3.10-3.12 is needed (TensorFlow 2.21), but $(PYTHON) is %d.%d. Run: make PYTHON=python3.11 ..." % v)'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+lab: $(STAMP) ## Open the lessons in JupyterLab (localhost only, token login)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
+		--ServerApp.root_dir=notebooks
+
+test: $(STAMP) ## Run every test: unit tests and every lesson notebook end to end
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP) ## Unit tests only (skips the notebooks and slow tests)
+	$(BIN)/python -m pytest tests -m "not slow"
+
+benchmark: $(STAMP) ## Print the kit's measured figures (import time, lesson run times, ...)
+	$(BIN)/python benchmarks/run.py
+
+lock: ## Re-resolve requirements.txt in a fresh venv and rewrite constraints.txt
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -r requirements.txt
+	{ head -n 2 constraints.txt; .lock-venv/bin/python -m pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt && rm -rf .lock-venv
+	@echo "constraints.txt refreshed: review 'git diff constraints.txt', then run 'make test'."
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache build *.egg-info

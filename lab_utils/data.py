@@ -1,0 +1,423 @@
+"""The data registry: every image and dataset the lessons use, with its source and licence.
+
+Lessons load data only through this module::
+
+    photo = data.load_image("coffee")        # (400, 600, 3) uint8
+    digits = data.load_dataset("digits")     # Dataset(images, labels, ...)
+    data.catalogue()                         # name, kind, source and licence of everything
+
+Sources are tried in this order, as in ``skimage.data``:
+
+1. files shipped inside installed packages (scikit-image, matplotlib, scikit-learn);
+2. files in the project's ``data/`` folder;
+3. deterministic generators (seeded);
+4. a download into a cache folder, verified by sha256. The folder is ``~/.cache/lab_utils``
+   unless the environment variable ``LAB_UTILS_CACHE`` names another one. A cached file whose
+   checksum does not match is reported and set aside, never used. Setting ``LAB_UTILS_OFFLINE=1``
+   skips download attempts. When a download is impossible, the loader returns a clearly
+   labelled substitute (``Dataset.substitute`` is True) and prints why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+import urllib.request
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from lab_utils import validation
+
+PROJECT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+# Loaders add their entries to this dict through ``_register``; ``catalogue`` lists them.
+_REGISTRY: dict[str, "Entry"] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One registered image or dataset: where it comes from and under which licence."""
+
+    name: str
+    kind: str          # "image" or "dataset"
+    source: str        # "package", "project file", "generated" or "download"
+    description: str
+    origin: str        # who made it / where the file lives
+    licence: str
+    loader: Callable = dataclasses.field(repr=False, compare=False)
+
+
+@dataclasses.dataclass
+class Dataset:
+    """A labelled set of images.
+
+    Attributes
+    ----------
+    images : ndarray
+        Shape (N, H, W), one grayscale image per row; dtype and range as documented by the entry.
+    labels : ndarray
+        Shape (N,), int64 class indices.
+    class_names : list of str
+        ``class_names[k]`` names class ``k``.
+    name : str
+        The registry name.
+    substitute : bool
+        True when the real data could not be loaded and a stand-in was returned.
+    note : str
+        Where the data came from, or why it is a substitute.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: list
+    name: str
+    substitute: bool = False
+    note: str = ""
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+class UnknownDataError(KeyError):
+    """Raised for a name that is not in the registry; the message lists what exists."""
+
+    def __str__(self) -> str:  # KeyError would show the message in quotes
+        return str(self.args[0])
+
+
+def _register(name, kind, source, description, origin, licence):
+    """Decorator that adds a loader function to the registry."""
+    def decorate(loader):
+        _REGISTRY[name] = Entry(name, kind, source, description, origin, licence, loader)
+        return loader
+    return decorate
+
+
+def names(kind: str | None = None) -> list[str]:
+    """Registered names, optionally only those of one kind ("image" or "dataset")."""
+    if kind is not None:
+        validation.one_of(kind, "kind", ["image", "dataset"])
+    return sorted(n for n, e in _REGISTRY.items() if kind is None or e.kind == kind)
+
+
+def info(name: str) -> Entry:
+    """The registry entry for ``name`` (source, origin, licence); unknown names list what exists."""
+    if not isinstance(name, str):
+        raise TypeError(f"A data name must be a string such as 'coffee', "
+                        f"but got {validation.describe(name)}.")
+    if name not in _REGISTRY:
+        raise UnknownDataError(f"There is no image or dataset called {name!r}. "
+                               f"Known names: {', '.join(names())}.")
+    return _REGISTRY[name]
+
+
+def catalogue() -> list[dict]:
+    """Every registered entry as a dict (name, kind, source, description, origin, licence)."""
+    return [{field: getattr(entry, field) for field in
+             ("name", "kind", "source", "description", "origin", "licence")}
+            for entry in (_REGISTRY[n] for n in names())]
+
+
+def load_image(name: str) -> np.ndarray:
+    """Load a registered image.
+
+    Returns
+    -------
+    ndarray
+        (H, W) grayscale or (H, W, 3) RGB, uint8 in [0, 255]; the slide's Lincoln matrix is
+        the exception (int16, see ``load_lincoln``).
+    """
+    entry = info(name)
+    if entry.kind != "image":
+        raise ValueError(f"{name!r} is a dataset, not a single image: use "
+                         f"data.load_dataset({name!r}).")
+    return entry.loader()
+
+
+def load_dataset(name: str, **options) -> Dataset:
+    """Load a registered dataset; ``options`` are passed to its loader (e.g. ``seed``)."""
+    entry = info(name)
+    if entry.kind != "dataset":
+        raise ValueError(f"{name!r} is a single image, not a dataset: use "
+                         f"data.load_image({name!r}).")
+    return entry.loader(**options)
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Files shipped inside installed packages
+# --------------------------------------------------------------------------------------------
+
+_SKIMAGE_PHOTOS = {
+    # name: (description, origin, licence) as stated in skimage.data's docstrings.
+    "astronaut": ("Astronaut Eileen Collins, (512, 512, 3)", "NASA Great Images database",
+                  "public domain"),
+    "camera": ("Man with a camera, grayscale (512, 512)", "Lav Varshney", "CC0"),
+    "chelsea": ("Chelsea the cat, (300, 451, 3)", "Stefan van der Walt", "CC0"),
+    "coffee": ("A cup of coffee, (400, 600, 3)", "Rachel Michetti", "CC0"),
+    "coins": ("Greek coins from Pompeii, grayscale (303, 384)", "Walters Art Museum",
+              "no known copyright restrictions"),
+    "rocket": ("Launch of DSCOVR on a Falcon 9, (427, 640, 3)", "SpaceX", "public domain"),
+    "page": ("A scanned page of text, grayscale (191, 384)", "scikit-image",
+             "no known copyright restrictions"),
+    "brick": ("Brick wall texture, grayscale (512, 512)", "CC0Textures (Bricks25)", "CC0"),
+    "gravel": ("Gravel texture, grayscale (512, 512)", "CC0Textures (Gravel04)", "CC0"),
+    "grass": ("Grass texture, grayscale (512, 512)", "CC0Textures (Grass001)", "CC0"),
+}
+
+
+def _skimage_photo(name):
+    def load():
+        import skimage.data
+        return getattr(skimage.data, name)()
+    return load
+
+
+for _name, (_description, _origin, _licence) in _SKIMAGE_PHOTOS.items():
+    _register(_name, "image", "package", _description,
+              f"{_origin}, shipped with scikit-image (skimage.data.{_name})",
+              _licence)(_skimage_photo(_name))
+
+
+@_register("grace_hopper", "image", "package",
+           "Portrait of Rear Admiral Grace Hopper, (600, 512, 3)",
+           "U.S. Navy photograph, shipped with matplotlib (cbook.get_sample_data)",
+           "public domain (work of the U.S. federal government)")
+def load_grace_hopper() -> np.ndarray:
+    """Grace Hopper's portrait: (600, 512, 3) uint8 RGB."""
+    import matplotlib.cbook
+    import matplotlib.image
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as file:
+        return np.asarray(matplotlib.image.imread(file, format="jpg"), dtype=np.uint8)
+
+
+@_register("digits", "dataset", "package",
+           "1797 handwritten digits 0-9, 8x8, gray levels 0-16",
+           "UCI ML hand-written digits (optdigits), shipped with scikit-learn (load_digits)",
+           "CC BY 4.0")
+def load_digits() -> Dataset:
+    """scikit-learn's digits: images (1797, 8, 8) float64 in [0, 16], labels 0-9."""
+    import sklearn.datasets
+    bunch = sklearn.datasets.load_digits()
+    return Dataset(bunch.images, bunch.target.astype(np.int64),
+                   [str(d) for d in range(10)], "digits",
+                   note="scikit-learn's copy of the UCI optdigits test set")
+
+
+@_register("lfw_subset", "dataset", "package",
+           "200 grayscale 25x25 crops: 100 faces then 100 non-faces",
+           "Labeled Faces in the Wild (UMass Amherst), subset shipped with scikit-image",
+           "LFW is published for research use; its images are news photographs")
+def load_lfw_subset() -> Dataset:
+    """Faces vs non-faces: images (200, 25, 25) float64 in [0, 1]; label 1 = face."""
+    import skimage.data
+    images = skimage.data.lfw_subset()
+    labels = np.array([1] * 100 + [0] * 100, dtype=np.int64)
+    return Dataset(images, labels, ["non-face", "face"], "lfw_subset",
+                   note="scikit-image's lfw_subset()")
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Files in the project's data/ folder
+# --------------------------------------------------------------------------------------------
+
+def out_of_range_pixels(values, low: int = 0, high: int = 255) -> list[tuple[int, int, int]]:
+    """(row, column, value) of every entry of a 2-D grid outside [low, high], 0-based."""
+    values = validation.as_array(values, "values")
+    if values.ndim != 2:
+        raise ValueError(f"values must be a 2-D grid (rows, columns), "
+                         f"but it has shape {values.shape}.")
+    rows, columns = np.nonzero((values < low) | (values > high))
+    return [(int(r), int(c), int(values[r, c])) for r, c in zip(rows, columns)]
+
+
+@_register("lincoln", "image", "project file",
+           "The lecture slide's 16x12 pixel matrix of Abraham Lincoln (gray levels)",
+           "data/lincoln.csv, typed from the slide 'What are images?' (see data/README.md)",
+           "a factual table reproduced for teaching")
+def load_lincoln() -> np.ndarray:
+    """The slide's Lincoln matrix: (16, 12) int16, exactly as printed on the slide.
+
+    The slide contains one value, 261, that no 8-bit pixel can hold; it is kept (hence
+    int16, not uint8) and reported when the file is loaded.
+    """
+    values = np.loadtxt(PROJECT_DATA_DIR / "lincoln.csv", delimiter=",", dtype=np.int16)
+    for row, column, value in out_of_range_pixels(values):
+        print(f"[data] lincoln: the slide's value {value} at row {row}, column {column} "
+              f"(counting from 0) does not fit in an 8-bit pixel (0-255).")
+    return values
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Deterministic generators
+# --------------------------------------------------------------------------------------------
+
+@_register("placed_digits", "dataset", "generated",
+           "scikit-learn's digits pasted at random positions and sizes on a 32x32 canvas",
+           "generated by lab_utils.data.load_placed_digits from the 'digits' dataset",
+           "as 'digits' (CC BY 4.0)")
+def load_placed_digits(seed: int = 0, canvas: int = 32, min_size: int = 10,
+                       max_size: int = 24) -> Dataset:
+    """Digits at random positions and scales: images (1797, canvas, canvas) float32 in [0, 1].
+
+    Each 8x8 digit is resized to a random square size in [min_size, max_size] and pasted at
+    a random position on a black canvas. The same ``seed`` gives the same dataset.
+    """
+    from skimage import transform
+    canvas = validation.as_int(canvas, "canvas", minimum=8)
+    min_size = validation.as_int(min_size, "min_size", minimum=4, maximum=canvas)
+    max_size = validation.as_int(max_size, "max_size", minimum=min_size, maximum=canvas)
+    digits = load_digits()
+    rng = np.random.default_rng(seed)
+    images = np.zeros((len(digits), canvas, canvas), dtype=np.float32)
+    for index, digit in enumerate(digits.images / 16.0):
+        size = int(rng.integers(min_size, max_size + 1))
+        top, left = rng.integers(0, canvas - size + 1, size=2)
+        images[index, top:top + size, left:left + size] = transform.resize(
+            digit, (size, size), order=1, anti_aliasing=False)
+    return Dataset(images, digits.labels.copy(), digits.class_names, "placed_digits",
+                   note=f"generated from scikit-learn's digits with seed={seed}")
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Downloads into a sha256-verified cache
+# --------------------------------------------------------------------------------------------
+
+class DownloadError(RuntimeError):
+    """A file could not be downloaded or did not match its checksum."""
+
+
+def cache_dir() -> Path:
+    """The download cache: ``$LAB_UTILS_CACHE`` if set, else ``~/.cache/lab_utils``."""
+    folder = Path(os.environ.get("LAB_UTILS_CACHE") or Path.home() / ".cache" / "lab_utils")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def offline() -> bool:
+    """True when ``LAB_UTILS_OFFLINE`` asks the kit not to try any download."""
+    return os.environ.get("LAB_UTILS_OFFLINE", "").strip().lower() in {"1", "true", "yes"}
+
+
+def sha256_of(path: Path) -> str:
+    """The sha256 hex digest of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verified_cached_file(filename: str, sha256: str) -> Path | None:
+    """The cached file if it exists and matches ``sha256``; a mismatching file is set aside."""
+    path = cache_dir() / filename
+    if not path.exists():
+        return None
+    actual = sha256_of(path)
+    if actual == sha256:
+        return path
+    corrupt = path.with_name(path.name + ".corrupt")
+    path.replace(corrupt)
+    print(f"[data] {path} is corrupted (sha256 {actual[:12]}... instead of {sha256[:12]}...); "
+          f"it was moved to {corrupt.name} and will not be used.")
+    return None
+
+
+def fetch_file(url: str, filename: str, sha256: str, timeout: float = 30.0) -> Path:
+    """Return the cached copy of ``url``, downloading and verifying it first if needed.
+
+    The download goes to a temporary file that is moved into the cache only when its sha256
+    matches, so an interrupted or altered download never reaches the cache.
+
+    Raises
+    ------
+    DownloadError
+        When offline, when the download fails, or when the checksum does not match.
+    """
+    cached = verified_cached_file(filename, sha256)
+    if cached is not None:
+        return cached
+    if offline():
+        raise DownloadError(f"{filename} is not in the cache and LAB_UTILS_OFFLINE is set.")
+    target = cache_dir() / filename
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as temporary:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                shutil.copyfileobj(response, temporary)
+        except OSError as error:  # URLError, timeouts and refused connections are OSErrors
+            Path(temporary.name).unlink(missing_ok=True)
+            raise DownloadError(f"could not download {url}: {error}") from error
+    actual = sha256_of(Path(temporary.name))
+    if actual != sha256:
+        Path(temporary.name).unlink(missing_ok=True)
+        raise DownloadError(f"the download of {url} has sha256 {actual}, expected {sha256}.")
+    Path(temporary.name).replace(target)
+    return target
+
+
+OLIVETTI_FILE = "olivetti_py3.pkz"   # scikit-learn's own cache file name for these faces
+OLIVETTI_SHA256 = "9dbc94bfe9fb4524eb42864d1c91bdf11f6752627cef8a1282a68c44d467dd36"
+
+
+@_register("olivetti_faces", "dataset", "download",
+           "400 grayscale 64x64 faces of 40 people, 10 each",
+           "AT&T Laboratories Cambridge, downloaded by sklearn.datasets.fetch_olivetti_faces",
+           "free for research and teaching with acknowledgement of AT&T Laboratories Cambridge")
+def load_olivetti_faces(seed: int = 0) -> Dataset:
+    """Olivetti faces: images (400, 64, 64) float32 in [0, 1], labels = person 0-39.
+
+    The file is scikit-learn's cache (``olivetti_py3.pkz``) in ``cache_dir()``, checked
+    against its sha256 before use. Offline, a substitute is returned: 40 faces from
+    scikit-image's ``lfw_subset``, each turned into 10 "photos" by small random shifts,
+    rotations and lighting changes (``seed`` fixes them). It is labelled as a substitute.
+    """
+    import sklearn.datasets
+    folder = cache_dir()
+    if verified_cached_file(OLIVETTI_FILE, OLIVETTI_SHA256) is not None or not offline():
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")  # scikit-learn warns on every retry
+                bunch = sklearn.datasets.fetch_olivetti_faces(
+                    data_home=folder, shuffle=False, download_if_missing=not offline(),
+                    n_retries=1, delay=0.5)
+            if verified_cached_file(OLIVETTI_FILE, OLIVETTI_SHA256) is None:
+                raise DownloadError("the downloaded file failed its sha256 check")
+            return Dataset(bunch.images.astype(np.float32), bunch.target.astype(np.int64),
+                           [f"person {k}" for k in range(40)], "olivetti_faces",
+                           note=f"Olivetti faces from {folder / OLIVETTI_FILE}")
+        except (OSError, DownloadError) as error:
+            reason = f"the download failed ({error})"
+    else:
+        reason = "LAB_UTILS_OFFLINE is set and the file is not in the cache"
+    note = (f"SUBSTITUTE for the Olivetti faces: {reason}. These are 40 LFW faces, "
+            f"each shown 10 times with small random shifts, rotations and lighting changes.")
+    print(f"[data] {note}")
+    images, labels = _augmented_faces(seed=seed)
+    return Dataset(images, labels, [f"person {k}" for k in range(40)], "olivetti_faces",
+                   substitute=True, note=note)
+
+
+def _augmented_faces(seed: int, people: int = 40, views: int = 10, size: int = 64):
+    """``people`` LFW faces, ``views`` perturbed copies each: (people*views, size, size) float32."""
+    from skimage import transform
+    import skimage.data
+    rng = np.random.default_rng(seed)
+    faces = skimage.data.lfw_subset()[:people]
+    images, labels = [], []
+    for person, face in enumerate(faces):
+        face = transform.resize(face, (size, size), anti_aliasing=True)
+        for _ in range(views):
+            warp = transform.SimilarityTransform(
+                rotation=np.deg2rad(rng.uniform(-8, 8)), translation=rng.uniform(-3, 3, 2))
+            view = transform.warp(face, warp.inverse, mode="edge")
+            view = np.clip(view * rng.uniform(0.8, 1.2) + rng.uniform(-0.08, 0.08), 0, 1)
+            images.append(view.astype(np.float32))
+            labels.append(person)
+    return np.stack(images), np.array(labels, dtype=np.int64)

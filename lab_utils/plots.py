@@ -1,0 +1,174 @@
+"""Plot helpers shared by the lessons. Each returns a matplotlib ``Figure`` and shows nothing.
+
+Figures are built with ``matplotlib.figure.Figure`` rather than ``pyplot``, so nothing is kept
+alive between cells; a notebook displays a returned figure when it is a cell's last expression.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from lab_utils import validation
+
+
+def _new_figure(**options) -> Figure:
+    """A pyplot-free Figure that a notebook still displays when a cell returns it.
+
+    Figures made without pyplot have no notebook display until IPython is told how to
+    render them; registering the PNG formatter here (once per kernel, harmless outside
+    IPython) keeps that detail out of the lessons.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        get_ipython = None
+    shell = get_ipython() if get_ipython else None
+    if shell is not None:
+        formatter = shell.display_formatter.formatters["image/png"]
+        if Figure not in formatter.type_printers:
+            from IPython.core.pylabtools import print_figure
+            formatter.for_type(Figure, lambda figure: print_figure(figure, "png",
+                                                                   bbox_inches="tight"))
+    return Figure(layout="constrained", **options)
+
+
+def _as_displayable(image, name):
+    """Validate an image for display: (H, W) or (H, W, 3), uint8 or float in [0, 1]."""
+    return validation.as_image(image, name)
+
+
+def show_images(images, titles=None, *, columns: int | None = None, size: float = 2.6,
+                cmap: str = "gray") -> Figure:
+    """Show images side by side in a grid.
+
+    Parameters
+    ----------
+    images : sequence of ndarray
+        Each (H, W) grayscale or (H, W, 3) RGB; uint8 in [0, 255] or float in [0, 1].
+    titles : sequence of str, optional
+        One title per image.
+    columns : int, optional
+        Images per row (default: all in one row, at most 6).
+    size : float
+        Width of one panel in inches.
+    """
+    if isinstance(images, np.ndarray) and images.ndim in (2, 3) and (
+            images.ndim == 2 or images.shape[-1] == 3):
+        raise TypeError("show_images expects a list of images; wrap a single image in a list: "
+                        "show_images([image]).")
+    images = list(images)
+    if not images:
+        raise ValueError("show_images needs at least one image, but the list is empty.")
+    images = [_as_displayable(image, f"images[{i}]") for i, image in enumerate(images)]
+    if titles is not None:
+        titles = list(titles)
+        if len(titles) != len(images):
+            raise ValueError(f"titles must have one entry per image: {len(images)} images "
+                             f"but {len(titles)} titles.")
+    columns = min(len(images), 6) if columns is None else validation.as_int(
+        columns, "columns", minimum=1)
+    rows = -(-len(images) // columns)
+    figure = _new_figure(figsize=(size * columns, size * rows + 0.4 * (titles is not None)))
+    axes = figure.subplots(rows, columns, squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.set_axis_off()
+        if index >= len(images):
+            continue
+        image = images[index]
+        vmax = 255 if image.dtype == np.uint8 else 1.0
+        axis.imshow(image, cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
+        if titles is not None:
+            axis.set_title(titles[index])
+    return figure
+
+
+def show_pixel_grid(values, *, title: str | None = None, vmin: float = 0, vmax: float = 255,
+                    cell_size: float = 0.45, fontsize: float | None = None) -> Figure:
+    """Draw a 2-D grid of gray levels with each number written on its pixel, as on the slide.
+
+    Parameters
+    ----------
+    values : array_like, shape (H, W)
+        Numbers to show (any real dtype); colours are scaled from ``vmin`` (black) to
+        ``vmax`` (white) and values outside are clipped for colour only, never for the text.
+    """
+    values = validation.as_array(values, "values")
+    if values.ndim != 2:
+        raise ValueError(f"values must be a 2-D grid (rows, columns), but it has shape "
+                         f"{values.shape}. For a colour image pass one channel, e.g. image[..., 0].")
+    if values.shape[0] * values.shape[1] > 1600:
+        raise ValueError(f"a {values.shape[0]}x{values.shape[1]} grid is too large to write "
+                         f"every number; crop it to at most 40x40 pixels first.")
+    height, width = values.shape
+    figure = _new_figure(figsize=(max(2.0, width * cell_size),
+                                  max(2.0, height * cell_size) + 0.3))
+    axis = figure.subplots()
+    axis.imshow(values, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
+    fontsize = fontsize or max(5.0, 9.0 * cell_size / 0.45)
+    midpoint = (vmin + vmax) / 2
+    is_integer = np.issubdtype(values.dtype, np.integer)
+    for (row, column), value in np.ndenumerate(values):
+        text = f"{value}" if is_integer else f"{value:.2f}"
+        axis.text(column, row, text, ha="center", va="center", fontsize=fontsize,
+                  color="black" if value > midpoint else "white")
+    axis.set_xticks(range(width))
+    axis.set_yticks(range(height))
+    axis.tick_params(labelsize=7, length=0)
+    if title:
+        axis.set_title(title)
+    return figure
+
+
+def plot_curves(x, curves: dict, *, xlabel: str, ylabel: str, title: str | None = None,
+                ylim=None) -> Figure:
+    """Line plot of several named curves that share the same x values.
+
+    Parameters
+    ----------
+    x : sequence of float, length N
+    curves : dict of str -> sequence of float, each of length N
+    """
+    x = validation.as_array(list(x), "x")
+    if not isinstance(curves, dict) or not curves:
+        raise TypeError("curves must be a non-empty dict mapping a label to its y values.")
+    figure = _new_figure(figsize=(6.0, 3.6))
+    axis = figure.subplots()
+    for label, y in curves.items():
+        y = validation.as_array(list(y), f"curves[{label!r}]")
+        if y.shape != x.shape:
+            raise ValueError(f"curves[{label!r}] has {y.size} values but x has {x.size}.")
+        axis.plot(x, y, marker="o", label=label)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    if ylim is not None:
+        axis.set_ylim(*ylim)
+    if title:
+        axis.set_title(title)
+    axis.legend()
+    axis.grid(alpha=0.3)
+    return figure
+
+
+def plot_panels(x_values: dict, curves: dict, *, ylabel: str, ylim=None) -> Figure:
+    """One small line plot per panel, e.g. accuracy against each kind of perturbation.
+
+    Parameters
+    ----------
+    x_values : dict of panel name -> sequence of x values
+    curves : dict of panel name -> dict of label -> sequence of y values
+    """
+    if set(x_values) != set(curves):
+        raise ValueError("x_values and curves must name the same panels.")
+    figure = _new_figure(figsize=(3.2 * len(x_values), 3.0))
+    axes = np.atleast_1d(figure.subplots(1, len(x_values), sharey=True))
+    for axis, panel in zip(axes, x_values):
+        for label, y in curves[panel].items():
+            axis.plot(list(x_values[panel]), list(y), marker="o", label=label)
+        axis.set_xlabel(panel)
+        axis.grid(alpha=0.3)
+        if ylim is not None:
+            axis.set_ylim(*ylim)
+    axes[0].set_ylabel(ylabel)
+    axes[0].legend()
+    return figure

@@ -1,0 +1,120 @@
+"""Input checks shared by every lesson, with error messages written for students.
+
+Each helper returns the (possibly converted) value so callers can write
+``image = as_image(image)``. Errors say what was expected and what arrived.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def describe(value) -> str:
+    """A short description of ``value`` for error messages: type, and shape/dtype for arrays."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    return f"a {type(value).__name__}"
+
+
+def as_array(value, name: str = "array") -> np.ndarray:
+    """Convert a list or array of numbers to a NumPy array, or raise TypeError."""
+    if isinstance(value, np.ndarray):
+        array = value
+    elif isinstance(value, (list, tuple)):
+        try:
+            array = np.asarray(value)
+        except ValueError as error:  # ragged nested lists
+            raise ValueError(f"{name} must be a rectangular grid of numbers; "
+                             f"its rows have different lengths ({error}).") from None
+    else:
+        raise TypeError(f"{name} must be a NumPy array (or a list of numbers), "
+                        f"but got {describe(value)}.")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{name} must hold numbers, but its dtype is {array.dtype}.")
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers, but its dtype is {array.dtype}.")
+    return array
+
+
+def as_image(value, name: str = "image", *, channels=(None, 3)) -> np.ndarray:
+    """Check that ``value`` is an image array and return it as a NumPy array.
+
+    Parameters
+    ----------
+    value : array_like
+        A grayscale image of shape (H, W) or a colour image of shape (H, W, 3),
+        either uint8 in [0, 255] or float in [0, 1].
+    name : str
+        The argument's name, used in error messages.
+    channels : tuple
+        Allowed channel counts; ``None`` stands for a 2-D grayscale image.
+
+    Raises
+    ------
+    TypeError, ValueError
+        With a message that names the expected shape, dtype or range.
+    """
+    image = as_array(value, name)
+    allowed = []
+    if None in channels:
+        allowed.append("(height, width) for grayscale")
+    allowed += [f"(height, width, {c})" for c in channels if c is not None]
+    shape_ok = (image.ndim == 2 and None in channels) or (
+        image.ndim == 3 and image.shape[2] in [c for c in channels if c is not None])
+    if not shape_ok:
+        raise ValueError(f"{name} must have shape {' or '.join(allowed)}, "
+                         f"but it has shape {image.shape}.")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"{name} is empty: its shape is {image.shape}.")
+    if image.dtype == np.uint8:
+        return image
+    if np.issubdtype(image.dtype, np.floating):
+        if not np.all(np.isfinite(image)):
+            raise ValueError(f"{name} contains NaN or infinite values.")
+        low, high = float(image.min()), float(image.max())
+        if low < 0.0 or high > 1.0:
+            raise ValueError(f"{name} is a float image, so its values must lie in [0, 1], "
+                             f"but they range from {low:g} to {high:g}. Divide uint8 "
+                             f"values by 255 (or use skimage.util.img_as_float) first.")
+        return image
+    raise TypeError(f"{name} must be uint8 (0-255) or float (0-1), but its dtype is "
+                    f"{image.dtype}. Convert it with image.astype(np.uint8) or "
+                    f"skimage.util.img_as_float(image).")
+
+
+def as_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Check that ``value`` is an integer within [minimum, maximum] and return it as int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number, but got {describe(value)} ({value!r}).")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, but got {value}.")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, but got {value}.")
+    return value
+
+
+def as_float(value, name: str, *, minimum: float | None = None,
+             maximum: float | None = None) -> float:
+    """Check that ``value`` is a real number within [minimum, maximum] and return it as float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, but got {describe(value)} ({value!r}).")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, but got {value}.")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum:g}, but got {value:g}.")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum:g}, but got {value:g}.")
+    return value
+
+
+def one_of(value, name: str, choices) -> str:
+    """Check that ``value`` is one of ``choices`` and return it."""
+    choices = list(choices)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, "
+                         f"but got {value!r}.")
+    return value

@@ -1,0 +1,116 @@
+"""The widget pattern shared by every lesson.
+
+A lesson widget has two halves:
+
+* a **pure compute function** (in the lesson's module, unit-tested like any function) that turns
+  control values into arrays;
+* a **thin builder** that creates ipywidgets controls and wraps them in ``Interactive``, whose
+  ``render`` callback calls the compute function and writes the result into display widgets.
+
+``Interactive`` observes every control, re-renders once per change (or once per batch inside
+``hold()``), and keeps what the last render returned in ``.state`` so tests can drive a widget
+headlessly: set ``controls["row"].value = 3`` and assert on ``state``.
+
+Images are shown with ``ipywidgets.Image`` fed JPEG (photos) or fast PNG (pixel grids): about
+2-3 ms on the Python side, against ~150 ms for re-drawing a matplotlib figure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+from typing import Callable
+
+import numpy as np
+
+from lab_utils import validation
+
+
+def to_uint8(image) -> np.ndarray:
+    """Convert an image (uint8, or float in [0, 1]) to uint8 for display."""
+    image = validation.as_image(image, "image")
+    if image.dtype == np.uint8:
+        return image
+    return np.round(image * 255).astype(np.uint8)
+
+
+def upscale(image, factor: int) -> np.ndarray:
+    """Enlarge an image by repeating each pixel ``factor`` times in both directions."""
+    factor = validation.as_int(factor, "factor", minimum=1, maximum=64)
+    image = validation.as_array(image, "image")
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def encode(image, image_format: str = "jpeg", quality: int = 85) -> bytes:
+    """Encode an image as JPEG (photos) or PNG (sharp pixel grids) bytes for ``widgets.Image``."""
+    from PIL import Image
+    validation.one_of(image_format, "image_format", ["jpeg", "png"])
+    pixels = to_uint8(image)
+    buffer = io.BytesIO()
+    if image_format == "jpeg":
+        Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
+    else:
+        Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+class Interactive:
+    """Controls plus a render callback, displayed as one widget.
+
+    Parameters
+    ----------
+    controls : dict of str -> ipywidgets.ValueWidget
+        The inputs; ``render`` receives their current values under the same names.
+    render : callable(dict) -> dict
+        Recomputes and updates the display widgets; returns what tests may inspect.
+    layout : ipywidgets.Widget
+        The container shown in the notebook (controls and display widgets).
+    """
+
+    def __init__(self, controls: dict, render: Callable[[dict], dict], layout):
+        self.controls = dict(controls)
+        self.layout = layout
+        self._render = render
+        self._held = False
+        self.state: dict = {}
+        self.render_count = 0
+        self.last_render_seconds = 0.0
+        for control in self.controls.values():
+            control.observe(self._on_change, names="value")
+        self.refresh()
+
+    def values(self) -> dict:
+        """The current value of every control."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def refresh(self) -> dict:
+        """Render now with the current control values and return the new state."""
+        start = time.perf_counter()
+        self.state = self._render(self.values()) or {}
+        self.last_render_seconds = time.perf_counter() - start
+        self.render_count += 1
+        return self.state
+
+    @contextlib.contextmanager
+    def hold(self):
+        """Change several controls (a preset) and render once at the end."""
+        self._held = True
+        try:
+            yield self
+        finally:
+            self._held = False
+            self.refresh()
+
+    def _on_change(self, change):
+        if not self._held:
+            self.refresh()
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.layout._repr_mimebundle_(**kwargs)
+
+
+def labelled(widget, text: str):
+    """A display widget with a short caption above it."""
+    import ipywidgets
+    return ipywidgets.VBox([ipywidgets.HTML(f"<b>{text}</b>"), widget])

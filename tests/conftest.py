@@ -1,0 +1,23 @@
+"""Shared test set-up. Environment variables set here also reach the notebook kernels (nbval)."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# No download attempts in tests (CI has no internet) and no writes to the user's cache.
+os.environ["LAB_UTILS_OFFLINE"] = "1"
+os.environ.setdefault("LAB_UTILS_CACHE", tempfile.mkdtemp(prefix="lab_utils_cache_"))
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PROJECT = Path(__file__).resolve().parent.parent
+SHARED_DATA = PROJECT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty download cache for one test."""
+    monkeypatch.setenv("LAB_UTILS_CACHE", str(tmp_path))
+    return tmp_path
