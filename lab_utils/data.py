@@ -27,7 +27,6 @@ import io
 import os
 import shutil
 import tempfile
-import urllib.request
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -346,6 +345,7 @@ def fetch_file(url: str, filename: str, sha256: str, timeout: float = 30.0) -> P
         return cached
     if offline():
         raise DownloadError(f"{filename} is not in the cache and LAB_UTILS_OFFLINE is set.")
+    import urllib.request  # only needed for a real download; keeps `import lab_utils` fast
     target = cache_dir() / filename
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as temporary:
         try:

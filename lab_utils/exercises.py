@@ -117,7 +117,7 @@ def expect_array(result, expected: np.ndarray, *, name: str, hint: str | None = 
     difference = np.abs(result.astype(np.float64) - expected.astype(np.float64))
     where = np.unravel_index(np.argmax(difference), difference.shape)
     fail(f"{name} differs from the expected values: at index {tuple(int(i) for i in where)} "
-          f"it is {result[where]!r}, expected {expected[where]!r} "
+          f"it is {result[where].item()!r}, expected {expected[where].item()!r} "
           f"(largest difference {difference[where]:.3g}).", hint)
 
 

@@ -6,10 +6,14 @@ alive between cells; a notebook displays a returned figure when it is a cell's l
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from matplotlib.figure import Figure
 
 from lab_utils import validation
+
+if TYPE_CHECKING:  # matplotlib is imported when the first figure is made, not at import time
+    from matplotlib.figure import Figure
 
 
 def _new_figure(**options) -> Figure:
@@ -19,6 +23,7 @@ def _new_figure(**options) -> Figure:
     render them; registering the PNG formatter here (once per kernel, harmless outside
     IPython) keeps that detail out of the lessons.
     """
+    from matplotlib.figure import Figure
     try:
         from IPython import get_ipython
     except ImportError:

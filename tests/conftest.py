@@ -18,6 +18,8 @@ SHARED_DATA = PROJECT.parent / "shared" / "data"
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    """An empty download cache for one test."""
-    monkeypatch.setenv("LAB_UTILS_CACHE", str(tmp_path))
-    return tmp_path
+    """An empty download cache for one test (a folder of its own inside tmp_path)."""
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    monkeypatch.setenv("LAB_UTILS_CACHE", str(folder))
+    return folder

@@ -1,0 +1,96 @@
+"""lab_utils.exercises: the building blocks every check uses."""
+
+import numpy as np
+import pytest
+
+from lab_utils import exercises
+
+
+def test_call_turns_not_implemented_into_exercise_not_started():
+    def unsolved(x):
+        raise NotImplementedError()
+    with pytest.raises(exercises.ExerciseNotStarted, match="f is not written yet"):
+        exercises.call(unsolved, 1, name="f")
+    assert issubclass(exercises.ExerciseNotStarted, NotImplementedError)
+
+
+def test_call_reports_other_exceptions_with_the_arguments():
+    def broken(x):
+        return x["key"]
+    with pytest.raises(exercises.ExerciseIncorrect,
+                       match=r"(?s)f raised IndexError.*array of shape \(2, 3\), dtype float64"):
+        exercises.call(broken, np.zeros((2, 3)), name="f", hint="index with integers")
+
+
+def test_call_hides_student_prints(capsys):
+    exercises.call(lambda: print("debug"), name="f")
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("result, message", [
+    (None, "returned None. Did you forget `return`"),
+    ([1.0, 2.0], "returned a list; expected a NumPy array of shape \\(2,\\)"),
+    (np.zeros(3), "has shape \\(3,\\); expected \\(2,\\)"),
+    (np.array([1, 2]), "has dtype int64; expected a float array"),
+    (np.array([1.0, np.nan]), "NaN or infinite"),
+    (np.array([1.0, 5.0]), r"at index \(1,\) it is 5.0, expected 2.0"),
+    (np.array(["a", "b"]), "has dtype <U1; expected numbers"),
+])
+def test_expect_array_explains_the_first_problem(result, message):
+    with pytest.raises(exercises.ExerciseIncorrect, match=message):
+        exercises.expect_array(result, np.array([1.0, 2.0]), name="r", hint="h")
+
+
+def test_expect_array_names_a_known_mistake_and_adds_the_hint():
+    with pytest.raises(exercises.ExerciseIncorrect,
+                       match="(?s)is not right yet: doubled.*\nHint: halve it"):
+        exercises.expect_array(np.array([2.0, 4.0]), np.array([1.0, 2.0]), name="r",
+                               hint="halve it", known_mistakes=[(np.array([2.0, 4.0]), "doubled")])
+
+
+def test_expect_array_accepts_a_close_answer():
+    exercises.expect_array(np.array([1.0, 2.0 + 1e-9]), np.array([1.0, 2.0]), name="r")
+
+
+@pytest.mark.parametrize("result, message", [
+    ("3", "expected a single number"),
+    (True, "expected a single number"),
+    (float("inf"), "expected a finite number"),
+    (4.0, "returned 4; expected 3"),
+])
+def test_expect_number(result, message):
+    with pytest.raises(exercises.ExerciseIncorrect, match=message):
+        exercises.expect_number(result, 3.0, name="n")
+    exercises.expect_number(np.float64(3.0), 3.0, name="n")
+
+
+def test_require_function_rejects_a_value():
+    with pytest.raises(exercises.ExerciseIncorrect, match="should be a function, but it is ndarray"):
+        exercises.require_function(np.zeros(2), "to_grayscale")
+
+
+def _check_double(function):
+    result = exercises.call(function, np.array([1.0]), name="double(x)")
+    exercises.expect_array(result, np.array([2.0]), name="double(x)")
+    exercises.passed("double", 1)
+
+
+def test_passed_prints_the_success_line(capsys):
+    _check_double(lambda x: 2 * x)
+    assert capsys.readouterr().out == "✔ double passed 1 tests.\n"
+
+
+def test_solution_or_keeps_a_passing_function(capsys):
+    def double(x):
+        return 2 * x
+    assert exercises.solution_or(double, check=_check_double, fallback=np.negative) is double
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("student", [lambda x: 3 * x, None])
+def test_solution_or_falls_back_and_says_so(student, capsys):
+    def unsolved(x):
+        raise NotImplementedError()
+    student = student or unsolved
+    assert exercises.solution_or(student, check=_check_double, fallback=np.negative) is np.negative
+    assert "the cells below use numpy.negative" in capsys.readouterr().out

@@ -1,0 +1,58 @@
+"""lab_utils.lesson (the setup call) and the promise that importing lab_utils is light."""
+
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lab_utils import lesson
+
+
+def test_setup_seeds_python_and_numpy(capsys):
+    lesson.setup(seed=7)
+    first = (random.random(), np.random.rand())
+    lesson.setup(seed=7)
+    assert (random.random(), np.random.rand()) == first
+    output = capsys.readouterr().out
+    assert "numpy" in output and "seed 7" in output
+
+
+def test_setup_sets_the_plot_style():
+    import matplotlib
+    lesson.setup(seed=0)
+    assert matplotlib.rcParams["image.interpolation"] == "nearest"
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"seed": -1}, ValueError, "seed must be at least 0"),
+    ({"seed": 1.5}, TypeError, "seed must be a whole number"),
+    ({"seed": 0, "deep_learning": "yes"}, TypeError, "deep_learning must be True or False"),
+])
+def test_setup_bad_input(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        lesson.setup(**kwargs)
+
+
+def _run(code):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+
+
+def test_importing_lab_utils_does_not_import_tensorflow_or_change_settings():
+    result = _run(
+        "import sys, matplotlib; before = dict(matplotlib.rcParams);"
+        "import lab_utils, lab_utils.data, lab_utils.plots, lab_utils.widgets,"
+        " lab_utils.exercises, lab_utils.pixels, lab_utils.lesson;"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules,"
+        " dict(matplotlib.rcParams) == before)")
+    assert result.stdout.split() == ["False", "False", "True"]
+
+
+@pytest.mark.slow
+def test_deep_learning_setup_reports_backend_and_device_without_stderr_noise():
+    result = _run("from lab_utils import lesson; lesson.setup(seed=0, deep_learning=True)")
+    assert "keras 3." in result.stdout
+    assert "device CPU" in result.stdout or "device GPU" in result.stdout
+    assert result.stderr == ""
