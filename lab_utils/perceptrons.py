@@ -948,6 +948,28 @@ def keras_network(W1, b1, W2, b2, *, hidden_activation: str = "tanh",
     return model
 
 
+def keras_weighted_sum(inputs, weights, bias: float) -> np.ndarray:
+    """``sum_i x_i * w_i + b`` for each row of ``inputs``, computed by a Keras ``Dense(1)``.
+
+    Parameters
+    ----------
+    inputs : ndarray, shape (N, d); weights : ndarray, shape (d,); bias : float
+
+    Returns
+    -------
+    ndarray, shape (N,), float64
+    """
+    keras = lesson.import_keras()
+    inputs = validation.as_array(inputs, "inputs").astype(np.float64)
+    weights = validation.as_array(weights, "weights").astype(np.float64)
+    bias = validation.as_float(bias, "bias")
+    if inputs.ndim != 2 or weights.shape != (inputs.shape[1],):
+        raise ValueError(f"inputs must have shape (N, d) and weights shape (d,), but got "
+                         f"inputs {inputs.shape} and weights {weights.shape}.")
+    layer = _keras_dense(keras, weights[:, None], np.array([bias]))
+    return _numpy(keras, layer(inputs))[:, 0]
+
+
 def keras_forward(x, W1, b1, W2, b2) -> np.ndarray:
     """Class probabilities of the lesson's network computed by Keras, shape (N, classes)."""
     x, W1, b1, W2, b2 = _as_network(x, W1, b1, W2, b2)
