@@ -19,16 +19,26 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from typing import Callable
 
 import numpy as np
 
 
-class ExerciseNotStarted(NotImplementedError):
+class _ShortTraceback:
+    """Show only the message in a notebook: the frames inside lab_utils would look like a crash
+    of the kit, while the message already says what to fix (IPython calls this hook)."""
+
+    def _render_traceback_(self):
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {line}" if index == 0 else line
+                for index, line in enumerate(str(self).splitlines())]
+
+
+class ExerciseNotStarted(_ShortTraceback, NotImplementedError):
     """The student's function still raises NotImplementedError."""
 
 
-class ExerciseIncorrect(AssertionError):
+class ExerciseIncorrect(_ShortTraceback, AssertionError):
     """The student's function runs but gives a wrong answer."""
 
 
@@ -151,7 +161,28 @@ def solution_or(student_function, *, check: Callable, fallback: Callable) -> Cal
             check(student_function)
     except (ExerciseNotStarted, ExerciseIncorrect):
         name = getattr(student_function, "__name__", "your function")
-        library = f"{fallback.__module__}.{fallback.__qualname__}"
+        module = fallback.__module__.split(".")[0]
+        library = fallback.__name__ if module == "__main__" else f"{module}'s {fallback.__name__}"
         print(f"Your {name} does not pass its check yet, so the cells below use {library}.")
         return fallback
     return student_function
+
+
+def forbid_calls(function, names, *, exercise: str):
+    """Fail if the student's code calls one of ``names`` (the library functions the check
+    compares with): the exercise is to compute the result, not to look it up.
+
+    Only functions defined in the notebook (module ``__main__``) are inspected."""
+    __tracebackhide__ = True
+    import inspect
+    if getattr(function, "__module__", None) != "__main__":
+        return  # only a notebook's own code is the student's work
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):  # built-ins and lambdas typed in a console have no source
+        return
+    for name in names:
+        if re.search(rf"\b{re.escape(name)}\s*\(", source):
+            fail(f"{exercise} calls {name}(), the library function this check compares "
+                 f"with. Write the computation yourself with NumPy; the lesson uses {name} "
+                 f"afterwards.")

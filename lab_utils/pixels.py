@@ -216,6 +216,10 @@ def apply_variation(image, variation: str, strength: float, *, clutter=None,
             mix = mix[..., None]
         result = (1 - mix) * picture + mix * texture
     else:  # intra-class
+        if class_examples is not None and not isinstance(class_examples, (list, tuple)):
+            raise TypeError(f"class_examples must be a list of images, but got "
+                            f"{validation.describe(class_examples)}; wrap one image in a "
+                            f"list: class_examples=[image].")
         if not class_examples:
             raise ValueError("the 'intra-class' variation needs other members of the class: "
                              "pass class_examples=[image, ...].")
@@ -362,6 +366,9 @@ def nearest_neighbour_sweep(images, labels, strengths: dict, seed: int = 0) -> d
     from sklearn.neighbors import KNeighborsClassifier
     images = validation.as_array(images, "images")
     labels = validation.as_array(labels, "labels")
+    if not isinstance(strengths, dict) or not strengths:
+        raise TypeError(f"strengths must be a dict of perturbation name -> list of strengths, "
+                        f"e.g. {{'shift': [0, 1, 2]}}, but got {validation.describe(strengths)}.")
     if images.ndim != 3 or labels.shape != (images.shape[0],):
         raise ValueError(f"images must be (N, H, W) with one label each; got images "
                          f"{images.shape} and labels {labels.shape}.")
@@ -383,8 +390,8 @@ def nearest_neighbour_sweep(images, labels, strengths: dict, seed: int = 0) -> d
 # Exercise checks (each compares with a library function)
 # --------------------------------------------------------------------------------------------
 
-_GRAY_HINT = ("multiply the red, green and blue planes by 0.2125, 0.7154 and 0.0721 and add "
-              "them: image[..., 0] * 0.2125 + ... . The result has one value per pixel.")
+_GRAY_HINT = ("weight each colour plane (image[..., 0] is red, 1 green, 2 blue) by its "
+              "luminance weight and add the three weighted planes: one value per pixel.")
 
 
 def check_to_grayscale(to_grayscale):
@@ -392,6 +399,7 @@ def check_to_grayscale(to_grayscale):
     __tracebackhide__ = True
     from skimage import color
     exercises.require_function(to_grayscale, "to_grayscale")
+    exercises.forbid_calls(to_grayscale, ["rgb2gray"], exercise="to_grayscale")
     rng = np.random.default_rng(1)
     cases = [rng.random((4, 5, 3)), rng.random((1, 1, 3)),
              np.linspace(0, 1, 2 * 3 * 3).reshape(2, 3, 3)]
@@ -413,7 +421,8 @@ def check_to_grayscale(to_grayscale):
     exercises.passed("to_grayscale", len(cases))
 
 
-_NORMALISE_HINT = "convert to float first, then divide by 255: image.astype(np.float64) / 255."
+_NORMALISE_HINT = ("convert to a float dtype before dividing, and ask which number must "
+                   "become exactly 1.0.")
 
 
 def check_normalise(normalise):
@@ -421,6 +430,7 @@ def check_normalise(normalise):
     __tracebackhide__ = True
     from skimage import util
     exercises.require_function(normalise, "normalise")
+    exercises.forbid_calls(normalise, ["img_as_float"], exercise="normalise")
     rng = np.random.default_rng(2)
     cases = [rng.integers(0, 256, (3, 4), dtype=np.uint8),
              rng.integers(20, 200, (2, 3, 3), dtype=np.uint8),
@@ -442,8 +452,8 @@ def check_normalise(normalise):
     exercises.passed("normalise", len(cases))
 
 
-_DISTANCE_HINT = ("convert both images to float before subtracting (uint8 arithmetic wraps "
-                  "around), then take the square root of the sum of squared differences.")
+_DISTANCE_HINT = ("convert both images to a float dtype before subtracting (uint8 arithmetic "
+                  "wraps around), then take the square root of the sum of squared differences.")
 
 
 def check_pixel_distance(pixel_distance):
@@ -451,6 +461,7 @@ def check_pixel_distance(pixel_distance):
     __tracebackhide__ = True
     from scipy.spatial import distance
     exercises.require_function(pixel_distance, "pixel_distance")
+    exercises.forbid_calls(pixel_distance, ["euclidean"], exercise="pixel_distance")
     rng = np.random.default_rng(3)
     cases = [(np.array([[10, 200]], dtype=np.uint8), np.array([[20, 100]], dtype=np.uint8)),
              (rng.random((4, 4)), rng.random((4, 4))),
@@ -463,12 +474,19 @@ def check_pixel_distance(pixel_distance):
         expected = distance.euclidean(fa, fb)
         name = f"pixel_distance(a, b) for {a.dtype} images of shape {a.shape}"
         if isinstance(result, (int, float, np.number)) and np.isfinite(result):
-            wrapped = float(np.sqrt(np.sum((a - b).astype(np.float64) ** 2)))
-            if a.dtype == np.uint8 and not np.isclose(expected, wrapped) and np.isclose(
-                    float(result), wrapped):
-                exercises.fail(f"{name} is {float(result):.4g}, expected {expected:.4g}: "
-                                f"a - b was computed in uint8, where 10 - 20 wraps around to "
-                                f"246.", _DISTANCE_HINT)
+            if a.dtype == np.uint8:
+                # Subtracting (and squaring) in uint8 wraps around modulo 256.
+                wrapped = [float(np.sqrt(np.sum((a - b).astype(np.float64) ** 2))),
+                           float(np.sqrt(np.sum((a - b) ** 2)))]
+                if any(np.isclose(float(result), value) and not np.isclose(expected, value)
+                       for value in wrapped):
+                    exercises.fail(f"{name} is {float(result):.4g}, expected {expected:.4g}: "
+                                   f"the arithmetic was done in uint8, where 10 - 20 wraps "
+                                   f"around to 246.", _DISTANCE_HINT)
+            elif float(result) == 0 and expected > 0:
+                exercises.fail(f"{name} is 0 for two different float images: casting floats "
+                               f"in [0, 1] to an integer type turns them into 0 or 1; cast "
+                               f"to float instead.", _DISTANCE_HINT)
             if np.isclose(float(result), expected ** 2):
                 exercises.fail(f"{name} is the squared distance; take its square root.",
                                 _DISTANCE_HINT)

@@ -62,6 +62,9 @@ def show_images(images, titles=None, *, columns: int | None = None, size: float 
             images.ndim == 2 or images.shape[-1] == 3):
         raise TypeError("show_images expects a list of images; wrap a single image in a list: "
                         "show_images([image]).")
+    if isinstance(titles, str):
+        raise TypeError(f"titles must be a list with one title per image, e.g. "
+                        f"titles=[{titles!r}], but got the string {titles!r}.")
     images = list(images)
     if not images:
         raise ValueError("show_images needs at least one image, but the list is empty.")
@@ -88,7 +91,8 @@ def show_images(images, titles=None, *, columns: int | None = None, size: float 
     return figure
 
 
-def show_pixel_grid(values, *, title: str | None = None, vmin: float = 0, vmax: float = 255,
+def show_pixel_grid(values, *, title: str | None = None, vmin: float = 0,
+                    vmax: float | None = None,
                     cell_size: float = 0.45, fontsize: float | None = None) -> Figure:
     """Draw a 2-D grid of gray levels with each number written on its pixel, as on the slide.
 
@@ -96,9 +100,12 @@ def show_pixel_grid(values, *, title: str | None = None, vmin: float = 0, vmax: 
     ----------
     values : array_like, shape (H, W)
         Numbers to show (any real dtype); colours are scaled from ``vmin`` (black) to
-        ``vmax`` (white) and values outside are clipped for colour only, never for the text.
+        ``vmax`` (white; default 255 for integers, 1.0 for floats) and values outside are
+        clipped for colour only, never for the text.
     """
     values = validation.as_array(values, "values")
+    if vmax is None:
+        vmax = 1.0 if np.issubdtype(values.dtype, np.floating) else 255
     if values.ndim != 2:
         raise ValueError(f"values must be a 2-D grid (rows, columns), but it has shape "
                          f"{values.shape}. For a colour image pass one channel, e.g. image[..., 0].")
@@ -155,22 +162,35 @@ def plot_curves(x, curves: dict, *, xlabel: str, ylabel: str, title: str | None 
     return figure
 
 
-def plot_panels(x_values: dict, curves: dict, *, ylabel: str, ylim=None) -> Figure:
+def plot_panels(x_values: dict, curves: dict, *, ylabel: str, ylim=None,
+                xlabels: dict | None = None) -> Figure:
     """One small line plot per panel, e.g. accuracy against each kind of perturbation.
 
     Parameters
     ----------
     x_values : dict of panel name -> sequence of x values
     curves : dict of panel name -> dict of label -> sequence of y values
+    xlabels : dict of panel name -> axis label (with units), optional
     """
+    if not isinstance(x_values, dict) or not isinstance(curves, dict):
+        raise TypeError("x_values and curves must be dicts keyed by panel name, e.g. "
+                        "x_values={'shift': [0, 1]}, curves={'shift': {'1-NN': [0.9, 0.6]}}.")
     if set(x_values) != set(curves):
         raise ValueError("x_values and curves must name the same panels.")
+    for panel, lines in curves.items():
+        if not isinstance(lines, dict):
+            raise TypeError(f"curves[{panel!r}] must be a dict of label -> y values, "
+                            f"e.g. {{'1-NN': [...]}}, but got {validation.describe(lines)}.")
+        for label, y in lines.items():
+            if len(y) != len(x_values[panel]):
+                raise ValueError(f"curves[{panel!r}][{label!r}] has {len(y)} values but "
+                                 f"x_values[{panel!r}] has {len(x_values[panel])}.")
     figure = _new_figure(figsize=(3.2 * len(x_values), 3.0))
     axes = np.atleast_1d(figure.subplots(1, len(x_values), sharey=True))
     for axis, panel in zip(axes, x_values):
         for label, y in curves[panel].items():
             axis.plot(list(x_values[panel]), list(y), marker="o", label=label)
-        axis.set_xlabel(panel)
+        axis.set_xlabel((xlabels or {}).get(panel, panel))
         axis.grid(alpha=0.3)
         if ylim is not None:
             axis.set_ylim(*ylim)

@@ -76,12 +76,14 @@ def as_image(value, name: str = "image", *, channels=(None, 3)) -> np.ndarray:
         low, high = float(image.min()), float(image.max())
         if low < 0.0 or high > 1.0:
             raise ValueError(f"{name} is a float image, so its values must lie in [0, 1], "
-                             f"but they range from {low:g} to {high:g}. Divide uint8 "
-                             f"values by 255 (or use skimage.util.img_as_float) first.")
+                             f"but they range from {low:g} to {high:g}. Divide by the "
+                             f"largest possible gray level first (255 for uint8 photos, "
+                             f"16 for the digits).")
         return image
     raise TypeError(f"{name} must be uint8 (0-255) or float (0-1), but its dtype is "
-                    f"{image.dtype}. Convert it with image.astype(np.uint8) or "
-                    f"skimage.util.img_as_float(image).")
+                    f"{image.dtype}. Convert it with np.clip(image, 0, 255).astype(np.uint8) "
+                    f"(astype alone wraps values above 255) or divide by the maximum "
+                    f"gray level to get floats.")
 
 
 def as_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:

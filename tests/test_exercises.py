@@ -1,5 +1,7 @@
 """lab_utils.exercises: the building blocks every check uses."""
 
+import linecache
+
 import numpy as np
 import pytest
 
@@ -93,4 +95,23 @@ def test_solution_or_falls_back_and_says_so(student, capsys):
         raise NotImplementedError()
     student = student or unsolved
     assert exercises.solution_or(student, check=_check_double, fallback=np.negative) is np.negative
-    assert "the cells below use numpy.negative" in capsys.readouterr().out
+    assert "the cells below use numpy's negative" in capsys.readouterr().out
+
+
+def test_forbid_calls_rejects_a_notebook_function_that_calls_the_reference():
+    # A notebook cell: IPython registers each cell's source in linecache, as done here.
+    source = ("import numpy as np\ndef to_float(image):\n    return np.asarray(image, float)\n"
+              "def lookup(image):\n    return img_as_float(image)\n")
+    linecache.cache["<cell-1>"] = (len(source), None, source.splitlines(True), "<cell-1>")
+    namespace = {"__name__": "__main__"}
+    exec(compile(source, "<cell-1>", "exec"), namespace)
+    exercises.forbid_calls(namespace["to_float"], ["img_as_float"], exercise="normalise")
+    with pytest.raises(exercises.ExerciseIncorrect, match=r"normalise calls img_as_float\(\)"):
+        exercises.forbid_calls(namespace["lookup"], ["img_as_float"], exercise="normalise")
+
+
+def test_exercise_errors_render_as_their_message_only():
+    error = exercises.ExerciseIncorrect("wrong shape\nHint: one value per pixel")
+    lines = error._render_traceback_()
+    assert len(lines) == 2 and "ExerciseIncorrect" in lines[0] and "wrong shape" in lines[0]
+    assert lines[1] == "Hint: one value per pixel"

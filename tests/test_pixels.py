@@ -218,3 +218,22 @@ def test_check_pixel_distance_right_answer_passes():
 def test_check_pixel_distance_wrong_answers(wrong, message):
     with pytest.raises((exercises.ExerciseIncorrect, exercises.ExerciseNotStarted), match=message):
         pixels.check_pixel_distance(wrong)
+
+
+def test_check_pixel_distance_recognises_int_casts_of_float_images():
+    def int_cast(a, b):
+        return float(np.sqrt(np.sum((a.astype(np.int16) - b.astype(np.int16)) ** 2.0)))
+    with pytest.raises(exercises.ExerciseIncorrect, match="integer type turns them into 0"):
+        pixels.check_pixel_distance(int_cast)
+
+
+def test_check_pixel_distance_recognises_a_fully_uint8_computation():
+    with pytest.raises(exercises.ExerciseIncorrect, match="wraps around to 246"):
+        pixels.check_pixel_distance(lambda a, b: float(np.sqrt(np.sum((a - b) ** 2))))
+
+
+def test_variation_and_sweep_arguments_of_the_wrong_kind_are_explained():
+    with pytest.raises(TypeError, match="class_examples must be a list of images"):
+        pixels.apply_variation(PHOTO, "intra-class", 0.5, class_examples=PHOTO)
+    with pytest.raises(TypeError, match="strengths must be a dict"):
+        pixels.nearest_neighbour_sweep(np.zeros((4, 8, 8)), np.zeros(4), [0, 1])
