@@ -274,6 +274,11 @@ def gradient(function, *arrays):
     -------
     list of ndarray, float64, one per array, each with that array's shape
     """
+    if not callable(function):
+        raise TypeError(f"function must be callable (it computes the scalar to "
+                        f"differentiate), but got {validation.describe(function)}.")
+    if not arrays:
+        raise ValueError("gradient needs at least one array to differentiate with respect to.")
     keras = lesson.import_keras()
     arrays = [validation.as_array(a, f"arrays[{i}]").astype(np.float64)
               for i, a in enumerate(arrays)]
@@ -451,7 +456,7 @@ def boundary_image(probabilities, resolution: int, points=None, labels=None, *,
     resolution : int
     points : ndarray, shape (N, 2), optional
     labels : ndarray, shape (N,), int in [0, K), required with ``points``
-    scale : int, 1-8
+    scale : int, 1-16
         Each grid cell becomes scale x scale pixels.
 
     Returns
@@ -459,7 +464,7 @@ def boundary_image(probabilities, resolution: int, points=None, labels=None, *,
     ndarray, shape (resolution * scale, resolution * scale, 3), uint8
     """
     resolution = validation.as_int(resolution, "resolution", minimum=2, maximum=400)
-    scale = validation.as_int(scale, "scale", minimum=1, maximum=8)
+    scale = validation.as_int(scale, "scale", minimum=1, maximum=16)
     probabilities = validation.as_array(probabilities, "probabilities")
     if (probabilities.ndim != 2 or probabilities.shape[0] != resolution ** 2
             or not 2 <= probabilities.shape[1] <= len(CLASS_COLOURS)):
@@ -489,7 +494,7 @@ def boundary_image(probabilities, resolution: int, points=None, labels=None, *,
                 border = max(abs(offset_r), abs(offset_c)) == 2
                 r, c = np.clip(rows + offset_r, 0, size - 1), np.clip(columns + offset_c, 0,
                                                                         size - 1)
-                image[r, c] = 255.0 if border else CLASS_COLOURS[labels] * 0.85
+                image[r, c] = 255.0 if border else CLASS_COLOURS[labels] * 0.7
     return np.round(image).astype(np.uint8)
 
 
@@ -764,7 +769,7 @@ def playground(*, dataset: str = "circles", classes: int = 2, noise: float = 0.1
     n_samples = validation.as_int(n_samples, "n_samples", minimum=20, maximum=1000)
     steps_per_tick = validation.as_int(steps_per_tick, "steps_per_tick", minimum=1,
                                        maximum=200)
-    resolution = validation.as_int(resolution, "resolution", minimum=10, maximum=200)
+    resolution = validation.as_int(resolution, "resolution", minimum=20, maximum=200)
     seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
     slow = {"continuous_update": False}
     controls = {
@@ -913,32 +918,45 @@ def loss_explorer(target: int = 1, prediction: float = 0.3) -> widgets.Interacti
 # --------------------------------------------------------------------------------------------
 
 
-def _as_network(x, W1, b1, W2, b2):
-    """Check the shapes of a two-layer network's input and parameters; return float64 arrays."""
+def _as_weights(W1, b1, W2, b2, inputs: int | None = None):
+    """Check the parameters of the lesson's two-layer network; return float64 arrays."""
     arrays = {}
-    for name, value in [("x", x), ("W1", W1), ("b1", b1), ("W2", W2), ("b2", b2)]:
-        arrays[name] = validation.as_array(value, name).astype(np.float64)
-    x, W1, b1, W2, b2 = arrays.values()
-    expected = {"x": 2, "W1": 2, "b1": 1, "W2": 2, "b2": 1}
-    for name, ndim in expected.items():
-        if arrays[name].ndim != ndim:
+    for name, value, ndim in [("W1", W1, 2), ("b1", b1, 1), ("W2", W2, 2), ("b2", b2, 1)]:
+        array = validation.as_array(value, name).astype(np.float64)
+        if array.ndim != ndim:
             form = "a matrix (2-D)" if ndim == 2 else "a vector (1-D)"
-            raise ValueError(f"{name} must be {form}, but it has shape {arrays[name].shape}.")
-    if W1.shape[0] != x.shape[1] or b1.shape != (W1.shape[1],) or W2.shape[0] != W1.shape[1] \
+            raise ValueError(f"{name} must be {form}, but it has shape {array.shape}.")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{name} contains NaN or infinite values.")
+        arrays[name] = array
+    W1, b1, W2, b2 = arrays.values()
+    inputs = W1.shape[0] if inputs is None else inputs
+    if W1.shape[0] != inputs or b1.shape != (W1.shape[1],) or W2.shape[0] != W1.shape[1] \
             or b2.shape != (W2.shape[1],):
-        raise ValueError(f"the shapes do not fit together: x {x.shape} needs W1 of shape "
-                         f"({x.shape[1]}, hidden), b1 (hidden,), W2 (hidden, classes) and b2 "
+        raise ValueError(f"the shapes do not fit together: {inputs} inputs need W1 of shape "
+                         f"({inputs}, hidden), b1 (hidden,), W2 (hidden, classes) and b2 "
                          f"(classes,); got W1 {W1.shape}, b1 {b1.shape}, W2 {W2.shape}, b2 "
                          f"{b2.shape}.")
-    return x, W1, b1, W2, b2
+    return W1, b1, W2, b2
+
+
+def _as_network(x, W1, b1, W2, b2):
+    """Check a two-layer network's input (N, inputs) and parameters; return float64 arrays."""
+    x = validation.as_array(x, "x").astype(np.float64)
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(f"x must be a matrix of shape (N, inputs), one example per row, but "
+                         f"it has shape {x.shape}.")
+    return (x, *_as_weights(W1, b1, W2, b2, inputs=x.shape[1]))
 
 
 def keras_network(W1, b1, W2, b2, *, hidden_activation: str = "tanh",
                   output_activation: str = "softmax"):
     """A float64 Keras model Dense(tanh) -> Dense(softmax) holding the given weights."""
     keras = lesson.import_keras()
-    W1, b1, W2, b2 = (validation.as_array(a, n).astype(np.float64)
-                      for a, n in zip((W1, b1, W2, b2), ("W1", "b1", "W2", "b2")))
+    W1, b1, W2, b2 = _as_weights(W1, b1, W2, b2)
+    for name, value in [("hidden_activation", hidden_activation),
+                        ("output_activation", output_activation)]:
+        validation.one_of(value, name, ["tanh", "sigmoid", "relu", "linear", "softmax"])
     model = keras.Sequential([
         keras.Input((W1.shape[0],), dtype="float64"),
         keras.layers.Dense(W1.shape[1], activation=hidden_activation, dtype="float64"),
@@ -1362,10 +1380,7 @@ def check_binary_cross_entropy(binary_cross_entropy):
         return [(-expected, "the minus sign is missing: a loss is never negative."),
                 (-np.sum(terms), "this is the sum; the slide divides by n (the mean)."),
                 (-np.mean(y * np.log(q)), "the (1 - y) * log(1 - p) term is missing, so "
-                                          "wrong predictions for targets 0 cost nothing."),
-                (-np.mean(y * np.log(p + 1e-7) + (1 - y) * np.log(1 - p + 1e-7)),
-                 "adding 1e-7 inside the log differs from Keras, which clips the predictions "
-                 "to [1e-7, 1 - 1e-7].")]
+                                          "wrong predictions for targets 0 cost nothing.")]
 
     _check_loss("binary_cross_entropy", binary_cross_entropy, keras.losses.binary_crossentropy,
                 cases, _BCE_HINT, mistakes, clipping_cases=(2,))
