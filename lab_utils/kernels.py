@@ -770,6 +770,12 @@ def fixed_conv2d(kernels, padding: str = "same"):
 # Exercise checks (each compares with SciPy or Keras, never with a stored solution)
 # --------------------------------------------------------------------------------------------
 
+#: Library calls that would make an exercise a look-up (exercises.forbid_calls).
+_CONVOLUTION_LIBRARY = ["correlate2d", "convolve2d", "correlate", "convolve", "fftconvolve",
+                        "oaconvolve", "Conv2D", "conv", "filter2D"]
+_POOLING_LIBRARY = ["MaxPooling2D", "AveragePooling2D", "max_pool", "average_pool",
+                    "block_reduce", "pool"]
+
 
 def _keras_output_size(input_size: int, kernel_size: int, stride: int, padding: int) -> int:
     """Output side of Keras's Conv2D (padding 'valid') on an input zero-padded by ``padding``."""
@@ -788,6 +794,8 @@ def check_output_size(output_size):
     """Check ``output_size(input_size, kernel_size, stride, padding)`` against Keras's Conv2D."""
     __tracebackhide__ = True
     exercises.require_function(output_size, "output_size")
+    exercises.forbid_calls(output_size, ["compute_output_shape", "Conv2D", "window_positions",
+                                         "correlate"], exercise="output_size")
     cases = [(5, 3, 1, 0), (7, 3, 1, 2), (7, 3, 2, 0), (6, 3, 2, 0), (28, 5, 1, 2),
              (10, 4, 3, 1), (224, 7, 2, 3), (32, 2, 2, 0), (9, 9, 1, 0)]
     for n, k, s, p in cases:
@@ -872,6 +880,7 @@ def check_conv2d_loops(conv2d_loops):
     """Check ``conv2d_loops(image, kernel)`` ('valid', stride 1) against SciPy and Keras."""
     __tracebackhide__ = True
     exercises.require_function(conv2d_loops, "conv2d_loops")
+    exercises.forbid_calls(conv2d_loops, _CONVOLUTION_LIBRARY, exercise="conv2d_loops")
     rng = np.random.default_rng(20)
     cases = [(SLIDE_GRID.astype(np.float64), np.ones((3, 3))),
              (rng.random((6, 8)), rng.normal(size=(3, 3))),
@@ -908,6 +917,7 @@ def check_conv2d(conv2d, *, time_limit: float = 0.25):
     """
     __tracebackhide__ = True
     exercises.require_function(conv2d, "conv2d")
+    exercises.forbid_calls(conv2d, _CONVOLUTION_LIBRARY, exercise="conv2d")
     rng = np.random.default_rng(21)
     cases = [(rng.random((7, 9)), rng.normal(size=(3, 3)), 1, 1),
              (rng.random((8, 6)), rng.normal(size=(3, 3)), 2, 1),
@@ -967,6 +977,7 @@ def _check_pooling(function, mode):
             f"feature_map[i * stride:i * stride + pool_size, j * stride:j * stride + "
             f"pool_size]; the output has (H - pool_size) // stride + 1 rows.")
     exercises.require_function(function, function_name)
+    exercises.forbid_calls(function, _POOLING_LIBRARY, exercise=function_name)
     rng = np.random.default_rng(22 if mode == "max" else 23)
     cases = [(POOLING_GRID.astype(np.float64), 2, 2), (rng.normal(size=(6, 8)), 2, 2),
              (rng.normal(size=(7, 5)), 2, 2), (rng.normal(size=(7, 9)), 3, 2),

@@ -605,3 +605,28 @@ def test_check_average_pool2d_rejects_wrong_answers():
     fails(kernels.check_average_pool2d, reference.max_pool2d, "computes max pooling")
     fails(kernels.check_average_pool2d,
           lambda m, s=2, t=2: windows(m, s, t).sum(axis=(-2, -1)), "differs from the expected")
+
+
+
+def shortcut_conv2d_loops(image, kernel):
+    return signal.correlate2d(image, kernel, "valid")
+
+
+def shortcut_max_pool2d(feature_map, pool_size=2, stride=2):
+    return kernels.pool(feature_map, pool_size)
+
+
+def shortcut_output_size(n, k, s=1, p=0):
+    return round(len(kernels.window_positions((n, n), (k, k), p, s)) ** 0.5)
+
+
+@pytest.mark.parametrize("check, function, name", [
+    (kernels.check_conv2d_loops, shortcut_conv2d_loops, "correlate2d"),
+    (kernels.check_max_pool2d, shortcut_max_pool2d, "pool"),
+    (kernels.check_output_size, shortcut_output_size, "window_positions"),
+])
+def test_checks_refuse_a_library_shortcut_written_in_the_notebook(check, function, name,
+                                                                  monkeypatch):
+    monkeypatch.setattr(function, "__module__", "__main__")   # as if typed in the notebook
+    with pytest.raises(exercises.ExerciseIncorrect, match=f"calls {name}\\(\\)"):
+        check(function)
