@@ -1109,6 +1109,25 @@ def _numpy(keras, tensor):
     return np.asarray(keras.ops.convert_to_numpy(tensor), dtype=np.float64)
 
 
+#: Library calls that would turn an exercise into a look-up (exercises.forbid_calls).
+_LIBRARY_SHORTCUTS = {
+    "weighted_sum": ["keras_weighted_sum", "Dense"],
+    "sigmoid": ["activations.sigmoid", "ops.sigmoid", "expit", "activation_curves"],
+    "relu": ["activations.relu", "ops.relu", "activation_curves"],
+    "forward": ["keras_forward", "keras_network", "Sequential", "Dense"],
+    "backward": ["autodiff_backward", "gradient", "GradientTape", "numerical_gradient"],
+    "mse": ["mean_squared_error", "MeanSquaredError"],
+    "binary_cross_entropy": ["binary_crossentropy", "BinaryCrossentropy", "log_loss"],
+    "categorical_cross_entropy": ["categorical_crossentropy", "CategoricalCrossentropy",
+                                  "log_loss"],
+}
+
+
+def _forbid_shortcuts(function, exercise: str, group: str | None = None):
+    __tracebackhide__ = True
+    exercises.forbid_calls(function, _LIBRARY_SHORTCUTS[group or exercise], exercise=exercise)
+
+
 _WEIGHTED_SUM_HINT = ("multiply each input by its weight, add the products along each row and "
                       "add the bias: inputs @ weights + bias (one number per row).")
 
@@ -1122,6 +1141,7 @@ def check_weighted_sum(weighted_sum):
     __tracebackhide__ = True
     keras = lesson.import_keras()
     exercises.require_function(weighted_sum, "weighted_sum")
+    _forbid_shortcuts(weighted_sum, "weighted_sum")
     rng = np.random.default_rng(30)
     cases = [(np.array([[1.0, 0.5, -2.0]]), np.array([0.4, -1.0, 0.25]), 0.5),
              (rng.normal(size=(5, 3)), rng.normal(size=3), -1.5),
@@ -1155,6 +1175,8 @@ def _check_activation(name, function, derivative, hint, value_mistakes, derivati
     __tracebackhide__ = True
     exercises.require_function(function, name)
     exercises.require_function(derivative, f"{name}_derivative")
+    _forbid_shortcuts(function, name)
+    _forbid_shortcuts(derivative, f"{name}_derivative", group=name)
     z = _ACTIVATION_POINTS.copy()
     ((values, slopes),) = activation_curves(z, [name]).values()
     for shape in [(9,), (3, 3)]:
@@ -1235,6 +1257,7 @@ def check_forward(forward):
     __tracebackhide__ = True
     keras = lesson.import_keras()
     exercises.require_function(forward, "forward")
+    _forbid_shortcuts(forward, "forward")
     cases = _network_cases()
     for x, _, W1, b1, W2, b2 in cases:
         expected = keras_forward(x, W1, b1, W2, b2)
@@ -1270,6 +1293,7 @@ def check_backward(backward):
     the mean categorical cross-entropy, against automatic differentiation (Keras backend)."""
     __tracebackhide__ = True
     exercises.require_function(backward, "backward")
+    _forbid_shortcuts(backward, "backward")
     cases = _network_cases()
     names = ("dW1", "db1", "dW2", "db2")
     for x, y, W1, b1, W2, b2 in cases:
@@ -1314,6 +1338,7 @@ def _check_loss(name, function, keras_loss, cases, hint, mistakes, clipping_case
     __tracebackhide__ = True
     keras = lesson.import_keras()
     exercises.require_function(function, name)
+    _forbid_shortcuts(function, name)
     for index, (y_true, y_pred) in enumerate(cases):
         expected = float(np.mean(_numpy(keras, keras_loss(y_true, y_pred))))
         call = f"{name}(y_true, y_pred) with y_true = {y_true.tolist()}, y_pred = " \

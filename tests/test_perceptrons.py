@@ -722,3 +722,37 @@ def test_check_categorical_cross_entropy(capsys):
             (unclipped, "Keras clips the predictions")]:
         with pytest.raises(exercises.ExerciseIncorrect, match=message):
             perceptrons.check_categorical_cross_entropy(wrong)
+
+
+def shortcut_weighted_sum(inputs, weights, bias):
+    return perceptrons.keras_weighted_sum(inputs, weights, bias)
+
+
+def shortcut_sigmoid(z):
+    return np.asarray(keras.activations.sigmoid(z))
+
+
+def shortcut_forward(x, W1, b1, W2, b2):
+    return perceptrons.keras_forward(x, W1, b1, W2, b2)
+
+
+def shortcut_backward(x, y, W1, b1, W2, b2):
+    return perceptrons.autodiff_backward(x, y, W1, b1, W2, b2)
+
+
+def shortcut_bce(y, p):
+    return float(np.mean(keras.losses.binary_crossentropy(y, p)))
+
+
+@pytest.mark.parametrize("check, function, name", [
+    (perceptrons.check_weighted_sum, shortcut_weighted_sum, "keras_weighted_sum"),
+    (lambda f: perceptrons.check_sigmoid(f, f), shortcut_sigmoid, "activations.sigmoid"),
+    (perceptrons.check_forward, shortcut_forward, "keras_forward"),
+    (perceptrons.check_backward, shortcut_backward, "autodiff_backward"),
+    (perceptrons.check_binary_cross_entropy, shortcut_bce, "binary_crossentropy"),
+])
+def test_checks_refuse_a_library_shortcut_written_in_the_notebook(check, function, name,
+                                                                  monkeypatch):
+    monkeypatch.setattr(function, "__module__", "__main__")   # as if typed in the notebook
+    with pytest.raises(exercises.ExerciseIncorrect, match=f"calls {name}\\(\\)"):
+        check(function)
