@@ -33,7 +33,8 @@ def test_classic_kernels_correct_the_slide():
 
 def test_importing_kernels_does_not_import_tensorflow():
     import subprocess
-    code = "import sys, lab_utils.kernels; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    code = ("import sys, lab_utils.kernels; "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout
     assert output.strip() == "False False"
