@@ -437,7 +437,26 @@ def test_fixed_conv2d_is_cross_correlation_with_the_given_kernels():
     for n in range(2):
         for k, kernel in enumerate(chosen):
             np.testing.assert_allclose(out[n, :, :, k], ndimage.correlate(
-                batch[n, :, :, 0].astype(float), kernel, mode="constant"), atol=1e-5)
+                batch[n, :, :, 0].astype(float), kernel, mode="constant"),
+                atol=kernels.keras_tolerance(kernel, batch), rtol=0)
+
+
+def test_keras_tolerance_scales_with_the_kernel_and_the_values():
+    ones = np.ones((3, 3))
+    assert kernels.keras_tolerance(ones, np.ones((4, 4))) == pytest.approx(0.018, rel=1e-3)
+    assert kernels.keras_tolerance(ones, np.full((2, 2), 2.0)) == pytest.approx(0.036, rel=1e-3)
+    exact = kernels.keras_tolerance([[0.0]], np.ones((2, 2)))
+    assert exact < 1e-5
+
+
+@pytest.mark.parametrize("args, error, message", [
+    ((np.ones(3), np.ones((2, 2))), ValueError, "kernel must be a 2-D array"),
+    ((np.ones((3, 3)), "photo"), TypeError, "image must be a NumPy array"),
+    (("k", np.ones((2, 2))), TypeError, "kernel must be a NumPy array"),
+])
+def test_keras_tolerance_bad_input(args, error, message):
+    with pytest.raises(error, match=message):
+        kernels.keras_tolerance(*args)
 
 
 @pytest.mark.parametrize("args, error, message", [
