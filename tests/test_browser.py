@@ -1,0 +1,529 @@
+"""Every lesson's widgets in a real browser: JupyterLab + Debian's Chromium, driven by Playwright.
+
+For each notebook in notebooks/ (a temporary copy, so nothing is saved over the lessons):
+open it in JupyterLab (127.0.0.1, random token), run all cells, require no error output and
+no widget-related console error, then interact with every control of every widget (sliders by
+keyboard, dropdowns, toggle buttons, buttons, check boxes, drawing canvases) and require that
+the rendered output changed (screenshot bytes of its images/canvases or its HTML text differ).
+The key-press-to-new-pixels latency of each widget's first slider is measured in the page
+(keydown -> mutation of the output -> decoded image -> next frame), printed, and written to
+artifacts/browser/latency.csv and latency.png with screenshots of every widget.
+
+Widgets must keep working after their cell is re-run (every lesson) and after a kernel restart
+(the first lesson only: the restart path does not depend on the lesson, a second full run of
+each lesson would double the suite's time).
+
+The last test shows the first lesson with Voila (what `make present` runs): no code, widgets
+that respond.
+
+No browser download: Chromium comes from the system (`apt-get install chromium`). Without
+it (or without Playwright) the tests skip with a message, except under CI=true, where they fail.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((PROJECT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+ARTIFACTS = PROJECT / "artifacts" / "browser"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-extensions", "--disable-sync", "--no-first-run"]
+RUN_ALL_TIMEOUT_S = 900
+CHANGE_TIMEOUT_S = 20
+LATENCY_PRESSES = 5
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _skip_or_fail(reason: str):
+    """Skip locally; fail under CI, which must always run the browser tests."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (CI=true: the browser tests must not be skipped)", pytrace=False)
+    pytest.skip(reason)
+
+
+# --- servers and browser -----------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"server not ready after {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def _stop(process: subprocess.Popen):
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def playwright_browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _skip_or_fail("Playwright for Python is not installed (pip install -r "
+                      "requirements-instructor.txt -c constraints.txt)")
+    if not Path(CHROMIUM).exists():
+        _skip_or_fail(f"no Chromium at {CHROMIUM}: install Debian's package (sudo apt-get "
+                      f"install chromium fonts-dejavu-core) or set CHROMIUM=/path/to/chromium")
+    manager = sync_playwright().start()  # one Playwright per session (a second one fails)
+    browser = manager.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                      args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+    manager.stop()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory, playwright_browser):
+    """A JupyterLab server on 127.0.0.1 with a random token, serving copies of the lessons."""
+    work = tmp_path_factory.mktemp("jupyterlab")
+    root = work / "notebooks"
+    root.mkdir()
+    for notebook in NOTEBOOKS:
+        shutil.copy2(notebook, root / notebook.name)
+    settings = work / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    token, port = secrets.token_hex(16), _free_port()
+    environment = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(work / "settings"),
+                   "JUPYTERLAB_WORKSPACES_DIR": str(work / "workspaces"),
+                   "JUPYTER_RUNTIME_DIR": str(work / "runtime")}
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser",
+               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+               "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+               f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
+               "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
+               "jupyterlab.handlers.announcements.NeverCheckForUpdate"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    log = work / "jupyterlab.log"
+    start = time.perf_counter()
+    with open(log, "w") as handle:
+        process = subprocess.Popen(command, env=environment, stdout=handle,
+                                   stderr=subprocess.STDOUT)
+    try:
+        _wait_for_http(f"http://127.0.0.1:{port}/api/status?token={token}", process, log)
+        print(f"\n[browser] JupyterLab ready in {time.perf_counter() - start:.1f} s")
+        yield {"url": f"http://127.0.0.1:{port}", "token": token, "log": log}
+    finally:
+        _stop(process)
+
+
+LATENCIES: list[dict] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _write_latency_figures():
+    yield
+    if not LATENCIES:
+        return
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(ARTIFACTS / "latency.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(LATENCIES[0]))
+        writer.writeheader()
+        writer.writerows(LATENCIES)
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    figure = Figure(figsize=(7, 0.5 + 0.45 * len(LATENCIES)), layout="constrained")
+    axes = figure.add_subplot()
+    labels = [f"{row['lesson']} widget {row['widget']} ({row['control']})" for row in LATENCIES]
+    axes.barh(labels, [row["median_ms"] for row in LATENCIES], color="tab:blue")
+    axes.axvline(100, color="tab:red", linestyle="--", label="100 ms goal")
+    axes.set_xlabel("key press to new pixels, median (ms)")
+    axes.invert_yaxis()
+    axes.legend()
+    figure.savefig(ARTIFACTS / "latency.png", dpi=100)
+
+
+# --- page helpers ------------------------------------------------------------------------
+
+_JS_PANEL = "window.jupyterapp.shell.currentWidget"
+
+_JS_READY = f"""() => {{
+  const panel = window.jupyterapp && {_JS_PANEL};
+  const kernel = panel && panel.sessionContext && panel.sessionContext.session
+                 && panel.sessionContext.session.kernel;
+  return !!(kernel && kernel.status === 'idle' && panel.content && panel.content.widgets.length);
+}}"""
+
+_JS_RUN_ALL = f"""async (timeoutMs) => {{
+  const run = window.jupyterapp.commands.execute('notebook:run-all-cells');
+  const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('run-all timed out')), timeoutMs));
+  await Promise.race([run, timeout]);
+}}"""
+
+_JS_ALL_EXECUTED = f"""() => {{
+  const panel = {_JS_PANEL};
+  const kernel = panel.sessionContext.session.kernel;
+  return kernel.status === 'idle' && panel.content.widgets.every(
+    cell => cell.model.type !== 'code' || (cell.model.executionCount !== null
+                                           && !cell.node.querySelector('.jp-mod-pending')));
+}}"""
+
+_JS_ERRORS = f"""() => {{
+  const errors = [];
+  {_JS_PANEL}.content.widgets.forEach((cell, index) => {{
+    if (cell.model.type !== 'code') return;
+    for (const output of cell.model.outputs.toJSON()) {{
+      if (output.output_type === 'error') errors.push([index, output.ename, output.evalue]);
+    }}
+  }});
+  return errors;
+}}"""
+
+# Outermost widget views in the notebook's outputs get a data-test-area index.
+_JS_MARK_AREAS = """() => {
+  document.querySelectorAll('[data-test-area]').forEach(el => el.removeAttribute('data-test-area'));
+  const areas = [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output')].filter(
+    el => el.querySelector('.jupyter-widgets') && !el.parentElement.closest('.jupyter-widgets'));
+  areas.forEach((el, index) => el.setAttribute('data-test-area', String(index)));
+  return areas.length;
+}"""
+
+_JS_CELL_OF_AREA = f"""(index) => {{
+  const area = document.querySelector(`[data-test-area="${{index}}"]`);
+  return {_JS_PANEL}.content.widgets.findIndex(cell => cell.node.contains(area));
+}}"""
+
+_JS_RUN_CELL = f"""async (index) => {{
+  const panel = {_JS_PANEL};
+  panel.content.activeCellIndex = index;
+  await window.jupyterapp.commands.execute('notebook:run-cell');
+}}"""
+
+# Controls: elements whose own changes are not "new output".
+_CONTROLS = (".widget-slider, .widget-dropdown, .widget-toggle-buttons, .widget-toggle-button, "
+             ".widget-button, .widget-checkbox, .widget-radio, .widget-text, .widget-play")
+
+_JS_ARM_LATENCY = """([index, controls]) => {
+  const area = document.querySelector(`[data-test-area="${index}"]`);
+  const state = window.__latency = {t0: null, t1: null};
+  document.addEventListener('keydown', () => { if (state.t0 === null) state.t0 = performance.now(); },
+                            {capture: true, once: true});
+  const done = () => requestAnimationFrame(() => { if (state.t1 === null) state.t1 = performance.now(); });
+  const observer = new MutationObserver(mutations => {
+    for (const mutation of mutations) {
+      const element = mutation.target.nodeType === 1 ? mutation.target : mutation.target.parentElement;
+      if (!element || element.closest(controls) || state.t0 === null) continue;
+      observer.disconnect();
+      if (element.tagName === 'IMG') { element.decode().then(done, done); } else { done(); }
+      return;
+    }
+  });
+  observer.observe(area, {subtree: true, childList: true, attributes: true,
+                          attributeFilter: ['src'], characterData: true});
+}"""
+
+
+def _area(page, index):
+    return page.locator(f'[data-test-area="{index}"]')
+
+
+def _fingerprint(area) -> tuple:
+    """Hashes of the pixels of the area's images/canvases, plus its HTML outputs' text."""
+    shots = []
+    for selector in ("img", "canvas"):
+        elements = area.locator(selector)
+        for i in range(elements.count()):
+            element = elements.nth(i)
+            if element.is_visible() and element.bounding_box() and \
+                    element.bounding_box()["width"] > 2:
+                shots.append(hashlib.sha1(element.screenshot(timeout=10_000)).hexdigest())
+    texts = area.locator(".widget-html-content").all_inner_texts()
+    return tuple(shots), tuple(texts)
+
+
+def _wait_for_change(area, before, what: str) -> tuple:
+    deadline = time.monotonic() + CHANGE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        after = _fingerprint(area)
+        if after != before:
+            return after
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: the rendered output did not change within "
+                         f"{CHANGE_TIMEOUT_S} s")
+
+
+def _press_slider(page, handle) -> None:
+    value, maximum = (handle.get_attribute("aria-valuenow"),
+                      handle.get_attribute("aria-valuemax"))
+    handle.focus()
+    at_end = value is not None and maximum is not None and float(value) >= float(maximum)
+    page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
+
+
+def _controls(area) -> list[tuple[str, object]]:
+    """(kind, locator) for every control in a widget area."""
+    found = []
+    handles = area.locator(".widget-slider .noUi-handle")
+    found += [("slider", handles.nth(i)) for i in range(handles.count())]
+    selects = area.locator(".widget-dropdown select")
+    found += [("dropdown", selects.nth(i)) for i in range(selects.count())]
+    groups = area.locator(".widget-toggle-buttons")
+    found += [("toggle buttons", groups.nth(i)) for i in range(groups.count())]
+    buttons = area.locator("button.widget-button, button.widget-toggle-button")
+    found += [("button", buttons.nth(i)) for i in range(buttons.count())]
+    boxes = area.locator(".widget-checkbox input[type=checkbox]")
+    found += [("checkbox", boxes.nth(i)) for i in range(boxes.count())]
+    radios = area.locator(".widget-radio-box")
+    found += [("radio buttons", radios.nth(i)) for i in range(radios.count())]
+    canvases = area.locator("canvas")
+    found += [("canvas", canvases.nth(i)) for i in range(canvases.count())]
+    return found
+
+
+def _interact(page, kind, control) -> None:
+    control.scroll_into_view_if_needed()
+    if kind == "slider":
+        _press_slider(page, control)
+    elif kind == "dropdown":
+        options = control.locator("option")
+        current = control.input_value()
+        values = [options.nth(i).get_attribute("value") for i in range(options.count())]
+        control.select_option(next(value for value in values if value != current))
+    elif kind in ("toggle buttons", "radio buttons"):
+        choices = control.locator("button:not(.mod-active), input:not(:checked)")
+        choices.first.click()
+    elif kind == "canvas":
+        box = control.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+        page.mouse.down()
+        for step in range(1, 11):
+            page.mouse.move(box["x"] + box["width"] * (0.3 + 0.04 * step),
+                            box["y"] + box["height"] * (0.3 + 0.03 * step))
+        page.mouse.up()
+    else:  # button, checkbox
+        control.click()
+
+
+def _interact_with_every_control(page, lesson, index, prefix="") -> int:
+    area = _area(page, index)
+    controls = _controls(area)
+    assert controls, f"{lesson}: widget {index} has no control to interact with"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    area.screenshot(path=str(ARTIFACTS / f"{lesson}_widget{index}{prefix}_before.png"))
+    for number, (kind, control) in enumerate(controls):
+        before = _fingerprint(area)
+        _interact(page, kind, control)
+        try:
+            _wait_for_change(area, before, f"{lesson} widget {index}, {kind} #{number}")
+        except AssertionError:
+            if kind != "button":
+                raise
+            # A button may restore a state that is already shown (reset, preset): move a
+            # slider or another control first, then the button must change the output again.
+            others = [(k, c) for k, c in controls if k not in ("button", "canvas")]
+            assert others, f"{lesson} widget {index}: button #{number} changed nothing"
+            _interact(page, *others[0])
+            changed = _wait_for_change(area, before, f"{lesson} widget {index}, {others[0][0]}")
+            control.click()
+            _wait_for_change(area, changed, f"{lesson} widget {index}, button #{number}")
+    area.screenshot(path=str(ARTIFACTS / f"{lesson}_widget{index}{prefix}_after.png"))
+    return len(controls)
+
+
+def _slider_latency_ms(page, index) -> list[float]:
+    """Key press -> new pixels, for the first slider of widget ``index`` (several presses).
+
+    A press that changes nothing visible (a step inside one discrete state of the widget) is
+    not a sample; the next press goes on in the same direction.
+    """
+    area = _area(page, index)
+    handle = area.locator(".widget-slider .noUi-handle").first
+    samples = []
+    for _ in range(3 * LATENCY_PRESSES):
+        page.evaluate(_JS_ARM_LATENCY, [index, _CONTROLS])
+        _press_slider(page, handle)
+        try:
+            page.wait_for_function("() => window.__latency.t1 !== null", timeout=5_000)
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: no visible change
+            continue
+        state = page.evaluate("() => window.__latency")
+        samples.append(state["t1"] - state["t0"])
+        time.sleep(0.3)  # let the kernel settle so presses do not queue
+        if len(samples) == LATENCY_PRESSES:
+            break
+    assert samples, f"widget {index}: no slider press changed the output"
+    return samples
+
+
+def _open_and_run(page, lab, name) -> float:
+    page.goto(f"{lab['url']}/lab/tree/{name}?token={lab['token']}", wait_until="domcontentloaded")
+    page.wait_for_function(_JS_READY, timeout=120_000)
+    return _run_all(page)
+
+
+def _run_all(page) -> float:
+    start = time.perf_counter()
+    page.evaluate(_JS_RUN_ALL, RUN_ALL_TIMEOUT_S * 1000)
+    page.wait_for_function(_JS_ALL_EXECUTED, timeout=RUN_ALL_TIMEOUT_S * 1000, polling=500)
+    return time.perf_counter() - start
+
+
+def _widget_console_errors(messages) -> list[str]:
+    keywords = ("widget", "comm", "anywidget", "jupyter-widgets", "model", "ipympl")
+    return [text for text in messages if any(word in text.lower() for word in keywords)]
+
+
+# --- the tests ---------------------------------------------------------------------------
+
+def test_there_are_lessons_to_open():
+    assert NOTEBOOKS, "notebooks/ holds no lesson"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+def test_lesson_widgets_work_in_jupyterlab(notebook, lab, playwright_browser):
+    lesson = notebook.stem
+    suite_start = time.perf_counter()
+    context = playwright_browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    console_errors = []
+    page.on("console", lambda message: message.type == "error"
+            and console_errors.append(message.text))
+    page.on("pageerror", lambda error: console_errors.append(f"page error: {error}"))
+    try:
+        run_seconds = _open_and_run(page, lab, notebook.name)
+        errors = page.evaluate(_JS_ERRORS)
+        assert not errors, f"{lesson}: error outputs (cell index, name, message): {errors}"
+
+        count = page.evaluate(_JS_MARK_AREAS)
+        controls = 0
+        for index in range(count):
+            # Latency first, in the state the lesson author chose, then every control.
+            if _area(page, index).locator(".widget-slider .noUi-handle").count():
+                samples = _slider_latency_ms(page, index)
+                median = statistics.median(samples)
+                LATENCIES.append({"lesson": lesson, "widget": index, "control": "slider",
+                                  "median_ms": round(median, 1),
+                                  "min_ms": round(min(samples), 1),
+                                  "max_ms": round(max(samples), 1), "presses": len(samples)})
+                print(f"\n[browser] {lesson} widget {index}: key press to new pixels "
+                      f"median {median:.0f} ms (min {min(samples):.0f}, max {max(samples):.0f},"
+                      f" {len(samples)} presses)")
+            controls += _interact_with_every_control(page, lesson, index)
+
+        # Re-running a widget's cell gives a fresh widget that works too.
+        if count:
+            cell = page.evaluate(_JS_CELL_OF_AREA, 0)
+            page.evaluate(_JS_RUN_CELL, cell)
+            page.wait_for_function(_JS_ALL_EXECUTED, timeout=120_000, polling=300)
+            assert page.evaluate(_JS_MARK_AREAS) == count
+            _interact_with_every_control(page, lesson, 0, prefix="_rerun")
+
+        # After a kernel restart (first lesson only), run all again: widgets still respond.
+        if notebook == NOTEBOOKS[0] and count:
+            page.evaluate(f"async () => await {_JS_PANEL}.sessionContext.restartKernel()")
+            page.wait_for_function(_JS_READY, timeout=120_000)
+            _run_all(page)
+            assert not page.evaluate(_JS_ERRORS)
+            assert page.evaluate(_JS_MARK_AREAS) == count
+            _interact_with_every_control(page, lesson, count - 1, prefix="_restart")
+
+        widget_errors = _widget_console_errors(console_errors)
+        assert not widget_errors, f"{lesson}: widget errors in the browser console: {widget_errors}"
+        print(f"\n[browser] {lesson}: run all {run_seconds:.1f} s, {count} widgets, {controls} "
+              f"controls exercised, whole test {time.perf_counter() - suite_start:.1f} s"
+              + (f"; other console errors: {console_errors[:5]}" if console_errors else ""))
+    except Exception:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{lesson}_failure.png"))
+        raise
+    finally:
+        context.close()
+
+
+def test_presentation_mode_with_voila(tmp_path, playwright_browser):
+    """`make present`: the first lesson in Voila shows no code and its widgets respond."""
+    pytest.importorskip("voila", reason="Voila is in requirements-instructor.txt")
+    notebook = NOTEBOOKS[0]
+    shutil.copy2(notebook, tmp_path / notebook.name)
+    port = _free_port()
+    command = [sys.executable, "-m", "voila", notebook.name, "--no-browser",
+               f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
+               "--show_tracebacks=True", f"--Voila.root_dir={tmp_path}"]
+    log = tmp_path / "voila.log"
+    with open(log, "w") as handle:
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=handle,
+                                   stderr=subprocess.STDOUT)
+    context = playwright_browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        _wait_for_port(port, process, log)
+        start = time.perf_counter()
+        # Offline, the `load` event can wait forever on CDN stylesheets: domcontentloaded.
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded",
+                  timeout=RUN_ALL_TIMEOUT_S * 1000)
+        page.locator(".widget-slider .noUi-handle").first.wait_for(
+            timeout=RUN_ALL_TIMEOUT_S * 1000)
+        # Voila renders cells as they run: wait until its spinner/progress is gone.
+        page.wait_for_function(
+            "() => !document.querySelector('#loading, .voila-spinner, #voila-progress')"
+            " || getComputedStyle(document.querySelector('#loading, .voila-spinner,"
+            " #voila-progress')).display === 'none'", timeout=RUN_ALL_TIMEOUT_S * 1000)
+        seconds = time.perf_counter() - start
+        assert page.locator(".jp-InputArea-editor:visible, .jp-CodeMirrorEditor:visible").count() \
+            == 0, "Voila should show no code"
+        assert page.locator(".jp-RenderedText[data-mime-type="
+                            "'application/vnd.jupyter.stderr'] .ansi-red-fg").count() == 0
+        assert "Traceback" not in page.locator("body").inner_text()
+        page.evaluate(_JS_MARK_AREAS.replace(".jp-Notebook ", ""))
+        area = page.locator('[data-test-area="0"]')
+        before = _fingerprint(area)
+        _press_slider(page, area.locator(".widget-slider .noUi-handle").first)
+        _wait_for_change(area, before, "Voila: first widget's slider")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"voila_{notebook.stem}.png"))
+        print(f"\n[browser] Voila: {notebook.stem} rendered with working widgets in "
+              f"{seconds:.1f} s")
+    finally:
+        context.close()
+        _stop(process)
+
+
+def _wait_for_port(port, process, log, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"Voila exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.3)
+    raise RuntimeError(f"Voila not listening after {timeout} s:\n{log.read_text()[-3000:]}")
