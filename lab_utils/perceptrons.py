@@ -1170,68 +1170,80 @@ def check_weighted_sum(weighted_sum):
 _ACTIVATION_POINTS = np.array([-6.0, -2.5, -1.0, -0.3, 0.2, 0.7, 1.5, 4.0, 8.0])
 
 
-def _check_activation(name, function, derivative, hint, value_mistakes, derivative_mistakes):
-    """Shared body of the activation checks: values vs keras.activations, slope vs autodiff."""
+def _check_activation(name, function, hint, mistakes, derivative=False):
+    """Shared body of the activation checks: values vs ``keras.activations``, slopes vs
+    automatic differentiation, on a flat array and on a 3 x 3 array."""
     __tracebackhide__ = True
-    exercises.require_function(function, name)
-    exercises.require_function(derivative, f"{name}_derivative")
-    _forbid_shortcuts(function, name)
-    _forbid_shortcuts(derivative, f"{name}_derivative", group=name)
+    exercise = f"{name}_derivative" if derivative else name
+    exercises.require_function(function, exercise)
+    _forbid_shortcuts(function, exercise, group=name)
     z = _ACTIVATION_POINTS.copy()
     ((values, slopes),) = activation_curves(z, [name]).values()
+    expected = slopes if derivative else values
     for shape in [(9,), (3, 3)]:
         inputs = z.reshape(shape)
-        result = exercises.call(function, inputs.copy(), name=f"{name}(z)", hint=hint)
-        exercises.expect_array(result, values.reshape(shape),
-                               name=f"{name}(z) for z of shape {shape}", hint=hint,
-                               known_mistakes=[(m.reshape(shape), msg)
-                                               for m, msg in value_mistakes])
-        result = exercises.call(derivative, inputs.copy(), name=f"{name}_derivative(z)",
-                                hint=hint)
-        exercises.expect_array(result, slopes.reshape(shape),
-                               name=f"{name}_derivative(z) for z of shape {shape}", hint=hint,
-                               known_mistakes=[(m.reshape(shape), msg)
-                                               for m, msg in derivative_mistakes])
-    exercises.passed(f"{name} and {name}_derivative", 4)
+        result = exercises.call(function, inputs.copy(), name=f"{exercise}(z)", hint=hint)
+        exercises.expect_array(result, expected.reshape(shape),
+                               name=f"{exercise}(z) for z of shape {shape}", hint=hint,
+                               known_mistakes=[(m.reshape(shape), message)
+                                               for m, message in mistakes])
+    exercises.passed(exercise, 2)
 
 
-def check_sigmoid(sigmoid, sigmoid_derivative):
-    """Check ``sigmoid(z)`` against ``keras.activations.sigmoid`` and its derivative against
-    automatic differentiation, elementwise on arrays of any shape."""
+_SIGMOID_HINT = ("sigmoid(z) = 1 / (1 + exp(-z)); its derivative is sigmoid(z) * (1 - sigmoid(z))"
+                 ".")
+
+
+def check_sigmoid(sigmoid):
+    """Check ``sigmoid(z)`` against ``keras.activations.sigmoid``, elementwise on arrays of any
+    shape."""
+    __tracebackhide__ = True
+    z = _ACTIVATION_POINTS
+    _check_activation("sigmoid", sigmoid, _SIGMOID_HINT, [
+        (1 / (1 + np.exp(z)), "exp(z) should be exp(-z): large z must give values close to 1."),
+        (np.tanh(z), "this is tanh; the sigmoid's values lie between 0 and 1.")])
+
+
+def check_sigmoid_derivative(sigmoid_derivative):
+    """Check ``sigmoid_derivative(z)`` against automatic differentiation of
+    ``keras.activations.sigmoid``."""
     __tracebackhide__ = True
     z = _ACTIVATION_POINTS
     s = 1 / (1 + np.exp(-z))
-    _check_activation(
-        "sigmoid", sigmoid, sigmoid_derivative,
-        "sigmoid(z) = 1 / (1 + exp(-z)); its derivative is sigmoid(z) * (1 - sigmoid(z)).",
-        value_mistakes=[(1 / (1 + np.exp(z)), "exp(z) should be exp(-z): large z must give "
-                                              "values close to 1.")],
-        derivative_mistakes=[
-            (s, "this is sigmoid(z) itself, not its derivative (slope). The slope is "
-                "sigmoid(z) * (1 - sigmoid(z)), at most 0.25 (at z = 0)."),
-            (z * (1 - z), "z * (1 - z) uses z where sigmoid(z) belongs: the slope is "
-                          "s * (1 - s) with s = sigmoid(z)."),
-            (-s * (1 - s), "the sign is flipped: the sigmoid only increases, so its slope is "
-                           "positive.")])
+    _check_activation("sigmoid", sigmoid_derivative, _SIGMOID_HINT, [
+        (s, "this is sigmoid(z) itself, not its derivative (slope). The slope is "
+            "sigmoid(z) * (1 - sigmoid(z)), at most 0.25 (at z = 0)."),
+        (z * (1 - z), "z * (1 - z) uses z where sigmoid(z) belongs: the slope is s * (1 - s) "
+                      "with s = sigmoid(z)."),
+        (-s * (1 - s), "the sign is flipped: the sigmoid only increases, so its slope is "
+                       "positive.")], derivative=True)
 
 
-def check_relu(relu, relu_derivative):
-    """Check ``relu(z)`` against ``keras.activations.relu`` and its derivative against
-    automatic differentiation (the test points avoid z = 0, where the slope is undefined)."""
+_RELU_HINT = ("relu(z) = max(z, 0) elementwise (np.maximum, not np.max); its derivative is 1 "
+              "where z > 0 and 0 where z < 0.")
+
+
+def check_relu(relu):
+    """Check ``relu(z)`` against ``keras.activations.relu``, elementwise on arrays of any
+    shape."""
     __tracebackhide__ = True
     z = _ACTIVATION_POINTS
-    _check_activation(
-        "relu", relu, relu_derivative,
-        "relu(z) = max(z, 0) elementwise (np.maximum, not np.max); its derivative is 1 where "
-        "z > 0 and 0 where z < 0.",
-        value_mistakes=[(np.abs(z), "negative inputs became positive (that is abs); ReLU sets "
-                                    "them to 0."),
-                        (z, "this is the identity (linear activation): ReLU sets negative "
-                            "values to 0, so it does not keep the output as-is.")],
-        derivative_mistakes=[
-            (np.maximum(z, 0), "this is relu(z) itself, not its slope (1 or 0)."),
-            (np.ones_like(z), "the slope is 1 only where z > 0; where z < 0 it is 0."),
-            ((z < 0).astype(float), "1 and 0 are swapped: the slope is 1 where z > 0.")])
+    _check_activation("relu", relu, _RELU_HINT, [
+        (np.abs(z), "negative inputs became positive (that is abs); ReLU sets them to 0."),
+        (z, "this is the identity (linear activation): ReLU sets negative values to 0, so it "
+            "does not keep the output as-is.")])
+
+
+def check_relu_derivative(relu_derivative):
+    """Check ``relu_derivative(z)`` against automatic differentiation of
+    ``keras.activations.relu`` (the test points avoid z = 0, where the slope is undefined)."""
+    __tracebackhide__ = True
+    z = _ACTIVATION_POINTS
+    _check_activation("relu", relu_derivative, _RELU_HINT, [
+        (np.maximum(z, 0), "this is relu(z) itself, not its slope (1 or 0)."),
+        (np.ones_like(z), "the slope is 1 only where z > 0; where z < 0 it is 0."),
+        ((z < 0).astype(float), "1 and 0 are swapped: the slope is 1 where z > 0.")],
+        derivative=True)
 
 
 _FORWARD_HINT = ("hidden = np.tanh(x @ W1 + b1); logits = hidden @ W2 + b2; then softmax "

@@ -559,7 +559,9 @@ def not_started(*args):
     raise NotImplementedError()
 
 
-CHECKS = [perceptrons.check_weighted_sum, perceptrons.check_forward,
+CHECKS = [perceptrons.check_weighted_sum, perceptrons.check_sigmoid,
+          perceptrons.check_sigmoid_derivative, perceptrons.check_relu,
+          perceptrons.check_relu_derivative, perceptrons.check_forward,
           perceptrons.check_backward, perceptrons.check_mse,
           perceptrons.check_binary_cross_entropy, perceptrons.check_categorical_cross_entropy]
 
@@ -570,15 +572,6 @@ def test_every_check_reports_an_unstarted_exercise_and_a_non_function(check):
         check(not_started)
     with pytest.raises(exercises.ExerciseIncorrect, match="should be a function"):
         check(3.0)
-
-
-@pytest.mark.parametrize("check", [perceptrons.check_sigmoid, perceptrons.check_relu],
-                         ids=lambda c: c.__name__)
-def test_activation_checks_report_unstarted_and_non_functions(check):
-    with pytest.raises(exercises.ExerciseNotStarted):
-        check(not_started, not_started)
-    with pytest.raises(exercises.ExerciseIncorrect, match="should be a function"):
-        check(np.tanh, "derivative")
 
 
 def test_check_weighted_sum(capsys):
@@ -597,35 +590,54 @@ def right_sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
 
+def right_sigmoid_derivative(z):
+    return right_sigmoid(z) * (1 - right_sigmoid(z))
+
+
 def test_check_sigmoid(capsys):
-    perceptrons.check_sigmoid(right_sigmoid, lambda z: right_sigmoid(z) * (1 - right_sigmoid(z)))
-    assert "passed" in capsys.readouterr().out
-    right_derivative = lambda z: right_sigmoid(z) * (1 - right_sigmoid(z))  # noqa: E731
-    for function, derivative, message in [
-            (right_sigmoid, right_sigmoid, "this is sigmoid\\(z\\) itself"),
-            (right_sigmoid, lambda z: z * (1 - z), "uses z where sigmoid\\(z\\) belongs"),
-            (right_sigmoid, lambda z: -right_derivative(z), "the sign is flipped"),
-            (lambda z: 1 / (1 + np.exp(z)), right_derivative, "exp\\(z\\) should be exp\\(-z\\)"),
-            (lambda z: np.tanh(z), right_derivative, "differs from the expected values"),
-            (lambda z: right_sigmoid(z).ravel(), right_derivative, r"has shape \(9,\); "
-                                                                   r"expected \(3, 3\)")]:
+    perceptrons.check_sigmoid(right_sigmoid)
+    assert "✔ sigmoid passed 2 tests." in capsys.readouterr().out
+    for function, message in [(lambda z: 1 / (1 + np.exp(z)), "exp\\(z\\) should be exp\\(-z\\)"),
+                              (np.tanh, "this is tanh"),
+                              (lambda z: np.round(right_sigmoid(z)), "differs from the expected"),
+                              (lambda z: right_sigmoid(z).ravel(),
+                               r"has shape \(9,\); expected \(3, 3\)")]:
         with pytest.raises(exercises.ExerciseIncorrect, match=message):
-            perceptrons.check_sigmoid(function, derivative)
+            perceptrons.check_sigmoid(function)
+
+
+def test_check_sigmoid_derivative(capsys):
+    perceptrons.check_sigmoid_derivative(right_sigmoid_derivative)
+    assert "✔ sigmoid_derivative passed 2 tests." in capsys.readouterr().out
+    for derivative, message in [
+            (right_sigmoid, "this is sigmoid\\(z\\) itself"),
+            (lambda z: z * (1 - z), "uses z where sigmoid\\(z\\) belongs"),
+            (lambda z: -right_sigmoid_derivative(z), "the sign is flipped"),
+            (lambda z: 1 - np.tanh(z) ** 2, "differs from the expected")]:
+        with pytest.raises(exercises.ExerciseIncorrect, match=message):
+            perceptrons.check_sigmoid_derivative(derivative)
 
 
 def test_check_relu(capsys):
-    right_derivative = lambda z: (z > 0).astype(float)  # noqa: E731
-    perceptrons.check_relu(lambda z: np.maximum(z, 0), right_derivative)
-    assert "passed" in capsys.readouterr().out
-    for function, derivative, message in [
-            (np.abs, right_derivative, "that is abs"),
-            (lambda z: z, right_derivative, "does not keep the output as-is"),
-            (lambda z: np.max(z, 0), right_derivative, "expected a NumPy array of shape"),
-            (lambda z: np.maximum(z, 0), lambda z: np.maximum(z, 0), "relu\\(z\\) itself"),
-            (lambda z: np.maximum(z, 0), np.ones_like, "where z < 0 it is 0"),
-            (lambda z: np.maximum(z, 0), lambda z: (z < 0).astype(float), "swapped")]:
+    perceptrons.check_relu(lambda z: np.maximum(z, 0))
+    assert "✔ relu passed 2 tests." in capsys.readouterr().out
+    for function, message in [(np.abs, "that is abs"),
+                              (lambda z: z, "does not keep the output as-is"),
+                              (lambda z: np.max(z, 0), "expected a NumPy array of shape"),
+                              (lambda z: np.maximum(z, 0.5), "differs from the expected")]:
         with pytest.raises(exercises.ExerciseIncorrect, match=message):
-            perceptrons.check_relu(function, derivative)
+            perceptrons.check_relu(function)
+
+
+def test_check_relu_derivative(capsys):
+    perceptrons.check_relu_derivative(lambda z: (z > 0).astype(float))
+    assert "✔ relu_derivative passed 2 tests." in capsys.readouterr().out
+    for derivative, message in [(lambda z: np.maximum(z, 0), "relu\\(z\\) itself"),
+                                (np.ones_like, "where z < 0 it is 0"),
+                                (lambda z: (z < 0).astype(float), "swapped"),
+                                (lambda z: z > 0, "expected a float array")]:
+        with pytest.raises(exercises.ExerciseIncorrect, match=message):
+            perceptrons.check_relu_derivative(derivative)
 
 
 def test_check_forward(capsys):
@@ -746,7 +758,7 @@ def shortcut_bce(y, p):
 
 @pytest.mark.parametrize("check, function, name", [
     (perceptrons.check_weighted_sum, shortcut_weighted_sum, "keras_weighted_sum"),
-    (lambda f: perceptrons.check_sigmoid(f, f), shortcut_sigmoid, "activations.sigmoid"),
+    (perceptrons.check_sigmoid, shortcut_sigmoid, "activations.sigmoid"),
     (perceptrons.check_forward, shortcut_forward, "keras_forward"),
     (perceptrons.check_backward, shortcut_backward, "autodiff_backward"),
     (perceptrons.check_binary_cross_entropy, shortcut_bce, "binary_crossentropy"),
