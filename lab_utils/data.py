@@ -46,7 +46,7 @@ class Entry:
     """One registered image or dataset: where it comes from and under which licence."""
 
     name: str
-    kind: str          # "image" or "dataset"
+    kind: str          # "image", "dataset" or "table"
     source: str        # "package", "project file", "generated" or "download"
     description: str
     origin: str        # who made it / where the file lives
@@ -103,7 +103,7 @@ def _register(name, kind, source, description, origin, licence):
 def names(kind: str | None = None) -> list[str]:
     """Registered names, optionally only those of one kind ("image" or "dataset")."""
     if kind is not None:
-        validation.one_of(kind, "kind", ["image", "dataset"])
+        validation.one_of(kind, "kind", ["image", "dataset", "table"])
     return sorted(n for n, e in _REGISTRY.items() if kind is None or e.kind == kind)
 
 
@@ -135,6 +135,8 @@ def load_image(name: str) -> np.ndarray:
         the exception (int16, see ``load_lincoln``).
     """
     entry = info(name)
+    if entry.kind == "table":
+        raise ValueError(f"{name!r} is a table, not an image: use data.load_table({name!r}).")
     if entry.kind != "image":
         raise ValueError(f"{name!r} is a dataset, not a single image: use "
                          f"data.load_dataset({name!r}).")
@@ -144,10 +146,41 @@ def load_image(name: str) -> np.ndarray:
 def load_dataset(name: str, **options) -> Dataset:
     """Load a registered dataset; ``options`` are passed to its loader (e.g. ``seed``)."""
     entry = info(name)
+    if entry.kind == "table":
+        raise ValueError(f"{name!r} is a table, not a dataset: use data.load_table({name!r}).")
     if entry.kind != "dataset":
         raise ValueError(f"{name!r} is a single image, not a dataset: use "
                          f"data.load_image({name!r}).")
     return entry.loader(**options)
+
+
+def load_table(name: str) -> dict:
+    """Load a registered table (a small CSV in ``data/``) as a dict of column name -> list.
+
+    Numeric columns hold floats or ints, the others strings. Lesson 04 added tables.
+    """
+    entry = info(name)
+    if entry.kind != "table":
+        raise ValueError(f"{name!r} is not a table (it is an {entry.kind}): use "
+                         f"data.load_{entry.kind}({name!r}).")
+    return entry.loader()
+
+
+def _read_csv_columns(path: Path) -> dict:
+    """A CSV file with a header row as column name -> list of values (numbers converted)."""
+    import csv
+    with open(path, newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    columns = {key: [row[key] for row in rows] for key in (rows[0] if rows else {})}
+    for key, values in columns.items():
+        try:
+            numbers = [float(value) for value in values]
+        except ValueError:
+            continue
+        columns[key] = ([int(n) for n in numbers] if all(n.is_integer() and "." not in v
+                                                          for n, v in zip(numbers, values))
+                        else numbers)
+    return columns
 
 
 # --------------------------------------------------------------------------------------------
@@ -252,6 +285,21 @@ def load_lincoln() -> np.ndarray:
         print(f"[data] lincoln: the slide's value {value} at row {row}, column {column} "
               f"(counting from 0) does not fit in an 8-bit pixel (0-255).")
     return values
+
+
+@_register("imagenet_top5", "table", "project file",
+           "ImageNet (ILSVRC) classification: top-5 error of each year's winner, 2010-2017, "
+           "and one human estimate",
+           "data/imagenet_top5.csv, from the published ILSVRC results and papers named in its "
+           "'source' column (see data/README.md)",
+           "published figures (facts) with their citations")
+def load_imagenet_top5() -> dict:
+    """ILSVRC top-5 error by year: columns year, team, model, top5_error_percent, kind, source.
+
+    ``kind`` is "winner" for the challenge winners and "human estimate" for the one human
+    annotator measured by Russakovsky et al. (2015).
+    """
+    return _read_csv_columns(PROJECT_DATA_DIR / "imagenet_top5.csv")
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,421 @@
+"""Keras model builders, training, inference and saving shared by the deep-learning lessons.
+
+Introduced by lesson 04 (CNNs); later lessons reuse it. Every builder uses the Functional API
+and only ``keras.layers`` / ``keras.ops``, so the models run on any Keras 3 backend.
+Importing this module does not import TensorFlow: Keras is imported inside the functions
+through ``lesson.import_keras()``, which also keeps TensorFlow's native log lines quiet.
+
+Conventions: ``images`` are NumPy arrays of shape (N, H, W) or (N, H, W, C), float in [0, 1];
+``labels`` are int class indices of shape (N,).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lab_utils import lesson, validation
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
+
+
+def as_batch(images, name: str = "images") -> np.ndarray:
+    """Check a batch of images and return it as float32 of shape (N, H, W, C).
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, H, W) or (N, H, W, C), float in [0, 1] (or uint8 0-255)
+        A grayscale batch (N, H, W) gets a channel axis of size 1.
+    """
+    batch = validation.as_array(images, name)
+    if batch.ndim not in (3, 4):
+        raise ValueError(f"{name} must be a batch of images of shape (N, height, width) or "
+                         f"(N, height, width, channels), but it has shape {batch.shape}. "
+                         f"For a single image use image[None].")
+    if batch.shape[0] == 0:
+        raise ValueError(f"{name} is an empty batch: its shape is {batch.shape}.")
+    if batch.dtype == np.uint8:
+        batch = batch.astype(np.float32) / 255.0
+    elif np.issubdtype(batch.dtype, np.floating):
+        if not np.all(np.isfinite(batch)):
+            raise ValueError(f"{name} contains NaN or infinite values.")
+        low, high = float(batch.min()), float(batch.max())
+        if low < 0.0 or high > 1.0:
+            raise ValueError(f"{name} must hold floats in [0, 1], but they range from "
+                             f"{low:g} to {high:g}. Divide gray levels by their maximum.")
+    else:
+        raise TypeError(f"{name} must be float (0-1) or uint8 (0-255), but its dtype is "
+                        f"{batch.dtype}.")
+    batch = batch.astype(np.float32, copy=False)
+    return batch[..., None] if batch.ndim == 3 else batch
+
+
+def as_labels(labels, count: int, classes: int | None = None, name: str = "labels") \
+        -> np.ndarray:
+    """Check integer class labels, one per image, and return them as int64 of shape (count,)."""
+    labels = validation.as_array(labels, name)
+    if labels.shape != (count,):
+        raise ValueError(f"{name} must have one class index per image, shape ({count},), "
+                         f"but it has shape {labels.shape}.")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"{name} must be whole class indices (int), but its dtype is "
+                        f"{labels.dtype}.")
+    if labels.min() < 0 or (classes is not None and labels.max() >= classes):
+        top = "" if classes is None else f" and below {classes}"
+        raise ValueError(f"{name} must be class indices from 0{top}, but they range from "
+                         f"{labels.min()} to {labels.max()}.")
+    return labels.astype(np.int64)
+
+
+def _as_shape(input_shape, name: str = "input_shape") -> tuple:
+    """(height, width, channels) as a tuple of positive ints."""
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
+        raise ValueError(f"{name} must be (height, width, channels), e.g. (32, 32, 1), "
+                         f"but got {input_shape!r}.")
+    return tuple(validation.as_int(side, f"{name}[{i}]", minimum=1)
+                 for i, side in enumerate(input_shape))
+
+
+def _require_model(model, name: str = "model"):
+    keras = lesson.import_keras()
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"{name} must be a Keras model (keras.Model), but got "
+                        f"{validation.describe(model)}.")
+    return model
+
+
+# --------------------------------------------------------------------------------------------
+# Builders (Functional API)
+# --------------------------------------------------------------------------------------------
+
+
+def dense_classifier(input_shape, classes: int, hidden_units=(256, 128), *,
+                     dropout: float = 0.0, name: str = "dense"):
+    """A fully connected classifier: Flatten, Dense+ReLU layers, Dense+softmax.
+
+    Parameters
+    ----------
+    input_shape : (height, width, channels)
+    classes : int >= 2
+    hidden_units : sequence of int
+        Units of each hidden layer.
+    dropout : float in [0, 1)
+        Dropout rate after each hidden layer (0: none).
+
+    Returns
+    -------
+    keras.Model mapping (N, H, W, C) float32 to (N, classes) probabilities.
+    """
+    keras = lesson.import_keras()
+    input_shape = _as_shape(input_shape)
+    classes = validation.as_int(classes, "classes", minimum=2)
+    dropout = validation.as_float(dropout, "dropout", minimum=0.0, maximum=0.99)
+    if not isinstance(hidden_units, (list, tuple)):
+        raise TypeError(f"hidden_units must be a list of whole numbers such as [256, 128], "
+                        f"but got {validation.describe(hidden_units)}.")
+    units = [validation.as_int(u, f"hidden_units[{i}]", minimum=1)
+             for i, u in enumerate(hidden_units)]
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    for index, count in enumerate(units, start=1):
+        x = keras.layers.Dense(count, activation="relu", name=f"dense_{index}")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"dropout_{index}")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def cnn_classifier(input_shape, classes: int, filters=(32, 64, 64), *, kernel_size: int = 3,
+                   pooling: bool = True, head: str = "global_max", dropout: float = 0.0,
+                   name: str = "cnn"):
+    """A plain CNN: Conv2D+ReLU blocks, each but the last followed by 2x2 max pooling.
+
+    Parameters
+    ----------
+    input_shape : (height, width, channels)
+    classes : int >= 2
+    filters : sequence of int
+        Filters of each Conv2D layer ('same' padding, ReLU).
+    kernel_size : int
+        Side of every (square) kernel.
+    pooling : bool
+        Put a MaxPooling2D(2) after every convolution except the last one. Without it the
+        feature maps keep the input's size (more computation, smaller receptive fields).
+    head : "global_max", "global_average" or "flatten"
+        How the last feature maps become one vector: the largest (or mean) response of each
+        filter anywhere in the image, or every value (Flatten, position-dependent, many
+        parameters in the final Dense layer).
+    dropout : float in [0, 1)
+        Dropout rate before the final Dense layer.
+
+    Returns
+    -------
+    keras.Model mapping (N, H, W, C) float32 to (N, classes) probabilities.
+    """
+    keras = lesson.import_keras()
+    input_shape = _as_shape(input_shape)
+    classes = validation.as_int(classes, "classes", minimum=2)
+    kernel_size = validation.as_int(kernel_size, "kernel_size", minimum=1,
+                                    maximum=min(input_shape[:2]))
+    dropout = validation.as_float(dropout, "dropout", minimum=0.0, maximum=0.99)
+    validation.one_of(head, "head", ["global_max", "global_average", "flatten"])
+    if not isinstance(pooling, bool):
+        raise TypeError(f"pooling must be True or False, but got {pooling!r}.")
+    if not isinstance(filters, (list, tuple)) or not filters:
+        raise TypeError(f"filters must be a non-empty list of whole numbers such as "
+                        f"[32, 64, 64], but got {validation.describe(filters)}.")
+    counts = [validation.as_int(f, f"filters[{i}]", minimum=1) for i, f in enumerate(filters)]
+    if pooling and min(input_shape[:2]) < 2 ** (len(counts) - 1):
+        raise ValueError(f"a {input_shape[0]}x{input_shape[1]} input is too small for "
+                         f"{len(counts) - 1} 2x2 poolings; use fewer layers or pooling=False.")
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    for index, count in enumerate(counts, start=1):
+        x = keras.layers.Conv2D(count, kernel_size, padding="same", activation="relu",
+                                name=f"conv_{index}")(x)
+        if pooling and index < len(counts):
+            x = keras.layers.MaxPooling2D(2, name=f"pool_{index}")(x)
+    if head == "global_max":
+        x = keras.layers.GlobalMaxPooling2D(name="global_max")(x)
+    elif head == "global_average":
+        x = keras.layers.GlobalAveragePooling2D(name="global_average")(x)
+    else:
+        x = keras.layers.Flatten(name="flatten")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# --------------------------------------------------------------------------------------------
+# Training and inference
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class TrainingResult:
+    """What ``train`` returns.
+
+    Attributes
+    ----------
+    model : keras.Model
+        The trained model (the same object that was passed in).
+    history : dict of str -> list of float
+        Per-epoch "loss", "accuracy" and, with validation data, "val_loss", "val_accuracy".
+    seconds : float
+        Wall-clock time of ``fit`` (includes building the training graph on the first epoch).
+    cpu_seconds : float
+        CPU time of this process during ``fit`` (all threads): less sensitive than
+        ``seconds`` to other programs sharing the machine.
+    """
+
+    model: object
+    history: dict
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history.get("loss", []))
+
+
+def train(model, images, labels, *, validation_data=None, epochs: int = 10,
+          batch_size: int = 64, learning_rate: float = 1e-3, cosine_decay: bool = True,
+          seed: int = 0) -> TrainingResult:
+    """Compile ``model`` (Adam, sparse categorical cross-entropy, accuracy) and fit it.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Outputs softmax probabilities, shape (N, classes).
+    images : ndarray, (N, H, W) or (N, H, W, C), float in [0, 1]
+    labels : ndarray of int, shape (N,)
+    validation_data : (images, labels), optional
+        Evaluated after every epoch; gives the "val_" curves.
+    epochs, batch_size : int
+    learning_rate : float
+        Adam's (initial) step size.
+    cosine_decay : bool
+        Lower the learning rate along a half cosine to 0 over the training steps: large steps
+        early, small ones at the end, which settles the weights (usually a few tenths of a
+        percent better test accuracy for the same number of epochs).
+    seed : int
+        Passed to ``keras.utils.set_random_seed`` just before fitting, so the shuffling and
+        dropout are repeatable. (Op-level determinism is not forced: on CPU the results
+        repeat to within float rounding, and forcing it would slow training down.)
+
+    Returns
+    -------
+    TrainingResult
+    """
+    keras = lesson.import_keras()
+    _require_model(model)
+    images = as_batch(images)
+    classes = int(model.output_shape[-1])
+    labels = as_labels(labels, len(images), classes)
+    epochs = validation.as_int(epochs, "epochs", minimum=1, maximum=1000)
+    batch_size = validation.as_int(batch_size, "batch_size", minimum=1)
+    learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-7,
+                                        maximum=10.0)
+    seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("validation_data must be a pair (images, labels).")
+        validation_images = as_batch(validation_data[0], "validation images")
+        validation_data = (validation_images,
+                           as_labels(validation_data[1], len(validation_images), classes,
+                                     "validation labels"))
+    if not isinstance(cosine_decay, bool):
+        raise TypeError(f"cosine_decay must be True or False, but got {cosine_decay!r}.")
+    keras.utils.set_random_seed(seed)
+    if cosine_decay:
+        steps = epochs * -(-len(images) // batch_size)
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    start, cpu_start = time.perf_counter(), time.process_time()
+    with lesson.native_stderr_silenced():
+        fitted = model.fit(images, labels, validation_data=validation_data, epochs=epochs,
+                           batch_size=batch_size, shuffle=True, verbose=0)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
+    return TrainingResult(model, history, seconds, cpu_seconds)
+
+
+def predict_probabilities(model, images, batch_size: int = 512) -> np.ndarray:
+    """Class probabilities, shape (N, classes) float32, from ``model(x, training=False)``.
+
+    Calling the model directly is several times faster than ``model.predict`` for the
+    small batches of a lesson or a widget, and prints nothing.
+    """
+    keras = lesson.import_keras()
+    _require_model(model)
+    images = as_batch(images)
+    batch_size = validation.as_int(batch_size, "batch_size", minimum=1)
+    outputs = [keras.ops.convert_to_numpy(model(images[start:start + batch_size],
+                                                training=False))
+               for start in range(0, len(images), batch_size)]
+    return np.concatenate(outputs).astype(np.float32)
+
+
+def accuracy(model, images, labels) -> float:
+    """Fraction of ``images`` whose most probable class is the label (0-1)."""
+    probabilities = predict_probabilities(model, images)
+    labels = as_labels(labels, len(probabilities), probabilities.shape[1])
+    return float(np.mean(probabilities.argmax(axis=1) == labels))
+
+
+# --------------------------------------------------------------------------------------------
+# Inspecting models
+# --------------------------------------------------------------------------------------------
+
+
+def parameter_count(model) -> int:
+    """Total number of weights (trainable and not) of a built Keras model or layer."""
+    keras = lesson.import_keras()
+    if not isinstance(model, (keras.Model, keras.layers.Layer)):
+        raise TypeError(f"model must be a Keras model or layer, but got "
+                        f"{validation.describe(model)}.")
+    if not model.built:
+        raise ValueError("the layer is not built yet, so it has no weights to count: call it "
+                         "on an input first (or use layer_facts).")
+    return int(model.count_params())
+
+
+def layer_facts(layer, input_shape) -> dict:
+    """Output shape and parameter count of one Keras layer applied to ``input_shape``.
+
+    Parameters
+    ----------
+    layer : keras.layers.Layer
+        A new (unbuilt) layer, e.g. ``keras.layers.Conv2D(64, 3)``.
+    input_shape : tuple of int
+        Shape of one example, without the batch axis, e.g. (224, 224, 3).
+
+    Returns
+    -------
+    dict with "output_shape" (tuple, without the batch axis) and "parameters" (int),
+    both measured by Keras itself (the layer is built on a symbolic input).
+    """
+    keras = lesson.import_keras()
+    if not isinstance(layer, keras.layers.Layer) or isinstance(layer, keras.Model):
+        raise TypeError(f"layer must be a Keras layer such as keras.layers.Conv2D(8, 3), "
+                        f"but got {validation.describe(layer)}.")
+    if not isinstance(input_shape, (tuple, list)) or not input_shape:
+        raise TypeError(f"input_shape must be a tuple of whole numbers such as (32, 32, 1), "
+                        f"but got {input_shape!r}.")
+    shape = tuple(validation.as_int(side, f"input_shape[{i}]", minimum=1)
+                  for i, side in enumerate(input_shape))
+    output = layer(keras.KerasTensor((1,) + shape))
+    return {"output_shape": tuple(int(s) for s in output.shape[1:]),
+            "parameters": int(layer.count_params())}
+
+
+def layer_table(model) -> list[dict]:
+    """One row per layer: name, type, output shape (without batch axis), parameters."""
+    _require_model(model)
+    rows = []
+    for layer in model.layers:
+        shape = layer.output.shape if hasattr(layer, "output") else None
+        rows.append({"name": layer.name, "type": type(layer).__name__,
+                     "output_shape": tuple(shape[1:]) if shape is not None else None,
+                     "parameters": int(layer.count_params())})
+    return rows
+
+
+def summary_text(model) -> str:
+    """``model.summary()`` as a string (for tests, reports and widgets)."""
+    _require_model(model)
+    lines = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Saving and loading (.keras format)
+# --------------------------------------------------------------------------------------------
+
+
+def save(model, path) -> Path:
+    """Save ``model`` in the native ``.keras`` format (architecture + weights) and return the path.
+
+    The folder is created if needed. Only the ``.keras`` suffix is accepted: it is the format
+    Keras 3 loads safely (no pickled Python code).
+    """
+    _require_model(model)
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a file name such as 'cnn.keras', but got "
+                        f"{validation.describe(path)}.")
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"path must end in '.keras' (the Keras 3 format), but got "
+                         f"{path.name!r}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    return path
+
+
+def load(path):
+    """Load a model saved with ``save``, with Keras's ``safe_mode`` on.
+
+    Safe mode refuses to deserialise arbitrary Python code (e.g. ``Lambda`` layers), so a
+    ``.keras`` file from someone else cannot run code on your machine when it is loaded.
+    """
+    keras = lesson.import_keras()
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be the name of a '.keras' file, but got "
+                        f"{validation.describe(path)}.")
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"path must end in '.keras', but got {path.name!r}.")
+    if not path.is_file():
+        raise FileNotFoundError(f"there is no model file at {path}; save one first with "
+                                f"models.save(model, {str(path)!r}).")
+    with lesson.native_stderr_silenced():
+        return keras.saving.load_model(path, safe_mode=True)

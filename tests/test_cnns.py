@@ -1,0 +1,588 @@
+"""lab_utils.cnns (lesson 04): compute functions, plots, the demo widget driven headlessly,
+and the checks tested with right answers (written here) and typical wrong answers."""
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from lab_utils import cnns, data, exercises, kernels, lesson, models
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def keras():
+    return lesson.import_keras()
+
+
+@pytest.fixture(scope="module")
+def cnn(keras):
+    """The lesson's architecture, untrained (fixed seed): enough for shapes and widgets."""
+    keras.utils.set_random_seed(0)
+    return cnns.lesson_cnn((32, 32, 1), 10)
+
+
+@pytest.fixture(scope="module")
+def dense(keras):
+    return models.dense_classifier((32, 32, 1), 10, hidden_units=(8,))
+
+
+@pytest.fixture(scope="module")
+def placed_split():
+    return cnns.split_dataset(data.load_dataset("placed_digits", seed=0), seed=0)
+
+
+def test_importing_cnns_does_not_import_tensorflow():
+    code = "import sys, lab_utils.cnns; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.split() == ["False", "False"]
+
+
+# --- data -------------------------------------------------------------------------------------
+
+def test_split_dataset_is_stratified_scaled_and_repeatable(placed_split):
+    assert placed_split.sizes() == {"train": 1257, "validation": 180, "test": 360}
+    assert placed_split.image_shape == (32, 32, 1)
+    assert np.bincount(placed_split.test_labels).min() >= 34          # ~36 per class
+    again = cnns.split_dataset(data.load_dataset("placed_digits", seed=0), seed=0)
+    np.testing.assert_array_equal(again.test_labels, placed_split.test_labels)
+    digits = cnns.split_dataset(data.load_dataset("digits"), seed=0)
+    assert digits.train_images.max() == 1.0 and digits.train_images.dtype == np.float32
+
+
+class _FakeDataset:
+    def __init__(self, images, labels):
+        self.images, self.labels, self.class_names = images, labels, ["a", "b"]
+
+
+@pytest.mark.parametrize("dataset, kwargs, error, message", [
+    (np.zeros((10, 4, 4)), {}, TypeError, r"data\.Dataset"),
+    (_FakeDataset(np.zeros((10, 4)), np.zeros(10, int)), {}, ValueError,
+     r"\(N, height, width\)"),
+    (_FakeDataset(np.zeros((10, 4, 4)), np.zeros(10, int)), {"test_fraction": 0.9},
+     ValueError, "test_fraction must be at most 0.5"),
+    (_FakeDataset(np.zeros((10, 4, 4)), np.zeros(9, int)), {}, ValueError,
+     "one class index per image"),
+])
+def test_split_dataset_bad_input(dataset, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        cnns.split_dataset(dataset, **kwargs)
+
+
+def test_imagenet_table_is_registered_with_sources():
+    assert "imagenet_top5" in data.names("table")
+    entry = data.info("imagenet_top5")
+    assert entry.source == "project file" and entry.licence
+    table = data.load_table("imagenet_top5")
+    winners = [i for i, kind in enumerate(table["kind"]) if kind == "winner"]
+    years = [table["year"][i] for i in winners]
+    assert years == list(range(2010, 2018))
+    errors = [table["top5_error_percent"][i] for i in winners]
+    assert errors == sorted(errors, reverse=True)       # every winner beat the last
+    assert table["top5_error_percent"][table["year"].index(2012)] == 15.3
+    assert all(len(source) > 20 for source in table["source"])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: data.load_image("imagenet_top5"), "is a table"),
+    (lambda: data.load_dataset("imagenet_top5"), "is a table"),
+    (lambda: data.load_table("digits"), "not a table"),
+])
+def test_tables_are_not_images_or_datasets(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# --- dense limitations ------------------------------------------------------------------------
+
+def test_dense_vs_conv_parameters_are_counted_by_keras(keras):
+    dense_row, conv_row = cnns.dense_vs_conv_parameters((224, 224, 3), units=100, filters=64)
+    assert dense_row["parameters"] == 224 * 224 * 3 * 100 + 100
+    assert conv_row["parameters"] == 3 * 3 * 3 * 64 + 64
+    assert conv_row["output_shape"] == (224, 224, 64) and dense_row["output_shape"] == (100,)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"input_shape": (224, 224)}, ValueError, r"\(height, width, channels\)"),
+    ({"units": 0}, ValueError, "units must be at least 1"),
+    ({"units": 5000, "input_shape": (512, 512, 3)}, ValueError, "use fewer units"),
+    ({"kernel_size": 2.5}, TypeError, "kernel_size must be a whole number"),
+])
+def test_dense_vs_conv_parameters_bad_input(keras, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        cnns.dense_vs_conv_parameters(**kwargs)
+
+
+# --- comparison -------------------------------------------------------------------------------
+
+def _tiny_split():
+    images = RNG.random((60, 12, 12)).astype(np.float32) * 0.2
+    labels = np.arange(60) % 3
+    for image, label in zip(images, labels):
+        image[4 * label:4 * label + 4] += 0.8
+    images = np.clip(images, 0, 1)
+    return cnns.Split(images[:36], labels[:36], images[36:48], labels[36:48], images[48:],
+                      labels[48:], ["0", "1", "2"])
+
+
+@pytest.mark.slow
+def test_compare_classifiers_trains_everything_in_one_run(keras):
+    split = _tiny_split()
+    comparison = cnns.compare_classifiers(
+        split, {"dense": models.dense_classifier((12, 12, 1), 3, (8,)),
+                "CNN": models.cnn_classifier((12, 12, 1), 3, filters=(4, 4))},
+        epochs={"dense": 2, "CNN": 3}, batch_size=12)
+    assert [row["model"] for row in comparison.rows] == ["SVM", "dense", "CNN"]
+    assert comparison.row("SVM")["test_accuracy"] == 1.0       # an easy task
+    assert comparison.trained["CNN"].epochs == 3 and comparison.trained["dense"].epochs == 2
+    assert comparison.row("dense")["parameters"] == 144 * 8 + 8 + 8 * 3 + 3
+    assert "test accuracy" in comparison.table() and "CNN" in comparison.table()
+    assert isinstance(cnns.plot_learning_curves(comparison.trained), Figure)
+    with pytest.raises(KeyError, match="no classifier called 'svm'"):
+        comparison.row("svm")
+
+
+@pytest.mark.parametrize("split, networks, kwargs, error, message", [
+    ("split", {}, {}, TypeError, r"cnns\.split_dataset"),
+    (None, {"CNN": "model"}, {}, TypeError, "dict mapping a name to a Keras model"),
+    (None, "CNN", {}, TypeError, "dict mapping a name to a Keras model"),
+    (None, None, {"epochs": {"other": 2}}, ValueError, "epochs has no entry for dense"),
+])
+def test_compare_classifiers_bad_input(keras, split, networks, kwargs, error, message):
+    split = _tiny_split() if split is None else split
+    if networks is None:
+        networks = {"dense": models.dense_classifier((12, 12, 1), 3, (4,))}
+    with pytest.raises(error, match=message):
+        cnns.compare_classifiers(split, networks, **kwargs)
+
+
+@pytest.mark.parametrize("trained", [{}, {"CNN": 0.9}, [1, 2]])
+def test_plot_learning_curves_bad_input(trained):
+    with pytest.raises(TypeError, match="models.TrainingResult"):
+        cnns.plot_learning_curves(trained)
+
+
+# --- evaluation -------------------------------------------------------------------------------
+
+def test_confusion_and_its_plot():
+    matrix = cnns.confusion(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), classes=3)
+    np.testing.assert_array_equal(matrix, [[1, 0, 0], [0, 1, 1], [0, 0, 1]])
+    assert isinstance(cnns.plot_confusion(matrix, ["a", "b", "c"], title="t"), Figure)
+
+
+@pytest.mark.parametrize("labels, predictions, classes, error, message", [
+    (np.array([0, 1]), np.array([0]), 3, ValueError, r"shape \(2,\)"),
+    (np.array([0, 1]), np.array([0, 1]), 1, ValueError, "classes must be at least 2"),
+    (np.array([0, 4]), np.array([0, 1]), 3, ValueError, "below 3"),
+    (np.array([0.0, 1.0]), np.array([0, 1]), 3, TypeError, "whole class indices"),
+])
+def test_confusion_bad_input(labels, predictions, classes, error, message):
+    with pytest.raises(error, match=message):
+        cnns.confusion(labels, predictions, classes)
+
+
+@pytest.mark.parametrize("matrix, names, error, message", [
+    (np.zeros((2, 3)), ["a", "b"], ValueError, "must be square"),
+    (np.zeros((2, 2)), ["a"], ValueError, "name the 2 classes"),
+    ("matrix", ["a"], TypeError, "NumPy array"),
+])
+def test_plot_confusion_bad_input(matrix, names, error, message):
+    with pytest.raises(error, match=message):
+        cnns.plot_confusion(matrix, names)
+
+
+def test_misclassified_lists_the_most_confident_mistakes_first():
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    mistakes = cnns.misclassified(probabilities, np.array([0, 0, 1, 1]))
+    assert [m["index"] for m in mistakes] == [1, 2]
+    assert mistakes[0] == {"index": 1, "label": 0, "predicted": 1, "confidence": 0.8}
+
+
+@pytest.mark.parametrize("probabilities, labels, error, message", [
+    (np.zeros(4), np.zeros(4, int), ValueError, r"\(N, classes\)"),
+    (np.zeros((4, 2)), np.zeros(3, int), ValueError, r"shape \(4,\)"),
+    (np.zeros((2, 2)), np.array([0.0, 1.0]), TypeError, "whole class indices"),
+])
+def test_misclassified_bad_input(probabilities, labels, error, message):
+    with pytest.raises(error, match=message):
+        cnns.misclassified(probabilities, labels)
+
+
+# --- what the CNN learned ---------------------------------------------------------------------
+
+def test_first_layer_filters_and_their_plot(cnn):
+    filters = cnns.first_layer_filters(cnn)
+    assert filters.shape == (32, 3, 3)
+    figure = cnns.plot_filters_and_kernels(filters, kernels.CLASSIC_KERNELS)
+    assert isinstance(figure, Figure)
+
+
+@pytest.mark.parametrize("model, error, message", [
+    ("cnn", TypeError, "Keras model"),
+    (None, ValueError, "has no Conv2D layer"),
+    (np.zeros(3), TypeError, "Keras model"),
+])
+def test_first_layer_filters_bad_input(dense, model, error, message):
+    with pytest.raises(error, match=message):
+        cnns.first_layer_filters(dense if model is None else model)
+
+
+def test_most_similar_filters_finds_a_planted_kernel():
+    filters = RNG.normal(size=(6, 3, 3))
+    filters[4] = -2 * kernels.CLASSIC_KERNELS["sobel x"] + 0.3    # same pattern, flipped sign
+    rows = {row["kernel"]: row for row in cnns.most_similar_filters(
+        filters, {"sobel x": kernels.CLASSIC_KERNELS["sobel x"], "flat": np.ones((3, 3))})}
+    assert rows["sobel x"]["filter"] == 4 and rows["sobel x"]["similarity"] == pytest.approx(1)
+    assert "flat" not in rows               # a constant kernel has no pattern to compare
+
+
+@pytest.mark.parametrize("filters, kernel_set, error, message", [
+    (np.zeros((3, 3)), {"a": np.ones((3, 3))}, ValueError, r"\(count, k, k\)"),
+    (np.zeros((2, 3, 3)), [], TypeError, "non-empty dict"),
+    (np.zeros((2, 3, 3)), {"a": np.ones((5, 5))}, ValueError, r"shape \(5, 5\)"),
+])
+def test_most_similar_filters_bad_input(filters, kernel_set, error, message):
+    with pytest.raises(error, match=message):
+        cnns.most_similar_filters(filters, kernel_set)
+
+
+@pytest.mark.parametrize("filters, kernel_set, columns, error, message", [
+    (np.zeros((3, 3)), {}, 8, ValueError, r"\(count, k, k\)"),
+    (np.zeros((2, 3, 3)), [np.ones((3, 3))], 8, TypeError, "dict of name"),
+    (np.zeros((2, 3, 3)), {}, 0, ValueError, "columns must be at least 1"),
+])
+def test_plot_filters_and_kernels_bad_input(filters, kernel_set, columns, error, message):
+    with pytest.raises(error, match=message):
+        cnns.plot_filters_and_kernels(filters, kernel_set, columns=columns)
+
+
+def test_feature_maps_follow_the_layers(cnn):
+    maps = cnns.feature_maps(cnn, RNG.random((32, 32)))
+    assert [(name, values.shape) for name, values in maps] == [
+        ("conv_1", (32, 32, 32)), ("pool_1", (16, 16, 32)), ("conv_2", (16, 16, 64)),
+        ("pool_2", (8, 8, 64)), ("conv_3", (8, 8, 64))]
+    assert all(values.min() >= 0 for name, values in maps)          # ReLU outputs
+    assert isinstance(cnns.plot_feature_maps(maps, channels=4), Figure)
+
+
+@pytest.mark.parametrize("model, image, error, message", [
+    ("cnn", np.zeros((32, 32)), TypeError, "Keras model"),
+    (None, np.zeros((32, 32, 3)), ValueError, r"\(height, width\) for grayscale"),
+    (None, np.full((32, 32), 2.0), ValueError, r"\[0, 1\]"),
+])
+def test_feature_maps_bad_input(cnn, model, image, error, message):
+    with pytest.raises(error, match=message):
+        cnns.feature_maps(cnn if model is None else model, image)
+
+
+def test_feature_maps_needs_convolutions(dense):
+    with pytest.raises(ValueError, match="no Conv2D or pooling layer"):
+        cnns.feature_maps(dense, np.zeros((32, 32)))
+
+
+@pytest.mark.parametrize("maps, channels, error, message", [
+    ([], 8, TypeError, r"cnns\.feature_maps"),
+    ("maps", 8, TypeError, r"cnns\.feature_maps"),
+    ([("conv", np.zeros((4, 4, 2)))], 0, ValueError, "channels must be at least 1"),
+])
+def test_plot_feature_maps_bad_input(maps, channels, error, message):
+    with pytest.raises(error, match=message):
+        cnns.plot_feature_maps(maps, channels=channels)
+
+
+# --- robustness and receptive fields ----------------------------------------------------------
+
+def test_robustness_sweep_structure(cnn, dense, placed_split):
+    images, labels = placed_split.test_images[:20], placed_split.test_labels[:20]
+    sweep = cnns.robustness_sweep({"CNN": cnn, "dense": dense}, images, labels,
+                                  {"shift": [0, 3], "noise": [0.1]}, seed=0)
+    assert set(sweep) == {"shift", "noise"} and set(sweep["shift"]) == {"CNN", "dense"}
+    assert len(sweep["shift"]["CNN"]) == 2 and len(sweep["noise"]["dense"]) == 1
+    assert sweep["shift"]["CNN"][0] == models.accuracy(cnn, images, labels)
+    assert all(0 <= value <= 1 for value in sweep["shift"]["dense"])
+
+
+@pytest.mark.parametrize("networks, strengths, error, message", [
+    ({}, None, TypeError, "non-empty dict"),
+    (None, {"blur": [1]}, ValueError, "perturbation must be one of"),
+    (None, [0, 1], TypeError, "strengths must be a dict"),
+])
+def test_robustness_sweep_bad_input(cnn, networks, strengths, error, message):
+    networks = {"CNN": cnn} if networks is None else networks
+    with pytest.raises(error, match=message):
+        cnns.robustness_sweep(networks, np.zeros((2, 32, 32)), np.zeros(2, int), strengths)
+
+
+def test_receptive_fields_of_the_lesson_cnn(cnn):
+    fields = cnns.receptive_fields(cnn)
+    assert [(row["layer"], row["receptive_field"]) for row in fields] == [
+        ("conv_1", 3), ("pool_1", 4), ("conv_2", 8), ("pool_2", 10), ("conv_3", 18),
+        ("global_max", 32)]
+    assert [row["output_size"] for row in fields] == [32, 16, 16, 8, 8, 1]
+    assert fields[2]["receptive_field"] == kernels.receptive_field([3, 2, 3], [1, 2, 1])
+    assert isinstance(cnns.plot_receptive_fields(np.zeros((32, 32)), fields), Figure)
+
+
+@pytest.mark.parametrize("value", ["cnn", None, 3])
+def test_receptive_fields_bad_input(value):
+    with pytest.raises(TypeError, match="Keras model"):
+        cnns.receptive_fields(value)
+
+
+@pytest.mark.parametrize("image, fields, error, message", [
+    (np.zeros((8, 8)), [], TypeError, r"cnns\.receptive_fields"),
+    (np.zeros((8, 8, 3)), [{"layer": "c", "receptive_field": 3}], ValueError, "grayscale"),
+    ("digit", [{"layer": "c", "receptive_field": 3}], TypeError, "NumPy array"),
+])
+def test_plot_receptive_fields_bad_input(image, fields, error, message):
+    with pytest.raises(error, match=message):
+        cnns.plot_receptive_fields(image, fields)
+
+
+def test_plot_imagenet_errors():
+    assert isinstance(cnns.plot_imagenet_errors(data.load_table("imagenet_top5")), Figure)
+
+
+@pytest.mark.parametrize("table", [{}, {"year": [2012]}, [1, 2]])
+def test_plot_imagenet_errors_bad_input(table):
+    with pytest.raises(TypeError, match="load_table"):
+        cnns.plot_imagenet_errors(table)
+
+
+# --- the live demo ----------------------------------------------------------------------------
+
+def test_perturbed_prediction(cnn, placed_split):
+    image = placed_split.test_images[0]
+    plain = cnns.perturbed_prediction(cnn, image)
+    np.testing.assert_array_equal(plain["image"], image)
+    assert plain["strength"] == 0 and plain["probabilities"].shape == (10,)
+    shifted = cnns.perturbed_prediction(cnn, image, "shift", 0.5)
+    assert shifted["strength"] == 5.0 and not np.array_equal(shifted["image"], image)
+    assert cnns.perturbed_prediction(cnn, image, "scale", 1.0)["strength"] == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"perturbation": "blur"}, ValueError, "perturbation must be one of 'none'"),
+    ({"amount": 1.5}, ValueError, "amount must be at most 1"),
+    ({"image": np.zeros((32, 32, 3))}, ValueError, "grayscale"),
+    ({"model": "cnn"}, TypeError, "Keras model"),
+])
+def test_perturbed_prediction_bad_input(cnn, kwargs, error, message):
+    arguments = {"model": cnn, "image": np.zeros((32, 32)), **kwargs}
+    with pytest.raises(error, match=message):
+        cnns.perturbed_prediction(**arguments)
+
+
+def test_probability_bars_html():
+    text = cnns.probability_bars_html(np.array([0.1, 0.9]), ["a", "b"], true_label=0)
+    assert text.count("<div") == 2 and "90%" in text and "#d62728" in text   # wrong: red
+    assert "#2ca02c" in cnns.probability_bars_html(np.array([0.1, 0.9]), ["a", "b"],
+                                                   true_label=1)
+
+
+@pytest.mark.parametrize("probabilities, names, error, message", [
+    (np.array([0.5, 0.5]), ["a"], ValueError, r"one value per class \(1\)"),
+    (np.zeros((2, 2)), ["a", "b"], ValueError, "one value per class"),
+    ("0.5", ["a"], TypeError, "NumPy array"),
+])
+def test_probability_bars_html_bad_input(probabilities, names, error, message):
+    with pytest.raises(error, match=message):
+        cnns.probability_bars_html(probabilities, names)
+
+
+def test_prediction_demo_driven_headlessly(cnn, placed_split):
+    images, labels = placed_split.test_images[:5], placed_split.test_labels[:5]
+    demo = cnns.prediction_demo(cnn, images, labels, placed_split.class_names)
+    assert demo.state["strength"] == 0 and demo.state["label"] == labels[0]
+    np.testing.assert_array_equal(demo.state["image"], images[0])
+    demo.controls["index"].value = 3
+    assert demo.state["label"] == labels[3]
+    np.testing.assert_allclose(demo.state["probabilities"],
+                               models.predict_probabilities(cnn, images[3:4])[0], atol=1e-6)
+    with demo.hold():
+        demo.controls["perturbation"].value = "rotation"
+        demo.controls["amount"].value = 0.5
+    assert demo.state["strength"] == 45.0
+    assert abs(demo.state["probabilities"].sum() - 1) < 1e-4
+    assert demo.last_render_seconds < 1.0
+
+
+@pytest.mark.parametrize("model, images, labels, error, message", [
+    ("cnn", np.zeros((2, 32, 32)), np.zeros(2, int), TypeError, "trained Keras model"),
+    (None, np.zeros((32, 32)), np.zeros(2, int), ValueError, r"\(N, height, width\)"),
+    (None, np.zeros((2, 32, 32)), np.zeros(3, int), ValueError, "one class index per image"),
+])
+def test_prediction_demo_bad_input(cnn, model, images, labels, error, message):
+    with pytest.raises(error, match=message):
+        cnns.prediction_demo(cnn if model is None else model, images, labels,
+                             [str(d) for d in range(10)])
+
+
+# --- exercise checks: right answers -----------------------------------------------------------
+
+def conv_output_shape(input_shape, filters, kernel_size, strides, padding):
+    height, width, _ = input_shape
+    if padding == "same":
+        return (math.ceil(height / strides), math.ceil(width / strides), filters)
+    return ((height - kernel_size) // strides + 1, (width - kernel_size) // strides + 1,
+            filters)
+
+
+def pool_output_shape(input_shape, pool_size, strides, padding):
+    height, width, channels = input_shape
+    if padding == "same":
+        return (-(-height // strides), -(-width // strides), channels)
+    return ((height - pool_size) // strides + 1, (width - pool_size) // strides + 1, channels)
+
+
+def build_cnn(input_shape, classes):
+    keras = lesson.import_keras()
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(64, (3, 3), padding="same", activation="relu")(x)
+    x = keras.layers.MaxPooling2D((2, 2))(x)
+    x = keras.layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalMaxPooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(classes, activation="softmax")(x))
+
+
+def build_cnn_sequential(input_shape, classes):
+    keras = lesson.import_keras()
+    layers = keras.layers
+    return keras.Sequential([
+        keras.Input(shape=input_shape),
+        layers.Conv2D(32, 3, padding="same", activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, padding="same", activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, padding="same", activation="relu"), layers.GlobalMaxPooling2D(),
+        layers.Dropout(0.2), layers.Dense(classes, activation="softmax")])
+
+
+@pytest.mark.parametrize("check, answer", [
+    (cnns.check_conv_output_shape, conv_output_shape),
+    (cnns.check_conv_output_shape,
+     lambda s, f, k, st, p: np.array(conv_output_shape(s, f, k, st, p))),   # arrays are fine
+    (cnns.check_conv_parameters, lambda c, f, k: k * k * c * f + f),
+    (cnns.check_conv_parameters, lambda c, f, k: np.int64((k * k * c + 1) * f)),
+    (cnns.check_pool_output_shape, pool_output_shape),
+    (cnns.check_build_cnn, build_cnn),
+    (cnns.check_build_cnn, build_cnn_sequential),
+    (cnns.check_build_cnn, cnns.lesson_cnn),
+])
+def test_checks_pass_right_answers(keras, check, answer, capsys):
+    check(answer)
+    assert "passed" in capsys.readouterr().out
+
+
+# --- exercise checks: typical wrong answers ---------------------------------------------------
+
+def _raise_not_implemented(*args):
+    raise NotImplementedError()
+
+
+def _swap_padding(function):
+    return lambda *args: function(*args[:-1], "valid" if args[-1] == "same" else "same")
+
+
+@pytest.mark.parametrize("answer, message", [
+    (_raise_not_implemented, None),
+    (_swap_padding(conv_output_shape), "that is the shape for padding="),
+    (lambda s, f, k, st, p: conv_output_shape(s, f, k, st, p)[:2] + (s[2],),
+     "number of filters, not the input's channels"),
+    (lambda s, f, k, st, p: ((s[0] - k) // st, (s[1] - k) // st, f) if p == "valid"
+     else conv_output_shape(s, f, k, st, p), "count the first position"),
+    (lambda s, f, k, st, p: (s[0] // st, s[1] // st, f) if p == "same"
+     else conv_output_shape(s, f, k, st, p), "ceil"),
+    (lambda s, f, k, st, p: None, "returned None"),
+    (lambda s, f, k, st, p: "26x26x8", "tuple of 3 whole numbers"),
+    (lambda s, f, k, st, p: (1,) + conv_output_shape(s, f, k, st, p), "without the batch axis"),
+    ("conv_output_shape", "should be a function"),
+])
+def test_check_conv_output_shape_wrong_answers(keras, answer, message):
+    if message is None:
+        with pytest.raises(exercises.ExerciseNotStarted):
+            cnns.check_conv_output_shape(answer)
+        return
+    with pytest.raises(exercises.ExerciseIncorrect, match=message):
+        cnns.check_conv_output_shape(answer)
+
+
+@pytest.mark.parametrize("answer, message", [
+    (lambda c, f, k: k * k * c * f, "biases are missing"),
+    (lambda c, f, k: k * k * f + f, "multiply by input_channels"),
+    (lambda c, f, k: k * k * c * f + c, "one bias per filter"),
+    (lambda c, f, k: (k * k + 1) * c * f, "one bias per filter, not one per filter and input"),
+    (lambda c, f, k: k * c * f + f, "kernel is square"),
+    (lambda c, f, k: str(k * k * c * f + f), "expected a single number"),
+    (lambda c, f, k: 1 / 0, "ZeroDivisionError"),
+])
+def test_check_conv_parameters_wrong_answers(keras, answer, message):
+    with pytest.raises(exercises.ExerciseIncorrect, match=message):
+        cnns.check_conv_parameters(answer)
+
+
+@pytest.mark.parametrize("answer, message", [
+    (_swap_padding(pool_output_shape), "off by one"),   # valid -> same on (5, 5, 3)
+    (lambda s, p, st, pad: (math.ceil((s[0] - p) / st) + 1, math.ceil((s[1] - p) / st) + 1,
+                            s[2]) if pad == "valid" else pool_output_shape(s, p, st, pad),
+     "off by one"),
+    (lambda s, p, st, pad: pool_output_shape(s, p, st, pad)[:2] + (1,),
+     "keeps all of them"),
+    (lambda s, p, st, pad: ((s[0] - p) + 1, (s[1] - p) + 1, s[2]), "stride is ignored"),
+    (lambda s, p, st, pad: (s[0] // p, s[1] // p, s[2]), "'same' rounds up"),
+])
+def test_check_pool_output_shape_wrong_answers(keras, answer, message):
+    with pytest.raises(exercises.ExerciseIncorrect, match=message):
+        cnns.check_pool_output_shape(answer)
+
+
+def _variant(**changes):
+    """build_cnn with one deliberate mistake."""
+    def build(input_shape, classes):
+        keras = lesson.import_keras()
+        layers = keras.layers
+        padding = changes.get("padding", "same")
+        inputs = keras.Input(shape=changes.get("input_shape", input_shape))
+        x = layers.Conv2D(changes.get("filters", 32), 3, padding=padding, activation="relu")(inputs)
+        x = layers.MaxPooling2D(2)(x)
+        x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+        if not changes.get("skip_pool"):
+            x = layers.MaxPooling2D(2)(x)
+        x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+        x = layers.Flatten()(x) if changes.get("flatten") else layers.GlobalMaxPooling2D()(x)
+        outputs = layers.Dense(changes.get("classes", classes),
+                               activation=changes.get("activation", "softmax"))(x)
+        return keras.Model(inputs, outputs)
+    return build
+
+
+@pytest.mark.parametrize("answer, message", [
+    (_variant(flatten=True), "Flatten keeps every position"),
+    (_variant(filters=16), "filters=16; the spec says filters=32"),
+    (_variant(padding="valid"), "padding='valid'; the spec says padding='same'"),
+    (_variant(activation=None), "activation='linear'; the spec says activation='softmax'"),
+    (_variant(classes=10), "units=10; the spec says units=5"),
+    (_variant(skip_pool=True), "has 6 layers after the Input, the spec has 7"),
+    (_variant(input_shape=(32, 32, 1)), r"input shape is \(32, 32, 1\), expected \(24, 20, 3\)"),
+    (lambda shape, classes: None, "returned None"),
+    (lambda shape, classes: "cnn", "expected a keras.Model"),
+    (_raise_not_implemented, None),
+])
+def test_check_build_cnn_wrong_answers(keras, answer, message):
+    if message is None:
+        with pytest.raises(exercises.ExerciseNotStarted):
+            cnns.check_build_cnn(answer)
+        return
+    with pytest.raises(exercises.ExerciseIncorrect, match=message):
+        cnns.check_build_cnn(answer)
+
+
+def test_describe_spec_lists_every_layer():
+    text = cnns.describe_spec()
+    assert text.count("\n") == len(cnns.CNN_SPEC) - 1
+    assert "units='classes'" in text and text.startswith("1. Conv2D(filters=32")
