@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+INSTRUCTOR := $(VENV)/.instructor
 PORT   ?= 8888
+LESSON ?= 01
+SUBMISSIONS ?= submissions
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test test-fast benchmark lock clean
+.PHONY: help lab test test-fast benchmark lock clean release autograde present
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,11 +22,18 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# Instructor tools and the tests' extras (nbgrader, Voila, Playwright): not needed by `make lab`.
+# nbgrader's panels are switched off in .venv so students see a plain JupyterLab.
+$(INSTRUCTOR): $(STAMP) requirements-instructor.txt
+	$(BIN)/python -m pip install --quiet -r requirements-instructor.txt -c constraints.txt
+	$(BIN)/python -m lab_utils.grading hide-nbgrader
+	touch $(INSTRUCTOR)
+
 lab: $(STAMP) ## Open the lessons in JupyterLab (localhost only, token login)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
 		--ServerApp.root_dir=notebooks
 
-test: $(STAMP) ## Run every test: unit tests and every lesson notebook end to end
+test: $(INSTRUCTOR) ## Run every test: unit, notebooks end to end, grading, real browser
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP) ## Unit tests only (skips the notebooks and slow tests)
@@ -32,13 +42,25 @@ test-fast: $(STAMP) ## Unit tests only (skips the notebooks and slow tests)
 benchmark: $(STAMP) ## Print the kit's measured figures (import time, lesson run times, ...)
 	$(BIN)/python benchmarks/run.py
 
+release: $(INSTRUCTOR) ## Instructors: student versions of every lesson -> build/release/
+	$(BIN)/python -m lab_utils.grading release
+
+autograde: $(INSTRUCTOR) ## Instructors: grade SUBMISSIONS=<folder>/<student>/<lesson>.ipynb -> build/grades/
+	$(BIN)/python -m lab_utils.grading autograde $(SUBMISSIONS)
+
+present: $(INSTRUCTOR) ## Instructors: show LESSON=01 without code for a live demo (Voila, localhost)
+	@notebook=$$(ls notebooks/$(LESSON)_*.ipynb 2>/dev/null | head -n 1); \
+	test -n "$$notebook" || { echo "No lesson $(LESSON)_*.ipynb in notebooks/"; exit 1; }; \
+	$(BIN)/voila "$$notebook" --Voila.ip=127.0.0.1 --port=$(PORT) --token \
+		--MappingKernelManager.cull_idle_timeout=600 --MappingKernelManager.cull_interval=60
+
 lock: ## Re-resolve requirements.txt in a fresh venv and rewrite constraints.txt
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet -r requirements.txt
+	.lock-venv/bin/python -m pip install --quiet -r requirements.txt -r requirements-instructor.txt
 	{ head -n 2 constraints.txt; .lock-venv/bin/python -m pip freeze --exclude-editable; } > constraints.new
 	mv constraints.new constraints.txt && rm -rf .lock-venv
 	@echo "constraints.txt refreshed: review 'git diff constraints.txt', then run 'make test'."
 
 clean: ## Remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build artifacts *.egg-info

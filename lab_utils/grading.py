@@ -451,10 +451,36 @@ def _code_flags(tree, protected: set, module_names: set) -> list[str]:
     return flags
 
 
+# --- keeping nbgrader out of the students' JupyterLab ------------------------------------
+
+NBGRADER_SERVER_EXTENSIONS = ["nbgrader.server_extensions.formgrader",
+                              "nbgrader.server_extensions.validate_assignment",
+                              "nbgrader.server_extensions.assignment_list",
+                              "nbgrader.server_extensions.course_list"]
+
+
+def hide_nbgrader_ui() -> None:
+    """Disable nbgrader's JupyterLab panels and server extensions in this environment.
+
+    The kit installs nbgrader into the same virtual environment as the lessons (the tests
+    need it), but students should see a plain JupyterLab: ``make`` runs this after installing
+    the instructor packages. The setting lives in the environment (``--sys-prefix``), so it
+    survives restarts; ``jupyter labextension enable @jupyter/nbgrader`` undoes it.
+    """
+    scripts = Path(sys.executable).parent
+    jupyter = str(scripts / "jupyter") if (scripts / "jupyter").exists() else "jupyter"
+    commands = [[jupyter, "labextension", "disable", "--level=sys_prefix", "@jupyter/nbgrader"]]
+    commands += [[jupyter, "server", "extension", "disable", "--sys-prefix", extension]
+                 for extension in NBGRADER_SERVER_EXTENSIONS]
+    for command in commands:
+        subprocess.run(command, check=True, capture_output=True)
+    print("nbgrader's JupyterLab panels and server extensions are disabled in this environment.")
+
+
 # --- command line ----------------------------------------------------------------------------
 
 def main(argv=None) -> int:
-    """``python -m lab_utils.grading release [LESSON...]`` or ``autograde FOLDER``."""
+    """``python -m lab_utils.grading release [LESSON...]``, ``autograde FOLDER``, ``hide-nbgrader``."""
     import argparse
     parser = argparse.ArgumentParser(prog="python -m lab_utils.grading",
                                      description=__doc__.split("\n\n")[0])
@@ -467,8 +493,12 @@ def main(argv=None) -> int:
     grade_parser.add_argument("--out", default=str(GRADES_FOLDER))
     grade_parser.add_argument("--timeout", type=int, default=None,
                               help="seconds per cell (default: nbgrader_config.py)")
+    commands.add_parser("hide-nbgrader", help="disable nbgrader's panels in JupyterLab")
     arguments = parser.parse_args(argv)
     start = time.perf_counter()
+    if arguments.command == "hide-nbgrader":
+        hide_nbgrader_ui()
+        return 0
     if arguments.command == "release":
         released = release(arguments.lessons or None, out=arguments.out)
         for name in released:
