@@ -230,7 +230,8 @@ def _number(value) -> str:
     return f"{value:.0f}" if value == round(value) else f"{value:.2f}"
 
 
-def grid_html(values, *, highlight=None, hidden=None, caption: str = "") -> str:
+def grid_html(values, *, highlight=None, hidden=None, caption: str = "",
+              border: tuple = (0, 0)) -> str:
     """An HTML table of numbers, with an optional highlighted block (for the steppers).
 
     Parameters
@@ -240,6 +241,8 @@ def grid_html(values, *, highlight=None, hidden=None, caption: str = "") -> str:
         The block drawn with a coloured background (the kernel or pooling window).
     hidden : ndarray of bool, shape (H, W), optional
         Cells left blank (output pixels not computed yet).
+    border : tuple (rows, columns)
+        Width of a padding border drawn in gray (zeros added around the input).
     """
     values = _as_grid(values, "values", max_side=24)
     if hidden is not None:
@@ -255,8 +258,12 @@ def grid_html(values, *, highlight=None, hidden=None, caption: str = "") -> str:
                 highlight[0] <= r < highlight[0] + highlight[2]
                 and highlight[1] <= c < highlight[1] + highlight[3])
             text = "" if hidden is not None and hidden[r, c] else _number(values[r, c])
+            padding = not (border[0] <= r < values.shape[0] - border[0]
+                           and border[1] <= c < values.shape[1] - border[1])
             background = "#ffd54f" if inside else "#f4f4f4"
+            ink = "#999" if padding else "#000"
             cells.append(f'<td style="background:{background};border:1px solid #bbb;'
+                         f'color:{ink};'
                          f'width:2.4em;height:1.9em;text-align:center;font:12px monospace;'
                          f'padding:0">{text}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -300,6 +307,7 @@ def convolution_stepper(grid=SLIDE_GRID, kernel=None) -> widgets.Interactive:
         board.value = (
             '<div style="display:flex;align-items:flex-start;flex-wrap:wrap">'
             + grid_html(result["padded"], highlight=(row, column) + kernel.shape,
+                        border=padding_amount(values["padding"], kernel.shape),
                         caption=f"input {result['padded'].shape[0]}x"
                                 f"{result['padded'].shape[1]} (padded)")
             + grid_html(kernel, caption="kernel")

@@ -153,6 +153,8 @@ def test_grid_html_highlights_and_hides_cells():
                              hidden=np.array([[False, False], [False, True]]), caption="a<b")
     assert page.count("<td") == 4 and ">2.50</td>" in page and "></td>" in page
     assert page.count("#ffd54f") == 1 and "a&lt;b" in page
+    padded = kernels.grid_html(np.pad(np.ones((1, 1)), 1), border=(1, 1))
+    assert padded.count("color:#999") == 8 and padded.count("color:#000") == 1
 
 
 @pytest.mark.parametrize("args, kwargs, error, message", [
