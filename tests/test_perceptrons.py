@@ -174,8 +174,16 @@ def test_activation_curves_reject_bad_inputs(z, names, error, message):
 def test_plot_activations_has_one_panel_per_activation():
     figure = perceptrons.plot_activations(names=["sigmoid", "relu"])
     assert [axis.get_title() for axis in figure.axes if axis.axison] == ["sigmoid", "relu"]
-    with pytest.raises(ValueError, match="activation name must be one of"):
-        perceptrons.plot_activations(names=["gelu"])
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(names=["gelu"]), ValueError, "activation name must be one of"),
+    (dict(z=np.zeros((3, 3))), ValueError, r"shape \(N,\)"),
+    (dict(z="z"), TypeError, "z must be a NumPy array"),
+])
+def test_plot_activations_rejects_bad_inputs(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        perceptrons.plot_activations(**kwargs)
 
 
 def test_gradient_of_a_sum_of_squares():
@@ -323,6 +331,10 @@ def test_trainer_rejects_bad_inputs():
         perceptrons.PlaygroundTrainer(points, labels[:5])
     with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
         perceptrons.PlaygroundTrainer(points[:, :1], labels)
+    with pytest.raises(TypeError, match="whole class numbers"):
+        perceptrons.PlaygroundTrainer(points, labels.astype(float))
+    with pytest.raises(ValueError, match="activation must be one of"):
+        perceptrons.PlaygroundTrainer(points, labels, activation="step")
     trainer = perceptrons.PlaygroundTrainer(points, labels)
     with pytest.raises(ValueError, match="steps must be at least 1"):
         trainer.train(0)
@@ -377,6 +389,16 @@ def test_playground_play_runs_on_the_event_loop_and_stops():
     stopped_at, later = asyncio.run(play_for(0.8))
     assert stopped_at > 2 and later == stopped_at
     assert widget.play_button.description == "play"
+
+
+def test_playground_step_rejects_bad_step_counts():
+    widget = perceptrons.playground(dataset="blobs", resolution=20)
+    for steps, error, message in [(0, ValueError, "steps must be at least 1"),
+                                  (1.5, TypeError, "steps must be a whole number"),
+                                  ("10", TypeError, "steps must be a whole number")]:
+        with pytest.raises(error, match=message):
+            widget.step(steps)
+    assert widget.state["step"] == 0
 
 
 def test_playground_play_without_an_event_loop_says_to_use_step():
@@ -518,6 +540,30 @@ def test_network_functions_reject_bad_targets_and_inputs(function):
         function(X[0], Y, *PARAMETERS, **extra)
     with pytest.raises(TypeError, match="x must be a NumPy array"):
         function("x", Y, *PARAMETERS, **extra)
+
+
+@pytest.mark.parametrize("args, kwargs, error, message", [
+    ((PARAMETERS[0], PARAMETERS[1][:2], PARAMETERS[2], PARAMETERS[3]), {}, ValueError,
+     r"b1 \(hidden,\)"),
+    ((PARAMETERS[0][None], *PARAMETERS[1:]), {}, ValueError, "W1 must be a matrix"),
+    ((*PARAMETERS[:3], np.array([np.nan] * 4)), {}, ValueError, "b2 contains NaN"),
+    (tuple(PARAMETERS), {"output_activation": "step"}, ValueError,
+     "output_activation must be one of"),
+])
+def test_keras_network_rejects_bad_weights(args, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        perceptrons.keras_network(*args, **kwargs)
+
+
+@pytest.mark.parametrize("args, error, message", [
+    ((X, np.ones(2), 0.0), ValueError, r"weights shape \(d,\)"),
+    ((X[0], np.ones(3), 0.0), ValueError, r"inputs must have shape \(N, d\)"),
+    ((X, np.ones(3), "b"), TypeError, "bias must be a number"),
+    (("x", np.ones(3), 0.0), TypeError, "inputs must be a NumPy array"),
+])
+def test_keras_weighted_sum_rejects_bad_inputs(args, error, message):
+    with pytest.raises(error, match=message):
+        perceptrons.keras_weighted_sum(*args)
 
 
 def test_fit_and_references_reject_bad_options():
