@@ -13,7 +13,6 @@ this module stays light.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import html
 import time
@@ -725,6 +724,7 @@ class Playground(widgets.Interactive):
                 self._pending = None
 
     def _schedule(self):
+        import asyncio   # here rather than at the top: importing it costs ~50 ms
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
