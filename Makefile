@@ -7,6 +7,8 @@ INSTRUCTOR := $(VENV)/.instructor
 PORT   ?= 8888
 LESSON ?= 01
 SUBMISSIONS ?= submissions
+GRADING_MEMORY ?= 4000000000
+GRADING_TIME ?= 3h
 
 .DEFAULT_GOAL := help
 .PHONY: help lab test test-fast benchmark lock clean release autograde present
@@ -45,8 +47,16 @@ benchmark: $(STAMP) ## Print the kit's measured figures (import time, lesson run
 release: $(INSTRUCTOR) ## Instructors: student versions of every lesson -> build/release/
 	$(BIN)/python -m lab_utils.grading release
 
+# SANDBOX=1 (Linux): no network (a user namespace with only loopback), a memory limit per
+# process (GRADING_MEMORY bytes), low CPU priority and a time limit for the batch. See README.
+GRADE := $(BIN)/python -m lab_utils.grading autograde $(SUBMISSIONS)
+ifeq ($(SANDBOX),1)
+GRADE := unshare --map-root-user --net sh -c 'ip link set lo up && exec timeout $(GRADING_TIME) \
+	prlimit --data=$(GRADING_MEMORY) nice -n 10 $(GRADE)'
+endif
+
 autograde: $(INSTRUCTOR) ## Instructors: grade SUBMISSIONS=<folder>/<student>/<lesson>.ipynb -> build/grades/
-	$(BIN)/python -m lab_utils.grading autograde $(SUBMISSIONS)
+	$(GRADE)
 
 present: $(INSTRUCTOR) ## Instructors: show LESSON=01 without code for a live demo (Voila, localhost)
 	@notebook=$$(ls notebooks/$(LESSON)_*.ipynb 2>/dev/null | head -n 1); \
