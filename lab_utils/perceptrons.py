@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import time
+import weakref
 
 import numpy as np
 
@@ -681,7 +682,13 @@ class Playground(widgets.Interactive):
     toggle) repeats that on the kernel's asyncio event loop (``loop.call_later``), so the
     notebook stays responsive between frames; clicking it again stops. Changing the dataset,
     the layers or the activation starts a new network; the learning rate changes in place.
+
+    One playground plays at a time: pressing play pauses the others, and building a new one
+    (re-running its cell) pauses the old ones, whose views are gone but whose frames would
+    otherwise keep the kernel busy.
     """
+
+    _instances: "weakref.WeakSet[Playground]" = weakref.WeakSet()
 
     def __init__(self, controls, render, layout, *, trainer_box, play_button, step_button,
                  reset_button, steps_per_tick, frame_seconds):
@@ -693,6 +700,9 @@ class Playground(widgets.Interactive):
         self._pending = None
         self.ticks = 0
         super().__init__(controls, render, layout)
+        for other in list(Playground._instances):
+            other.pause()
+        Playground._instances.add(self)
         step_button.on_click(lambda _: self.step())
         reset_button.on_click(lambda _: self.reset())
         play_button.observe(self._on_play, names="value")
@@ -713,8 +723,15 @@ class Playground(widgets.Interactive):
         self._trainer_box["config"] = None
         return self.refresh()
 
+    def pause(self) -> None:
+        """Stop playing (same as clicking pause)."""
+        self.play_button.value = False
+
     def _on_play(self, change):
         if change["new"]:
+            for other in list(Playground._instances):
+                if other is not self:
+                    other.pause()
             self.play_button.description, self.play_button.icon = "pause", "pause"
             self._schedule()
         else:
@@ -895,7 +912,7 @@ def loss_explorer(target: int = 1, prediction: float = 0.3) -> widgets.Interacti
     target = validation.as_int(target, "target", minimum=0, maximum=1)
     prediction = validation.as_float(prediction, "prediction", minimum=0.001, maximum=0.999)
     controls = {
-        "target": ipywidgets.ToggleButtons(options=[0, 1], value=target, description="target"),
+        "target": ipywidgets.Dropdown(options=[0, 1], value=target, description="target"),
         "prediction": ipywidgets.FloatSlider(prediction, min=0.001, max=0.999, step=0.001,
                                              readout_format=".3f", description="prediction"),
     }

@@ -401,6 +401,22 @@ def test_playground_step_rejects_bad_step_counts():
     assert widget.state["step"] == 0
 
 
+def test_only_one_playground_plays_at_a_time():
+    first = perceptrons.playground(dataset="moons", steps_per_tick=1, resolution=20)
+    second = perceptrons.playground(dataset="xor", steps_per_tick=1, resolution=20)
+
+    async def press_play_on_both():
+        first.play_button.value = True
+        second.play_button.value = True            # pauses the first
+        playing = (first.play_button.value, second.play_button.value)
+        third = perceptrons.playground(dataset="blobs", steps_per_tick=1, resolution=20)
+        return playing, second.play_button.value, third
+
+    playing, second_after, third = asyncio.run(press_play_on_both())
+    assert playing == (False, True) and second_after is False   # a new one pauses the old
+    assert third.play_button.value is False
+
+
 def test_playground_play_without_an_event_loop_says_to_use_step():
     widget = perceptrons.playground(dataset="blobs", resolution=20)
     widget.play_button.value = True
