@@ -555,7 +555,8 @@ def svg_line_plot(x, curves: dict, *, width: int = 320, height: int = 150, ylim=
         coordinates = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(x[keep], values[keep]))
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" '
                      f'points="{coordinates}"/>')
-        parts.append(f'<text x="{right - 4}" y="{top + 12 + 12 * index}" text-anchor="end" '
+        legend_x = (left + right) / 2 + 55 * (index - (len(ys) - 1) / 2)   # top centre
+        parts.append(f'<text x="{legend_x:.0f}" y="{top + 12}" text-anchor="middle" '
                      f'fill="{colour}">{html.escape(str(label))}</text>')
         if marker_x is not None:
             at = float(np.interp(marker_x, x, np.where(keep, values, np.nan)))
@@ -812,7 +813,7 @@ def playground(*, dataset: str = "circles", classes: int = 2, noise: float = 0.1
                                                     description="learning rate", **slow),
     }
     for control in controls.values():
-        control.style.description_width = "initial"
+        control.style.description_width = "8em"
     play = ipywidgets.ToggleButton(False, description="play", icon="play")
     step_button = ipywidgets.Button(description=f"step ×{steps_per_tick}", icon="step-forward")
     reset = ipywidgets.Button(description="reset", icon="refresh")
@@ -852,10 +853,11 @@ def playground(*, dataset: str = "circles", classes: int = 2, noise: float = 0.1
                                         ylim=(0, max(max(history), 1e-3)), xlabel="step",
                                         width=300, height=140)
         layers = " → ".join(["2"] + [str(config[4])] * config[3] + [str(trainer.classes)])
+        speed = (f"<b>{trainer.ms_per_step:.1f} ms</b> per training step"
+                 if trainer.step_seconds else "press play or step to train")
         status.value = (f"network {layers} ({trainer.model.count_params()} weights) · "
                         f"step <b>{trainer.steps}</b> · loss <b>{loss:.3f}</b> · accuracy "
-                        f"<b>{accuracy:.0%}</b> · <b>{trainer.ms_per_step:.1f} ms</b> per "
-                        f"training step · drawing {draw_ms:.0f} ms")
+                        f"<b>{accuracy:.0%}</b> · {speed} · drawing {draw_ms:.0f} ms")
         return {"step": trainer.steps, "loss": loss, "accuracy": accuracy,
                 "ms_per_step": trainer.ms_per_step, "draw_ms": draw_ms, "image": image,
                 "classes": trainer.classes, "rebuilt": rebuilt}
