@@ -95,7 +95,7 @@ def test_perceptron_rule_converges_on_separable_blobs_and_not_on_xor():
     points, labels = perceptrons.make_dataset("xor", 200, noise=0.05)
     result = perceptrons.train_perceptron(points, labels, epochs=50)
     assert not result.converged and len(result.errors) == 50
-    assert np.mean(result.predict(points) == labels) < 0.75
+    assert np.mean(result.predict(points) == labels) < 0.8
 
 
 @pytest.mark.parametrize("points, labels, kwargs, error, message", [
@@ -319,7 +319,7 @@ def test_trainer_learns_xor_with_a_hidden_layer_but_not_without():
     assert hidden.accuracy() > 0.9 and hidden.ms_per_step > 0
     single = perceptrons.PlaygroundTrainer(points, labels, hidden_layers=0, learning_rate=1.0)
     single.train(200)
-    assert single.accuracy() < 0.75
+    assert single.accuracy() < 0.8          # a straight line: at most ~3 of 4 quadrants
     probabilities = hidden.probabilities(points[:5])
     assert probabilities.shape == (5, 2)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
