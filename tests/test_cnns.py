@@ -251,6 +251,23 @@ def test_most_similar_filters_bad_input(filters, kernel_set, error, message):
         cnns.most_similar_filters(filters, kernel_set)
 
 
+def test_chance_similarity_is_high_for_many_random_filters():
+    few = cnns.chance_similarity(kernels.CLASSIC_KERNELS, count=1, trials=50)
+    many = cnns.chance_similarity(kernels.CLASSIC_KERNELS, count=32, trials=50)
+    assert 0.2 < few < many < 0.9
+
+
+@pytest.mark.parametrize("kernel_set, count, error, message", [
+    ({}, 32, TypeError, "non-empty dict"),
+    (None, 0, ValueError, "count must be at least 1"),
+    (None, 2.5, TypeError, "count must be a whole number"),
+])
+def test_chance_similarity_bad_input(kernel_set, count, error, message):
+    kernel_set = kernels.CLASSIC_KERNELS if kernel_set is None else kernel_set
+    with pytest.raises(error, match=message):
+        cnns.chance_similarity(kernel_set, count)
+
+
 @pytest.mark.parametrize("filters, kernel_set, columns, error, message", [
     (np.zeros((3, 3)), {}, 8, ValueError, r"\(count, k, k\)"),
     (np.zeros((2, 3, 3)), [np.ones((3, 3))], 8, TypeError, "dict of name"),
@@ -264,8 +281,11 @@ def test_plot_filters_and_kernels_bad_input(filters, kernel_set, columns, error,
 def test_feature_maps_follow_the_layers(cnn):
     maps = cnns.feature_maps(cnn, RNG.random((32, 32)))
     assert [(name, values.shape) for name, values in maps] == [
-        ("conv_1", (32, 32, 32)), ("pool_1", (16, 16, 32)), ("conv_2", (16, 16, 64)),
-        ("pool_2", (8, 8, 64)), ("conv_3", (8, 8, 64))]
+        ("relu_1", (32, 32, 32)), ("pool_1", (16, 16, 32)), ("relu_2", (16, 16, 64)),
+        ("pool_2", (8, 8, 64)), ("relu_3", (8, 8, 64))]
+    plain = models.cnn_classifier((32, 32, 1), 10, filters=(4, 8))      # ReLU inside Conv2D
+    assert [name for name, _ in cnns.feature_maps(plain, np.zeros((32, 32)))] == [
+        "conv_1", "pool_1", "conv_2"]
     assert all(values.min() >= 0 for name, values in maps)          # ReLU outputs
     assert isinstance(cnns.plot_feature_maps(maps, channels=4), Figure)
 
@@ -442,25 +462,32 @@ def pool_output_shape(input_shape, pool_size, strides, padding):
 
 def build_cnn(input_shape, classes):
     keras = lesson.import_keras()
+    layers = keras.layers
     inputs = keras.Input(shape=input_shape)
-    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(inputs)
-    x = keras.layers.MaxPooling2D(2)(x)
-    x = keras.layers.Conv2D(64, (3, 3), padding="same", activation="relu")(x)
-    x = keras.layers.MaxPooling2D((2, 2))(x)
-    x = keras.layers.Conv2D(64, 3, padding="same", activation="relu")(x)
-    x = keras.layers.GlobalMaxPooling2D()(x)
-    return keras.Model(inputs, keras.layers.Dense(classes, activation="softmax")(x))
+    x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant")(inputs)
+    for index, filters in enumerate((32, 64, 64)):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
+        x = layers.Activation("relu")(x)
+        if index < 2:
+            x = layers.MaxPooling2D(2)(x)
+    x = layers.GlobalMaxPooling2D()(x)
+    return keras.Model(inputs, layers.Dense(classes, activation="softmax")(x))
 
 
 def build_cnn_sequential(input_shape, classes):
     keras = lesson.import_keras()
     layers = keras.layers
+
+    def block(filters):
+        return [layers.Conv2D(filters, (3, 3), padding="same", use_bias=False),
+                layers.BatchNormalization(momentum=0.9), layers.Activation("relu")]
     return keras.Sequential([
         keras.Input(shape=input_shape),
-        layers.Conv2D(32, 3, padding="same", activation="relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, padding="same", activation="relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, padding="same", activation="relu"), layers.GlobalMaxPooling2D(),
-        layers.Dropout(0.2), layers.Dense(classes, activation="softmax")])
+        layers.RandomTranslation(0.1, 0.1, fill_mode="constant"),
+        *block(32), layers.MaxPooling2D((2, 2)), *block(64), layers.MaxPooling2D(2),
+        *block(64), layers.GlobalMaxPooling2D(), layers.Dropout(0.2),
+        layers.Dense(classes, activation="softmax")])
 
 
 @pytest.mark.parametrize("check, answer", [
@@ -546,14 +573,15 @@ def _variant(**changes):
     def build(input_shape, classes):
         keras = lesson.import_keras()
         layers = keras.layers
-        padding = changes.get("padding", "same")
         inputs = keras.Input(shape=changes.get("input_shape", input_shape))
-        x = layers.Conv2D(changes.get("filters", 32), 3, padding=padding, activation="relu")(inputs)
-        x = layers.MaxPooling2D(2)(x)
-        x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
-        if not changes.get("skip_pool"):
-            x = layers.MaxPooling2D(2)(x)
-        x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+        x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant")(inputs)
+        for index, filters in enumerate((changes.get("filters", 32), 64, 64)):
+            x = layers.Conv2D(filters, 3, padding=changes.get("padding", "same"),
+                              use_bias=changes.get("use_bias", False))(x)
+            x = layers.BatchNormalization(momentum=changes.get("momentum", 0.9))(x)
+            x = layers.Activation("relu")(x)
+            if index < 2 and not (index == 1 and changes.get("skip_pool")):
+                x = layers.MaxPooling2D(2)(x)
         x = layers.Flatten()(x) if changes.get("flatten") else layers.GlobalMaxPooling2D()(x)
         outputs = layers.Dense(changes.get("classes", classes),
                                activation=changes.get("activation", "softmax"))(x)
@@ -563,11 +591,13 @@ def _variant(**changes):
 
 @pytest.mark.parametrize("answer, message", [
     (_variant(flatten=True), "Flatten keeps every position"),
-    (_variant(filters=16), "filters=16; the spec says filters=32"),
+    (_variant(filters=16), r"layer 2 \(Conv2D\) has filters=16; the spec says filters=32"),
     (_variant(padding="valid"), "padding='valid'; the spec says padding='same'"),
+    (_variant(use_bias=True), "use_bias=True; the spec says use_bias=False"),
+    (_variant(momentum=0.99), "momentum=0.99; the spec says momentum=0.9"),
     (_variant(activation=None), "activation='linear'; the spec says activation='softmax'"),
     (_variant(classes=10), "units=10; the spec says units=5"),
-    (_variant(skip_pool=True), "has 6 layers after the Input, the spec has 7"),
+    (_variant(skip_pool=True), "has 13 layers after the Input, the spec has 14"),
     (_variant(input_shape=(32, 32, 1)), r"input shape is \(32, 32, 1\), expected \(24, 20, 3\)"),
     (lambda shape, classes: None, "returned None"),
     (lambda shape, classes: "cnn", "expected a keras.Model"),
@@ -585,4 +615,4 @@ def test_check_build_cnn_wrong_answers(keras, answer, message):
 def test_describe_spec_lists_every_layer():
     text = cnns.describe_spec()
     assert text.count("\n") == len(cnns.CNN_SPEC) - 1
-    assert "units='classes'" in text and text.startswith("1. Conv2D(filters=32")
+    assert "units='classes'" in text and text.startswith("1. RandomTranslation(")

@@ -92,6 +92,12 @@ def test_cnn_classifier_variants(keras):
     assert flat.get_layer("flatten").output.shape[1] == 32 * 32 * 16
     assert models.cnn_classifier((32, 32, 1), 10, head="global_average").output_shape == (None, 10)
     assert models.cnn_classifier((32, 32, 3), 4, dropout=0.2).get_layer("dropout").rate == 0.2
+    normalised = models.cnn_classifier((16, 16, 1), 3, filters=(4, 8), batch_norm=True,
+                                       random_shift=0.1)
+    assert [type(layer).__name__ for layer in normalised.layers][1:5] == [
+        "RandomTranslation", "Conv2D", "BatchNormalization", "Activation"]
+    assert not normalised.get_layer("conv_1").use_bias
+    assert normalised.get_layer("batch_norm_1").momentum == 0.9
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
@@ -100,6 +106,8 @@ def test_cnn_classifier_variants(keras):
     ({"pooling": "yes"}, TypeError, "pooling must be True or False"),
     ({"filters": (4, 4, 4, 4, 4, 4)}, ValueError, "too small for 5 2x2 poolings"),
     ({"kernel_size": 0}, ValueError, "kernel_size must be at least 1"),
+    ({"batch_norm": 1}, TypeError, "batch_norm must be True or False"),
+    ({"random_shift": 0.7}, ValueError, "random_shift must be at most 0.49"),
 ])
 def test_cnn_classifier_bad_input(keras, kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -185,6 +193,8 @@ def test_train_returns_history_and_seconds_and_learns(keras):
     ({"epochs": 0}, ValueError, "epochs must be at least 1"),
     ({"validation_data": np.zeros((2, 12, 12))}, TypeError, r"pair \(images, labels\)"),
     ({"labels": np.full(48, 7)}, ValueError, "below 3"),
+    ({"cosine_decay": "yes"}, TypeError, "cosine_decay must be True or False"),
+    ({"learning_rate": 0.0}, ValueError, "learning_rate must be at least"),
 ])
 def test_train_bad_input(small_cnn, kwargs, error, message):
     images, labels = _tiny_data()
