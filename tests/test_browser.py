@@ -174,14 +174,21 @@ def _write_latency_figures():
 
 # --- page helpers ------------------------------------------------------------------------
 
-_JS_PANEL = "window.jupyterapp.shell.currentWidget"
+_JS_PANEL = "window.__panel"
 
-_JS_READY = f"""() => {{
-  const panel = window.jupyterapp && {_JS_PANEL};
-  const kernel = panel && panel.sessionContext && panel.sessionContext.session
+# Find the lesson's notebook panel by its path (not "the current widget": a restored tab could
+# be current), make it the active tab, and wait for its kernel.
+_JS_READY = """(path) => {
+  const app = window.jupyterapp;
+  if (!app || !app.shell) return false;
+  const panel = [...app.shell.widgets('main')].find(w => w.context && w.context.path === path);
+  if (!panel) return false;
+  window.__panel = panel;
+  app.shell.activateById(panel.id);
+  const kernel = panel.sessionContext && panel.sessionContext.session
                  && panel.sessionContext.session.kernel;
   return !!(kernel && kernel.status === 'idle' && panel.content && panel.content.widgets.length);
-}}"""
+}"""
 
 _JS_RUN_ALL = f"""async (timeoutMs) => {{
   const run = window.jupyterapp.commands.execute('notebook:run-all-cells');
@@ -189,13 +196,12 @@ _JS_RUN_ALL = f"""async (timeoutMs) => {{
   await Promise.race([run, timeout]);
 }}"""
 
-_JS_ALL_EXECUTED = f"""() => {{
-  const panel = {_JS_PANEL};
-  const kernel = panel.sessionContext.session.kernel;
-  return kernel.status === 'idle' && panel.content.widgets.every(
-    cell => cell.model.type !== 'code' || (cell.model.executionCount !== null
-                                           && !cell.node.querySelector('.jp-mod-pending')));
-}}"""
+_JS_IDLE = f"() => {_JS_PANEL}.sessionContext.session.kernel.status === 'idle'"
+
+_JS_NOT_EXECUTED = f"""() => {_JS_PANEL}.content.widgets
+  .map((cell, index) => [cell, index])
+  .filter(([cell]) => cell.model.type === 'code' && cell.model.executionCount === null)
+  .map(([, index]) => index)"""
 
 _JS_ERRORS = f"""() => {{
   const errors = [];
@@ -298,7 +304,9 @@ def _controls(area) -> list[tuple[str, object]]:
     found += [("dropdown", selects.nth(i)) for i in range(selects.count())]
     groups = area.locator(".widget-toggle-buttons")
     found += [("toggle buttons", groups.nth(i)) for i in range(groups.count())]
-    buttons = area.locator("button.widget-button, button.widget-toggle-button")
+    buttons = area.locator(  # plain buttons and single toggle buttons, not ToggleButtons' own
+        "xpath=.//button[(contains(@class, 'widget-button') or contains(@class, "
+        "'widget-toggle-button')) and not(ancestor::*[contains(@class, 'widget-toggle-buttons')])]")
     found += [("button", buttons.nth(i)) for i in range(buttons.count())]
     boxes = area.locator(".widget-checkbox input[type=checkbox]")
     found += [("checkbox", boxes.nth(i)) for i in range(boxes.count())]
@@ -385,16 +393,26 @@ def _slider_latency_ms(page, index) -> list[float]:
 
 
 def _open_and_run(page, lab, name) -> float:
-    page.goto(f"{lab['url']}/lab/tree/{name}?token={lab['token']}", wait_until="domcontentloaded")
-    page.wait_for_function(_JS_READY, timeout=120_000)
+    # A workspace of its own per lesson, reset: no tab restored from another test.
+    workspace = Path(name).stem
+    page.goto(f"{lab['url']}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab['token']}",
+              wait_until="domcontentloaded")
+    page.wait_for_function(_JS_READY, arg=name, timeout=120_000)
     return _run_all(page)
 
 
 def _run_all(page) -> float:
+    """Run all cells; the command's promise settles when the last cell has replied (or when
+    JupyterLab stopped at an error). Then: no error output, and every code cell ran."""
     start = time.perf_counter()
     page.evaluate(_JS_RUN_ALL, RUN_ALL_TIMEOUT_S * 1000)
-    page.wait_for_function(_JS_ALL_EXECUTED, timeout=RUN_ALL_TIMEOUT_S * 1000, polling=500)
-    return time.perf_counter() - start
+    page.wait_for_function(_JS_IDLE, timeout=RUN_ALL_TIMEOUT_S * 1000, polling=300)
+    seconds = time.perf_counter() - start
+    errors = page.evaluate(_JS_ERRORS)
+    assert not errors, f"error outputs (cell index, name, message): {errors}"
+    not_run = page.evaluate(_JS_NOT_EXECUTED)
+    assert not not_run, f"code cells that did not run: {not_run}"
+    return seconds
 
 
 def _widget_console_errors(messages) -> list[str]:
@@ -420,8 +438,6 @@ def test_lesson_widgets_work_in_jupyterlab(notebook, lab, playwright_browser):
     page.on("pageerror", lambda error: console_errors.append(f"page error: {error}"))
     try:
         run_seconds = _open_and_run(page, lab, notebook.name)
-        errors = page.evaluate(_JS_ERRORS)
-        assert not errors, f"{lesson}: error outputs (cell index, name, message): {errors}"
 
         count = page.evaluate(_JS_MARK_AREAS)
         controls = 0
@@ -443,16 +459,16 @@ def test_lesson_widgets_work_in_jupyterlab(notebook, lab, playwright_browser):
         if count:
             cell = page.evaluate(_JS_CELL_OF_AREA, 0)
             page.evaluate(_JS_RUN_CELL, cell)
-            page.wait_for_function(_JS_ALL_EXECUTED, timeout=120_000, polling=300)
+            page.wait_for_function(_JS_IDLE, timeout=120_000, polling=300)
+            assert not page.evaluate(_JS_ERRORS)
             assert page.evaluate(_JS_MARK_AREAS) == count
             _interact_with_every_control(page, lesson, 0, prefix="_rerun")
 
         # After a kernel restart (first lesson only), run all again: widgets still respond.
         if notebook == NOTEBOOKS[0] and count:
             page.evaluate(f"async () => await {_JS_PANEL}.sessionContext.restartKernel()")
-            page.wait_for_function(_JS_READY, timeout=120_000)
+            page.wait_for_function(_JS_READY, arg=notebook.name, timeout=120_000)
             _run_all(page)
-            assert not page.evaluate(_JS_ERRORS)
             assert page.evaluate(_JS_MARK_AREAS) == count
             _interact_with_every_control(page, lesson, count - 1, prefix="_restart")
 
@@ -466,6 +482,10 @@ def test_lesson_widgets_work_in_jupyterlab(notebook, lab, playwright_browser):
         page.screenshot(path=str(ARTIFACTS / f"{lesson}_failure.png"))
         raise
     finally:
+        try:  # free the kernel's memory and CPU for the next lesson
+            page.evaluate(f"async () => await {_JS_PANEL}.sessionContext.shutdown()")
+        except Exception:  # noqa: BLE001 - the page may already be broken
+            pass
         context.close()
 
 
