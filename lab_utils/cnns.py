@@ -499,12 +499,17 @@ def plot_feature_maps(maps, *, channels: int = 8):
     axes = figure.subplots(len(maps), channels, squeeze=False)
     for row, (name, values) in zip(axes, maps):
         strongest = np.argsort(values.reshape(-1, values.shape[-1]).max(axis=0))[::-1]
-        for axis, channel in zip(row, list(strongest[:channels]) + [None] * channels):
+        for column, (axis, channel) in enumerate(
+                zip(row, list(strongest[:channels]) + [None] * channels)):
             axis.set_axis_off()
+            if column == 0:       # the layer's name and size, written left of the row
+                axis.text(-0.08, 0.5, f"{name}\n{values.shape[0]}x{values.shape[1]}",
+                          transform=axis.transAxes, rotation=90, ha="right", va="center",
+                          fontsize=7)
             if channel is None:
                 continue
             axis.imshow(values[..., channel], cmap="viridis")
-            axis.set_title(f"{name}:{channel} {values.shape[0]}x{values.shape[1]}", fontsize=6)
+            axis.set_title(f"channel {channel}", fontsize=7)
     return figure
 
 
