@@ -69,6 +69,20 @@ def _strip_markers(text):
                      + grading.HIDDEN_TEST_MARKERS)
 
 
+def _solution_only_lines(source):
+    """Stripped lines between the solution markers that do not also appear outside them."""
+    inside, outside, within = set(), set(), False
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped == grading.SOLUTION_MARKERS[0]:
+            within = True
+        elif stripped == grading.SOLUTION_MARKERS[1]:
+            within = False
+        elif stripped:
+            (inside if within else outside).add(stripped)
+    return sorted(line for line in inside - outside if len(line) > 3)
+
+
 def exercises_of(source_notebook):
     """[(solution grade_id, solved code, {check grade_id: points})] in notebook order.
 
@@ -262,13 +276,11 @@ def test_released_notebook_has_no_solution_and_no_hidden_test(graded):
     for marker in grading.SOLUTION_MARKERS + grading.HIDDEN_TEST_MARKERS:
         assert marker not in text
     released = graded["released"]
-    for grade_id, code, _ in exercises_of(graded["source"]):
+    for grade_id, _, _ in exercises_of(graded["source"]):
         student_cell = _source(_by_id(released, grade_id))
         assert "raise NotImplementedError" in student_cell
-        for line in code.splitlines():
-            line = line.strip()
-            if len(line) > 12 and not line.startswith(("def ", '"""', "#")):
-                assert line not in student_cell, f"{grade_id}: solution line {line!r} released"
+        for line in _solution_only_lines(_source(_by_id(graded["source"], grade_id))):
+            assert line not in student_cell, f"{grade_id}: solution line {line!r} released"
     for cell in graded["source"]["cells"]:
         source = _source(cell)
         if grading.HIDDEN_TEST_MARKERS[0] in source:
