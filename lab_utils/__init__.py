@@ -9,8 +9,9 @@ TensorFlow. Each notebook imports the modules it needs by name and calls
 
 Modules shared by every lesson: ``lesson`` (setup), ``data`` (the data registry), ``plots``,
 ``widgets`` (the widget pattern), ``exercises`` (the exercise pattern), ``validation`` (input
-checks with student-readable errors). Lesson modules mirror the notebooks: ``pixels`` (01),
-``kernels`` (02), ``perceptrons`` (03).
+checks with student-readable errors), ``models`` (Keras model builders, training, saving;
+from lesson 04 on). Lesson modules mirror the notebooks: ``pixels`` (01), ``kernels`` (02),
+``perceptrons`` (03), ``cnns`` (04).
 """
 
 __version__ = "0.1.0"
