@@ -489,6 +489,23 @@ def test_lesson_widgets_work_in_jupyterlab(notebook, lab, playwright_browser):
         context.close()
 
 
+def test_students_see_no_nbgrader_panels(lab, playwright_browser):
+    """nbgrader is installed for the tests, but its JupyterLab plugins stay off (hide-nbgrader)."""
+    context = playwright_browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{lab['url']}/lab/workspaces/plugins?reset&token={lab['token']}",
+                  wait_until="domcontentloaded")
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell",
+                               timeout=120_000)
+        page.wait_for_timeout(1000)
+        active = page.evaluate("""() => window.jupyterapp.listPlugins().filter(
+            id => id.includes('nbgrader') && window.jupyterapp.isPluginActivated(id))""")
+        assert active == [], f"nbgrader panels are active in the students' JupyterLab: {active}"
+    finally:
+        context.close()
+
+
 def test_presentation_mode_with_voila(tmp_path, playwright_browser):
     """`make present`: the first lesson in Voila shows no code and its widgets respond."""
     pytest.importorskip("voila", reason="Voila is in requirements-instructor.txt")
