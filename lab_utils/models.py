@@ -56,21 +56,7 @@ def as_batch(images, name: str = "images") -> np.ndarray:
     return batch[..., None] if batch.ndim == 3 else batch
 
 
-def as_labels(labels, count: int, classes: int | None = None, name: str = "labels") \
-        -> np.ndarray:
-    """Check integer class labels, one per image, and return them as int64 of shape (count,)."""
-    labels = validation.as_array(labels, name)
-    if labels.shape != (count,):
-        raise ValueError(f"{name} must have one class index per image, shape ({count},), "
-                         f"but it has shape {labels.shape}.")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"{name} must be whole class indices (int), but its dtype is "
-                        f"{labels.dtype}.")
-    if labels.min() < 0 or (classes is not None and labels.max() >= classes):
-        top = "" if classes is None else f" and below {classes}"
-        raise ValueError(f"{name} must be class indices from 0{top}, but they range from "
-                         f"{labels.min()} to {labels.max()}.")
-    return labels.astype(np.int64)
+as_labels = validation.as_labels  # lessons import it from here too
 
 
 def _as_shape(input_shape, name: str = "input_shape") -> tuple:

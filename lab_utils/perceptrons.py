@@ -107,22 +107,6 @@ def _as_points(points, name="points") -> np.ndarray:
     return points
 
 
-def _as_labels(labels, count: int, name="labels", classes: int | None = None) -> np.ndarray:
-    """Check integer class labels, one per point, and return them as int64."""
-    labels = validation.as_array(labels, name)
-    if labels.shape != (count,):
-        raise ValueError(f"{name} must have shape ({count},): one class per point, but it has "
-                         f"shape {labels.shape}.")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"{name} must hold whole class numbers (0, 1, ...), but its dtype is "
-                        f"{labels.dtype}.")
-    if labels.min() < 0 or (classes is not None and labels.max() >= classes):
-        high = "" if classes is None else f" and below {classes}"
-        raise ValueError(f"{name} must be at least 0{high}, but they range from "
-                         f"{labels.min()} to {labels.max()}.")
-    return labels.astype(np.int64)
-
-
 # --------------------------------------------------------------------------------------------
 # The perceptron: a weighted sum plus a bias, then a step
 # --------------------------------------------------------------------------------------------
@@ -177,7 +161,7 @@ def train_perceptron(points, labels, *, learning_rate: float = 0.1, epochs: int 
         Fixes the order in which points are visited.
     """
     points = _as_points(points)
-    labels = _as_labels(labels, len(points), classes=2)
+    labels = validation.as_labels(labels, len(points), classes=2)
     learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-6,
                                         maximum=100.0)
     epochs = validation.as_int(epochs, "epochs", minimum=1, maximum=1000)
@@ -484,7 +468,7 @@ def boundary_image(probabilities, resolution: int, points=None, labels=None, *,
     image = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
     if points is not None:
         points = _as_points(points)
-        labels = _as_labels(labels, len(points), classes=classes)
+        labels = validation.as_labels(labels, len(points), classes=classes)
         size = resolution * scale
         columns = np.clip(((points[:, 0] + extent) / (2 * extent) * size).astype(int), 0,
                           size - 1)
@@ -627,7 +611,7 @@ class PlaygroundTrainer:
     def __init__(self, points, labels, *, hidden_layers: int = 1, units: int = 4,
                  activation: str = "tanh", learning_rate: float = 0.1, seed: int = 0):
         self.points = _as_points(points)
-        self.labels = _as_labels(labels, len(self.points), classes=len(CLASS_COLOURS))
+        self.labels = validation.as_labels(labels, len(self.points), classes=len(CLASS_COLOURS))
         self.classes = max(2, int(self.labels.max()) + 1)
         self.model = build_network(hidden_layers, units, activation, self.classes,
                                    learning_rate=learning_rate, seed=seed)

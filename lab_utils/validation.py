@@ -120,3 +120,23 @@ def one_of(value, name: str, choices) -> str:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, "
                          f"but got {value!r}.")
     return value
+
+
+def as_labels(labels, count: int, classes: int | None = None, name: str = "labels") \
+        -> np.ndarray:
+    """Check integer class labels, one per example, and return them as int64 of shape (count,).
+
+    ``classes``, when given, is the number of classes: labels must lie in [0, classes).
+    """
+    labels = as_array(labels, name)
+    if labels.shape != (count,):
+        raise ValueError(f"{name} must have one class index per example, shape ({count},), "
+                         f"but it has shape {labels.shape}.")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"{name} must be whole class indices (0, 1, ...), but its dtype is "
+                        f"{labels.dtype}.")
+    if labels.size and (labels.min() < 0 or (classes is not None and labels.max() >= classes)):
+        top = "" if classes is None else f" and below {classes}"
+        raise ValueError(f"{name} must be class indices from 0{top}, but they range from "
+                         f"{labels.min()} to {labels.max()}.")
+    return labels.astype(np.int64)

@@ -67,7 +67,7 @@ class _FakeDataset:
     (_FakeDataset(np.zeros((10, 4, 4)), np.zeros(10, int)), {"test_fraction": 0.9},
      ValueError, "test_fraction must be at most 0.5"),
     (_FakeDataset(np.zeros((10, 4, 4)), np.zeros(9, int)), {}, ValueError,
-     "one class index per image"),
+     "one class index per example"),
 ])
 def test_split_dataset_bad_input(dataset, kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -435,7 +435,7 @@ def test_prediction_demo_driven_headlessly(cnn, placed_split):
 @pytest.mark.parametrize("model, images, labels, error, message", [
     ("cnn", np.zeros((2, 32, 32)), np.zeros(2, int), TypeError, "trained Keras model"),
     (None, np.zeros((32, 32)), np.zeros(2, int), ValueError, r"\(N, height, width\)"),
-    (None, np.zeros((2, 32, 32)), np.zeros(3, int), ValueError, "one class index per image"),
+    (None, np.zeros((2, 32, 32)), np.zeros(3, int), ValueError, "one class index per example"),
 ])
 def test_prediction_demo_bad_input(cnn, model, images, labels, error, message):
     with pytest.raises(error, match=message):

@@ -189,7 +189,7 @@ def test_train_returns_history_and_seconds_and_learns(keras):
 
 @pytest.mark.parametrize("kwargs, error, message", [
     ({"model": "cnn"}, TypeError, "Keras model"),
-    ({"labels": np.zeros(5, int)}, ValueError, r"one class index per image, shape \(48,\)"),
+    ({"labels": np.zeros(5, int)}, ValueError, r"one class index per example, shape \(48,\)"),
     ({"epochs": 0}, ValueError, "epochs must be at least 1"),
     ({"validation_data": np.zeros((2, 12, 12))}, TypeError, r"pair \(images, labels\)"),
     ({"labels": np.full(48, 7)}, ValueError, "below 3"),

@@ -100,9 +100,9 @@ def test_perceptron_rule_converges_on_separable_blobs_and_not_on_xor():
 
 @pytest.mark.parametrize("points, labels, kwargs, error, message", [
     (np.zeros((4, 3)), np.zeros(4, int), {}, ValueError, r"shape \(N, 2\)"),
-    (np.zeros((4, 2)), np.zeros(3, int), {}, ValueError, r"labels must have shape \(4,\)"),
+    (np.zeros((4, 2)), np.zeros(3, int), {}, ValueError, r"labels must have one class index per example, shape \(4,\)"),
     (np.zeros((4, 2)), np.array([0, 1, 2, 1]), {}, ValueError, "below 2"),
-    (np.zeros((4, 2)), np.zeros(4), {}, TypeError, "whole class numbers"),
+    (np.zeros((4, 2)), np.zeros(4), {}, TypeError, "whole class indices"),
     (np.zeros((4, 2)), np.zeros(4, int), {"learning_rate": 0}, ValueError,
      "learning_rate must be at least"),
     (np.zeros((4, 2)), np.zeros(4, int), {"epochs": 2.5}, TypeError,
@@ -327,11 +327,11 @@ def test_trainer_learns_xor_with_a_hidden_layer_but_not_without():
 
 def test_trainer_rejects_bad_inputs():
     points, labels = perceptrons.make_dataset("blobs", 20)
-    with pytest.raises(ValueError, match=r"labels must have shape \(20,\)"):
+    with pytest.raises(ValueError, match=r"labels must have one class index per example, shape \(20,\)"):
         perceptrons.PlaygroundTrainer(points, labels[:5])
     with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
         perceptrons.PlaygroundTrainer(points[:, :1], labels)
-    with pytest.raises(TypeError, match="whole class numbers"):
+    with pytest.raises(TypeError, match="whole class indices"):
         perceptrons.PlaygroundTrainer(points, labels.astype(float))
     with pytest.raises(ValueError, match="activation must be one of"):
         perceptrons.PlaygroundTrainer(points, labels, activation="step")
