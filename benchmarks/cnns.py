@@ -3,20 +3,15 @@
 1. The comparison of the lesson, from one run: SVM, dense network and CNN trained on
    `placed_digits` with the lesson's settings (test accuracy, parameters, training seconds,
    CPU seconds).
-2. The lesson's run time under nbval and its peak memory (largest resident set of the
-   processes it started, i.e. the notebook's kernel), skip with --no-notebook.
+The lesson's run time and peak memory under nbval: benchmarks/foundation.py.
 
 The machine's load average is printed next to the timings: on a shared machine wall-clock
 seconds grow with the load, CPU seconds much less.
 
-Run: `.venv/bin/python benchmarks/cnns.py [--no-notebook]` (or `make benchmark`).
+Run: `.venv/bin/python benchmarks/cnns.py` (or `make benchmark`).
 """
 
 import os
-import resource
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -45,20 +40,5 @@ def comparison_figures() -> None:
           f"({row['cpu_seconds']:.1f} CPU s)")
 
 
-def notebook_figures() -> None:
-    print(f"before the notebook: {machine()}")
-    start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "pytest", "notebooks/04_cnns.ipynb", "-q",
-                             "-p", "no:cacheprovider"], cwd=PROJECT, capture_output=True,
-                            text=True)
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024     # KiB -> MiB
-    status = "passed" if result.returncode == 0 else f"FAILED\n{result.stdout[-3000:]}"
-    print(f"lesson 04 under nbval: {seconds:.0f} s ({status}); peak memory of the largest "
-          f"process (the kernel) {peak:.0f} MiB; after: {machine()}")
-
-
 if __name__ == "__main__":
     comparison_figures()
-    if "--no-notebook" not in sys.argv:
-        notebook_figures()

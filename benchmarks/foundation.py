@@ -1,10 +1,10 @@
-"""Figures for the foundation: import time of lab_utils and each lesson's run time and memory.
+"""Figures for every lesson: import time of lab_utils, and each lesson's run time and memory.
 
 Run with `make benchmark` (or `.venv/bin/python benchmarks/foundation.py [notebook ...]`).
 Prints measured figures only; nothing here is a pass/fail test.
 """
 
-import resource
+import os
 import statistics
 import subprocess
 import sys
@@ -25,22 +25,35 @@ def import_seconds(repeats: int = 7) -> float:
 
 
 def run_notebook(path: Path) -> tuple[float, float]:
-    """Execute a notebook once under nbval; return (seconds, peak RSS of any process in MiB)."""
+    """Execute a notebook once under nbval; return (seconds, peak RSS of its kernel in MiB).
+
+    A small wrapper process runs pytest, so RUSAGE_CHILDREN there covers this notebook only
+    (the kernel is the largest process pytest starts).
+    """
+    wrapper = ("import resource, subprocess, sys; subprocess.run([sys.executable, '-m', 'pytest',"
+               " '-q', '-p', 'no:cacheprovider', sys.argv[1]], check=True, capture_output=True);"
+               " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
-                   cwd=PROJECT, check=True, capture_output=True)
-    seconds = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # includes the kernel
-    return seconds, peak_kib / 1024
+    result = subprocess.run([sys.executable, "-c", wrapper, str(path)], cwd=PROJECT, check=True,
+                            capture_output=True, text=True)
+    return time.perf_counter() - start, int(result.stdout) / 1024
+
+
+def machine() -> str:
+    """Cores and load average: on a shared machine wall-clock seconds grow with the load."""
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return f"{os.cpu_count()} cores, load average {load} (1, 5, 15 min)"
 
 
 def main(notebooks):
     print(f"import lab_utils (core modules), median of 7 fresh interpreters: "
           f"{import_seconds():.3f} s")
+    print(f"before the lessons: {machine()}")
     for path in notebooks:
         seconds, peak = run_notebook(path)
-        print(f"{path.name}: {seconds:.1f} s under nbval (with kernel start-up), "
-              f"peak memory so far {peak:.0f} MiB")
+        print(f"{path.name}: {seconds:.1f} s under nbval (pytest and kernel start-up "
+              f"included), peak memory {peak:.0f} MiB")
+    print(f"after the lessons: {machine()}")
 
 
 if __name__ == "__main__":

@@ -4,13 +4,12 @@
    solution) against scipy.signal.correlate2d and Keras's Conv2D, on a 512x512 image with
    3x3 and 7x7 kernels, as ratios measured in one run.
 2. The kernel editor's update latency on 512x512 photos, Python side (compute + JPEG).
-3. The lesson's run time under nbval (skip with --no-notebook).
+The lesson's run time and memory under nbval: benchmarks/foundation.py.
 
-Run: `.venv/bin/python benchmarks/kernels.py [--no-notebook]` (or `make benchmark`).
+Run: `.venv/bin/python benchmarks/kernels.py` (or `make benchmark`).
 """
 
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -82,17 +81,6 @@ def editor_figures(updates: int = 40) -> None:
               f"(max {max(seconds) * 1e3:.1f} ms; aim <= 50 ms)")
 
 
-def notebook_figure() -> None:
-    notebook = PROJECT / "notebooks" / "02_kernels.ipynb"
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                    str(notebook)], cwd=PROJECT, check=True, capture_output=True)
-    print(f"02_kernels.ipynb under nbval: {time.perf_counter() - start:.1f} s "
-          f"(pytest start-up, kernel start-up and Keras import included)")
-
-
 if __name__ == "__main__":
     convolution_figures()
     editor_figures()
-    if "--no-notebook" not in sys.argv:
-        notebook_figure()

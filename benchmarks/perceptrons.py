@@ -7,14 +7,12 @@
    hand-written NumPy backward pass (written here, as in the tests) against automatic
    differentiation and against a central-difference numerical gradient; and of a hand-written
    gradient-descent loop against ``model.fit`` with plain SGD.
-3. The lesson's run time under nbval (skip with --no-notebook).
+The lesson's run time and memory under nbval: benchmarks/foundation.py.
 
-Run: `.venv/bin/python benchmarks/perceptrons.py [--no-notebook]` (or `make benchmark`).
+Run: `.venv/bin/python benchmarks/perceptrons.py` (or `make benchmark`).
 """
 
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -81,18 +79,7 @@ def gradient_figures() -> None:
           f"difference of the weights {worst:.1e}")
 
 
-def notebook_figure() -> None:
-    notebook = PROJECT / "notebooks" / "03_perceptrons.ipynb"
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                    str(notebook)], cwd=PROJECT, check=True, capture_output=True)
-    print(f"03_perceptrons.ipynb under nbval: {time.perf_counter() - start:.1f} s "
-          f"(pytest start-up, kernel start-up and Keras import included)")
-
-
 if __name__ == "__main__":
     lesson.import_keras()
     playground_figures()
     gradient_figures()
-    if "--no-notebook" not in sys.argv:
-        notebook_figure()
