@@ -12,7 +12,11 @@ Conventions: ``images`` are NumPy arrays of shape (N, H, W) or (N, H, W, C), flo
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -219,21 +223,38 @@ class TrainingResult:
     cpu_seconds : float
         CPU time of this process during ``fit`` (all threads): less sensitive than
         ``seconds`` to other programs sharing the machine.
+    from_cache : bool
+        True when the weights were loaded from the training cache; ``history``, ``seconds``
+        and ``cpu_seconds`` are then those measured when the model was really trained.
     """
 
     model: object
     history: dict
     seconds: float
     cpu_seconds: float
+    from_cache: bool = False
 
     @property
     def epochs(self) -> int:
         return len(self.history.get("loss", []))
 
 
+def _training_key(model, arrays, settings: dict) -> str:
+    """sha256 over everything that determines the trained weights."""
+    keras = lesson.import_keras()
+    digest = hashlib.sha256()
+    digest.update(json.dumps({**settings, "keras": keras.__version__,
+                              "backend": keras.backend.backend(),
+                              "architecture": model.to_json()}, sort_keys=True).encode())
+    for array in [*arrays, *(np.asarray(w) for w in model.get_weights())]:
+        digest.update(str((array.shape, array.dtype)).encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
 def train(model, images, labels, *, validation_data=None, epochs: int = 10,
           batch_size: int = 64, learning_rate: float = 1e-3, cosine_decay: bool = True,
-          seed: int = 0) -> TrainingResult:
+          seed: int = 0, cache: bool = True) -> TrainingResult:
     """Compile ``model`` (Adam, sparse categorical cross-entropy, accuracy) and fit it.
 
     Parameters
@@ -255,6 +276,13 @@ def train(model, images, labels, *, validation_data=None, epochs: int = 10,
         Passed to ``keras.utils.set_random_seed`` just before fitting, so the shuffling and
         dropout are repeatable. (Op-level determinism is not forced: on CPU the results
         repeat to within float rounding, and forcing it would slow training down.)
+    cache : bool
+        Training is deterministic, so the same model (architecture and initial weights), data,
+        settings, seed and Keras version always give the same weights. With ``cache=True``
+        they are kept in ``data.cache_dir()/trained/`` after the first training and loaded
+        (in about a second) when the cell runs again, e.g. a re-run in front of a class or
+        an autograder run; a line says so. ``LAB_UTILS_RETRAIN=1`` or ``cache=False``
+        always trains.
 
     Returns
     -------
@@ -279,19 +307,71 @@ def train(model, images, labels, *, validation_data=None, epochs: int = 10,
                                      "validation labels"))
     if not isinstance(cosine_decay, bool):
         raise TypeError(f"cosine_decay must be True or False, but got {cosine_decay!r}.")
-    keras.utils.set_random_seed(seed)
+    if not isinstance(cache, bool):
+        raise TypeError(f"cache must be True or False, but got {cache!r}.")
+    key = None
+    if cache and os.environ.get("LAB_UTILS_RETRAIN", "") not in {"1", "true", "yes"}:
+        key = _training_key(model, [images, labels, *(validation_data or ())],
+                            {"epochs": epochs, "batch_size": batch_size, "seed": seed,
+                             "learning_rate": learning_rate, "cosine_decay": cosine_decay})
+    learning_rate_schedule = learning_rate
     if cosine_decay:
         steps = epochs * -(-len(images) // batch_size)
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+        learning_rate_schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    cached = _load_trained(model, key) if key else None
+    if cached is not None:
+        keras.utils.set_random_seed(seed)   # leave the generators as a real training does
+        return cached
+    keras.utils.set_random_seed(seed)
     start, cpu_start = time.perf_counter(), time.process_time()
     with lesson.native_stderr_silenced():
         fitted = model.fit(images, labels, validation_data=validation_data, epochs=epochs,
                            batch_size=batch_size, shuffle=True, verbose=0)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    # Re-seed so that the next model is built from the same random state whether this one
+    # was trained or loaded from the cache (fit consumes random numbers, loading does not).
+    keras.utils.set_random_seed(seed)
     history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
-    return TrainingResult(model, history, seconds, cpu_seconds)
+    result = TrainingResult(model, history, seconds, cpu_seconds)
+    if key:
+        _store_trained(result, key)
+    return result
+
+
+def _trained_paths(key: str) -> tuple[Path, Path]:
+    from lab_utils import data
+    folder = data.cache_dir() / "trained"
+    return folder / f"{key}.weights.h5", folder / f"{key}.json"
+
+
+def _store_trained(result: TrainingResult, key: str) -> None:
+    """Keep the trained weights and what was measured while training them."""
+    weights, facts = _trained_paths(key)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    result.model.save_weights(weights)
+    facts.write_text(json.dumps({"history": result.history, "seconds": result.seconds,
+                                 "cpu_seconds": result.cpu_seconds}))
+
+
+def _load_trained(model, key: str) -> TrainingResult | None:
+    """The cached training result for ``key``, or None (missing or unreadable cache)."""
+    weights, facts = _trained_paths(key)
+    if not (weights.exists() and facts.exists()):
+        return None
+    try:
+        recorded = json.loads(facts.read_text())
+        with lesson.native_stderr_silenced(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # the optimizer's state is not needed: no more fit
+            model.load_weights(weights)
+    except (OSError, ValueError, KeyError) as error:
+        print(f"[models] ignoring an unreadable training cache entry ({error}); training.")
+        return None
+    print(f"[models] {model.name}: loaded the weights of an identical earlier training "
+          f"({recorded['seconds']:.1f} s) from the cache; LAB_UTILS_RETRAIN=1 trains again.")
+    return TrainingResult(model, recorded["history"], recorded["seconds"],
+                          recorded["cpu_seconds"], from_cache=True)
 
 
 def predict_probabilities(model, images, batch_size: int = 512) -> np.ndarray:

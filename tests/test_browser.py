@@ -90,7 +90,7 @@ def _stop(process: subprocess.Popen):
         process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_browser():
     try:
         from playwright.sync_api import sync_playwright
@@ -100,7 +100,9 @@ def playwright_browser():
     if not Path(CHROMIUM).exists():
         _skip_or_fail(f"no Chromium at {CHROMIUM}: install Debian's package (sudo apt-get "
                       f"install chromium fonts-dejavu-core) or set CHROMIUM=/path/to/chromium")
-    manager = sync_playwright().start()  # one Playwright per session (a second one fails)
+    # One Playwright per module: a second one in the same run fails, and stopping it at the
+    # end of this module releases its event loop (asyncio tests in other modules need that).
+    manager = sync_playwright().start()
     browser = manager.chromium.launch(executable_path=CHROMIUM, headless=True,
                                       args=CHROMIUM_ARGS)
     yield browser
@@ -108,7 +110,7 @@ def playwright_browser():
     manager.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab(tmp_path_factory, playwright_browser):
     """A JupyterLab server on 127.0.0.1 with a random token, serving copies of the lessons."""
     work = tmp_path_factory.mktemp("jupyterlab")
@@ -148,7 +150,7 @@ def lab(tmp_path_factory, playwright_browser):
 LATENCIES: list[dict] = []
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _write_latency_figures():
     yield
     if not LATENCIES:

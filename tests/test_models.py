@@ -263,3 +263,44 @@ def test_save_rejects_something_that_is_not_a_model(tmp_path, keras):
 def test_load_bad_input(tmp_path, keras, path, error, message):
     with pytest.raises(error, match=message):
         models.load(tmp_path / path if isinstance(path, str) else path)
+
+
+def _tiny_training(seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.random((24, 8, 8)).astype(np.float32)
+    labels = rng.integers(0, 2, 24)
+    lesson.import_keras().utils.set_random_seed(0)
+    return models.cnn_classifier((8, 8, 1), 2, filters=(4,)), images, labels
+
+
+def test_train_caches_identical_trainings_and_retrains_on_change(cache, capsys, monkeypatch):
+    model, images, labels = _tiny_training()
+    first = models.train(model, images, labels, epochs=2, batch_size=8)
+    assert not first.from_cache and list(cache.glob("trained/*.weights.h5"))
+    again_model, _, _ = _tiny_training()
+    again = models.train(again_model, images, labels, epochs=2, batch_size=8)
+    assert again.from_cache and again.history == first.history
+    assert "loaded the weights of an identical earlier training" in capsys.readouterr().out
+    for a, b in zip(model.get_weights(), again_model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    changed_model, _, _ = _tiny_training()
+    assert not models.train(changed_model, images, labels, epochs=3, batch_size=8).from_cache
+    monkeypatch.setenv("LAB_UTILS_RETRAIN", "1")
+    retrain_model, _, _ = _tiny_training()
+    assert not models.train(retrain_model, images, labels, epochs=2, batch_size=8).from_cache
+
+
+def test_train_ignores_a_corrupted_cache_entry(cache, capsys):
+    model, images, labels = _tiny_training()
+    models.train(model, images, labels, epochs=1, batch_size=8)
+    for path in cache.glob("trained/*.weights.h5"):
+        path.write_bytes(b"not hdf5")
+    again_model, _, _ = _tiny_training()
+    assert not models.train(again_model, images, labels, epochs=1, batch_size=8).from_cache
+    assert "unreadable training cache entry" in capsys.readouterr().out
+
+
+def test_train_cache_argument_must_be_a_bool():
+    model, images, labels = _tiny_training()
+    with pytest.raises(TypeError, match="cache must be True or False"):
+        models.train(model, images, labels, epochs=1, cache="yes")
