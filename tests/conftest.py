@@ -23,3 +23,10 @@ def cache(tmp_path, monkeypatch):
     folder.mkdir()
     monkeypatch.setenv("LAB_UTILS_CACHE", str(folder))
     return folder
+
+
+@pytest.fixture(scope="module")
+def keras():
+    """Keras, imported quietly (TensorFlow's native log lines silenced) by the kit's own helper."""
+    from lab_utils import lesson
+    return lesson.import_keras()

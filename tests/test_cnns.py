@@ -15,11 +15,6 @@ RNG = np.random.default_rng(0)
 
 
 @pytest.fixture(scope="module")
-def keras():
-    return lesson.import_keras()
-
-
-@pytest.fixture(scope="module")
 def cnn(keras):
     """The lesson's architecture, untrained (fixed seed): enough for shapes and widgets."""
     keras.utils.set_random_seed(0)

@@ -12,11 +12,6 @@ RNG = np.random.default_rng(0)
 
 
 @pytest.fixture(scope="module")
-def keras():
-    return lesson.import_keras()
-
-
-@pytest.fixture(scope="module")
 def small_cnn(keras):
     return models.cnn_classifier((12, 12, 1), 3, filters=(4, 8))
 
