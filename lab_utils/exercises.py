@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 from typing import Callable
 
 import numpy as np
@@ -172,17 +171,38 @@ def forbid_calls(function, names, *, exercise: str):
     """Fail if the student's code calls one of ``names`` (the library functions the check
     compares with): the exercise is to compute the result, not to look it up.
 
-    Only functions defined in the notebook (module ``__main__``) are inspected."""
+    Only functions defined in the notebook (module ``__main__``) are inspected, and only real
+    calls count: a name in a comment, a docstring or a string is fine. A dotted name such as
+    "activations.sigmoid" also matches "keras.activations.sigmoid(...)".
+    """
     __tracebackhide__ = True
-    import inspect
     if getattr(function, "__module__", None) != "__main__":
         return  # only a notebook's own code is the student's work
-    try:
-        source = inspect.getsource(function)
-    except (OSError, TypeError):  # built-ins and lambdas typed in a console have no source
-        return
+    called = _called_names(function)
     for name in names:
-        if re.search(rf"\b{re.escape(name)}\s*\(", source):
+        if any(call == name or call.endswith("." + name) for call in called):
             fail(f"{exercise} calls {name}(), the library function this check compares "
                  f"with. Write the computation yourself with NumPy; the lesson uses {name} "
                  f"afterwards.")
+
+
+def _called_names(function) -> set[str]:
+    """Dotted names of everything ``function``'s source calls, e.g. {"np.sum", "rgb2gray"}."""
+    import ast
+    import inspect
+    import textwrap
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):  # no source (built-in, console lambda)
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            parts, target = [], node.func
+            while isinstance(target, ast.Attribute):
+                parts.append(target.attr)
+                target = target.value
+            if isinstance(target, ast.Name):
+                parts.append(target.id)
+            names.add(".".join(reversed(parts)))
+    return names

@@ -115,3 +115,19 @@ def test_exercise_errors_render_as_their_message_only():
     lines = error._render_traceback_()
     assert len(lines) == 2 and "ExerciseIncorrect" in lines[0] and "wrong shape" in lines[0]
     assert lines[1] == "Hint: one value per pixel"
+
+
+def test_forbid_calls_ignores_comments_docstrings_and_strings_and_matches_dotted_calls():
+    source = ('def by_hand(image):\n'
+              '    """Like correlate2d(image, kernel), written out."""\n'
+              '    # same as signal.correlate2d(image, kernel) but by hand\n'
+              '    label = "correlate2d(x)"\n'
+              '    return image\n'
+              'def dotted(z):\n'
+              '    return keras.activations.sigmoid(z)\n')
+    linecache.cache["<cell-2>"] = (len(source), None, source.splitlines(True), "<cell-2>")
+    namespace = {"__name__": "__main__"}
+    exec(compile(source, "<cell-2>", "exec"), namespace)
+    exercises.forbid_calls(namespace["by_hand"], ["correlate2d"], exercise="conv2d_loops")
+    with pytest.raises(exercises.ExerciseIncorrect, match=r"calls activations.sigmoid\(\)"):
+        exercises.forbid_calls(namespace["dotted"], ["activations.sigmoid"], exercise="sigmoid")
