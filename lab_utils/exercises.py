@@ -111,6 +111,9 @@ def expect_array(result, expected: np.ndarray, *, name: str, hint: str | None = 
         fail(f"{name} has shape {result.shape}; expected {expected.shape}.", hint)
     if not np.issubdtype(result.dtype, np.number) and result.dtype != bool:
         fail(f"{name} has dtype {result.dtype}; expected numbers.", hint)
+    if result.dtype == bool and expected.dtype != bool:
+        fail(f"{name} has dtype bool (True/False); expected numbers like {expected.dtype}: "
+             f"convert the comparison's result with .astype(float).", hint)
     if np.issubdtype(expected.dtype, np.floating) and not np.issubdtype(result.dtype,
                                                                         np.floating):
         fail(f"{name} has dtype {result.dtype}; expected a float array like "
@@ -160,8 +163,13 @@ def solution_or(student_function, *, check: Callable, fallback: Callable) -> Cal
             check(student_function)
     except (ExerciseNotStarted, ExerciseIncorrect):
         name = getattr(student_function, "__name__", "your function")
-        module = fallback.__module__.split(".")[0]
-        library = fallback.__name__ if module == "__main__" else f"{module}'s {fallback.__name__}"
+        module = (getattr(fallback, "__module__", None) or "__main__").split(".")[0]
+        if module == "__main__":
+            library = fallback.__name__
+        elif module == "lab_utils":
+            library = f"the kit's {fallback.__name__}"
+        else:
+            library = f"{module}'s {fallback.__name__}"
         print(f"Your {name} does not pass its check yet, so the cells below use {library}.")
         return fallback
     return student_function

@@ -66,13 +66,16 @@ _MAX_GRID_SIDE = 16          # the step-by-step views write every number: keep t
 # --------------------------------------------------------------------------------------------
 
 
-def _as_grid(values, name: str, *, max_side: int | None = None) -> np.ndarray:
-    """A finite 2-D array of numbers, as float64."""
+def _as_grid(values, name: str, *, max_side: int | None = None,
+             kernel: bool = False) -> np.ndarray:
+    """A finite 2-D array of numbers, as float64 (``kernel``: word the errors for a kernel)."""
     array = validation.as_array(values, name)
     if array.ndim != 2:
+        advice = ("A kernel is 2-D: write a row as np.array([[1, 0, -1]]) (two pairs of "
+                  "brackets) and a column as np.array([[1], [0], [-1]])." if kernel else
+                  "For a colour image pass one channel, e.g. image[..., 0].")
         raise ValueError(f"{name} must be a 2-D array (rows, columns), but it has shape "
-                         f"{array.shape}. For a colour image pass one channel, e.g. "
-                         f"image[..., 0].")
+                         f"{array.shape}. {advice}")
     if array.size == 0:
         raise ValueError(f"{name} is empty: its shape is {array.shape}.")
     array = array.astype(np.float64)
@@ -96,7 +99,7 @@ def as_kernel(kernel, name: str = "kernel", *, odd: bool = False) -> np.ndarray:
         Also require odd height and width, so that the kernel has a centre pixel (needed
         for 'same' padding, where the output pixel sits under the kernel's centre).
     """
-    kernel = _as_grid(kernel, name)
+    kernel = _as_grid(kernel, name, kernel=True)
     if kernel.shape[0] > 64 or kernel.shape[1] > 64:
         raise ValueError(f"{name} must be at most 64x64, but it has shape {kernel.shape}.")
     if odd and (kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0):
@@ -429,8 +432,8 @@ _DISPLAY_NOTES = {
             "brightness. Honest about brightness; negative responses (half of every edge) "
             "vanish.",
     "rescale": "<b>rescale</b>: the lowest value shows black, the highest white. Shows every "
-               "detail (0 becomes mid-gray for edge detectors) but hides the scale: a blur "
-               "16 times too bright looks normal.",
+               "detail (for an edge detector 0, a flat region, becomes a gray in between) "
+               "but hides the scale: a blur 16 times too bright looks normal.",
 }
 
 
@@ -751,8 +754,10 @@ def fixed_conv2d(kernels, padding: str = "same"):
 
     Returns
     -------
-    keras.layers.Conv2D, built for inputs (N, H, W, 1), weights (kh, kw, 1, n), no bias.
-    Calling it on a float32 batch (N, H, W, 1) gives (N, H', W', n).
+    FixedConv2D: a callable around a ``keras.layers.Conv2D`` (``.layer``) built for inputs
+    (N, H, W, 1), weights (kh, kw, 1, n), no bias. Calling it on a batch (N, H, W, 1) gives
+    (N, H', W', n); a single 2-D image gets a message saying how to add the batch and channel
+    axes instead of Keras's "expected min_ndim=4".
     """
     if isinstance(kernels, np.ndarray) and kernels.ndim == 2:
         raise TypeError("kernels must be a list of kernels; wrap a single kernel in a list: "
@@ -771,7 +776,44 @@ def fixed_conv2d(kernels, padding: str = "same"):
                                 use_bias=False, trainable=False)
     layer.build((None, None, None, 1))
     layer.set_weights([weights])
-    return layer
+    return FixedConv2D(layer)
+
+
+class FixedConv2D:
+    """A fixed-weight ``Conv2D`` that checks its input first (see ``fixed_conv2d``).
+
+    Attributes of the Keras layer (``kernel``, ``trainable``, ...) are available directly.
+    """
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["layer"], name)
+
+    def __repr__(self):
+        return (f"FixedConv2D({self.layer.filters} filters of {self.layer.kernel_size[0]}x"
+                f"{self.layer.kernel_size[1]}, padding={self.layer.padding!r})")
+
+    def __call__(self, batch):
+        if isinstance(batch, (list, tuple, np.ndarray)):
+            batch = validation.as_array(batch, "batch")
+            if batch.ndim == 2:
+                raise ValueError(f"the layer takes a batch of shape (N, height, width, 1), "
+                                 f"but got one image of shape {batch.shape}: add batch and "
+                                 f"channel axes: image[None, :, :, None].")
+            if batch.ndim == 3:
+                fix = ("batch[..., None]" if batch.shape[-1] != 1 else "image[None]")
+                raise ValueError(f"the layer takes a batch of shape (N, height, width, 1), "
+                                 f"but got shape {batch.shape}: add the missing axis with "
+                                 f"{fix}.")
+            if batch.ndim != 4 or batch.shape[-1] != 1:
+                raise ValueError(f"the layer takes a batch of grayscale images, shape "
+                                 f"(N, height, width, 1), but got shape {batch.shape}. For "
+                                 f"colour photos convert to grayscale first "
+                                 f"(skimage.color.rgb2gray).")
+            batch = batch.astype("float32")     # Keras's weights are float32
+        return self.layer(batch)
 
 
 # --------------------------------------------------------------------------------------------
@@ -793,9 +835,9 @@ def _keras_output_size(input_size: int, kernel_size: int, stride: int, padding: 
     return int(layer.compute_output_shape((1, side, side, 1))[1])
 
 
-_OUTPUT_SIZE_HINT = ("slide the kernel over the padded input (n + 2p pixels): it fits at "
-                     "n + 2p - k + 1 positions with stride 1; with stride s, every s-th one "
-                     "counts, starting at the first: (n + 2p - k) // s + 1.")
+_OUTPUT_SIZE_HINT = ("count the positions where the kernel fits inside the padded input "
+                     "(padding is added on both sides), then keep every stride-th one, "
+                     "starting with the first. Try it by hand on the 6x6 example above.")
 
 
 def check_output_size(output_size):
@@ -891,9 +933,9 @@ def _expect_shape(result, expected_shape, name, shape_mistakes, hint):
                            f"{tuple(expected_shape)}: {message}", hint)
 
 
-_LOOPS_HINT = ("for each output row i and column j, take the window image[i:i + kh, j:j + kw], "
-               "multiply it element-wise by the kernel and sum: np.sum(window * kernel). "
-               "The output has shape (H - kh + 1, W - kw + 1).")
+_LOOPS_HINT = ("each output pixel (i, j) is the sum of the element-wise products of the "
+               "kernel and the window of the image whose top-left corner is (i, j); the "
+               "output has as many rows and columns as there are window positions.")
 
 
 def check_conv2d_loops(conv2d_loops):
@@ -921,10 +963,55 @@ def check_conv2d_loops(conv2d_loops):
     exercises.passed("conv2d_loops", len(cases))
 
 
-_CONV_HINT = ("pad first: padded = np.pad(image, padding). Then, instead of looping over "
-              "pixels, loop over the kernel's kh * kw weights: each weight multiplies a "
-              "shifted slice of the padded image, and the slices add up. Take every "
-              "stride-th row and column of the result (or slice with a step).")
+def _expect_conv_shape(result, expected_shape, name, image, kernel, stride, padding):
+    """Name the mistake behind a wrong conv2d shape: by the values where a typical mistake's
+    answer has the same shape, by the shape alone otherwise (saying what it could be)."""
+    __tracebackhide__ = True
+    from scipy import signal
+    shape = getattr(result, "shape", None)
+    if shape is None or tuple(shape) == tuple(expected_shape):
+        return
+    padded = np.pad(image, padding)
+    candidates = [(signal.correlate2d(image, kernel, mode="valid")[::stride, ::stride],
+                   "the padding is missing; add `padding` rows and columns of zeros on every "
+                   "side first.")]
+    strided_first = padded[::stride, ::stride]
+    if stride > 1 and all(n >= k for n, k in zip(strided_first.shape, kernel.shape)):
+        candidates.append((signal.correlate2d(strided_first, kernel, mode="valid"),
+                           "the stride is applied before convolving (to the image); "
+                           "convolve at every position first, then keep every stride-th "
+                           "row and column of the result."))
+    if isinstance(result, np.ndarray) and np.issubdtype(result.dtype, np.number):
+        for answer, message in candidates:
+            if answer.shape == result.shape and np.allclose(result, answer, atol=1e-6):
+                exercises.fail(f"{name} has shape {tuple(shape)}; expected "
+                               f"{tuple(expected_shape)}: {message}", _CONV_HINT)
+    unpadded = [(n - k) // stride + 1 for n, k in zip(image.shape, kernel.shape)]
+    stride_first = [-(-(n + 2 * padding) // stride) - k + 1
+                    for n, k in zip(image.shape, kernel.shape)]
+    stride_one = [n + 2 * padding - k + 1 for n, k in zip(image.shape, kernel.shape)]
+    rounded_up = [-(-(n + 2 * padding - k) // stride) + 1
+                  for n, k in zip(image.shape, kernel.shape)]
+    possible = []
+    if tuple(shape) == tuple(unpadded):
+        possible.append("a convolution without padding")
+    if stride > 1 and tuple(shape) == tuple(stride_first):
+        possible.append("one where the stride was applied before convolving")
+    if possible:
+        exercises.fail(f"{name} has shape {tuple(shape)}; expected {tuple(expected_shape)}. "
+                       f"That is the shape of {' or of '.join(possible)}: pad with zeros "
+                       f"first, convolve, then keep every stride-th row and column.",
+                       _CONV_HINT)
+    _expect_shape(result, expected_shape, name, [
+        (stride_one, "the stride is missing; keep every stride-th position: "
+                     "result[::stride, ::stride]."),
+        (rounded_up, "a window that sticks out of the padded image is not used "
+                     "(round down, as output_size does).")], _CONV_HINT)
+
+
+_CONV_HINT = ("pad first, then loop over the kernel's weights instead of the pixels: each "
+              "weight multiplies a shifted slice of the padded image, and the slices add up. "
+              "Apply the stride last, to the finished result.")
 
 
 def check_conv2d(conv2d, *, time_limit: float = 0.25):
@@ -951,17 +1038,7 @@ def check_conv2d(conv2d, *, time_limit: float = 0.25):
         expected = _reference_correlation(image, kernel, stride, padding)
         name = (f"conv2d(image {image.shape}, kernel {kernel.shape}, stride={stride}, "
                 f"padding={padding})")
-        unpadded = [(n - k) // stride + 1 for n, k in zip(image.shape, kernel.shape)]
-        stride_one = [n + 2 * padding - k + 1 for n, k in zip(image.shape, kernel.shape)]
-        rounded_up = [-(-(n + 2 * padding - k) // stride) + 1
-                      for n, k in zip(image.shape, kernel.shape)]
-        _expect_shape(result, expected.shape, name, [
-            (unpadded, "the padding is missing; add `padding` rows and columns of zeros on "
-                       "every side first."),
-            (stride_one, "the stride is missing; keep every stride-th position: "
-                         "result[::stride, ::stride]."),
-            (rounded_up, "a window that sticks out of the padded image is not used "
-                         "(round down, as output_size does).")], _CONV_HINT)
+        _expect_conv_shape(result, expected.shape, name, image, kernel, stride, padding)
         exercises.expect_array(result, expected, name=name, hint=_CONV_HINT,
                                known_mistakes=_conv_mistakes(image, kernel, stride, padding))
     big_image, big_kernel = rng.random((384, 384)), rng.normal(size=(3, 3))
@@ -994,8 +1071,8 @@ def _check_pooling(function, mode):
     function_name = f"{mode}_pool2d"
     other = "average" if mode == "max" else "max"
     hint = (f"the output pixel (i, j) is the {'maximum' if mode == 'max' else 'mean'} of "
-            f"feature_map[i * stride:i * stride + pool_size, j * stride:j * stride + "
-            f"pool_size]; the output has (H - pool_size) // stride + 1 rows.")
+            f"the pool_size x pool_size window whose top-left corner is (i * stride, "
+            f"j * stride); count the output rows as in exercise 1, without padding.")
     exercises.require_function(function, function_name)
     exercises.forbid_calls(function, _POOLING_LIBRARY, exercise=function_name)
     rng = np.random.default_rng(22 if mode == "max" else 23)

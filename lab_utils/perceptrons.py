@@ -161,6 +161,10 @@ def train_perceptron(points, labels, *, learning_rate: float = 0.1, epochs: int 
         Fixes the order in which points are visited.
     """
     points = _as_points(points)
+    raw = validation.as_array(labels, "labels")
+    if raw.size and np.issubdtype(raw.dtype, np.number) and set(np.unique(raw)) == {-1, 1}:
+        raise ValueError("labels are -1 and 1, but this rule (prediction = step(...), 0 or 1) "
+                         "needs 0/1 labels: use (labels + 1) // 2.")
     labels = validation.as_labels(labels, len(points), classes=2)
     learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-6,
                                         maximum=100.0)
@@ -353,7 +357,8 @@ def plot_activations(z=None, names=ACTIVATIONS):
     for axis, (name, (values, derivatives)) in zip(axes, curves.items()):
         axis.plot(z, values, label=name)
         axis.plot(z, derivatives, "--", label="derivative")
-        axis.set_title(name if name != "softmax" else "softmax((z, 0, 0))[0]", fontsize=9)
+        title = "softmax: first of 3 classes\n(scores z, 0, 0)" if name == "softmax" else name
+        axis.set_title(title, fontsize=9)
         axis.axhline(0, color="gray", lw=0.5)
         axis.axvline(0, color="gray", lw=0.5)
         axis.set_ylim(-1.6, 2.1)
@@ -1137,8 +1142,8 @@ def _forbid_shortcuts(function, exercise: str, group: str | None = None):
     exercises.forbid_calls(function, _LIBRARY_SHORTCUTS[group or exercise], exercise=exercise)
 
 
-_WEIGHTED_SUM_HINT = ("multiply each input by its weight, add the products along each row and "
-                      "add the bias: inputs @ weights + bias (one number per row).")
+_WEIGHTED_SUM_HINT = ("multiply each input by its weight, add up the products of each row "
+                      "(one number per example), then add the bias once.")
 
 
 def check_weighted_sum(weighted_sum):
@@ -1199,8 +1204,9 @@ def _check_activation(name, function, hint, mistakes, derivative=False):
     exercises.passed(exercise, 2)
 
 
-_SIGMOID_HINT = ("sigmoid(z) = 1 / (1 + exp(-z)); its derivative is sigmoid(z) * (1 - sigmoid(z))"
-                 ".")
+_SIGMOID_HINT = ("use the exercise's formula with NumPy's elementwise functions (no loops, "
+                 "no math module: z is an array); the derivative can be written with the "
+                 "sigmoid's own value.")
 
 
 def check_sigmoid(sigmoid):
@@ -1228,8 +1234,9 @@ def check_sigmoid_derivative(sigmoid_derivative):
                        "positive.")], derivative=True)
 
 
-_RELU_HINT = ("relu(z) = max(z, 0) elementwise (np.maximum, not np.max); its derivative is 1 "
-              "where z > 0 and 0 where z < 0.")
+_RELU_HINT = ("ReLU keeps positive values and replaces negative ones by 0, element by element "
+              "(np.max would reduce the whole array to one number); its slope is 1 where "
+              "z > 0 and 0 where z < 0, as floats.")
 
 
 def check_relu(relu):
@@ -1255,9 +1262,10 @@ def check_relu_derivative(relu_derivative):
         derivative=True)
 
 
-_FORWARD_HINT = ("hidden = np.tanh(x @ W1 + b1); logits = hidden @ W2 + b2; then softmax "
-                 "along each row (axis=1): exp(logits) / exp(logits).sum(axis=1, keepdims=True)"
-                 ". Subtracting the row maximum first avoids overflow.")
+_FORWARD_HINT = ("follow the formula of section 5 step by step: a weighted sum and tanh for "
+                 "the hidden layer, a weighted sum for the output, then softmax over the "
+                 "classes of each example (each row sums to 1). Subtracting each row's "
+                 "maximum before exponentiating avoids overflow.")
 
 
 def _network_cases():
@@ -1303,10 +1311,11 @@ def check_forward(forward):
     exercises.passed("forward", len(cases))
 
 
-_BACKWARD_HINT = ("go backwards through forward's steps: d_logits = (probabilities - y_true) / N;"
-                  " dW2 = hidden.T @ d_logits; db2 = d_logits.sum(axis=0); d_hidden = d_logits "
-                  "@ W2.T; d_z1 = d_hidden * (1 - hidden**2); dW1 = x.T @ d_z1; "
-                  "db1 = d_z1.sum(axis=0).")
+_BACKWARD_HINT = ("redo forward's steps, then go backwards through them: the softmax + "
+                  "cross-entropy step gives (ŷ − y)/N for z2; a weighted sum passes the "
+                  "gradient to its weights through its (transposed) input, to its bias summed "
+                  "over the examples, and to its input through the (transposed) weights; "
+                  "tanh' = 1 − h². Each gradient has its parameter's shape.")
 
 
 def check_backward(backward):
@@ -1400,11 +1409,13 @@ def check_mse(mse):
                                  "cancel.")]
 
     _check_loss("mse", mse, keras.losses.mean_squared_error, cases,
-                "np.mean((y_true - y_pred) ** 2)", mistakes)
+                "square each difference between target and prediction, then average them "
+                "over all values.", mistakes)
 
 
-_BCE_HINT = ("p = np.clip(y_pred, 1e-7, 1 - 1e-7); then -np.mean(y_true * np.log(p) + "
-             "(1 - y_true) * np.log(1 - p)).")
+_BCE_HINT = ("clip the predictions to [1e-7, 1 - 1e-7] first; each value costs -log of the "
+             "probability it gives its target (p for a target 1, 1 - p for a target 0); "
+             "average over all values.")
 
 
 def check_binary_cross_entropy(binary_cross_entropy):
@@ -1432,8 +1443,9 @@ def check_binary_cross_entropy(binary_cross_entropy):
                 cases, _BCE_HINT, mistakes, clipping_cases=(2,))
 
 
-_CCE_HINT = ("p = np.clip(y_pred, 1e-7, 1 - 1e-7); sum -y_true * np.log(p) over the classes of "
-             "each example (axis=1), then take the mean over the examples.")
+_CCE_HINT = ("clip the predictions to [1e-7, 1 - 1e-7] first; each example costs -log of the "
+             "probability it gives its true class (the one-hot row picks it out); average "
+             "over the examples, not over the classes.")
 
 
 def check_categorical_cross_entropy(categorical_cross_entropy):

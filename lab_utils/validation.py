@@ -15,7 +15,8 @@ def describe(value) -> str:
     """A short description of ``value`` for error messages: type, and shape/dtype for arrays."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
-    return f"a {type(value).__name__}"
+    kind = type(value).__name__
+    return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
 
 
 def as_array(value, name: str = "array") -> np.ndarray:

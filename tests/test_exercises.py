@@ -37,6 +37,7 @@ def test_call_hides_student_prints(capsys):
     (np.array([1.0, np.nan]), "NaN or infinite"),
     (np.array([1.0, 5.0]), r"at index \(1,\) it is 5.0, expected 2.0"),
     (np.array(["a", "b"]), "has dtype <U1; expected numbers"),
+    (np.array([True, False]), r"has dtype bool \(True/False\).*astype\(float\)"),
 ])
 def test_expect_array_explains_the_first_problem(result, message):
     with pytest.raises(exercises.ExerciseIncorrect, match=message):
@@ -96,6 +97,13 @@ def test_solution_or_falls_back_and_says_so(student, capsys):
     student = student or unsolved
     assert exercises.solution_or(student, check=_check_double, fallback=np.negative) is np.negative
     assert "the cells below use numpy's negative" in capsys.readouterr().out
+
+
+def test_solution_or_names_a_kit_function_naturally(capsys):
+    from lab_utils import kernels
+    assert exercises.solution_or(lambda x: 3 * x, check=_check_double,
+                                 fallback=kernels.correlate) is kernels.correlate
+    assert "the cells below use the kit's correlate." in capsys.readouterr().out
 
 
 def test_forbid_calls_rejects_a_notebook_function_that_calls_the_reference():

@@ -322,7 +322,7 @@ def test_receptive_field():
 
 
 @pytest.mark.parametrize("args, error, message", [
-    ((3,), TypeError, "non-empty list of whole numbers"),
+    ((3,), TypeError, r"non-empty list of whole numbers.*got an int \(3\)"),
     (([],), TypeError, "non-empty list"),
     (([3, 0],), ValueError, r"kernel_sizes\[1\] must be at least 1"),
     (([3, 3], [1]), ValueError, "one stride per layer"),
@@ -331,6 +331,19 @@ def test_receptive_field():
 def test_receptive_field_bad_input(args, error, message):
     with pytest.raises(error, match=message):
         kernels.receptive_field(*args)
+
+
+@pytest.mark.parametrize("function, args", [
+    (kernels.correlate, (np.ones((4, 4)), np.array([1, 0, -1]))),
+    (kernels.filter_image, (np.ones((4, 4)), np.array([1, 0, -1]))),
+    (kernels.combine_kernels, (np.ones((3, 3)), np.array([1, 0, -1]))),
+    (kernels.convolution_stepper, (np.ones((4, 4)), np.array([1, 0, -1]))),
+])
+def test_a_one_dimensional_kernel_gets_kernel_advice(function, args):
+    with pytest.raises(ValueError, match=r"A kernel is 2-D: write a row as "
+                                         r"np\.array\(\[\[1, 0, -1\]\]\)") as error:
+        function(*args)
+    assert "colour" not in str(error.value)
 
 
 def test_combine_kernels_equals_applying_them_in_turn():
@@ -441,6 +454,26 @@ def test_fixed_conv2d_is_cross_correlation_with_the_given_kernels():
             np.testing.assert_allclose(out[n, :, :, k], ndimage.correlate(
                 batch[n, :, :, 0].astype(float), kernel, mode="constant"),
                 atol=kernels.keras_tolerance(kernel, batch), rtol=0)
+
+
+@pytest.mark.parametrize("batch, message", [
+    (GRAY, r"one image of shape \(30, 20\).*image\[None, :, :, None\]"),
+    (GRAY[None], r"shape \(1, 30, 20\).*batch\[\.\.\., None\]"),
+    (GRAY[:, :, None], r"shape \(30, 20, 1\).*image\[None\]"),
+    (np.ones((1, 30, 20, 3)), "grayscale"),
+])
+def test_fixed_conv2d_explains_a_missing_axis(batch, message):
+    layer = kernels.fixed_conv2d([kernels.CLASSIC_KERNELS["sobel x"]])
+    with pytest.raises(ValueError, match=message):
+        layer(batch)
+
+
+def test_fixed_conv2d_accepts_a_float64_batch_and_shows_the_layer():
+    layer = kernels.fixed_conv2d([kernels.CLASSIC_KERNELS["identity"]], padding="valid")
+    out = np.asarray(layer(GRAY[None, :, :, None].astype(np.float64)))
+    assert out.shape == (1, 28, 18, 1) and layer.kernel.shape == (3, 3, 1, 1)
+    np.testing.assert_allclose(out[0, :, :, 0], GRAY[1:-1, 1:-1], atol=1e-6)
+    assert "1 filters of 3x3" in repr(layer)
 
 
 def test_keras_tolerance_scales_with_the_kernel_and_the_values():
@@ -570,6 +603,10 @@ def test_check_conv2d_accepts_right_answers(answer, capsys):
      "the padding is missing"),
     (lambda image, kernel, stride=1, padding=0: scipy_conv2d(image, kernel, 1, padding),
      "the stride is missing"),
+    # padded correctly, but strided before convolving: the shape equals the unpadded one
+    (lambda image, kernel, stride=1, padding=0: signal.correlate2d(
+        np.pad(image, padding)[::stride, ::stride], kernel, mode="valid"),
+     r"the stride is applied before convolving"),
     (lambda image, kernel, stride=1, padding=0: signal.correlate2d(
         np.pad(image, padding, mode="edge"), kernel, mode="valid")[::stride, ::stride],
      "pad with zeros"),
@@ -581,6 +618,16 @@ def test_check_conv2d_accepts_right_answers(answer, capsys):
 ])
 def test_check_conv2d_rejects_wrong_answers(wrong, message):
     fails(kernels.check_conv2d, wrong, message)
+
+
+def test_check_conv2d_does_not_blame_the_padding_for_a_shape_alone():
+    # same shape as the unpadded convolution, but other values: no "padding is missing"
+    def shifted(image, kernel, stride=1, padding=0):
+        return scipy_conv2d(image, kernel, stride, 0) + 1.0
+    with pytest.raises(exercises.ExerciseIncorrect, match="shape of a convolution without "
+                                                          "padding") as error:
+        kernels.check_conv2d(shifted)
+    assert "the padding is missing" not in str(error.value)
 
 
 def test_check_conv2d_rejects_a_correct_but_pixel_loop_version():

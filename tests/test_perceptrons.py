@@ -108,6 +108,8 @@ def test_perceptron_rule_converges_on_separable_blobs_and_not_on_xor():
     (np.zeros((4, 2)), np.zeros(4, int), {"epochs": 2.5}, TypeError,
      "epochs must be a whole number"),
     ([[np.nan, 0.0]], [0], {}, ValueError, "NaN or infinite"),
+    (np.zeros((4, 2)), np.array([-1, 1, 1, -1]), {}, ValueError,
+     r"use 0/1 labels.*\(labels \+ 1\) // 2|0/1 labels: use \(labels \+ 1\) // 2"),
 ])
 def test_train_perceptron_rejects_bad_inputs(points, labels, kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -697,7 +699,7 @@ def test_check_relu_derivative(capsys):
     for derivative, message in [(lambda z: np.maximum(z, 0), "relu\\(z\\) itself"),
                                 (np.ones_like, "where z < 0 it is 0"),
                                 (lambda z: (z < 0).astype(float), "swapped"),
-                                (lambda z: z > 0, "expected a float array")]:
+                                (lambda z: z > 0, r"dtype bool.*astype\(float\)")]:
         with pytest.raises(exercises.ExerciseIncorrect, match=message):
             perceptrons.check_relu_derivative(derivative)
 

@@ -76,3 +76,5 @@ def test_describe():
     assert validation.describe(np.zeros((2, 3), np.float32)) == \
         "an array of shape (2, 3) and dtype float32"
     assert validation.describe([1]) == "a list"
+    assert validation.describe(3) == "an int"
+    assert validation.describe(object()) == "an object"
