@@ -9,6 +9,8 @@ built and trained with ``lab_utils.models``; the perturbations come from lesson 
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
 import html
 import time
@@ -96,6 +98,29 @@ def split_dataset(dataset, *, test_fraction: float = 0.2, validation_fraction: f
 # --------------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _scratch_names():
+    """Layers made inside do not use up Keras's automatic names.
+
+    The checks and the parameter table build throwaway layers; without this, the student's
+    model built afterwards would be called ``conv2d_14``, ``input_layer_4``... in its
+    summary. The random state is not touched (unlike ``keras.backend.clear_session``, which
+    also forgets the seed set by ``lesson.setup``).
+    """
+    try:
+        from keras.src.backend.common import global_state
+        saved = global_state.get_global_attribute("object_name_uids")
+        saved = None if saved is None else dict(saved)
+    except Exception:          # another Keras layout: names are cosmetic, go on without
+        yield
+        return
+    try:
+        yield
+    finally:
+        global_state.set_global_attribute("object_name_uids",
+                                          collections.defaultdict(int, saved or {}))
+
+
 def dense_vs_conv_parameters(input_shape=(224, 224, 3), *, units: int = 100,
                              filters: int = 64, kernel_size: int = 3) -> list[dict]:
     """Parameters of one Dense layer and one Conv2D layer on the same input, counted by Keras.
@@ -125,10 +150,12 @@ def dense_vs_conv_parameters(input_shape=(224, 224, 3), *, units: int = 100,
         raise ValueError(f"a dense layer with {units} units on {shape} would need "
                          f"{pixels_in * units:,} weights (more than 1.6 GB): use fewer units.")
     rows = []
-    # A Dense layer sees a flat vector: Flatten first, as a dense network would.
-    dense = models.layer_facts(keras.layers.Dense(units), (pixels_in,))
+    with _scratch_names():
+        # A Dense layer sees a flat vector: Flatten first, as a dense network would.
+        dense = models.layer_facts(keras.layers.Dense(units), (pixels_in,))
+        conv = models.layer_facts(keras.layers.Conv2D(filters, kernel_size, padding="same"),
+                                  shape)
     rows.append({"layer": f"Dense({units}) on the flattened {shape} image", **dense})
-    conv = models.layer_facts(keras.layers.Conv2D(filters, kernel_size, padding="same"), shape)
     rows.append({"layer": f"Conv2D({filters}, {kernel_size}x{kernel_size}, 'same')", **conv})
     return rows
 
@@ -164,7 +191,11 @@ class Comparison:
                        f"{', '.join(r['model'] for r in self.rows)}.")
 
     def table(self) -> str:
-        """The rows as a fixed-width text table."""
+        """The rows as a fixed-width text table.
+
+        For the SVM, "parameters" counts the numbers it stores to classify (its support
+        vectors, i.e. training images, plus their weights), not learned weights.
+        """
         lines = [f"{'model':<10} {'test accuracy':>13} {'parameters':>11} "
                  f"{'training s':>10} {'CPU s':>7}"]
         for row in self.rows:
@@ -223,6 +254,17 @@ def compare_classifiers(split: Split, networks: dict, *, epochs=15, batch_size: 
     missing = set(networks) - set(epochs)
     if missing:
         raise ValueError(f"epochs has no entry for {', '.join(sorted(missing))}.")
+    for name, network in networks.items():
+        expected = split.image_shape
+        try:
+            shape = tuple(network.input_shape[1:])
+        except (AttributeError, ValueError):
+            raise ValueError(f"networks[{name!r}] has no input shape yet: build it with "
+                             f"keras.Input(shape={expected}).") from None
+        if shape not in (expected, expected[:2]):
+            raise ValueError(f"networks[{name!r}] expects inputs of shape {shape}, but the "
+                             f"split's images have shape {expected}: build it with "
+                             f"input_shape=split.image_shape.")
     svm_c = validation.as_float(svm_c, "svm_c", minimum=1e-6)
     rows, trained, classifier = [], {}, None
     if svm:
@@ -235,7 +277,8 @@ def compare_classifiers(split: Split, networks: dict, *, epochs=15, batch_size: 
                                  split.test_labels)
         rows.append({"model": "SVM", "test_accuracy": float(score),
                      "parameters": _svm_parameters(classifier), "training_seconds": seconds,
-                     "cpu_seconds": cpu})
+                     "cpu_seconds": cpu,
+                     "support_vectors": int(classifier.support_vectors_.shape[0])})
     for name, network in networks.items():
         result = models.train(network, split.train_images, split.train_labels,
                               validation_data=(split.validation_images,
@@ -298,6 +341,9 @@ def plot_confusion(matrix, class_names, *, title: str | None = None):
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"matrix must be square (classes, classes), but it has shape "
                          f"{matrix.shape}.")
+    if isinstance(class_names, (str, bytes)) or not isinstance(class_names, (list, tuple)):
+        raise TypeError(f"class_names must be a list of the {matrix.shape[0]} class names, "
+                        f"e.g. split.class_names, but got {validation.describe(class_names)}.")
     if len(class_names) != matrix.shape[0]:
         raise ValueError(f"class_names must name the {matrix.shape[0]} classes, but it has "
                          f"{len(class_names)} entries.")
@@ -459,12 +505,46 @@ def plot_filters_and_kernels(filters, kernels: dict, *, columns: int = 8):
     return figure
 
 
+def _layer_outputs(model):
+    """``(inputs, [(layer, symbolic output), ...])`` for the layers of ``model``.
+
+    A Functional model has them already. A ``keras.Sequential`` model may have none ("has
+    never been called and thus has no defined input"), so its layers are called in turn on
+    a fresh ``keras.Input(model.input_shape[1:])``: the same layers and weights, a new graph.
+    """
+    keras = lesson.import_keras()
+    models._require_model(model)
+    layers = [layer for layer in model.layers
+              if not isinstance(layer, keras.layers.InputLayer)]
+    if isinstance(model, keras.Sequential):
+        try:
+            shape = tuple(model.input_shape[1:])
+        except (AttributeError, ValueError):
+            shape = None
+        if not shape or None in shape:
+            raise ValueError(f"the Sequential model {model.name!r} has no input shape yet: "
+                             f"start it with keras.Input(shape=(height, width, channels)).")
+        with _scratch_names():
+            inputs = x = keras.Input(shape=shape)
+            pairs = []
+            for layer in layers:
+                x = layer(x)
+                pairs.append((layer, x))
+        return inputs, pairs
+    try:
+        return model.input, [(layer, layer.output) for layer in layers]
+    except (AttributeError, ValueError):
+        raise ValueError(f"model {model.name!r} has no defined input: build it with "
+                         f"keras.Input(shape=...) (Functional API or keras.Sequential).") \
+            from None
+
+
 def feature_maps(model, image) -> list[tuple[str, np.ndarray]]:
     """The output of every Conv2D and pooling layer for one image.
 
     Parameters
     ----------
-    model : keras.Model (Functional)
+    model : keras.Model (Functional, or Sequential starting with keras.Input)
     image : ndarray (H, W), float in [0, 1]
 
     Returns
@@ -481,13 +561,15 @@ def feature_maps(model, image) -> list[tuple[str, np.ndarray]]:
         raise ValueError(f"model {model.name!r} has no Conv2D or pooling layer.")
     # A Conv2D without its own activation (followed by BatchNormalization and ReLU) is shown
     # after the ReLU: that is what the next layer receives.
-    layers = [layer for layer in model.layers if isinstance(layer, kinds)
-              and getattr(layer, "activation", None) is not keras.activations.linear
-              or isinstance(layer, keras.layers.Activation) and len(layer.output.shape) == 4]
-    probe = keras.Model(model.input, [layer.output for layer in layers])
+    inputs, pairs = _layer_outputs(model)
+    pairs = [(layer, output) for layer, output in pairs if isinstance(layer, kinds)
+             and getattr(layer, "activation", None) is not keras.activations.linear
+             or isinstance(layer, keras.layers.Activation) and len(output.shape) == 4]
+    with _scratch_names():
+        probe = keras.Model(inputs, [output for _, output in pairs])
     outputs = probe(models.as_batch(image[None]), training=False)
     return [(layer.name, keras.ops.convert_to_numpy(output)[0])
-            for layer, output in zip(layers, outputs)]
+            for (layer, _), output in zip(pairs, outputs)]
 
 
 def plot_feature_maps(maps, *, channels: int = 8):
@@ -553,11 +635,27 @@ def robustness_sweep(networks: dict, images, labels, strengths=None, *,
     if not isinstance(strengths, dict) or not strengths:
         raise TypeError("strengths must be a dict of perturbation -> list of strengths, e.g. "
                         "{'shift': [0, 2, 4]}.")
+    for perturbation, values in strengths.items():
+        validation.one_of(perturbation, "perturbation", pixels.PERTURBATIONS)
+        if not isinstance(values, (list, tuple)) or not values:
+            raise TypeError(f"strengths[{perturbation!r}] must be a non-empty list of "
+                            f"strengths, e.g. {{{perturbation!r}: "
+                            f"{SWEEP_STRENGTHS[perturbation][:3]}}}, but got "
+                            f"{validation.describe(values)}.")
+        for value in values:
+            value = validation.as_float(value, f"a strength of {perturbation!r}", minimum=0.0)
+            if perturbation == "occlusion" and value > 1:
+                raise ValueError(f"occlusion strengths are the side of the black square as a "
+                                 f"fraction of the image side, in [0, 1], but got {value:g}; "
+                                 f"for {value:g} pixels of a 32-pixel image write "
+                                 f"{value / 32:.2f}.")
+            if perturbation == "scale" and value == 0:
+                raise ValueError("a scale factor of 0 would shrink the digits to nothing; "
+                                 "1 leaves them unchanged, 0.5 halves them.")
     images = validation.as_array(images, "images")
     labels = models.as_labels(labels, len(images))
     results = {}
     for perturbation, values in strengths.items():
-        validation.one_of(perturbation, "perturbation", pixels.PERTURBATIONS)
         results[perturbation] = {name: [] for name in networks}
         for value in values:
             varied = pixels.perturb(images, perturbation, value, seed=seed)
@@ -587,7 +685,8 @@ def receptive_fields(model) -> list[dict]:
     keras = lesson.import_keras()
     models._require_model(model)
     sizes, strides, rows = [], [], []
-    for layer in model.layers:
+    _, pairs = _layer_outputs(model)
+    for layer, output in pairs:
         if isinstance(layer, keras.layers.Conv2D):
             sizes.append(int(layer.kernel_size[0]))
             strides.append(int(layer.strides[0]))
@@ -601,31 +700,57 @@ def receptive_fields(model) -> list[dict]:
             continue
         else:
             continue
-        rows.append({"layer": layer.name, "output_size": int(layer.output.shape[1]),
+        rows.append({"layer": layer.name, "output_size": int(output.shape[1]),
                      "receptive_field": kernels.receptive_field(sizes, strides)})
     return rows
 
 
-def plot_receptive_fields(image, fields: list[dict]):
-    """The image with one square per layer: the region a central unit of that layer sees."""
+def bright_centroid(image) -> tuple[float, float]:
+    """(row, column) of the centre of mass of the image's bright pixels (> half the maximum).
+
+    The image centre for an all-black image.
+    """
+    image = validation.as_image(image, "image", channels=(None,))
+    values = np.asarray(image, dtype=np.float64)
+    top = values.max()
+    if top <= 0:
+        return ((values.shape[0] - 1) / 2, (values.shape[1] - 1) / 2)
+    rows, columns = np.nonzero(values > top / 2)
+    return (float(rows.mean()), float(columns.mean()))
+
+
+def plot_receptive_fields(image, fields: list[dict], *, centre=None):
+    """The image with one square per layer: the region one unit of that layer sees.
+
+    The squares are centred on ``centre`` = (row, column); by default on the digit
+    (``bright_centroid``), so that they show how much of the digit each layer takes in.
+    """
     image = validation.as_image(image, "image", channels=(None,))
     if not isinstance(fields, list) or not fields:
         raise TypeError("fields must be the list returned by cnns.receptive_fields(model).")
+    if centre is None:
+        centre = bright_centroid(image)
+    if not isinstance(centre, (tuple, list)) or len(centre) != 2:
+        raise TypeError(f"centre must be (row, column), but got {validation.describe(centre)}.")
+    row_centre, column_centre = (float(value) for value in centre)
     from matplotlib import patches
     figure = _new_figure(figsize=(4.2, 4.2))
     axis = figure.subplots()
     axis.imshow(image, cmap="gray", vmin=0, vmax=1)
-    centre = (image.shape[0] - 1) / 2
     colours = ["#e41a1c", "#ff7f00", "#4daf4a", "#377eb8", "#984ea3", "#a65628"]
     for colour, row in zip(colours * 4, fields):
         side = row["receptive_field"]
-        axis.add_patch(patches.Rectangle((centre - side / 2, centre - side / 2), side, side,
+        axis.add_patch(patches.Rectangle((column_centre - side / 2, row_centre - side / 2),
+                                         side, side,
                                          fill=False, edgecolor=colour, linewidth=2,
                                          label=f"{row['layer']}: {side}x{side}"))
-    axis.set_xlim(-0.5 - 4, image.shape[1] - 0.5 + 4)
-    axis.set_ylim(image.shape[0] - 0.5 + 4, -0.5 - 4)
+    largest = max(row["receptive_field"] for row in fields) / 2
+    axis.set_xlim(min(-0.5, column_centre - largest) - 1,
+                  max(image.shape[1] - 0.5, column_centre + largest) + 1)
+    axis.set_ylim(max(image.shape[0] - 0.5, row_centre + largest) + 1,
+                  min(-0.5, row_centre - largest) - 1)
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    axis.set_title("what one unit of each layer sees")
+    axis.set_title("what one unit of each layer sees (centred on the digit)", fontsize=9)
     return figure
 
 
@@ -751,6 +876,13 @@ def prediction_demo(model, images, labels, class_names, *, seed: int = 0) \
         raise ValueError(f"images must have shape (N, height, width), but it has shape "
                          f"{images.shape}.")
     labels = models.as_labels(labels, len(images))
+    classes = int(model.output_shape[-1])
+    if isinstance(class_names, (str, bytes)) or not isinstance(class_names, (list, tuple)):
+        raise TypeError(f"class_names must be a list of the {classes} class names, e.g. "
+                        f"split.class_names, but got {validation.describe(class_names)}.")
+    if len(class_names) != classes:
+        raise ValueError(f"class_names has {len(class_names)} names, but the model has "
+                         f"{classes} outputs (one per class): pass split.class_names.")
     controls = {
         "index": ipywidgets.IntSlider(0, 0, len(images) - 1, description="test digit"),
         "perturbation": ipywidgets.Dropdown(options=["none"] + list(pixels.PERTURBATIONS),
@@ -788,20 +920,23 @@ def prediction_demo(model, images, labels, class_names, *, seed: int = 0) \
 
 def _keras_conv_shape(input_shape, filters, kernel_size, strides, padding):
     keras = lesson.import_keras()
-    layer = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding)
+    with _scratch_names():
+        layer = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding)
     return tuple(int(s) for s in layer.compute_output_shape((None,) + tuple(input_shape))[1:])
 
 
 def _keras_pool_shape(input_shape, pool_size, strides, padding):
     keras = lesson.import_keras()
-    layer = keras.layers.MaxPooling2D(pool_size, strides=strides, padding=padding)
+    with _scratch_names():
+        layer = keras.layers.MaxPooling2D(pool_size, strides=strides, padding=padding)
     return tuple(int(s) for s in layer.compute_output_shape((None,) + tuple(input_shape))[1:])
 
 
 def _keras_conv_parameters(input_channels, filters, kernel_size):
     keras = lesson.import_keras()
-    layer = keras.layers.Conv2D(filters, kernel_size)
-    layer.build((None, kernel_size + 2, kernel_size + 2, input_channels))
+    with _scratch_names():
+        layer = keras.layers.Conv2D(filters, kernel_size)
+        layer.build((None, kernel_size + 2, kernel_size + 2, input_channels))
     return int(layer.count_params())
 
 
@@ -847,7 +982,7 @@ _CONV_SHAPE_HINT = ("'valid': the kernel must fit inside the image, (n - k) // s
 CONV_SHAPE_CASES = [((28, 28, 1), 8, 3, 1, "valid"), ((28, 28, 1), 8, 3, 1, "same"),
                     ((32, 32, 3), 16, 5, 2, "valid"), ((32, 32, 3), 16, 5, 2, "same"),
                     ((7, 9, 3), 4, 3, 2, "same"), ((224, 224, 3), 64, 7, 2, "same"),
-                    ((10, 12, 2), 6, 4, 3, "valid")]
+                    ((10, 12, 2), 6, 4, 3, "valid"), ((10, 12, 2), 6, 4, 1, "same")]
 
 
 def check_conv_output_shape(conv_output_shape):
@@ -866,23 +1001,33 @@ def check_conv_output_shape(conv_output_shape):
         expected = _keras_conv_shape(shape, filters, size, stride, padding)
         height, width, channels = shape
         other = "same" if padding == "valid" else "valid"
+        half = (size - 1) // 2
+        # The specific mistakes first: a wrong 'same' formula can give the 'valid' shape by
+        # coincidence, and the message should name the formula, not the padding.
         mistakes = [
-            (_keras_conv_shape(shape, filters, size, stride, other),
-             f"that is the shape for padding={other!r}. "
-             + ("'same' keeps the size (divided by the stride)." if padding == "same"
-                else "'valid' adds no padding, so the kernel loses k - 1 pixels.")),
             (expected[:2] + (channels,), "the number of output channels is the number of "
                                          "filters, not the input's channels."),
             (((height - size) // stride, (width - size) // stride, filters),
              "one too small: count the first position of the kernel too (+ 1)."),
             (((height - size) + 1, (width - size) + 1, filters), "the stride is ignored."),
-            ((-(-(height - size) // stride) + 1, -(-(width - size) // stride) + 1, filters),
+            ((-(-(height - size) // stride) + 1, -(-(width - size) // stride) + 1, filters)
+             if padding == "valid" else None,
              "it rounds up; a kernel that would stick out of the image is not used (//)."),
-            ((height // stride, width // stride, filters),
-             "'same' with a stride rounds up: ceil(n / s), e.g. 7 / 2 -> 4."),
+            ((height // stride, width // stride, filters) if padding == "same" else None,
+             "'same' with a stride rounds up: ceil(n / s), e.g. 7 / 2 -> 4, not n // s."),
+            (((height + 2 * half - size) // stride + 1, (width + 2 * half - size) // stride + 1,
+              filters) if padding == "same" else None,
+             f"padding (k - 1) // 2 = {half} pixels on each side is the textbook rule for an "
+             f"odd kernel; with an even kernel ({size} x {size}) it loses a pixel. Keras's "
+             f"'same' pads k - 1 = {size - 1} pixels in total (one more at the bottom and "
+             f"right), so the output always has ceil(n / s) positions."),
+            (_keras_conv_shape(shape, filters, size, stride, other),
+             f"that is the shape for padding={other!r}. "
+             + ("'same' keeps the size (divided by the stride)." if padding == "same"
+                else "'valid' adds no padding, so the kernel loses k - 1 pixels.")),
         ]
         _expect_shape(result, expected, name=name, hint=_CONV_SHAPE_HINT,
-                      mistakes=[m for m in mistakes if m[0] != expected])
+                      mistakes=[m for m in mistakes if m[0] is not None and m[0] != expected])
     exercises.passed("conv_output_shape", len(CONV_SHAPE_CASES))
 
 
@@ -953,6 +1098,10 @@ def check_pool_output_shape(pool_output_shape):
         height, width, channels = shape
         other = "same" if padding == "valid" else "valid"
         mistakes = [
+            (_keras_pool_shape(shape, size, size, padding) if stride != size else None,
+             f"that is the shape for strides={size}: the window moves by `strides` "
+             f"({stride}) positions, which need not be the pool size ({size}; Keras uses "
+             f"the pool size only when strides is not given)."),
             ((-(-(height - size) // stride) + 1, -(-(width - size) // stride) + 1, channels)
              if padding == "valid" else None,
              "off by one: with 'valid' padding a window that would stick out of the input is "
@@ -1037,6 +1186,13 @@ def check_build_cnn(build_cnn):
     keras = lesson.import_keras()
     exercises.require_function(build_cnn, "build_cnn")
     cases = [((32, 32, 1), 10), ((24, 20, 3), 5)]
+    with _scratch_names():      # the student's own model, built later, gets the plain names
+        _check_build_cnn_cases(build_cnn, cases, keras)
+    exercises.passed("build_cnn", len(cases))
+
+
+def _check_build_cnn_cases(build_cnn, cases, keras):
+    __tracebackhide__ = True
     for input_shape, classes in cases:
         name = f"build_cnn({input_shape}, classes={classes})"
         model = exercises.call(build_cnn, input_shape, classes, name=name, hint=_BUILD_HINT)
@@ -1054,9 +1210,19 @@ def check_build_cnn(build_cnn):
         if len(layers) != len(CNN_SPEC):
             found = "\n".join(f"  {i}. {_layer_text(layer)}"
                               for i, layer in enumerate(layers, start=1))
+            unused = ""
+            if len(layers) < len(CNN_SPEC):
+                kinds = [type(layer).__name__ for layer in layers]
+                missing = [entry["type"] for entry in CNN_SPEC
+                           if kinds.count(entry["type"]) < [e["type"] for e in CNN_SPEC]
+                           .count(entry["type"])]
+                unused = (f"\nMissing: {', '.join(dict.fromkeys(missing))}. A layer whose "
+                          f"output is never used is not part of the model: Keras silently "
+                          f"leaves it out. Did you call the next layer on the previous input "
+                          f"(e.g. on `inputs`) instead of on the layer's output `x`?")
             exercises.fail(f"{name} has {len(layers)} layers after the Input, the spec has "
                            f"{len(CNN_SPEC)}. Yours:\n{found}\nThe spec:\n"
-                           f"{describe_spec()}", _BUILD_HINT)
+                           f"{describe_spec()}{unused}", _BUILD_HINT)
         shape = input_shape
         for number, (layer, entry) in enumerate(zip(layers, CNN_SPEC), start=1):
             where = f"{name}, layer {number}"
@@ -1096,4 +1262,3 @@ def check_build_cnn(build_cnn):
         if tuple(model.output_shape[1:]) != (classes,):
             exercises.fail(f"{name} outputs shape {model.output_shape[1:]}, expected "
                            f"({classes},): one probability per class.", _BUILD_HINT)
-    exercises.passed("build_cnn", len(cases))

@@ -252,6 +252,29 @@ def _training_key(model, arrays, settings: dict) -> str:
     return digest.hexdigest()
 
 
+def _output_activation(model) -> str | None:
+    """Name of the activation that produces the model's output, or None if unknown.
+
+    Looks at the last layer: a ``Softmax`` layer, or the ``activation`` of a ``Dense``,
+    ``Conv2D`` or ``Activation`` layer. Other last layers (e.g. a ``Lambda``) give None.
+    """
+    keras = lesson.import_keras()
+    if not model.layers:
+        return None
+    layer = model.layers[-1]
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return None
+    if isinstance(activation, str):
+        return activation
+    try:
+        return keras.activations.serialize(activation)
+    except (ValueError, TypeError):
+        return getattr(activation, "__name__", None)
+
+
 def train(model, images, labels, *, validation_data=None, epochs: int = 10,
           batch_size: int = 64, learning_rate: float = 1e-3, cosine_decay: bool = True,
           seed: int = 0, cache: bool = True) -> TrainingResult:
@@ -290,6 +313,14 @@ def train(model, images, labels, *, validation_data=None, epochs: int = 10,
     """
     keras = lesson.import_keras()
     _require_model(model)
+    activation = _output_activation(model)
+    if isinstance(activation, dict):
+        activation = activation.get("config", {}).get("name", activation.get("class_name"))
+    if activation is not None and activation != "softmax":
+        raise ValueError(f"model {model.name!r} ends with activation {activation!r} "
+                         f"(layer {model.layers[-1].name!r}), but models.train uses the "
+                         f"sparse categorical cross-entropy, which expects probabilities: end "
+                         f"the model with keras.layers.Dense(classes, activation='softmax').")
     images = as_batch(images)
     classes = int(model.output_shape[-1])
     labels = as_labels(labels, len(images), classes)

@@ -190,6 +190,9 @@ def plot_panels(x_values: dict, curves: dict, *, ylabel: str, ylim=None,
     for axis, panel in zip(axes, x_values):
         for label, y in curves[panel].items():
             axis.plot(list(x_values[panel]), list(y), marker="o", label=label)
+        xs = list(x_values[panel])
+        if len(xs) > 1 and xs[0] > xs[-1]:      # e.g. scale 1.0 -> 0.55: unchanged on the left
+            axis.invert_xaxis()
         axis.set_xlabel((xlabels or {}).get(panel, panel))
         axis.grid(alpha=0.3)
         if ylim is not None:

@@ -147,11 +147,15 @@ def test_compare_classifiers_trains_everything_in_one_run(keras):
     (None, {"CNN": "model"}, {}, TypeError, "dict mapping a name to a Keras model"),
     (None, "CNN", {}, TypeError, "dict mapping a name to a Keras model"),
     (None, None, {"epochs": {"other": 2}}, ValueError, "epochs has no entry for dense"),
+    (None, "wrong shape", {}, ValueError,
+     r"expects inputs of shape \(32, 32, 1\), but the split's images have shape \(12, 12, 1\)"),
 ])
 def test_compare_classifiers_bad_input(keras, split, networks, kwargs, error, message):
     split = _tiny_split() if split is None else split
     if networks is None:
         networks = {"dense": models.dense_classifier((12, 12, 1), 3, (4,))}
+    elif networks == "wrong shape":
+        networks = {"dense": models.dense_classifier((32, 32, 1), 3, (4,))}
     with pytest.raises(error, match=message):
         cnns.compare_classifiers(split, networks, **kwargs)
 
@@ -184,6 +188,8 @@ def test_confusion_bad_input(labels, predictions, classes, error, message):
 @pytest.mark.parametrize("matrix, names, error, message", [
     (np.zeros((2, 3)), ["a", "b"], ValueError, "must be square"),
     (np.zeros((2, 2)), ["a"], ValueError, "name the 2 classes"),
+    (np.zeros((10, 10)), 10, TypeError, "list of the 10 class names"),
+    (np.zeros((2, 2)), "ab", TypeError, "list of the 2 class names"),
     ("matrix", ["a"], TypeError, "NumPy array"),
 ])
 def test_plot_confusion_bad_input(matrix, names, error, message):
@@ -295,6 +301,25 @@ def test_feature_maps_bad_input(cnn, model, image, error, message):
         cnns.feature_maps(cnn if model is None else model, image)
 
 
+def test_feature_maps_and_receptive_fields_of_a_sequential_model(keras):
+    """A Sequential model has no symbolic input until called: its layers are re-chained."""
+    model = build_cnn_sequential((32, 32, 1), 10)
+    maps = cnns.feature_maps(model, RNG.random((32, 32)))
+    assert [values.shape for _, values in maps] == [
+        (32, 32, 32), (16, 16, 32), (16, 16, 64), (8, 8, 64), (8, 8, 64)]
+    assert [row["receptive_field"] for row in cnns.receptive_fields(model)] == [
+        3, 4, 8, 10, 18, 32]
+    layers = keras.layers      # built without keras.Input, then model.build(...)
+    built = keras.Sequential([layers.Conv2D(4, 3, activation="relu"), layers.MaxPooling2D(2),
+                              layers.GlobalMaxPooling2D(), layers.Dense(3, activation="softmax")])
+    built.build((None, 12, 12, 1))
+    assert [values.shape for _, values in cnns.feature_maps(built, np.zeros((12, 12)))] == [
+        (10, 10, 4), (5, 5, 4)]
+    unbuilt = keras.Sequential([layers.Conv2D(4, 3), layers.Dense(3, activation="softmax")])
+    with pytest.raises(ValueError, match="has no input shape yet"):
+        cnns.feature_maps(unbuilt, np.zeros((12, 12)))
+
+
 def test_feature_maps_needs_convolutions(dense):
     with pytest.raises(ValueError, match="no Conv2D or pooling layer"):
         cnns.feature_maps(dense, np.zeros((32, 32)))
@@ -326,6 +351,11 @@ def test_robustness_sweep_structure(cnn, dense, placed_split):
     ({}, None, TypeError, "non-empty dict"),
     (None, {"blur": [1]}, ValueError, "perturbation must be one of"),
     (None, [0, 1], TypeError, "strengths must be a dict"),
+    (None, {"occlusion": [50]}, ValueError, r"fraction of the image side, in \[0, 1\]"),
+    (None, {"shift": 2}, TypeError, r"strengths\['shift'\] must be a non-empty list"),
+    (None, {"noise": []}, TypeError, "non-empty list"),
+    (None, {"shift": [-1]}, ValueError, "at least 0"),
+    (None, {"scale": [1, 0]}, ValueError, "scale factor of 0"),
 ])
 def test_robustness_sweep_bad_input(cnn, networks, strengths, error, message):
     networks = {"CNN": cnn} if networks is None else networks
@@ -347,6 +377,16 @@ def test_receptive_fields_of_the_lesson_cnn(cnn):
 def test_receptive_fields_bad_input(value):
     with pytest.raises(TypeError, match="Keras model"):
         cnns.receptive_fields(value)
+
+
+def test_receptive_field_squares_are_centred_on_the_digit():
+    image = np.zeros((32, 32))
+    image[2:8, 22:30] = 1.0                      # a "digit" in the top right corner
+    assert cnns.bright_centroid(image) == (4.5, 25.5)
+    assert cnns.bright_centroid(np.zeros((8, 8))) == (3.5, 3.5)
+    figure = cnns.plot_receptive_fields(image, [{"layer": "conv", "receptive_field": 3}])
+    (square,) = figure.axes[0].patches
+    assert square.get_xy() == (24.0, 3.0)        # (column, row) of its corner
 
 
 @pytest.mark.parametrize("image, fields, error, message", [
@@ -425,6 +465,14 @@ def test_prediction_demo_driven_headlessly(cnn, placed_split):
     assert demo.state["strength"] == 45.0
     assert abs(demo.state["probabilities"].sum() - 1) < 1e-4
     assert demo.last_render_seconds < 1.0
+
+
+def test_prediction_demo_bad_class_names(cnn):
+    images, labels = np.zeros((2, 32, 32)), np.zeros(2, int)
+    with pytest.raises(ValueError, match="class_names has 2 names, but the model has 10 outputs"):
+        cnns.prediction_demo(cnn, images, labels, ["a", "b"])
+    with pytest.raises(TypeError, match="list of the 10 class names"):
+        cnns.prediction_demo(cnn, images, labels, 10)
 
 
 @pytest.mark.parametrize("model, images, labels, error, message", [
@@ -519,13 +567,20 @@ def _swap_padding(function):
     (lambda s, f, k, st, p: ((s[0] - k) // st, (s[1] - k) // st, f) if p == "valid"
      else conv_output_shape(s, f, k, st, p), "count the first position"),
     (lambda s, f, k, st, p: (s[0] // st, s[1] // st, f) if p == "same"
-     else conv_output_shape(s, f, k, st, p), "ceil"),
+     else conv_output_shape(s, f, k, st, p), r"rounds up: ceil\(n / s\).*not n // s"),
+    (lambda s, f, k, st, p: ((s[0] + 2 * ((k - 1) // 2) - k) // st + 1,
+                             (s[1] + 2 * ((k - 1) // 2) - k) // st + 1, f) if p == "same"
+     else conv_output_shape(s, f, k, st, p), r"with an even kernel \(4 x 4\) it loses a pixel"),
     (lambda s, f, k, st, p: None, "returned None"),
     (lambda s, f, k, st, p: "26x26x8", "tuple of 3 whole numbers"),
     (lambda s, f, k, st, p: (1,) + conv_output_shape(s, f, k, st, p), "without the batch axis"),
     ("conv_output_shape", "should be a function"),
 ])
 def test_check_conv_output_shape_wrong_answers(keras, answer, message):
+    if message == r"rounds up: ceil\(n / s\).*not n // s":    # not blamed on the padding
+        with pytest.raises(exercises.ExerciseIncorrect) as error:
+            cnns.check_conv_output_shape(answer)
+        assert "that is the shape for padding" not in str(error.value)
     if message is None:
         with pytest.raises(exercises.ExerciseNotStarted):
             cnns.check_conv_output_shape(answer)
@@ -557,6 +612,8 @@ def test_check_conv_parameters_wrong_answers(keras, answer, message):
      "keeps all of them"),
     (lambda s, p, st, pad: ((s[0] - p) + 1, (s[1] - p) + 1, s[2]), "stride is ignored"),
     (lambda s, p, st, pad: (s[0] // p, s[1] // p, s[2]), "'same' rounds up"),
+    (lambda s, p, st, pad: pool_output_shape(s, p, p, pad),
+     r"that is the shape for strides=3: the window moves by `strides` \(2\)"),
 ])
 def test_check_pool_output_shape_wrong_answers(keras, answer, message):
     with pytest.raises(exercises.ExerciseIncorrect, match=message):
@@ -570,6 +627,8 @@ def _variant(**changes):
         layers = keras.layers
         inputs = keras.Input(shape=changes.get("input_shape", input_shape))
         x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant")(inputs)
+        if changes.get("unchained"):
+            x = inputs         # the augmentation's output is dropped: Keras leaves it out
         for index, filters in enumerate((changes.get("filters", 32), 64, 64)):
             x = layers.Conv2D(filters, 3, padding=changes.get("padding", "same"),
                               use_bias=changes.get("use_bias", False))(x)
@@ -593,6 +652,8 @@ def _variant(**changes):
     (_variant(activation=None), "activation='linear'; the spec says activation='softmax'"),
     (_variant(classes=10), "units=10; the spec says units=5"),
     (_variant(skip_pool=True), "has 13 layers after the Input, the spec has 14"),
+    (_variant(unchained=True), r"the spec has 14(.|\n)*Missing: RandomTranslation\. A layer "
+                               r"whose output is never used is not part of the model"),
     (_variant(input_shape=(32, 32, 1)), r"input shape is \(32, 32, 1\), expected \(24, 20, 3\)"),
     (lambda shape, classes: None, "returned None"),
     (lambda shape, classes: "cnn", "expected a keras.Model"),
@@ -611,3 +672,17 @@ def test_describe_spec_lists_every_layer():
     text = cnns.describe_spec()
     assert text.count("\n") == len(cnns.CNN_SPEC) - 1
     assert "units='classes'" in text and text.startswith("1. RandomTranslation(")
+
+
+def test_checks_do_not_use_up_keras_layer_names(keras):
+    before = keras.layers.Conv2D(1, 1).name
+    with_pool_before = keras.layers.MaxPooling2D().name
+    exercises.solution_or(build_cnn, check=cnns.check_build_cnn, fallback=cnns.lesson_cnn)
+    cnns.check_conv_output_shape(conv_output_shape)
+    cnns.check_pool_output_shape(pool_output_shape)
+    cnns.dense_vs_conv_parameters((8, 8, 1), units=2, filters=2)
+
+    def number(name):
+        return int(name.rsplit("_", 1)[1]) if name.rsplit("_", 1)[-1].isdigit() else 0
+    assert number(keras.layers.Conv2D(1, 1).name) == number(before) + 1
+    assert number(keras.layers.MaxPooling2D().name) == number(with_pool_before) + 1

@@ -299,3 +299,20 @@ def test_train_cache_argument_must_be_a_bool():
     model, images, labels = _tiny_training()
     with pytest.raises(TypeError, match="cache must be True or False"):
         models.train(model, images, labels, epochs=1, cache="yes")
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "sigmoid"])
+def test_train_refuses_a_model_without_softmax_output(keras, activation):
+    images, labels = _tiny_data()
+    inputs = keras.Input((12, 12, 1))
+    outputs = keras.layers.Dense(3, activation=activation)(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, outputs, name="logits")
+    with pytest.raises(ValueError, match=r"ends with activation .* activation='softmax'"):
+        models.train(model, images, labels, epochs=1)
+
+
+def test_train_accepts_a_separate_softmax_layer(keras):
+    inputs = keras.Input((12, 12, 1))
+    x = keras.layers.Dense(3)(keras.layers.Flatten()(inputs))
+    for last in (keras.layers.Activation("softmax"), keras.layers.Softmax()):
+        assert models._output_activation(keras.Model(inputs, last(x))) == "softmax"
