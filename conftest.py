@@ -1,4 +1,5 @@
-"""Shared test set-up. Environment variables set here also reach the notebook kernels (nbval)."""
+"""Shared test set-up for tests/ and notebooks/. Environment variables set here also reach the
+notebook kernels (nbval), the autograder and the browser tests' JupyterLab."""
 
 import os
 import tempfile
@@ -12,7 +13,7 @@ os.environ.setdefault("LAB_UTILS_CACHE", tempfile.mkdtemp(prefix="lab_utils_cach
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parent
 SHARED_DATA = PROJECT.parent / "shared" / "data"
 
 
