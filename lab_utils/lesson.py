@@ -57,6 +57,9 @@ def import_keras():
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
             tf.get_logger().setLevel("ERROR")
+            # Device discovery prints "failed call to cuInit" on machines without a GPU:
+            # do it now, while stderr is silenced, rather than at the first Keras operation.
+            tf.config.list_physical_devices()
     return keras
 
 
