@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
+os.environ["LAB_UTILS_RETRAIN"] = "1"   # measure real training, never the cache of models.train
 
 
 def machine() -> str:
