@@ -106,13 +106,19 @@ def test_solution_or_names_a_kit_function_naturally(capsys):
     assert "the cells below use the kit's correlate." in capsys.readouterr().out
 
 
-def test_forbid_calls_rejects_a_notebook_function_that_calls_the_reference():
-    # A notebook cell: IPython registers each cell's source in linecache, as done here.
-    source = ("import numpy as np\ndef to_float(image):\n    return np.asarray(image, float)\n"
-              "def lookup(image):\n    return img_as_float(image)\n")
-    linecache.cache["<cell-1>"] = (len(source), None, source.splitlines(True), "<cell-1>")
+def _notebook_cell(source: str, name: str) -> dict:
+    """Run ``source`` as a notebook cell would: module __main__, source kept in linecache
+    (IPython registers each cell there, which is how inspect.getsource finds it)."""
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
     namespace = {"__name__": "__main__"}
-    exec(compile(source, "<cell-1>", "exec"), namespace)
+    exec(compile(source, name, "exec"), namespace)
+    return namespace
+
+
+def test_forbid_calls_rejects_a_notebook_function_that_calls_the_reference():
+    namespace = _notebook_cell(
+        "import numpy as np\ndef to_float(image):\n    return np.asarray(image, float)\n"
+        "def lookup(image):\n    return img_as_float(image)\n", "<cell-1>")
     exercises.forbid_calls(namespace["to_float"], ["img_as_float"], exercise="normalise")
     with pytest.raises(exercises.ExerciseIncorrect, match=r"normalise calls img_as_float\(\)"):
         exercises.forbid_calls(namespace["lookup"], ["img_as_float"], exercise="normalise")
@@ -133,9 +139,7 @@ def test_forbid_calls_ignores_comments_docstrings_and_strings_and_matches_dotted
               '    return image\n'
               'def dotted(z):\n'
               '    return keras.activations.sigmoid(z)\n')
-    linecache.cache["<cell-2>"] = (len(source), None, source.splitlines(True), "<cell-2>")
-    namespace = {"__name__": "__main__"}
-    exec(compile(source, "<cell-2>", "exec"), namespace)
+    namespace = _notebook_cell(source, "<cell-2>")
     exercises.forbid_calls(namespace["by_hand"], ["correlate2d"], exercise="conv2d_loops")
     with pytest.raises(exercises.ExerciseIncorrect, match=r"calls activations.sigmoid\(\)"):
         exercises.forbid_calls(namespace["dotted"], ["activations.sigmoid"], exercise="sigmoid")
