@@ -845,6 +845,7 @@ def playground(*, dataset: str = "circles", classes: int = 2, noise: float = 0.1
         speed = (f"<b>{trainer.ms_per_step:.1f} ms</b> per training step"
                  if trainer.step_seconds else "press play or step to train")
         status.value = (f"network {layers} ({trainer.model.count_params()} weights) · "
+                        f"learning rate {values['learning_rate']:g} · "
                         f"step <b>{trainer.steps}</b> · loss <b>{loss:.3f}</b> · accuracy "
                         f"<b>{accuracy:.0%}</b> · {speed} · drawing {draw_ms:.0f} ms")
         return {"step": trainer.steps, "loss": loss, "accuracy": accuracy,
