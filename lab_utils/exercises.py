@@ -13,13 +13,35 @@ A lesson's exercise is three notebook cells (see AUTHORING.md):
 
 The checks compare against real library functions (scikit-image, SciPy, Keras), never against
 a solution kept in ``lab_utils``.
+
+Every check is written once, the same way, with the ``checker`` decorator::
+
+    @exercises.checker("to_grayscale", forbid=["skimage.color.rgb2gray"])
+    def check_to_grayscale(student):
+        result = student(image, name="to_grayscale(image)", hint=...)
+        exercises.expect_array(result, color.rgb2gray(image), name=...)
+        return 1                                   # number of cases tried
+
+The decorator supplies what each check needs and must not forget: the student's value must be a
+function; the library functions the check compares with may not be called (found in the source,
+and caught at run time however they are reached); each call has a time limit; answers are
+converted to plain values before they are compared; the global random state is left as it was
+(so what later cells print does not depend on which exercises pass); and the check is listed in
+``CHECKS`` so the tests can try every check with a shortcut answer.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextlib
+import functools
+import importlib
+import inspect
 import io
-from typing import Callable
+import random
+import sys
+import threading
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -214,3 +236,260 @@ def _called_names(function) -> set[str]:
                 parts.append(target.id)
             names.add(".".join(reversed(parts)))
     return names
+
+
+# --- the checker runner ----------------------------------------------------------------------
+
+#: Every check made with ``checker``: "module.check_name" -> the check. Tests iterate it.
+CHECKS: dict[str, Callable] = {}
+
+#: Seconds a single call of a student's function may take before the check gives up.
+DEFAULT_TIME_LIMIT = 10.0
+
+
+class Student:
+    """The student's function as a check calls it: ``student(*args, name=..., hint=...)``.
+
+    Each call runs with a time limit, hides the student's prints, turns exceptions into exercise
+    messages (like ``call``), watches for the forbidden library functions, and returns the
+    answer converted to plain values (``plain``).
+    """
+
+    def __init__(self, function, exercise: str, forbidden: dict, time_limit: float):
+        self.function = function
+        self.exercise = exercise
+        self.forbidden = forbidden          # id(object) -> dotted name
+        self.time_limit = time_limit
+        self.calls = 0
+
+    def __call__(self, *args, name: str | None = None, hint: str | None = None):
+        __tracebackhide__ = True
+        name = name or self.exercise
+        self.calls += 1
+        with _forbidden_call_watch(self.forbidden) as seen, _time_limit(self.time_limit) as timer:
+            try:
+                result = call(self.function, *args, name=name, hint=hint)
+            except KeyboardInterrupt:
+                if not timer.fired:
+                    raise                   # the student pressed Stop
+                result = _TIMED_OUT
+        if result is _TIMED_OUT:
+            fail(f"{name} did not finish within {self.time_limit:g} s, so the check stopped "
+                 f"it. Look for a loop that never ends, or for work repeated far more often "
+                 f"than needed.", hint)
+        if seen:
+            fail(f"{self.exercise} calls {seen[0]}(), the library function this check "
+                 f"compares with (reached at run time). Write the computation yourself; the "
+                 f"lesson uses {seen[0].rsplit('.', 1)[-1]} afterwards.")
+        return plain(result)
+
+
+_TIMED_OUT = object()
+
+
+def checker(exercise: str, *, forbid: Sequence[str], time_limit: float = DEFAULT_TIME_LIMIT):
+    """Turn a check body into the check a notebook calls: ``check_x(student_function)``.
+
+    Parameters
+    ----------
+    exercise : str
+        The exercise's name as students know it, e.g. "to_grayscale".
+    forbid : sequence of str
+        Import paths of the library functions the check compares with, e.g.
+        ``["skimage.color.rgb2gray"]``. Calling one of them fails the check: the last part of
+        the name is looked for in the student's source, and the function object itself is
+        watched while the student's code runs (``getattr`` tricks and aliases included;
+        NumPy ufuncs such as ``np.square`` are invisible to that watch). Must be given (may be empty when no library function computes the answer).
+    time_limit : float
+        Seconds each call of the student's function may take.
+
+    The body receives a ``Student`` and returns the number of cases it tried.
+    """
+    if isinstance(forbid, str):
+        raise TypeError("forbid must be a list of import paths, not one string.")
+    forbid = tuple(forbid)
+
+    def decorate(body):
+        @functools.wraps(body)
+        def check(function):
+            __tracebackhide__ = True
+            require_function(function, exercise)
+            forbid_calls(function, [path.rsplit(".", 1)[-1] for path in forbid],
+                         exercise=exercise)
+            student = Student(function, exercise, _resolve(forbid), time_limit)
+            with preserved_random_state():
+                cases = body(student)
+            passed(exercise, cases)
+
+        check.exercise = exercise
+        check.forbid = forbid
+        check.time_limit = time_limit
+        CHECKS[f"{body.__module__}.{body.__name__}"] = check
+        return check
+    return decorate
+
+
+def _resolve(paths) -> dict:
+    """Import each dotted path and return {id(function): path}, unwrapping decorators.
+
+    A path that cannot be imported on this machine (an optional package) is skipped: the static
+    source check still applies to it.
+    """
+    found = {}
+    for path in paths:
+        module_name, _, attribute = path.rpartition(".")
+        try:
+            target = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError):
+            continue
+        for layer in _wrapper_chain(target):
+            found[id(layer)] = path
+            code = getattr(layer, "__code__", None)
+            if code is not None:
+                found[id(code)] = path
+    return found
+
+
+def _wrapper_chain(function):
+    """``function`` and every function it wraps (``functools.wraps`` chains)."""
+    seen = []
+    while function is not None and all(function is not other for other in seen):
+        seen.append(function)
+        function = getattr(function, "__wrapped__", None)
+    return seen
+
+
+@contextlib.contextmanager
+def _forbidden_call_watch(forbidden: dict):
+    """Record, while the block runs, every call of a forbidden function (Python or C)."""
+    seen: list[str] = []
+    if not forbidden:
+        yield seen
+        return
+
+    def profile(frame, event, argument):
+        if event == "call":
+            path = forbidden.get(id(frame.f_code))
+        elif event == "c_call":
+            path = forbidden.get(id(argument))
+        else:
+            return
+        if path is not None and path not in seen:
+            seen.append(path)
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        yield seen
+    finally:
+        sys.setprofile(previous)
+
+
+class _Timer:
+    fired = False
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Interrupt the main thread after ``seconds`` (works on Linux, macOS and Windows).
+
+    The interrupt arrives as KeyboardInterrupt between Python bytecodes, so a loop written in
+    Python stops; one long NumPy call finishes first. Outside the main thread (rare in a
+    notebook) no limit applies.
+    """
+    state = _Timer()
+    if threading.current_thread() is not threading.main_thread() or seconds is None:
+        yield state
+        return
+
+    def interrupt():
+        state.fired = True
+        _thread.interrupt_main()
+
+    timer = threading.Timer(seconds, interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield state
+    finally:
+        timer.cancel()
+
+
+@contextlib.contextmanager
+def preserved_random_state():
+    """Leave Python's, NumPy's and Keras's global random generators as they were.
+
+    Checks draw test inputs; without this a lesson's later figures would depend on whether
+    (and how often) a student ran a check.
+    """
+    python_state = random.getstate()
+    numpy_state = np.random.get_state()
+    keras_generator = _keras_generator_state()
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        _restore_keras_generator(keras_generator)
+
+
+def _keras_generator_state():
+    """(generator, its state as NumPy) of Keras's global SeedGenerator, if Keras is loaded."""
+    if "keras" not in sys.modules:
+        return None
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+        generator = global_state.get_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR)
+        state = None if generator is None else np.array(generator.state.numpy())
+        return generator, state
+    except Exception:  # noqa: BLE001 - a Keras-internal layout change must not break checks
+        return None
+
+
+def _restore_keras_generator(saved) -> None:
+    if saved is None:
+        return
+    generator, state = saved
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+        global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, generator)
+        if generator is not None:
+            generator.state.assign(state)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def plain(value):
+    """``value`` rebuilt from built-in types and base NumPy arrays.
+
+    Answers are compared only after this conversion, so an answer cannot carry behaviour of its
+    own (an ndarray subclass whose comparisons always succeed, a float subclass that inspects
+    the check). Arrays are copied into a base ``ndarray``; numbers become ``int``/``float``/
+    ``bool``; lists, tuples and dicts are rebuilt; other objects (a Keras model) pass through.
+    """
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            return np.array([plain(item) for item in value.ravel()],
+                            dtype=object).reshape(value.shape)
+        return np.array(value, copy=True, subok=False)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, np.generic):
+        return np.generic.item(value)
+    if isinstance(value, int):
+        return int.__index__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, complex):
+        return complex.__complex__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, tuple):
+        return tuple(plain(item) for item in tuple.__iter__(value))
+    if isinstance(value, list):
+        return [plain(item) for item in list.__iter__(value)]
+    if isinstance(value, dict):
+        return {plain(key): plain(item) for key, item in dict.items(value)}
+    return value

@@ -112,6 +112,22 @@ def setup(seed: int = 0, *, deep_learning: bool = False) -> None:
     print("  ".join(f"{key} {value}" for key, value in versions.items()) + f"  seed {seed}")
 
 
+def reseed(seed: int = 0) -> None:
+    """Reset every global random generator to ``seed`` just before a cell that draws numbers.
+
+    Exercise checks leave the random state alone, but a student may run cells in any order or
+    twice; a training or sampling cell that starts with ``lesson.reseed(0)`` prints the same
+    figures for everyone. Seeds Python's ``random``, NumPy's global generator and, when Keras
+    is already imported, Keras (``keras.utils.set_random_seed``, which also seeds TensorFlow).
+    """
+    from lab_utils import validation
+    seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
+    random.seed(seed)
+    np.random.seed(seed)
+    if "keras" in sys.modules:
+        import_keras().utils.set_random_seed(seed)
+
+
 def report(deep_learning: bool = False) -> dict:
     """Versions of Python and the main libraries, plus the Keras backend and device if asked."""
     import matplotlib

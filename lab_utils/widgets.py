@@ -11,6 +11,10 @@ A lesson widget has two halves:
 ``hold()``), and keeps what the last render returned in ``.state`` so tests can drive a widget
 headlessly: set ``controls["row"].value = 3`` and assert on ``state``.
 
+An error raised while rendering (a value the compute function refuses) is shown inside the
+widget, in red and in plain words, instead of going to the log console where nobody sees it;
+the widget stays usable and the message disappears at the next render that succeeds.
+
 Images are shown with ``ipywidgets.Image`` fed JPEG (photos) or fast PNG (pixel grids): about
 2-3 ms on the Python side, against ~150 ms for re-drawing a matplotlib figure.
 """
@@ -18,6 +22,7 @@ Images are shown with ``ipywidgets.Image`` fed JPEG (photos) or fast PNG (pixel 
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import time
 from typing import Callable
@@ -69,6 +74,7 @@ class Interactive:
     """
 
     def __init__(self, controls: dict, render: Callable[[dict], dict], layout):
+        import ipywidgets
         self.controls = dict(controls)
         self.layout = layout
         self._render = render
@@ -76,6 +82,10 @@ class Interactive:
         self.state: dict = {}
         self.render_count = 0
         self.last_render_seconds = 0.0
+        # Shown only while the last render failed (see ``refresh``).
+        self.error = ipywidgets.HTML(layout=ipywidgets.Layout(display="none"))
+        self.error.add_class("lab-utils-widget-error")
+        self.widget = ipywidgets.VBox([layout, self.error])
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
         self.refresh()
@@ -87,7 +97,17 @@ class Interactive:
     def refresh(self) -> dict:
         """Render now with the current control values and return the new state."""
         start = time.perf_counter()
-        self.state = self._render(self.values()) or {}
+        try:
+            self.state = self._render(self.values()) or {}
+        except Exception as error:  # noqa: BLE001 - every render error is shown to the student
+            self.state = {"error": error_text(error)}
+            self.error.value = (f'<div style="color:#b00020;font-weight:bold">'
+                                f'{html.escape(self.state["error"])}</div>')
+            self.error.layout.display = None
+        else:
+            if self.error.layout.display != "none":
+                self.error.value = ""
+                self.error.layout.display = "none"
         self.last_render_seconds = time.perf_counter() - start
         self.render_count += 1
         return self.state
@@ -107,7 +127,16 @@ class Interactive:
             self.refresh()
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.layout._repr_mimebundle_(**kwargs)
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def error_text(error: BaseException) -> str:
+    """A render error in plain words: the kit's own messages as they are, others named."""
+    message = str(error).strip() or type(error).__name__
+    if isinstance(error, (ValueError, TypeError)):
+        return f"Cannot show this setting: {message}"
+    return (f"Something went wrong while drawing ({type(error).__name__}: {message}). "
+            f"Change a control to try again.")
 
 
 def labelled(widget, text: str):

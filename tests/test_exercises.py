@@ -143,3 +143,96 @@ def test_forbid_calls_ignores_comments_docstrings_and_strings_and_matches_dotted
     exercises.forbid_calls(namespace["by_hand"], ["correlate2d"], exercise="conv2d_loops")
     with pytest.raises(exercises.ExerciseIncorrect, match=r"calls activations.sigmoid\(\)"):
         exercises.forbid_calls(namespace["dotted"], ["activations.sigmoid"], exercise="sigmoid")
+
+
+# --- the checker runner (exercises.checker) ---------------------------------------------------
+
+def _make_square_check(**options):
+    """A check made with the runner: squares must match x * x; np.outer is forbidden (the
+    runner's run-time watch sees Python and built-in functions, not NumPy ufuncs)."""
+    @exercises.checker("square", forbid=["numpy.outer"], **options)
+    def check_square(student):
+        x = np.arange(4.0)
+        exercises.expect_array(student(x, name="square(x)"), x * x, name="square(x)")
+        np.random.random()      # a check may draw numbers; the notebook's state is restored
+        return 1
+    return check_square
+
+
+def test_checker_passes_a_right_answer_and_registers_the_check(capsys):
+    check = _make_square_check()
+    check(lambda x: x * x)
+    assert "✔ square passed 1 tests." in capsys.readouterr().out
+    assert exercises.CHECKS[f"{__name__}.check_square"] is check
+    assert check.forbid == ("numpy.outer",)
+
+
+def test_checker_catches_a_forbidden_function_reached_at_run_time():
+    check = _make_square_check()
+    sneaky = lambda x: getattr(np, "out" + "er")(x, x).diagonal().copy()  # noqa: E731
+    with pytest.raises(exercises.ExerciseIncorrect, match=r"calls numpy\.outer\(\)"):
+        check(sneaky)
+
+
+def test_checker_stops_an_endless_loop_with_a_clear_message():
+    check = _make_square_check(time_limit=0.3)
+
+    def endless(x):
+        while True:
+            pass
+    with pytest.raises(exercises.ExerciseIncorrect, match="did not finish within 0.3 s"):
+        check(endless)
+
+
+def test_checker_leaves_the_global_random_state_alone():
+    check = _make_square_check()
+    np.random.seed(5)
+    expected = np.random.random()
+    np.random.seed(5)
+    check(lambda x: x * x)
+    assert np.random.random() == expected
+
+
+def test_checker_compares_plain_values_not_an_answer_that_claims_equality():
+    class AlwaysEqual(np.ndarray):
+        def __eq__(self, other):
+            return np.ones(np.shape(other), dtype=bool)
+
+        def __sub__(self, other):
+            return np.zeros(np.shape(other))
+
+    check = _make_square_check()
+    with pytest.raises(exercises.ExerciseIncorrect, match="differs from the expected"):
+        check(lambda x: np.zeros(4).view(AlwaysEqual))
+
+
+def test_checker_reports_not_started_and_wrong_values():
+    check = _make_square_check()
+
+    def unsolved(x):
+        raise NotImplementedError()
+    with pytest.raises(exercises.ExerciseNotStarted):
+        check(unsolved)
+    with pytest.raises(exercises.ExerciseIncorrect, match="differs"):
+        check(lambda x: x + x)
+    with pytest.raises(exercises.ExerciseIncorrect, match="should be a function"):
+        check(3.0)
+
+
+@pytest.mark.parametrize("value, expected_type", [
+    (np.float64(2.5), float), (np.int32(3), int), (np.bool_(True), bool),
+    ((1, np.float32(2.0)), tuple), ([np.zeros(2)], list), ({"a": np.int64(1)}, dict),
+])
+def test_plain_rebuilds_values_from_built_in_types(value, expected_type):
+    result = exercises.plain(value)
+    assert type(result) is expected_type
+
+
+def test_plain_strips_number_and_array_subclasses():
+    class Sneaky(float):
+        def __eq__(self, other):
+            return True
+    assert type(exercises.plain(Sneaky(1.0))) is float
+    assert exercises.plain(Sneaky(1.0)) != 2.0
+    view = np.zeros(3).view(np.ma.MaskedArray)
+    assert type(exercises.plain(view)) is np.ndarray

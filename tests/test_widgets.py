@@ -63,3 +63,22 @@ def test_to_uint8_and_upscale():
 def test_bad_input(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_interactive_shows_a_render_error_in_the_widget_and_recovers():
+    import ipywidgets
+
+    from lab_utils import widgets
+    slider = ipywidgets.IntSlider(value=1, min=-1, max=3)
+
+    def render(values):
+        if values["n"] < 0:
+            raise ValueError("n must be at least 0, but got -1.")
+        return {"n": values["n"]}
+    w = widgets.Interactive({"n": slider}, render, ipywidgets.VBox([slider]))
+    assert w.error.layout.display == "none"
+    slider.value = -1
+    assert w.state == {"error": "Cannot show this setting: n must be at least 0, but got -1."}
+    assert "n must be at least 0" in w.error.value and w.error.layout.display is None
+    slider.value = 2                     # still usable: the next good value renders
+    assert w.state == {"n": 2} and w.error.layout.display == "none"
