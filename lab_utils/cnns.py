@@ -760,13 +760,18 @@ def plot_receptive_fields(image, fields: list[dict], *, centre=None):
 
 
 def plot_imagenet_errors(table: dict):
-    """Top-5 error of the ILSVRC winners by year, AlexNet marked, the human estimate dashed.
+    """Top-5 error of the ILSVRC winners by year, the human estimate dashed.
+
+    Bars: grey before CNNs, blue for CNN entries (AlexNet's year in red). Every winning entry
+    from 2012 on averaged several networks (an ensemble); where the paper gives the error of
+    one network, a black dash marks it.
 
     Parameters
     ----------
     table : dict of columns, as returned by ``data.load_table("imagenet_top5")``
     """
-    needed = {"year", "team", "model", "top5_error_percent", "kind"}
+    needed = {"year", "team", "model", "entry", "top5_error_percent",
+              "single_model_top5_error_percent", "kind"}
     if not isinstance(table, dict) or not needed <= set(table):
         raise TypeError(f"table must be data.load_table('imagenet_top5') (columns "
                         f"{', '.join(sorted(needed))}).")
@@ -782,13 +787,18 @@ def plot_imagenet_errors(table: dict):
     for year, error, index in zip(years, errors, winners):
         axis.text(year, error + 0.5, f"{error:g}%\n{table['team'][index]}", ha="center",
                   fontsize=7)
+        single = table["single_model_top5_error_percent"][index]
+        if single is not None:
+            axis.plot([year - 0.4, year + 0.4], [single, single], color="black", linewidth=2)
     for index in humans:
         axis.axhline(table["top5_error_percent"][index], color="black", linestyle="--",
                      linewidth=1)
         axis.text(years[0] - 0.4, table["top5_error_percent"][index] + 0.4,
                   f"human estimate {table['top5_error_percent'][index]:g}%", fontsize=7)
     axis.set_xticks(years)
-    axis.set_xlabel("ILSVRC year (grey: before CNNs, red: AlexNet, blue: deeper CNNs)")
+    axis.set_xlabel("ILSVRC year (grey: before CNNs, red: AlexNet, blue: later CNNs; every "
+                    "bar from 2012 on is an ensemble,\nblack dash: one network alone, "
+                    "on the validation set)", fontsize=8)
     axis.set_ylabel("top-5 error (%)")
     axis.set_ylim(0, max(errors) * 1.25)
     return figure
@@ -949,7 +959,7 @@ def _as_shape_tuple(result):
     try:
         if all(float(v) == int(v) for v in result):
             return tuple(int(v) for v in result)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # NaN, infinity, huge numbers
         return None
     return None
 
@@ -1051,7 +1061,8 @@ def check_conv_parameters(conv_parameters):
         result = exercises.call(conv_parameters, channels, filters, size, name=name,
                                 hint=_CONV_PARAMETERS_HINT)
         expected = _keras_conv_parameters(channels, filters, size)
-        if isinstance(result, (int, float, np.number)) and not isinstance(result, bool):
+        if isinstance(result, (int, float, np.number)) and not isinstance(result, bool) \
+                and abs(result) < 1e15:     # not NaN, infinite or huge (float() overflows)
             mistakes = [
                 (size * size * channels * filters, "the biases are missing: every filter "
                                                    "has one bias, so add `filters`."),

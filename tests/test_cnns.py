@@ -81,6 +81,16 @@ def test_imagenet_table_is_registered_with_sources():
     assert errors == sorted(errors, reverse=True)       # every winner beat the last
     assert table["top5_error_percent"][table["year"].index(2012)] == 15.3
     assert all(len(source) > 20 for source in table["source"])
+    # Every winning entry from 2012 on averaged several networks (issue 12): the table says so,
+    # and where a paper gives one network's error, it is worse than the ensemble's.
+    for index in winners:
+        if table["year"][index] >= 2012:
+            assert table["entry"][index].startswith("ensemble"), table["team"][index]
+        single = table["single_model_top5_error_percent"][index]
+        assert single is None or single > table["top5_error_percent"][index]
+    single = {table["year"][i]: table["single_model_top5_error_percent"][i] for i in winners}
+    assert (single[2012], single[2014], single[2015]) == (18.2, 10.07, 4.49)
+    assert table["top5_error_percent"][table["year"].index(2014)] == 6.67
 
 
 @pytest.mark.parametrize("call, message", [
