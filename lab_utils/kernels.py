@@ -820,11 +820,18 @@ class FixedConv2D:
 # Exercise checks (each compares with SciPy or Keras, never with a stored solution)
 # --------------------------------------------------------------------------------------------
 
-#: Library calls that would make an exercise a look-up (exercises.forbid_calls).
-_CONVOLUTION_LIBRARY = ["correlate2d", "convolve2d", "correlate", "convolve", "fftconvolve",
-                        "oaconvolve", "Conv2D", "conv", "filter2D"]
-_POOLING_LIBRARY = ["MaxPooling2D", "AveragePooling2D", "max_pool", "average_pool",
-                    "block_reduce", "pool"]
+#: Library (and kit) functions that would make an exercise a look-up (exercises.checker).
+_CONVOLUTION_LIBRARY = ["scipy.signal.correlate2d", "scipy.signal.convolve2d",
+                        "scipy.signal.correlate", "scipy.signal.convolve",
+                        "scipy.signal.fftconvolve", "scipy.signal.oaconvolve",
+                        "scipy.ndimage.correlate", "scipy.ndimage.convolve",
+                        "keras.layers.Conv2D", "keras.ops.conv", "cv2.filter2D",
+                        "lab_utils.kernels.correlate", "lab_utils.kernels.filter_image",
+                        "lab_utils.kernels.fixed_conv2d"]
+_POOLING_LIBRARY = ["keras.layers.MaxPooling2D", "keras.layers.AveragePooling2D",
+                    "keras.ops.max_pool", "keras.ops.average_pool",
+                    "skimage.measure.block_reduce", "lab_utils.kernels.pool",
+                    "lab_utils.kernels.pooling_step"]
 
 
 def _keras_output_size(input_size: int, kernel_size: int, stride: int, padding: int) -> int:
@@ -840,17 +847,17 @@ _OUTPUT_SIZE_HINT = ("count the positions where the kernel fits inside the padde
                      "starting with the first. Try it by hand on the 6x6 example above.")
 
 
+@exercises.checker("output_size", forbid=[
+    "keras.layers.Conv2D", "keras.layers.Conv2D.compute_output_shape",
+    "keras.ops.conv", "lab_utils.kernels.window_positions", "lab_utils.kernels.correlate",
+    "scipy.signal.correlate2d"])
 def check_output_size(output_size):
     """Check ``output_size(input_size, kernel_size, stride, padding)`` against Keras's Conv2D."""
     __tracebackhide__ = True
-    exercises.require_function(output_size, "output_size")
-    exercises.forbid_calls(output_size, ["compute_output_shape", "Conv2D", "window_positions",
-                                         "correlate"], exercise="output_size")
     cases = [(5, 3, 1, 0), (7, 3, 1, 2), (7, 3, 2, 0), (6, 3, 2, 0), (28, 5, 1, 2),
              (10, 4, 3, 1), (224, 7, 2, 3), (32, 2, 2, 0), (9, 9, 1, 0)]
     for n, k, s, p in cases:
-        result = exercises.call(output_size, n, k, s, p, name="output_size(...)",
-                                hint=_OUTPUT_SIZE_HINT)
+        result = output_size(n, k, s, p, name="output_size(...)", hint=_OUTPUT_SIZE_HINT)
         expected = _keras_output_size(n, k, s, p)
         name = (f"output_size(input_size={n}, kernel_size={k}, stride={s}, padding={p})")
         if isinstance(result, (float, np.floating)) and float(result) != round(float(result)):
@@ -871,7 +878,7 @@ def check_output_size(output_size):
                     exercises.fail(f"{name} returned {int(result)}, expected {expected}: "
                                    f"{message}", _OUTPUT_SIZE_HINT)
         exercises.expect_number(result, expected, name=name, hint=_OUTPUT_SIZE_HINT)
-    exercises.passed("output_size", len(cases))
+    return len(cases)
 
 
 def keras_tolerance(kernel, image) -> float:
@@ -938,20 +945,37 @@ _LOOPS_HINT = ("each output pixel (i, j) is the sum of the element-wise products
                "output has as many rows and columns as there are window positions.")
 
 
-def check_conv2d_loops(conv2d_loops):
-    """Check ``conv2d_loops(image, kernel)`` ('valid', stride 1) against SciPy and Keras."""
+def _expect_float_output(result, expected, name, argument, hint):
+    """Fail when an integer input gave an integer output whose values lost their fractions
+    (``np.zeros_like(image)`` makes the result array an integer one)."""
     __tracebackhide__ = True
-    exercises.require_function(conv2d_loops, "conv2d_loops")
-    exercises.forbid_calls(conv2d_loops, _CONVOLUTION_LIBRARY, exercise="conv2d_loops")
+    if (isinstance(result, np.ndarray) and np.issubdtype(result.dtype, np.integer)
+            and result.shape == expected.shape and not np.allclose(expected,
+                                                                   np.round(expected))):
+        exercises.fail(f"{name} has dtype {result.dtype}: the input {argument} is an integer "
+                       f"array, and an output made with np.zeros_like({argument}) (or "
+                       f"np.empty_like) takes its integer dtype, so every value is cut to a "
+                       f"whole number. Create the output with dtype=float.", hint)
+
+
+@exercises.checker("conv2d_loops", forbid=_CONVOLUTION_LIBRARY)
+def check_conv2d_loops(conv2d_loops):
+    """Check ``conv2d_loops(image, kernel)`` ('valid', stride 1) against SciPy and Keras.
+
+    One case is an integer image with a fractional kernel: the answer must be floats.
+    """
+    __tracebackhide__ = True
     rng = np.random.default_rng(20)
     cases = [(SLIDE_GRID.astype(np.float64), np.ones((3, 3))),
              (rng.random((6, 8)), rng.normal(size=(3, 3))),
-             (rng.random((5, 4)), rng.normal(size=(2, 3)))]
+             (rng.random((5, 4)), rng.normal(size=(2, 3))),
+             (SLIDE_GRID.astype(np.int64), np.full((2, 2), 0.3))]
     for image, kernel in cases:
-        result = exercises.call(conv2d_loops, image.copy(), kernel.copy(),
-                                name="conv2d_loops(image, kernel)", hint=_LOOPS_HINT)
-        expected = _reference_correlation(image, kernel, 1, 0)
-        name = f"conv2d_loops(image {image.shape}, kernel {kernel.shape})"
+        result = conv2d_loops(image.copy(), kernel.copy(), name="conv2d_loops(image, kernel)",
+                              hint=_LOOPS_HINT)
+        expected = _reference_correlation(image.astype(np.float64), kernel, 1, 0)
+        name = f"conv2d_loops({image.dtype} image {image.shape}, kernel {kernel.shape})"
+        _expect_float_output(result, expected, name, "image", _LOOPS_HINT)
         _expect_shape(result, expected.shape, name, [
             (image.shape, "that is the input's size; without padding the kernel fits "
                           "H - kh + 1 times down and W - kw + 1 times across."),
@@ -959,8 +983,9 @@ def check_conv2d_loops(conv2d_loops):
              "one position short in each direction: range(H - kh + 1), not "
              "range(H - kh).")], _LOOPS_HINT)
         exercises.expect_array(result, expected, name=name, hint=_LOOPS_HINT,
-                               known_mistakes=_conv_mistakes(image, kernel, 1, 0))
-    exercises.passed("conv2d_loops", len(cases))
+                               known_mistakes=_conv_mistakes(image.astype(np.float64),
+                                                             kernel, 1, 0))
+    return len(cases)
 
 
 def _expect_conv_shape(result, expected_shape, name, image, kernel, stride, padding):
@@ -1014,7 +1039,12 @@ _CONV_HINT = ("pad first, then loop over the kernel's weights instead of the pix
               "Apply the stride last, to the finished result.")
 
 
-def check_conv2d(conv2d, *, time_limit: float = 0.25):
+#: Seconds ``conv2d`` may take on a 384x384 image (a vectorised version takes milliseconds).
+CONV2D_SPEED_LIMIT = 0.25
+
+
+@exercises.checker("conv2d", forbid=_CONVOLUTION_LIBRARY)
+def check_conv2d(conv2d):
     """Check ``conv2d(image, kernel, stride, padding)`` against SciPy and Keras's Conv2D.
 
     Covers non-square images, even-sized and non-square kernels (defined behaviour: the
@@ -1023,8 +1053,6 @@ def check_conv2d(conv2d, *, time_limit: float = 0.25):
     pixel-by-pixel Python loops take seconds there, a vectorised version milliseconds.
     """
     __tracebackhide__ = True
-    exercises.require_function(conv2d, "conv2d")
-    exercises.forbid_calls(conv2d, _CONVOLUTION_LIBRARY, exercise="conv2d")
     rng = np.random.default_rng(21)
     cases = [(rng.random((7, 9)), rng.normal(size=(3, 3)), 1, 1),
              (rng.random((8, 6)), rng.normal(size=(3, 3)), 2, 1),
@@ -1033,8 +1061,8 @@ def check_conv2d(conv2d, *, time_limit: float = 0.25):
              (rng.random((8, 9)), rng.normal(size=(4, 3)), 3, 2),
              (rng.random((5, 5)), rng.normal(size=(5, 5)), 1, 2)]
     for image, kernel, stride, padding in cases:
-        result = exercises.call(conv2d, image.copy(), kernel.copy(), stride, padding,
-                                name="conv2d(image, kernel, stride, padding)", hint=_CONV_HINT)
+        result = conv2d(image.copy(), kernel.copy(), stride, padding,
+                        name="conv2d(image, kernel, stride, padding)", hint=_CONV_HINT)
         expected = _reference_correlation(image, kernel, stride, padding)
         name = (f"conv2d(image {image.shape}, kernel {kernel.shape}, stride={stride}, "
                 f"padding={padding})")
@@ -1043,17 +1071,17 @@ def check_conv2d(conv2d, *, time_limit: float = 0.25):
                                known_mistakes=_conv_mistakes(image, kernel, stride, padding))
     big_image, big_kernel = rng.random((384, 384)), rng.normal(size=(3, 3))
     seconds = min(_timed(conv2d, big_image, big_kernel) for _ in range(2))
-    if seconds > time_limit:
+    if seconds > CONV2D_SPEED_LIMIT:
         exercises.fail(f"conv2d is correct but took {seconds:.2f} s on a 384x384 image "
                        f"(a vectorised version takes a few milliseconds): it still loops "
                        f"over pixels.", _CONV_HINT)
-    exercises.passed("conv2d", len(cases) + 1)
+    return len(cases) + 1
 
 
-def _timed(function, *args) -> float:
+def _timed(student, *args) -> float:
     import time
     start = time.perf_counter()
-    exercises.call(function, *args, 1, 0, name="conv2d(image, kernel, 1, 0)")
+    student(*args, 1, 0, name="conv2d(image, kernel, 1, 0)")
     return time.perf_counter() - start
 
 
@@ -1066,26 +1094,28 @@ def _keras_pool(feature_map, pool_size, stride, mode):
     return np.asarray(layer(batch))[0, :, :, 0].astype(np.float64)
 
 
-def _check_pooling(function, mode):
+def _check_pooling(student, mode):
+    """Shared body of the pooling checks. The last case is an integer feature map: max
+    pooling may keep integers, average pooling must give floats."""
     __tracebackhide__ = True
     function_name = f"{mode}_pool2d"
     other = "average" if mode == "max" else "max"
     hint = (f"the output pixel (i, j) is the {'maximum' if mode == 'max' else 'mean'} of "
             f"the pool_size x pool_size window whose top-left corner is (i * stride, "
             f"j * stride); count the output rows as in exercise 1, without padding.")
-    exercises.require_function(function, function_name)
-    exercises.forbid_calls(function, _POOLING_LIBRARY, exercise=function_name)
     rng = np.random.default_rng(22 if mode == "max" else 23)
     cases = [(POOLING_GRID.astype(np.float64), 2, 2), (rng.normal(size=(6, 8)), 2, 2),
              (rng.normal(size=(7, 5)), 2, 2), (rng.normal(size=(7, 9)), 3, 2),
-             (rng.normal(size=(5, 6)), 3, 1)]
+             (rng.normal(size=(5, 6)), 3, 1), (POOLING_GRID.astype(np.int64), 2, 2)]
     for feature_map, pool_size, stride in cases:
-        result = exercises.call(function, feature_map.copy(), pool_size, stride,
-                                name=f"{function_name}(feature_map, pool_size, stride)",
-                                hint=hint)
+        result = student(feature_map.copy(), pool_size, stride,
+                         name=f"{function_name}(feature_map, pool_size, stride)", hint=hint)
         expected = _keras_pool(feature_map, pool_size, stride, mode)
-        name = (f"{function_name}(feature_map {feature_map.shape}, pool_size={pool_size}, "
-                f"stride={stride})")
+        if mode == "max" and np.issubdtype(feature_map.dtype, np.integer):
+            expected = expected.astype(feature_map.dtype)     # a maximum of integers is one
+        name = (f"{function_name}({feature_map.dtype} feature_map {feature_map.shape}, "
+                f"pool_size={pool_size}, stride={stride})")
+        _expect_float_output(result, expected, name, "feature_map", hint)
         _expect_shape(result, expected.shape, name, [
             ([n - pool_size + 1 for n in feature_map.shape],
              "the stride is missing (windows moved one pixel at a time)."),
@@ -1099,16 +1129,18 @@ def _check_pooling(function, mode):
                                known_mistakes=[(expected_other,
                                                 f"it computes {other} pooling; this "
                                                 f"exercise asks for {mode} pooling.")])
-    exercises.passed(function_name, len(cases))
+    return len(cases)
 
 
+@exercises.checker("max_pool2d", forbid=_POOLING_LIBRARY)
 def check_max_pool2d(max_pool2d):
     """Check ``max_pool2d(feature_map, pool_size, stride)`` against keras MaxPooling2D."""
     __tracebackhide__ = True
-    _check_pooling(max_pool2d, "max")
+    return _check_pooling(max_pool2d, "max")
 
 
+@exercises.checker("average_pool2d", forbid=_POOLING_LIBRARY)
 def check_average_pool2d(average_pool2d):
     """Check ``average_pool2d(feature_map, pool_size, stride)`` against AveragePooling2D."""
     __tracebackhide__ = True
-    _check_pooling(average_pool2d, "average")
+    return _check_pooling(average_pool2d, "average")

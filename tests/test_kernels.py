@@ -506,24 +506,36 @@ def test_fixed_conv2d_bad_input(args, error, message):
         kernels.fixed_conv2d(*args)
 
 
-# --- exercise checks: right answers written with SciPy/Keras, and typical wrong answers ------
+# --- exercise checks: right answers written independently, and typical wrong answers ------
 
 def scipy_output_size(input_size, kernel_size, stride=1, padding=0):
     padded = np.zeros(input_size + 2 * padding)
     return len(signal.correlate(padded, np.ones(kernel_size), mode="valid")[::stride])
 
 
+# Answers given to the checks are written without the library functions the checks compare
+# with (the checks reject those at run time): NumPy's sliding windows instead of SciPy.
+
+def numpy_correlate(image, kernel):
+    """'valid' cross-correlation with NumPy only."""
+    windows = np.lib.stride_tricks.sliding_window_view(image, kernel.shape)
+    return np.einsum("ijkl,kl->ij", windows, kernel)
+
+
+def numpy_convolve(image, kernel):
+    """The mathematical convolution (flipped kernel), a typical mistake."""
+    return numpy_correlate(image, kernel[::-1, ::-1])
+
+
+def numpy_same(image, kernel):
+    """Cross-correlation padded to the input's size."""
+    (kh, kw) = kernel.shape
+    return numpy_correlate(np.pad(image, ((kh // 2, (kh - 1) // 2), (kw // 2, (kw - 1) // 2))),
+                           kernel)
+
+
 def scipy_conv2d(image, kernel, stride=1, padding=0):
-    return signal.correlate2d(np.pad(image, padding), kernel, mode="valid")[::stride, ::stride]
-
-
-def keras_pool(layer_name):
-    def pool(feature_map, pool_size=2, stride=2):
-        from lab_utils import lesson
-        keras = lesson.import_keras()
-        layer = getattr(keras.layers, layer_name)(pool_size, strides=stride)
-        return np.asarray(layer(feature_map[None, :, :, None].astype("float32")))[0, :, :, 0]
-    return pool
+    return numpy_correlate(np.pad(image, padding), kernel)[::stride, ::stride]
 
 
 def not_started(*args):
@@ -575,8 +587,8 @@ def test_check_conv2d_loops_accepts_right_answers(answer, capsys):
 
 
 @pytest.mark.parametrize("wrong, message", [
-    (lambda image, kernel: signal.convolve2d(image, kernel, mode="valid"), "flips the kernel"),
-    (lambda image, kernel: signal.correlate2d(image, kernel, mode="same"),
+    (lambda image, kernel: numpy_convolve(image, kernel), "flips the kernel"),
+    (lambda image, kernel: numpy_same(image, kernel),
      "that is the input's size"),
     (lambda image, kernel: reference.conv2d_loops(image, kernel)[:-1, :-1],
      r"one position short.*range\(H - kh \+ 1\)"),
@@ -597,18 +609,18 @@ def test_check_conv2d_accepts_right_answers(answer, capsys):
 
 
 @pytest.mark.parametrize("wrong, message", [
-    (lambda image, kernel, stride=1, padding=0: signal.convolve2d(
-        np.pad(image, padding), kernel, mode="valid")[::stride, ::stride], "flips the kernel"),
+    (lambda image, kernel, stride=1, padding=0: numpy_convolve(
+        np.pad(image, padding), kernel)[::stride, ::stride], "flips the kernel"),
     (lambda image, kernel, stride=1, padding=0: scipy_conv2d(image, kernel, stride, 0),
      "the padding is missing"),
     (lambda image, kernel, stride=1, padding=0: scipy_conv2d(image, kernel, 1, padding),
      "the stride is missing"),
     # padded correctly, but strided before convolving: the shape equals the unpadded one
-    (lambda image, kernel, stride=1, padding=0: signal.correlate2d(
-        np.pad(image, padding)[::stride, ::stride], kernel, mode="valid"),
+    (lambda image, kernel, stride=1, padding=0: numpy_correlate(
+        np.pad(image, padding)[::stride, ::stride], kernel),
      r"the stride is applied before convolving"),
-    (lambda image, kernel, stride=1, padding=0: signal.correlate2d(
-        np.pad(image, padding, mode="edge"), kernel, mode="valid")[::stride, ::stride],
+    (lambda image, kernel, stride=1, padding=0: numpy_correlate(
+        np.pad(image, padding, mode="edge"), kernel)[::stride, ::stride],
      "pad with zeros"),
     (lambda image, kernel, stride=1, padding=0: scipy_conv2d(image, kernel, stride, padding)
      [1:] if kernel.shape[0] % 2 == 0 else scipy_conv2d(image, kernel, stride, padding),
@@ -630,19 +642,21 @@ def test_check_conv2d_does_not_blame_the_padding_for_a_shape_alone():
     assert "the padding is missing" not in str(error.value)
 
 
-def test_check_conv2d_rejects_a_correct_but_pixel_loop_version():
+def test_check_conv2d_rejects_a_correct_but_pixel_loop_version(monkeypatch):
     def pixel_loops(image, kernel, stride=1, padding=0):
         return reference.conv2d_loops(np.pad(image, padding), kernel)[::stride, ::stride]
-    fails(lambda function: kernels.check_conv2d(function, time_limit=0.02), pixel_loops,
-          "still loops over pixels")
+    monkeypatch.setattr(kernels, "CONV2D_SPEED_LIMIT", 0.02)
+    fails(kernels.check_conv2d, pixel_loops, "still loops over pixels")
 
 
-@pytest.mark.parametrize("answer", [keras_pool("MaxPooling2D"), reference.max_pool2d])
+@pytest.mark.parametrize("answer", [reference.max_pool2d, lambda m, size=2, stride=2:
+                                    windows(m, size, stride).max(axis=(-2, -1))])
 def test_check_max_pool2d_accepts_right_answers(answer, capsys):
     passes(kernels.check_max_pool2d, answer, capsys)
 
 
-@pytest.mark.parametrize("answer", [keras_pool("AveragePooling2D"), reference.average_pool2d])
+@pytest.mark.parametrize("answer", [reference.average_pool2d, lambda m, size=2, stride=2:
+                                    windows(m, size, stride).mean(axis=(-2, -1))])
 def test_check_average_pool2d_accepts_right_answers(answer, capsys):
     passes(kernels.check_average_pool2d, answer, capsys)
 
@@ -699,3 +713,37 @@ def test_checks_refuse_a_library_shortcut_written_in_the_notebook(check, functio
     monkeypatch.setattr(function, "__module__", "__main__")   # as if typed in the notebook
     with pytest.raises(exercises.ExerciseIncorrect, match=f"calls {name}\\(\\)"):
         check(function)
+
+
+# --- integer inputs: an output made with np.zeros_like(integer input) is rejected (issue 12) --
+
+def loops_with_zeros_like(image, kernel):
+    kh, kw = kernel.shape
+    out = np.zeros_like(image)[:image.shape[0] - kh + 1, :image.shape[1] - kw + 1]
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = np.sum(image[i:i + kh, j:j + kw] * kernel)
+    return out
+
+
+def average_pool_keeping_dtype(feature_map, pool_size=2, stride=2):
+    rows = (feature_map.shape[0] - pool_size) // stride + 1
+    columns = (feature_map.shape[1] - pool_size) // stride + 1
+    out = np.zeros_like(feature_map)[:rows, :columns]
+    for i in range(rows):
+        for j in range(columns):
+            out[i, j] = feature_map[i * stride:i * stride + pool_size,
+                                    j * stride:j * stride + pool_size].mean()
+    return out
+
+
+def test_checks_reject_an_integer_output_for_an_integer_input():
+    fails(kernels.check_conv2d_loops, loops_with_zeros_like, r"np\.zeros_like\(image\)")
+    fails(kernels.check_average_pool2d, average_pool_keeping_dtype,
+          r"int64.*np\.zeros_like\(feature_map\)")
+
+
+def test_check_max_pool2d_accepts_integer_maxima_for_an_integer_input(capsys):
+    def max_pool_keeping_dtype(feature_map, pool_size=2, stride=2):
+        return windows(feature_map, pool_size, stride).max(axis=(-2, -1))   # int stays int
+    passes(kernels.check_max_pool2d, max_pool_keeping_dtype, capsys)
