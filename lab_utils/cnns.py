@@ -52,18 +52,22 @@ class Split:
 
 
 def split_dataset(dataset, *, test_fraction: float = 0.2, validation_fraction: float = 0.1,
-                  seed: int = 0) -> Split:
+                  seed: int = 0, max_value: float | None = None) -> Split:
     """Split a ``data.Dataset`` into train / validation / test parts, stratified by class.
 
     Parameters
     ----------
     dataset : data.Dataset
-        Images (N, H, W): float in [0, 1] or, like scikit-learn's digits, gray levels whose
-        maximum is 16 or 255 (they are divided by it).
+        Images (N, H, W), each at most ``validation.MAX_IMAGE_PIXELS``: floats in [0, 1],
+        uint8 in [0, 255], or gray levels up to ``dataset.max_value`` (16 for the digits).
     test_fraction, validation_fraction : float
         Fractions of the whole set held out for testing and for the validation curves.
     seed : int
         Fixes which images land in which part.
+    max_value : float, optional
+        The largest possible gray level, which becomes 1.0 (default: ``dataset.max_value``,
+        else 1 for floats and 255 for uint8). The scale is never guessed from the values
+        present: images whose values exceed it are refused with an explanation.
     """
     from sklearn.model_selection import train_test_split
     if not hasattr(dataset, "images") or not hasattr(dataset, "labels"):
@@ -74,15 +78,14 @@ def split_dataset(dataset, *, test_fraction: float = 0.2, validation_fraction: f
                                         maximum=0.5)
     validation_fraction = validation.as_float(validation_fraction, "validation_fraction",
                                               minimum=0.05, maximum=0.5)
-    seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
+    seed = validation.as_seed(seed)
     images = validation.as_array(dataset.images, "dataset.images")
     if images.ndim != 3:
         raise ValueError(f"dataset.images must have shape (N, height, width), but it has "
                          f"shape {images.shape}.")
-    images = images.astype(np.float32)
-    top = float(images.max())
-    if top > 1.0:
-        images = images / (16.0 if top <= 16 else 255.0)
+    validation.check_size(images.shape[1:], "each image of dataset.images")
+    validation.require_finite(images, "dataset.images")
+    images = images.astype(np.float32) / np.float32(_gray_scale(images, dataset, max_value))
     labels = models.as_labels(dataset.labels, len(images), name="dataset.labels")
     indices = np.arange(len(images))
     rest, test = train_test_split(indices, test_size=test_fraction, stratify=labels,
@@ -91,6 +94,40 @@ def split_dataset(dataset, *, test_fraction: float = 0.2, validation_fraction: f
                                    stratify=labels[rest], random_state=seed)
     return Split(images[train], labels[train], images[held], labels[held], images[test],
                  labels[test], list(dataset.class_names))
+
+
+def _gray_scale(images, dataset, max_value) -> float:
+    """The largest possible gray level of ``images`` (stated, never guessed); checks the range."""
+    source = "max_value"
+    if max_value is None:
+        max_value, source = getattr(dataset, "max_value", None), "dataset.max_value"
+    if max_value is None:
+        if images.dtype == np.uint8:
+            max_value, source = 255.0, "uint8 images"
+        elif np.issubdtype(images.dtype, np.floating) or images.dtype == bool:
+            max_value, source = 1.0, "float images"
+        else:
+            raise TypeError(f"dataset.images has dtype {images.dtype}, whose scale the kit "
+                            f"does not guess: pass max_value=<the largest possible gray "
+                            f"level> (4095 for 12-bit, 65535 for 16-bit images).")
+    max_value = validation.as_float(max_value, source, minimum=1e-12)
+    if images.size == 0:
+        return max_value
+    low, high = float(images.min()), float(images.max())
+    if low < 0:
+        raise ValueError(f"dataset.images has negative values (down to {low:g}); gray levels "
+                         f"run from 0 (black) to {max_value:g} (white).")
+    if high > max_value:
+        raise ValueError(f"dataset.images has values up to {high:g}, above the largest gray "
+                         f"level {max_value:g} ({source}). The kit does not guess the scale: "
+                         f"pass max_value=<the largest possible gray level>, e.g. 16 for "
+                         f"scikit-learn's digits, 255 for 8-bit photos, 100 for percentages.")
+    if images.dtype == np.uint8 and high == 1:
+        raise ValueError("dataset.images is uint8 but holds only 0 and 1: it looks like [0, 1] "
+                         "floats cast with .astype(np.uint8), which rounds every value down. "
+                         "Keep the floats, or convert with np.round(images * 255).astype("
+                         "np.uint8).")
+    return max_value
 
 
 # --------------------------------------------------------------------------------------------
@@ -467,7 +504,7 @@ def chance_similarity(kernels: dict, count: int = 32, *, trials: int = 200,
     count = validation.as_int(count, "count", minimum=1, maximum=4096)
     trials = validation.as_int(trials, "trials", minimum=1, maximum=10_000)
     shape = np.shape(next(iter(kernels.values())))
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(validation.as_seed(seed))
     scores = [row["similarity"] for _ in range(trials)
               for row in most_similar_filters(rng.normal(size=(count,) + shape), kernels)]
     return float(np.median(scores))
@@ -555,6 +592,7 @@ def feature_maps(model, image) -> list[tuple[str, np.ndarray]]:
     keras = lesson.import_keras()
     models._require_model(model)
     image = validation.as_image(image, "image", channels=(None,))
+    models.check_input_shape(model, image.shape + (1,), images="the image")
     kinds = (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
     layers = [layer for layer in model.layers if isinstance(layer, kinds)]
     if not layers:
@@ -653,7 +691,13 @@ def robustness_sweep(networks: dict, images, labels, strengths=None, *,
                 raise ValueError("a scale factor of 0 would shrink the digits to nothing; "
                                  "1 leaves them unchanged, 0.5 halves them.")
     images = validation.as_array(images, "images")
+    if images.ndim != 3:
+        raise ValueError(f"images must have shape (N, height, width), but it has shape "
+                         f"{images.shape}.")
+    for name, network in networks.items():
+        models.check_input_shape(network, images.shape[1:] + (1,), name=f"networks[{name!r}]")
     labels = models.as_labels(labels, len(images))
+    seed = validation.as_seed(seed)
     results = {}
     for perturbation, values in strengths.items():
         results[perturbation] = {name: [] for name in networks}
@@ -882,10 +926,13 @@ def prediction_demo(model, images, labels, class_names, *, seed: int = 0) \
         raise TypeError(f"model must be a trained Keras model, but got "
                         f"{validation.describe(model)}.")
     images = validation.as_array(images, "images")
-    if images.ndim != 3:
-        raise ValueError(f"images must have shape (N, height, width), but it has shape "
-                         f"{images.shape}.")
+    if images.ndim != 3 or len(images) == 0:
+        raise ValueError(f"images must have shape (N, height, width) with N >= 1, but it has "
+                         f"shape {images.shape}.")
+    models.check_input_shape(model, images.shape[1:] + (1,))
+    models.as_batch(images)            # floats in [0, 1] or uint8, finite: refused up front
     labels = models.as_labels(labels, len(images))
+    seed = validation.as_seed(seed)
     classes = int(model.output_shape[-1])
     if isinstance(class_names, (str, bytes)) or not isinstance(class_names, (list, tuple)):
         raise TypeError(f"class_names must be a list of the {classes} class names, e.g. "
@@ -1061,8 +1108,7 @@ def check_conv_parameters(conv_parameters):
         result = exercises.call(conv_parameters, channels, filters, size, name=name,
                                 hint=_CONV_PARAMETERS_HINT)
         expected = _keras_conv_parameters(channels, filters, size)
-        if isinstance(result, (int, float, np.number)) and not isinstance(result, bool) \
-                and abs(result) < 1e15:     # not NaN, infinite or huge (float() overflows)
+        if validation.is_finite_number(result):
             mistakes = [
                 (size * size * channels * filters, "the biases are missing: every filter "
                                                    "has one bias, so add `filters`."),
@@ -1153,6 +1199,11 @@ CNN_SPEC = [
 def describe_spec(spec=None) -> str:
     """The spec as numbered lines, as the exercise shows it to students."""
     spec = CNN_SPEC if spec is None else spec
+    if not isinstance(spec, (list, tuple)) or not all(
+            isinstance(entry, dict) and isinstance(entry.get("type"), str) for entry in spec):
+        raise TypeError(f"spec must be a list of layer descriptions, each a dict with a "
+                        f"'type' such as {{'type': 'Conv2D', 'filters': 32}} (like "
+                        f"cnns.CNN_SPEC), but got {validation.describe(spec)}.")
     lines = []
     for number, entry in enumerate(spec, start=1):
         options = ", ".join(f"{key}={'classes' if value is None else value!r}"

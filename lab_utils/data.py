@@ -72,6 +72,10 @@ class Dataset:
         True when the real data could not be loaded and a stand-in was returned.
     note : str
         Where the data came from, or why it is a substitute.
+    max_value : float or None
+        The largest possible gray level, which becomes 1.0 when the images are scaled (16 for
+        the digits). None: 1.0 for float images in [0, 1], 255 for uint8. The kit never guesses
+        it from the largest value present (``cnns.split_dataset`` uses it).
     """
 
     images: np.ndarray
@@ -80,6 +84,7 @@ class Dataset:
     name: str
     substitute: bool = False
     note: str = ""
+    max_value: float | None = None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -246,7 +251,7 @@ def load_digits() -> Dataset:
     bunch = sklearn.datasets.load_digits()
     return Dataset(bunch.images, bunch.target.astype(np.int64),
                    [str(d) for d in range(10)], "digits",
-                   note="scikit-learn's copy of the UCI optdigits test set")
+                   note="scikit-learn's copy of the UCI optdigits test set", max_value=16.0)
 
 
 @_register("lfw_subset", "dataset", "package",
@@ -327,6 +332,7 @@ def load_placed_digits(seed: int = 0, canvas: int = 32, min_size: int = 10,
     canvas = validation.as_int(canvas, "canvas", minimum=8)
     min_size = validation.as_int(min_size, "min_size", minimum=4, maximum=canvas)
     max_size = validation.as_int(max_size, "max_size", minimum=min_size, maximum=canvas)
+    seed = validation.as_seed(seed)
     digits = load_digits()
     rng = np.random.default_rng(seed)
     images = np.zeros((len(digits), canvas, canvas), dtype=np.float32)
@@ -446,6 +452,7 @@ def load_olivetti_faces(seed: int = 0) -> Dataset:
     rotations and lighting changes (``seed`` fixes them). It is labelled as a substitute.
     """
     import sklearn.datasets
+    seed = validation.as_seed(seed)
     folder = cache_dir()
     if verified_cached_file(OLIVETTI_FILE, OLIVETTI_SHA256) is not None or not offline():
         try:

@@ -163,8 +163,12 @@ def expect_number(result, expected: float, *, name: str, hint: str | None = None
         result = result.item()
     if isinstance(result, bool) or not isinstance(result, (int, float, np.number)):
         fail(f"{name} returned {describe_argument(result)}; expected a single number.", hint)
-    if not np.isfinite(result):
-        fail(f"{name} returned {result}; expected a finite number.", hint)
+    try:
+        finite = bool(np.isfinite(float(result)))
+    except OverflowError:          # a Python int too large for a float
+        finite = False
+    if not finite:
+        fail(f"{name} returned {describe_argument(result)}; expected a finite number.", hint)
     if not np.isclose(float(result), expected, rtol=rtol, atol=atol):
         fail(f"{name} returned {float(result):.6g}; expected {expected:.6g}.", hint)
 

@@ -58,6 +58,10 @@ POOLING_GRID = np.array([[1, 1, 2, 4],
                          [1, 2, 3, 4]], dtype=np.int64)
 POOLING_GRID.setflags(write=False)
 
+#: Largest kernel weight accepted (in absolute value): float32 images overflow near 3.4e38,
+#: and a response above ~1e6 shows pure white or black in either display mode anyway.
+MAX_KERNEL_WEIGHT = 1e6
+
 _MAX_GRID_SIDE = 16          # the step-by-step views write every number: keep them readable
 
 
@@ -102,6 +106,13 @@ def as_kernel(kernel, name: str = "kernel", *, odd: bool = False) -> np.ndarray:
     kernel = _as_grid(kernel, name, kernel=True)
     if kernel.shape[0] > 64 or kernel.shape[1] > 64:
         raise ValueError(f"{name} must be at most 64x64, but it has shape {kernel.shape}.")
+    largest = float(np.abs(kernel).max())
+    if largest > MAX_KERNEL_WEIGHT:
+        row, column = np.unravel_index(int(np.abs(kernel).argmax()), kernel.shape)
+        raise ValueError(f"{name}'s weights must lie between -{MAX_KERNEL_WEIGHT:g} and "
+                         f"{MAX_KERNEL_WEIGHT:g}, but the weight at row {row}, column {column} "
+                         f"is {kernel[row, column]:g}: a response that large overflows the "
+                         f"float32 images and shows nothing useful.")
     if odd and (kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0):
         raise ValueError(f"{name} must have an odd height and width (3x3, 5x5, ...) so that "
                          f"it has a centre pixel for 'same' padding, but it has shape "
@@ -406,6 +417,15 @@ def to_display(response, mode: str = "clip") -> np.ndarray:
                          f"but it has shape {response.shape}.")
     if response.size == 0:
         raise ValueError(f"response is empty: its shape is {response.shape}.")
+    validation.check_size(response.shape, "response")
+    if not np.issubdtype(response.dtype, np.floating) and response.max() > 1:
+        # uint8 gray levels are on a 0-255 scale: clipping them to [0, 1] turns every pixel
+        # above 0 white. Refuse instead of guessing the scale.
+        raise TypeError(f"response must be a filter response on the [0, 1] scale of "
+                        f"filter_image (floats), but it has dtype {response.dtype} with values "
+                        f"up to {response.max()}: in 'clip' mode every value above 1 would "
+                        f"show white. Pass filter_image(image, kernel), or image / 255 for "
+                        f"uint8 gray levels.")
     if response.dtype != np.float32:      # float32 stays float32 (the editor's fast path)
         response = response.astype(np.float64)
     if not np.all(np.isfinite(response)):
@@ -847,6 +867,13 @@ _OUTPUT_SIZE_HINT = ("count the positions where the kernel fits inside the padde
                      "starting with the first. Try it by hand on the 6x6 example above.")
 
 
+def _not_a_size(result) -> bool:
+    """True for a number no image size can be: NaN, infinite, or beyond 1e15 pixels."""
+    if isinstance(result, bool) or not isinstance(result, (int, float, np.number)):
+        return False
+    return not (validation.is_finite_number(result) and abs(float(result)) < 1e15)
+
+
 @exercises.checker("output_size", forbid=[
     "keras.layers.Conv2D", "keras.layers.Conv2D.compute_output_shape",
     "keras.ops.conv", "lab_utils.kernels.window_positions", "lab_utils.kernels.correlate",
@@ -860,6 +887,11 @@ def check_output_size(output_size):
         result = output_size(n, k, s, p, name="output_size(...)", hint=_OUTPUT_SIZE_HINT)
         expected = _keras_output_size(n, k, s, p)
         name = (f"output_size(input_size={n}, kernel_size={k}, stride={s}, padding={p})")
+        if _not_a_size(result):
+            exercises.fail(f"{name} returned {exercises.describe_argument(result)}; expected "
+                           f"a whole number of pixels "
+                           f"about the size of the input (NaN, infinity or a huge number "
+                           f"comes from a division by zero or an overflow).", _OUTPUT_SIZE_HINT)
         if isinstance(result, (float, np.floating)) and float(result) != round(float(result)):
             exercises.fail(f"{name} returned {float(result):g}: a number of pixels is a "
                            f"whole number. Round down with // (a window that would stick out "

@@ -44,7 +44,12 @@ def as_batch(images, name: str = "images") -> np.ndarray:
                          f"For a single image use image[None].")
     if batch.shape[0] == 0:
         raise ValueError(f"{name} is an empty batch: its shape is {batch.shape}.")
+    validation.check_size(batch.shape[1:], f"each image of {name}")
     if batch.dtype == np.uint8:
+        if batch.size > 1 and int(batch.max()) == 1:
+            raise ValueError(f"{name} is uint8 but holds only 0 and 1: it looks like [0, 1] "
+                             f"floats cast with .astype(np.uint8), which rounds every value "
+                             f"down. Pass the floats themselves.")
         batch = batch.astype(np.float32) / 255.0
     elif np.issubdtype(batch.dtype, np.floating):
         if not np.all(np.isfinite(batch)):
@@ -70,6 +75,38 @@ def _as_shape(input_shape, name: str = "input_shape") -> tuple:
                          f"but got {input_shape!r}.")
     return tuple(validation.as_int(side, f"{name}[{i}]", minimum=1)
                  for i, side in enumerate(input_shape))
+
+
+def check_input_shape(model, image_shape, *, name: str = "model",
+                      images: str = "images") -> None:
+    """Raise ValueError (in plain words) unless ``model`` takes images of ``image_shape``.
+
+    ``image_shape`` is one image's (height, width, channels). A model whose input shape is not
+    known yet (a Sequential model without ``keras.Input``) is left to build itself.
+    """
+    expected = tuple(int(side) for side in image_shape)
+    shape = _input_shape(model)
+    if shape is None:
+        return
+    fits = len(shape) == len(expected) and all(
+        want is None or want == got for want, got in zip(shape, expected))
+    if not fits and shape != expected[:2]:
+        shown = tuple("any" if side is None else side for side in shape)
+        raise ValueError(f"{name} expects images of shape {shown} (height, width, channels), "
+                         f"but {images} have shape {expected}: use images of the size the "
+                         f"model was built for (e.g. the same split it was trained on), or "
+                         f"build the model with input_shape={expected}.")
+
+
+def _input_shape(model):
+    """One input's shape without the batch axis, e.g. (32, 32, 1); None if not known yet."""
+    try:
+        shape = model.input_shape
+    except (AttributeError, ValueError, TypeError):
+        return None
+    if not isinstance(shape, tuple) or not shape:
+        return None                  # several inputs: not a lesson model, Keras checks it
+    return tuple(shape[1:])
 
 
 def _require_model(model, name: str = "model"):
@@ -414,6 +451,9 @@ def predict_probabilities(model, images, batch_size: int = 512) -> np.ndarray:
     keras = lesson.import_keras()
     _require_model(model)
     images = as_batch(images)
+    check_input_shape(model, images.shape[1:])
+    if len(_input_shape(model) or ()) == 2:      # a model built for (H, W) inputs
+        images = images[..., 0]
     batch_size = validation.as_int(batch_size, "batch_size", minimum=1)
     outputs = [keras.ops.convert_to_numpy(model(images[start:start + batch_size],
                                                 training=False))
@@ -534,5 +574,14 @@ def load(path):
     if not path.is_file():
         raise FileNotFoundError(f"there is no model file at {path}; save one first with "
                                 f"models.save(model, {str(path)!r}).")
-    with lesson.native_stderr_silenced():
-        return keras.saving.load_model(path, safe_mode=True)
+    try:
+        with lesson.native_stderr_silenced():
+            return keras.saving.load_model(path, safe_mode=True)
+    except Exception as error:  # noqa: BLE001 - Keras raises many types for a damaged file
+        if isinstance(error, ValueError) and "safe_mode" in str(error):
+            raise                    # the safe-mode refusal already explains itself
+        raise ValueError(f"{path} exists but is not a readable .keras model: the file is "
+                         f"damaged or incomplete (for example a save that was interrupted), "
+                         f"or it is not a Keras model. Save the model again with "
+                         f"models.save(model, {str(path)!r}). (Keras said: "
+                         f"{type(error).__name__}: {str(error)[:200]})") from None

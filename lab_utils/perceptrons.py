@@ -114,7 +114,7 @@ def _as_points(points, name="points") -> np.ndarray:
 
 def step(z) -> np.ndarray:
     """The step (Heaviside) activation: 1.0 where ``z >= 0``, else 0.0 (same shape as ``z``)."""
-    z = validation.as_array(z, "z")
+    z = validation.as_array(z, "z", finite=True)   # NaN >= 0 is False: it would read as 0
     return (z >= 0).astype(np.float64)
 
 
@@ -169,7 +169,7 @@ def train_perceptron(points, labels, *, learning_rate: float = 0.1, epochs: int 
     learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-6,
                                         maximum=100.0)
     epochs = validation.as_int(epochs, "epochs", minimum=1, maximum=1000)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(validation.as_seed(seed))
     weights, bias, errors = np.zeros(2), 0.0, []
     for _ in range(epochs):
         mistakes = 0
@@ -327,7 +327,7 @@ def activation_curves(z, names=ACTIVATIONS) -> dict:
     dict of name -> (values, derivatives), two float64 arrays of shape (N,)
     """
     keras = lesson.import_keras()
-    z = validation.as_array(z, "z")
+    z = validation.as_array(z, "z", finite=True)
     if z.ndim != 1 or z.size == 0:
         raise ValueError(f"z must be a flat array of numbers (shape (N,)), but it has shape "
                          f"{z.shape}.")
@@ -957,7 +957,7 @@ def _as_weights(W1, b1, W2, b2, inputs: int | None = None):
 
 def _as_network(x, W1, b1, W2, b2):
     """Check a two-layer network's input (N, inputs) and parameters; return float64 arrays."""
-    x = validation.as_array(x, "x").astype(np.float64)
+    x = validation.as_array(x, "x", finite=True).astype(np.float64)
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"x must be a matrix of shape (N, inputs), one example per row, but "
                          f"it has shape {x.shape}.")
@@ -1024,7 +1024,11 @@ def network_loss(x, y_true, W1, b1, W2, b2) -> float:
     y_true = _as_one_hot(y_true, x.shape[0], W2.shape[1])
     ops = keras.ops
     tensors = [ops.convert_to_tensor(a, dtype="float64") for a in (x, y_true, W1, b1, W2, b2)]
-    return float(ops.convert_to_numpy(_network_loss(keras, *tensors)))
+    loss = float(ops.convert_to_numpy(_network_loss(keras, *tensors)))
+    if not np.isfinite(loss):
+        raise ValueError(f"the loss is {loss}: the weights are so large that the network's "
+                         f"sums overflow float64. Use weights of a sensible size (about 1).")
+    return loss
 
 
 def autodiff_backward(x, y_true, W1, b1, W2, b2):
@@ -1034,14 +1038,23 @@ def autodiff_backward(x, y_true, W1, b1, W2, b2):
     y_true = _as_one_hot(y_true, x.shape[0], W2.shape[1])
     grads = gradient(lambda w1, c1, w2, c2: _network_loss(keras, x, y_true, w1, c1, w2, c2),
                      W1, b1, W2, b2)
+    for name, grad in zip(("dW1", "db1", "dW2", "db2"), grads):
+        if not np.all(np.isfinite(grad)):
+            raise ValueError(f"{name} holds NaN or infinite values: the weights are so large "
+                             f"that the network's sums overflow. Use weights of a sensible "
+                             f"size (about 1).")
     return tuple(grads)
 
 
 def _as_one_hot(y_true, count, classes):
-    y_true = validation.as_array(y_true, "y_true").astype(np.float64)
+    y_true = validation.as_array(y_true, "y_true", finite=True).astype(np.float64)
     if y_true.shape != (count, classes):
         raise ValueError(f"y_true must be one-hot rows of shape ({count}, {classes}), but it "
                          f"has shape {y_true.shape}.")
+    if np.any(y_true < 0) or not np.allclose(y_true.sum(axis=1), 1.0):
+        raise ValueError("y_true must hold one probability distribution per row (one-hot: a "
+                         "single 1, the rest 0), but a row has negative values or does not "
+                         "sum to 1.")
     return y_true
 
 
@@ -1073,9 +1086,12 @@ def numerical_gradient(function, array, step: float = 1e-6) -> np.ndarray:
 
 
 def relative_error(a, b) -> float:
-    """max |a - b| / max(|a| + |b|): about 1e-7 or less means two gradients agree (float64)."""
-    a = validation.as_array(a, "a").astype(np.float64)
-    b = validation.as_array(b, "b").astype(np.float64)
+    """max |a - b| / max(|a| + |b|): about 1e-7 or less means two gradients agree (float64).
+
+    NaN or infinite values raise ValueError: a NaN gradient must never read as agreement.
+    """
+    a = validation.as_array(a, "a", finite=True).astype(np.float64)
+    b = validation.as_array(b, "b", finite=True).astype(np.float64)
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, but they have shapes {a.shape} "
                          f"and {b.shape}.")
@@ -1104,7 +1120,14 @@ def fit_with_keras(x, y_true, W1, b1, W2, b2, *, learning_rate: float, epochs: i
         history = model.fit(x, y_true, batch_size=len(x), epochs=epochs, shuffle=False,
                             verbose=0)
     weights = [np.asarray(w, dtype=np.float64) for w in model.get_weights()]
-    return tuple(weights), [float(v) for v in history.history["loss"]]
+    losses = [float(v) for v in history.history["loss"]]
+    diverged = [epoch for epoch, loss in enumerate(losses, start=1) if not np.isfinite(loss)]
+    if diverged or not all(np.all(np.isfinite(w)) for w in weights):
+        when = f"at epoch {diverged[0]}" if diverged else "in the weights"
+        raise ValueError(f"training diverged: the loss became NaN or infinite {when} with "
+                         f"learning_rate={learning_rate:g}. Gradient descent overshot; try a "
+                         f"learning rate 10 times smaller.")
+    return tuple(weights), losses
 
 
 # --------------------------------------------------------------------------------------------
@@ -1361,7 +1384,11 @@ def _as_float_answer(result, name, hint):
     if isinstance(result, bool) or not isinstance(result, (int, float, np.number)):
         exercises.fail(f"{name} returned {exercises.describe_argument(result)}; expected a "
                        f"single number (the mean loss over all examples).", hint)
-    return float(result)
+    try:
+        return float(result)
+    except OverflowError:          # an int too large for a float (NaN and inf are judged later)
+        exercises.fail(f"{name} returned an integer too large for a float; expected the mean "
+                       f"loss, a number of modest size.", hint)
 
 
 def _check_loss(name, function, keras_loss, cases, hint, mistakes, clipping_cases=()):

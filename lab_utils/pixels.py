@@ -257,6 +257,17 @@ def variation_explorer(photo, *, clutter, class_examples) -> widgets.Interactive
     """
     import ipywidgets
     photo = widgets.to_uint8(validation.as_image(photo, "photo"))
+    # Both are needed by one of the toggle buttons: checked now, not when a student clicks.
+    if clutter is None:
+        raise TypeError("clutter must be an image (a busy texture for the 'clutter' "
+                        "variation), e.g. clutter=data.load_image('gravel'), but got None.")
+    clutter = validation.as_image(clutter, "clutter")
+    if not isinstance(class_examples, (list, tuple)) or not class_examples:
+        raise TypeError(f"class_examples must be a non-empty list of images (other members of "
+                        f"the photo's class, for 'intra-class'), but got "
+                        f"{validation.describe(class_examples)}.")
+    class_examples = [validation.as_image(example, f"class_examples[{index}]")
+                      for index, example in enumerate(class_examples)]
     controls = {
         "variation": ipywidgets.ToggleButtons(options=list(VARIATIONS), description="variation"),
         "strength": ipywidgets.FloatSlider(0.5, min=0.0, max=1.0, step=0.05,
@@ -315,7 +326,10 @@ def perturb(images, perturbation: str, strength: float, seed: int = 0) -> np.nda
                          "maximum first (digits: images / 16).")
     validation.one_of(perturbation, "perturbation", PERTURBATIONS)
     strength = validation.as_float(strength, "strength", minimum=0.0)
-    rng = np.random.default_rng(seed)
+    if perturbation == "occlusion" and strength > 1:
+        raise ValueError(f"an occlusion strength is the side of the black square as a fraction "
+                         f"of the image side, in [0, 1], but got {strength:g}.")
+    rng = np.random.default_rng(validation.as_seed(seed))
     count, height, width = images.shape
     out = np.empty(images.shape, dtype=np.float32)
     centre = np.array([(height - 1) / 2, (width - 1) / 2])
@@ -372,7 +386,16 @@ def nearest_neighbour_sweep(images, labels, strengths: dict, seed: int = 0) -> d
     if images.ndim != 3 or labels.shape != (images.shape[0],):
         raise ValueError(f"images must be (N, H, W) with one label each; got images "
                          f"{images.shape} and labels {labels.shape}.")
-    order = np.random.default_rng(seed).permutation(len(images))
+    if len(images) < 2:
+        raise ValueError(f"nearest_neighbour_sweep needs at least 2 images (half are the "
+                         f"references, half are perturbed), but got {len(images)}.")
+    for perturbation, values in strengths.items():
+        validation.one_of(perturbation, "a key of strengths", PERTURBATIONS)
+        if not isinstance(values, (list, tuple, np.ndarray)) or len(values) == 0:
+            raise TypeError(f"strengths[{perturbation!r}] must be a non-empty list of "
+                            f"strengths, e.g. [0, 1, 2], but got {validation.describe(values)}.")
+    seed = validation.as_seed(seed)
+    order = np.random.default_rng(seed).permutation(len(images))   # seed checked above
     half = len(images) // 2
     train, test = order[:half], order[half:]
     classifier = KNeighborsClassifier(n_neighbors=1).fit(

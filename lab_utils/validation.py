@@ -2,6 +2,14 @@
 
 Each helper returns the (possibly converted) value so callers can write
 ``image = as_image(image)``. Errors say what was expected and what arrived.
+
+Size limit: images (and batches) larger than ``MAX_IMAGE_PIXELS`` (4096 x 4096 =
+16,777,216 pixels per image) are refused by ``as_image`` and ``check_size`` before anything
+is allocated. The lessons use photos of at most 512 x 512; a 10000 x 10000 x 3 photo would
+need several GB as floats and ran out of memory after 8-21 s instead of failing at once.
+
+No guessing of scales: a uint8 image holding only 0 and 1 (a [0, 1] float image cast to
+uint8, which shows black) is refused with an explanation; float images must lie in [0, 1].
 """
 
 from __future__ import annotations
@@ -9,6 +17,12 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+
+#: The largest image the kit accepts, in pixels per image (height x width): 4096 x 4096.
+MAX_IMAGE_PIXELS = 4096 * 4096
+
+#: The largest seed ``as_seed`` accepts (NumPy and Keras seeds are unsigned 32-bit numbers).
+MAX_SEED = 2**32 - 1
 
 
 def describe(value) -> str:
@@ -19,8 +33,12 @@ def describe(value) -> str:
     return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
 
 
-def as_array(value, name: str = "array") -> np.ndarray:
-    """Convert a list or array of numbers to a NumPy array, or raise TypeError."""
+def as_array(value, name: str = "array", *, finite: bool = False) -> np.ndarray:
+    """Convert a list or array of numbers to a NumPy array, or raise TypeError.
+
+    ``finite=True`` also refuses NaN and infinite values (ValueError naming where the first
+    one is), for inputs whose NaN would otherwise flow silently into a result.
+    """
     if isinstance(value, np.ndarray):
         array = value
     elif isinstance(value, (list, tuple)):
@@ -36,7 +54,51 @@ def as_array(value, name: str = "array") -> np.ndarray:
         raise TypeError(f"{name} must hold numbers, but its dtype is {array.dtype}.")
     if np.issubdtype(array.dtype, np.complexfloating):
         raise TypeError(f"{name} must hold real numbers, but its dtype is {array.dtype}.")
+    if finite:
+        require_finite(array, name)
     return array
+
+
+def require_finite(array, name: str = "array") -> None:
+    """Raise ValueError if ``array`` holds NaN or an infinite value, saying where."""
+    array = np.asarray(array)
+    if not np.issubdtype(array.dtype, np.inexact):
+        return
+    bad = ~np.isfinite(array)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        value = array[where] if where else array.item()
+        location = f" at index {where if len(where) > 1 else where[0]}" if where else ""
+        raise ValueError(f"{name} contains NaN or infinite values (the first is {value}"
+                         f"{location}); NaN usually comes from 0/0, log(0) or an overflow, "
+                         f"and would make every result computed from it meaningless.")
+
+
+def is_finite_number(value) -> bool:
+    """True for a real number that is neither NaN, infinite, nor too large for a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return bool(np.isfinite(float(value)))
+    except OverflowError:          # a Python int beyond the float range
+        return False
+
+
+def check_size(shape, name: str = "image", *, limit: int = MAX_IMAGE_PIXELS) -> None:
+    """Refuse an image (or a batch of images) whose height x width exceeds ``limit`` pixels.
+
+    ``shape`` is an image's shape, (H, W) or (H, W, C); for a batch (N, H, W[, C]) pass
+    ``shape[1:]``. Call it before converting, so nothing large is allocated first.
+    """
+    if len(shape) >= 2:
+        pixels = int(shape[0]) * int(shape[1])
+        if pixels > limit:
+            side = int(limit ** 0.5)
+            raise ValueError(f"{name} is too large: {shape[0]} x {shape[1]} = {pixels:,} "
+                             f"pixels, but the kit accepts at most {limit:,} pixels per image "
+                             f"({side} x {side}). Resize it first, e.g. "
+                             f"skimage.transform.rescale(image, 0.25, channel_axis=-1) or "
+                             f"image[::4, ::4].")
 
 
 def as_image(value, name: str = "image", *, channels=(None, 3)) -> np.ndarray:
@@ -69,7 +131,14 @@ def as_image(value, name: str = "image", *, channels=(None, 3)) -> np.ndarray:
                          f"but it has shape {image.shape}.")
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"{name} is empty: its shape is {image.shape}.")
+    check_size(image.shape, name)
     if image.dtype == np.uint8:
+        if image.size > 1 and int(image.max()) == 1:
+            raise ValueError(f"{name} is uint8 but holds only the values 0 and 1, so it shows "
+                             f"as black: it looks like a [0, 1] float image cast with "
+                             f".astype(np.uint8), which rounds every value down to 0 or 1. "
+                             f"Pass the float image itself, or convert with "
+                             f"np.round(image * 255).astype(np.uint8).")
         return image
     if np.issubdtype(image.dtype, np.floating):
         if not np.all(np.isfinite(image)):
@@ -97,6 +166,11 @@ def as_int(value, name: str, *, minimum: int | None = None, maximum: int | None 
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be at most {maximum}, but got {value}.")
     return value
+
+
+def as_seed(value, name: str = "seed") -> int:
+    """Check a random seed: a whole number from 0 to 2**32 - 1 (what NumPy and Keras accept)."""
+    return as_int(value, name, minimum=0, maximum=MAX_SEED)
 
 
 def as_float(value, name: str, *, minimum: float | None = None,
