@@ -336,22 +336,42 @@ def checker(exercise: str, *, forbid: Sequence[str], time_limit: float = DEFAULT
 def _resolve(paths) -> dict:
     """Import each dotted path and return {id(function): path}, unwrapping decorators.
 
-    A path that cannot be imported on this machine (an optional package) is skipped: the static
-    source check still applies to it.
+    A path may name a method ("keras.layers.Conv2D.compute_output_shape"); a class stands for
+    its own ``__init__`` (creating one is calling it). A path that cannot be imported on this
+    machine (an optional package) is skipped: the static source check still applies to it.
     """
     found = {}
     for path in paths:
-        module_name, _, attribute = path.rpartition(".")
-        try:
-            target = getattr(importlib.import_module(module_name), attribute)
-        except (ImportError, AttributeError):
+        target = _import_path(path)
+        if target is None:
             continue
-        for layer in _wrapper_chain(target):
+        targets = [target]
+        if isinstance(target, type):
+            targets = [vars(target)[name] for name in ("__init__", "__new__")
+                       if name in vars(target)]
+        for layer in (layer for each in targets for layer in _wrapper_chain(each)):
             found[id(layer)] = path
             code = getattr(layer, "__code__", None)
             if code is not None:
                 found[id(code)] = path
     return found
+
+
+def _import_path(path: str):
+    """The object a dotted path names (module, then attributes), or None if it is missing."""
+    parts = path.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        try:
+            for attribute in parts[split:]:
+                target = getattr(target, attribute)
+        except AttributeError:
+            return None
+        return target
+    return None
 
 
 def _wrapper_chain(function):

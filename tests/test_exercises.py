@@ -236,3 +236,22 @@ def test_plain_strips_number_and_array_subclasses():
     assert exercises.plain(Sneaky(1.0)) != 2.0
     view = np.zeros(3).view(np.ma.MaskedArray)
     assert type(exercises.plain(view)) is np.ndarray
+
+
+def test_checker_watches_methods_and_classes_named_by_their_path():
+    import textwrap
+
+    @exercises.checker("wrap", forbid=["textwrap.TextWrapper", "textwrap.TextWrapper.fill"])
+    def check_wrap(student):
+        expected = "a b\nc"
+        if student("a b c", name="wrap('a b c')") != expected:
+            exercises.fail("wrong")
+        return 1
+
+    check_wrap(lambda text: text[:3] + "\n" + text[4:])
+    make = getattr(textwrap, "Text" + "Wrapper")        # invisible to the static source check
+    with pytest.raises(exercises.ExerciseIncorrect, match=r"calls textwrap\.TextWrapper\(\)"):
+        check_wrap(lambda text: "\n".join(make(width=3).wrap(text)))
+    wrapper = textwrap.TextWrapper(width=3)              # made outside the check
+    with pytest.raises(exercises.ExerciseIncorrect, match=r"TextWrapper\.fill\(\)"):
+        check_wrap(lambda text: getattr(wrapper, "fi" + "ll")(text))
