@@ -16,6 +16,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 PROJECT = Path(__file__).resolve().parent
 SHARED_DATA = PROJECT.parent / "shared" / "data"
 
+# The session's cache starts with the real Olivetti faces when ../shared/data has them (lesson 06
+# under nbval and tests/test_faces.py use them; nothing is downloaded). Per-test `cache`
+# folders below stay empty, so the offline substitute is still tested there.
+_OLIVETTI = SHARED_DATA / "olivetti_py3.pkz"
+if _OLIVETTI.exists() and not (Path(os.environ["LAB_UTILS_CACHE"]) / _OLIVETTI.name).exists():
+    import shutil
+    shutil.copy(_OLIVETTI, Path(os.environ["LAB_UTILS_CACHE"]) / _OLIVETTI.name)
+
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
