@@ -212,12 +212,21 @@ def forbid_calls(function, names, *, exercise: str):
     __tracebackhide__ = True
     if getattr(function, "__module__", None) != "__main__":
         return  # only a notebook's own code is the student's work
-    called = _called_names(function)
+    called = {call for call in _called_names(function) if not _own_helper(function, call)}
     for name in names:
         if any(call == name or call.endswith("." + name) for call in called):
             fail(f"{exercise} calls {name}(), the library function this check compares "
                  f"with. Write the computation yourself with NumPy; the lesson uses {name} "
                  f"afterwards.")
+
+
+def _own_helper(function, call: str) -> bool:
+    """True when a bare name like ``sigmoid`` is a function the notebook itself defined (a
+    student's sigmoid_derivative may call the student's own sigmoid)."""
+    if "." in call:
+        return False
+    target = getattr(function, "__globals__", {}).get(call)
+    return callable(target) and getattr(target, "__module__", None) == "__main__"
 
 
 def _called_names(function) -> set[str]:

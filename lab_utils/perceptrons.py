@@ -1147,29 +1147,33 @@ def _numpy(keras, tensor):
     return np.asarray(keras.ops.convert_to_numpy(tensor), dtype=np.float64)
 
 
-#: Library calls that would turn an exercise into a look-up (exercises.forbid_calls).
+#: Library (and kit) functions that would turn an exercise into a look-up (exercises.checker).
 _LIBRARY_SHORTCUTS = {
-    "weighted_sum": ["keras_weighted_sum", "Dense"],
-    "sigmoid": ["activations.sigmoid", "ops.sigmoid", "expit", "activation_curves"],
-    "relu": ["activations.relu", "ops.relu", "activation_curves"],
-    "forward": ["keras_forward", "keras_network", "Sequential", "Dense"],
-    "backward": ["autodiff_backward", "gradient", "GradientTape", "numerical_gradient"],
-    "mse": ["mean_squared_error", "MeanSquaredError"],
-    "binary_cross_entropy": ["binary_crossentropy", "BinaryCrossentropy", "log_loss"],
-    "categorical_cross_entropy": ["categorical_crossentropy", "CategoricalCrossentropy",
-                                  "log_loss"],
+    "weighted_sum": ["lab_utils.perceptrons.keras_weighted_sum", "keras.layers.Dense"],
+    "sigmoid": ["keras.activations.sigmoid", "keras.ops.sigmoid", "scipy.special.expit",
+                "lab_utils.perceptrons.activation_curves"],
+    "relu": ["keras.activations.relu", "keras.ops.relu",
+             "lab_utils.perceptrons.activation_curves"],
+    "forward": ["lab_utils.perceptrons.keras_forward", "lab_utils.perceptrons.keras_network",
+                "keras.Sequential", "keras.layers.Dense", "keras.ops.softmax",
+                "keras.activations.softmax", "scipy.special.softmax"],
+    "backward": ["lab_utils.perceptrons.autodiff_backward", "lab_utils.perceptrons.gradient",
+                 "lab_utils.perceptrons.numerical_gradient", "tensorflow.GradientTape"],
+    "mse": ["keras.losses.mean_squared_error", "keras.losses.MeanSquaredError",
+            "sklearn.metrics.mean_squared_error"],
+    "binary_cross_entropy": ["keras.losses.binary_crossentropy",
+                             "keras.losses.BinaryCrossentropy", "sklearn.metrics.log_loss"],
+    "categorical_cross_entropy": ["keras.losses.categorical_crossentropy",
+                                  "keras.losses.CategoricalCrossentropy",
+                                  "sklearn.metrics.log_loss"],
 }
-
-
-def _forbid_shortcuts(function, exercise: str, group: str | None = None):
-    __tracebackhide__ = True
-    exercises.forbid_calls(function, _LIBRARY_SHORTCUTS[group or exercise], exercise=exercise)
 
 
 _WEIGHTED_SUM_HINT = ("multiply each input by its weight, add up the products of each row "
                       "(one number per example), then add the bias once.")
 
 
+@exercises.checker("weighted_sum", forbid=_LIBRARY_SHORTCUTS["weighted_sum"])
 def check_weighted_sum(weighted_sum):
     """Check ``weighted_sum(inputs, weights, bias)`` against a Keras ``Dense(1)`` layer.
 
@@ -1178,8 +1182,6 @@ def check_weighted_sum(weighted_sum):
     """
     __tracebackhide__ = True
     keras = lesson.import_keras()
-    exercises.require_function(weighted_sum, "weighted_sum")
-    _forbid_shortcuts(weighted_sum, "weighted_sum")
     rng = np.random.default_rng(30)
     cases = [(np.array([[1.0, 0.5, -2.0]]), np.array([0.4, -1.0, 0.25]), 0.5),
              (rng.normal(size=(5, 3)), rng.normal(size=3), -1.5),
@@ -1188,8 +1190,8 @@ def check_weighted_sum(weighted_sum):
         layer = _keras_dense(keras, weights[:, None], np.array([bias]))
         expected = _numpy(keras, layer(inputs))[:, 0]
         name = f"weighted_sum(inputs of shape {inputs.shape}, weights, bias={bias})"
-        result = exercises.call(weighted_sum, inputs.copy(), weights.copy(), bias, name=name,
-                                hint=_WEIGHTED_SUM_HINT)
+        result = weighted_sum(inputs.copy(), weights.copy(), bias, name=name,
+                              hint=_WEIGHTED_SUM_HINT)
         if isinstance(result, np.ndarray) and result.shape == inputs.shape:
             exercises.fail(f"{name} has shape {result.shape}, one value per input: the "
                            f"products x_i * w_i were not added up along each row.",
@@ -1202,30 +1204,28 @@ def check_weighted_sum(weighted_sum):
                                    ((inputs + bias) @ weights,
                                     "the bias is added to every input before weighting; it "
                                     "is added once, after the sum.")])
-    exercises.passed("weighted_sum", len(cases))
+    return len(cases)
 
 
 _ACTIVATION_POINTS = np.array([-6.0, -2.5, -1.0, -0.3, 0.2, 0.7, 1.5, 4.0, 8.0])
 
 
-def _check_activation(name, function, hint, mistakes, derivative=False):
+def _check_activation(name, student, hint, mistakes, derivative=False):
     """Shared body of the activation checks: values vs ``keras.activations``, slopes vs
     automatic differentiation, on a flat array and on a 3 x 3 array."""
     __tracebackhide__ = True
     exercise = f"{name}_derivative" if derivative else name
-    exercises.require_function(function, exercise)
-    _forbid_shortcuts(function, exercise, group=name)
     z = _ACTIVATION_POINTS.copy()
     ((values, slopes),) = activation_curves(z, [name]).values()
     expected = slopes if derivative else values
     for shape in [(9,), (3, 3)]:
         inputs = z.reshape(shape)
-        result = exercises.call(function, inputs.copy(), name=f"{exercise}(z)", hint=hint)
+        result = student(inputs.copy(), name=f"{exercise}(z)", hint=hint)
         exercises.expect_array(result, expected.reshape(shape),
                                name=f"{exercise}(z) for z of shape {shape}", hint=hint,
                                known_mistakes=[(m.reshape(shape), message)
                                                for m, message in mistakes])
-    exercises.passed(exercise, 2)
+    return 2
 
 
 _SIGMOID_HINT = ("use the exercise's formula with NumPy's elementwise functions (no loops, "
@@ -1233,23 +1233,25 @@ _SIGMOID_HINT = ("use the exercise's formula with NumPy's elementwise functions 
                  "sigmoid's own value.")
 
 
+@exercises.checker("sigmoid", forbid=_LIBRARY_SHORTCUTS["sigmoid"])
 def check_sigmoid(sigmoid):
     """Check ``sigmoid(z)`` against ``keras.activations.sigmoid``, elementwise on arrays of any
     shape."""
     __tracebackhide__ = True
     z = _ACTIVATION_POINTS
-    _check_activation("sigmoid", sigmoid, _SIGMOID_HINT, [
+    return _check_activation("sigmoid", sigmoid, _SIGMOID_HINT, [
         (1 / (1 + np.exp(z)), "exp(z) should be exp(-z): large z must give values close to 1."),
         (np.tanh(z), "this is tanh; the sigmoid's values lie between 0 and 1.")])
 
 
+@exercises.checker("sigmoid_derivative", forbid=_LIBRARY_SHORTCUTS["sigmoid"])
 def check_sigmoid_derivative(sigmoid_derivative):
     """Check ``sigmoid_derivative(z)`` against automatic differentiation of
     ``keras.activations.sigmoid``."""
     __tracebackhide__ = True
     z = _ACTIVATION_POINTS
     s = 1 / (1 + np.exp(-z))
-    _check_activation("sigmoid", sigmoid_derivative, _SIGMOID_HINT, [
+    return _check_activation("sigmoid", sigmoid_derivative, _SIGMOID_HINT, [
         (s, "this is sigmoid(z) itself, not its derivative (slope). The slope is "
             "sigmoid(z) * (1 - sigmoid(z)), at most 0.25 (at z = 0)."),
         (z * (1 - z), "z * (1 - z) uses z where sigmoid(z) belongs: the slope is s * (1 - s) "
@@ -1263,23 +1265,25 @@ _RELU_HINT = ("ReLU keeps positive values and replaces negative ones by 0, eleme
               "z > 0 and 0 where z < 0, as floats.")
 
 
+@exercises.checker("relu", forbid=_LIBRARY_SHORTCUTS["relu"])
 def check_relu(relu):
     """Check ``relu(z)`` against ``keras.activations.relu``, elementwise on arrays of any
     shape."""
     __tracebackhide__ = True
     z = _ACTIVATION_POINTS
-    _check_activation("relu", relu, _RELU_HINT, [
+    return _check_activation("relu", relu, _RELU_HINT, [
         (np.abs(z), "negative inputs became positive (that is abs); ReLU sets them to 0."),
         (z, "this is the identity (linear activation): ReLU sets negative values to 0, so it "
             "does not keep the output as-is.")])
 
 
+@exercises.checker("relu_derivative", forbid=_LIBRARY_SHORTCUTS["relu"])
 def check_relu_derivative(relu_derivative):
     """Check ``relu_derivative(z)`` against automatic differentiation of
     ``keras.activations.relu`` (the test points avoid z = 0, where the slope is undefined)."""
     __tracebackhide__ = True
     z = _ACTIVATION_POINTS
-    _check_activation("relu", relu_derivative, _RELU_HINT, [
+    return _check_activation("relu", relu_derivative, _RELU_HINT, [
         (np.maximum(z, 0), "this is relu(z) itself, not its slope (1 or 0)."),
         (np.ones_like(z), "the slope is 1 only where z > 0; where z < 0 it is 0."),
         ((z < 0).astype(float), "1 and 0 are swapped: the slope is 1 where z > 0.")],
@@ -1304,13 +1308,12 @@ def _network_cases():
     return cases
 
 
+@exercises.checker("forward", forbid=_LIBRARY_SHORTCUTS["forward"])
 def check_forward(forward):
     """Check ``forward(x, W1, b1, W2, b2)`` (tanh hidden layer, softmax output) against a Keras
     model that holds the same weights. The answer has shape (N, classes), rows summing to 1."""
     __tracebackhide__ = True
     keras = lesson.import_keras()
-    exercises.require_function(forward, "forward")
-    _forbid_shortcuts(forward, "forward")
     cases = _network_cases()
     for x, _, W1, b1, W2, b2 in cases:
         expected = keras_forward(x, W1, b1, W2, b2)
@@ -1328,11 +1331,11 @@ def check_forward(forward):
             (_numpy(keras, keras_network(W1, b1, W2, b2, hidden_activation="sigmoid")(x)),
              "the hidden layer uses the sigmoid; this network uses tanh.")]
         name = f"forward(x of shape {x.shape}, W1 {W1.shape}, b1, W2 {W2.shape}, b2)"
-        result = exercises.call(forward, x.copy(), W1.copy(), b1.copy(), W2.copy(), b2.copy(),
-                                name=name, hint=_FORWARD_HINT)
+        result = forward(x.copy(), W1.copy(), b1.copy(), W2.copy(), b2.copy(), name=name,
+                         hint=_FORWARD_HINT)
         exercises.expect_array(result, expected, name=name, hint=_FORWARD_HINT, atol=1e-9,
                                rtol=1e-7, known_mistakes=mistakes)
-    exercises.passed("forward", len(cases))
+    return len(cases)
 
 
 _BACKWARD_HINT = ("redo forward's steps, then go backwards through them: the softmax + "
@@ -1342,19 +1345,18 @@ _BACKWARD_HINT = ("redo forward's steps, then go backwards through them: the sof
                   "tanh' = 1 − h². Each gradient has its parameter's shape.")
 
 
+@exercises.checker("backward", forbid=_LIBRARY_SHORTCUTS["backward"])
 def check_backward(backward):
     """Check ``backward(x, y_true, W1, b1, W2, b2) -> (dW1, db1, dW2, db2)``, the gradients of
     the mean categorical cross-entropy, against automatic differentiation (Keras backend)."""
     __tracebackhide__ = True
-    exercises.require_function(backward, "backward")
-    _forbid_shortcuts(backward, "backward")
     cases = _network_cases()
     names = ("dW1", "db1", "dW2", "db2")
     for x, y, W1, b1, W2, b2 in cases:
         expected = autodiff_backward(x, y, W1, b1, W2, b2)
         call = f"backward(x of shape {x.shape}, y_true, W1 {W1.shape}, b1, W2 {W2.shape}, b2)"
-        result = exercises.call(backward, x.copy(), y.copy(), W1.copy(), b1.copy(), W2.copy(),
-                                b2.copy(), name=call, hint=_BACKWARD_HINT)
+        result = backward(x.copy(), y.copy(), W1.copy(), b1.copy(), W2.copy(), b2.copy(),
+                          name=call, hint=_BACKWARD_HINT)
         if not isinstance(result, (tuple, list)) or len(result) != 4:
             exercises.fail(f"{call} should return 4 arrays (dW1, db1, dW2, db2), but returned "
                            f"{exercises.describe_argument(result)}.", _BACKWARD_HINT)
@@ -1372,7 +1374,7 @@ def check_backward(backward):
                                  "(probabilities - y_true), not (y_true - probabilities)."),
                     (reference * len(x), f"it is {len(x)} times too large: the loss is the "
                                          f"mean over the {len(x)} examples, so divide by N.")])
-    exercises.passed("backward", len(cases))
+    return len(cases)
 
 
 def _as_float_answer(result, name, hint):
@@ -1391,18 +1393,20 @@ def _as_float_answer(result, name, hint):
                        f"loss, a number of modest size.", hint)
 
 
-def _check_loss(name, function, keras_loss, cases, hint, mistakes, clipping_cases=()):
+def _check_loss(name, student, keras_loss, cases, hint, mistakes, clipping_cases=()):
     """Compare a student's loss with ``keras_loss`` averaged over the batch."""
     __tracebackhide__ = True
     keras = lesson.import_keras()
-    exercises.require_function(function, name)
-    _forbid_shortcuts(function, name)
     for index, (y_true, y_pred) in enumerate(cases):
         expected = float(np.mean(_numpy(keras, keras_loss(y_true, y_pred))))
         call = f"{name}(y_true, y_pred) with y_true = {y_true.tolist()}, y_pred = " \
                f"{y_pred.tolist()}"
-        result = _as_float_answer(exercises.call(function, y_true.copy(), y_pred.copy(),
-                                                 name=call, hint=hint), call, hint)
+        answer = student(y_true.copy(), y_pred.copy(), name=call, hint=hint)
+        if (isinstance(answer, np.ndarray) and y_true.ndim == 2
+                and answer.shape == (len(y_true),)):
+            exercises.fail(f"{call} returned one value per example (shape {answer.shape}): "
+                           f"the loss is one number, the mean over the examples too.", hint)
+        result = _as_float_answer(answer, call, hint)
         if not np.isfinite(result):
             if index in clipping_cases:
                 exercises.fail(f"{call} returned {result}: log(0) is -inf. Keras clips the "
@@ -1417,9 +1421,10 @@ def _check_loss(name, function, keras_loss, cases, hint, mistakes, clipping_case
                 exercises.fail(f"{call} returned {result:.6g}, expected {expected:.6g}: "
                                f"{message}", hint)
         exercises.fail(f"{call} returned {result:.6g}, expected {expected:.6g}.", hint)
-    exercises.passed(name, len(cases))
+    return len(cases)
 
 
+@exercises.checker("mse", forbid=_LIBRARY_SHORTCUTS["mse"])
 def check_mse(mse):
     """Check ``mse(y_true, y_pred)`` (a float: the mean of the squared errors over all values)
     against ``keras.losses.mean_squared_error``."""
@@ -1427,7 +1432,10 @@ def check_mse(mse):
     keras = lesson.import_keras()
     cases = [(np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 1.0])),
              (np.array([0.0, -1.0, 4.0, 2.5]), np.array([0.1, -1.2, 3.0, 2.5])),
-             (np.array([10.0]), np.array([7.0]))]
+             (np.array([10.0]), np.array([7.0])),
+             # a batch: 3 examples with 2 outputs each; the answer is still one number
+             (np.array([[1.0, 2.0], [0.5, -1.0], [3.0, 3.0]]),
+              np.array([[1.5, 2.0], [0.0, -0.5], [2.0, 3.5]]))]
 
     def mistakes(y, p, expected):
         return [(np.sum((y - p) ** 2), "this is the sum; the slide divides by N (the mean)."),
@@ -1436,7 +1444,7 @@ def check_mse(mse):
                 (np.mean(y - p), "the errors are not squared, so positive and negative ones "
                                  "cancel.")]
 
-    _check_loss("mse", mse, keras.losses.mean_squared_error, cases,
+    return _check_loss("mse", mse, keras.losses.mean_squared_error, cases,
                 "square each difference between target and prediction, then average them "
                 "over all values.", mistakes)
 
@@ -1446,6 +1454,7 @@ _BCE_HINT = ("clip the predictions to [1e-7, 1 - 1e-7] first; each value costs -
              "average over all values.")
 
 
+@exercises.checker("binary_cross_entropy", forbid=_LIBRARY_SHORTCUTS["binary_cross_entropy"])
 def check_binary_cross_entropy(binary_cross_entropy):
     """Check ``binary_cross_entropy(y_true, y_pred)`` against ``keras.losses.binary_crossentropy``.
 
@@ -1467,7 +1476,7 @@ def check_binary_cross_entropy(binary_cross_entropy):
                 (-np.mean(y * np.log(q)), "the (1 - y) * log(1 - p) term is missing, so "
                                           "wrong predictions for targets 0 cost nothing.")]
 
-    _check_loss("binary_cross_entropy", binary_cross_entropy, keras.losses.binary_crossentropy,
+    return _check_loss("binary_cross_entropy", binary_cross_entropy, keras.losses.binary_crossentropy,
                 cases, _BCE_HINT, mistakes, clipping_cases=(2,))
 
 
@@ -1476,6 +1485,7 @@ _CCE_HINT = ("clip the predictions to [1e-7, 1 - 1e-7] first; each example costs
              "over the examples, not over the classes.")
 
 
+@exercises.checker("categorical_cross_entropy", forbid=_LIBRARY_SHORTCUTS["categorical_cross_entropy"])
 def check_categorical_cross_entropy(categorical_cross_entropy):
     """Check ``categorical_cross_entropy(y_true, y_pred)`` (one-hot rows of shape (N, K)) against
     ``keras.losses.categorical_crossentropy`` averaged over the N examples."""
@@ -1496,6 +1506,6 @@ def check_categorical_cross_entropy(categorical_cross_entropy):
                 (expected * count, "this is the sum over the examples; take their mean."),
                 (-expected, "the minus sign is missing: a loss is never negative.")]
 
-    _check_loss("categorical_cross_entropy", categorical_cross_entropy,
+    return _check_loss("categorical_cross_entropy", categorical_cross_entropy,
                 keras.losses.categorical_crossentropy, cases, _CCE_HINT, mistakes,
                 clipping_cases=(2,))

@@ -255,3 +255,14 @@ def test_checker_watches_methods_and_classes_named_by_their_path():
     wrapper = textwrap.TextWrapper(width=3)              # made outside the check
     with pytest.raises(exercises.ExerciseIncorrect, match=r"TextWrapper\.fill\(\)"):
         check_wrap(lambda text: getattr(wrapper, "fi" + "ll")(text))
+
+
+def test_forbid_calls_allows_a_notebook_helper_with_the_library_function_s_name():
+    namespace = _notebook_cell(
+        "import numpy as np\ndef sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n"
+        "def sigmoid_derivative(z):\n    s = sigmoid(z)\n    return s * (1 - s)\n"
+        "def borrowed(z):\n    return keras.activations.sigmoid(z)\n", "<cell-helper>")
+    exercises.forbid_calls(namespace["sigmoid_derivative"], ["sigmoid"],
+                           exercise="sigmoid_derivative")
+    with pytest.raises(exercises.ExerciseIncorrect, match=r"calls sigmoid\(\)"):
+        exercises.forbid_calls(namespace["borrowed"], ["sigmoid"], exercise="sigmoid")

@@ -740,11 +740,14 @@ def test_check_backward(capsys):
 
 def test_check_mse(capsys):
     perceptrons.check_mse(lambda y, p: np.mean((y - p) ** 2))
-    assert "✔ mse passed 3 tests." in capsys.readouterr().out
+    assert "✔ mse passed 4 tests." in capsys.readouterr().out
     for wrong, message in [(lambda y, p: np.sum((y - p) ** 2), "this is the sum"),
                            (lambda y, p: np.sqrt(np.mean((y - p) ** 2)), "RMSE"),
                            (lambda y, p: np.mean(np.abs(y - p)), "mean absolute error"),
                            (lambda y, p: (y - p) ** 2, "expected a single number"),
+                           # one value per example on a batch (issue 12)
+                           (lambda y, p: np.mean((y - p) ** 2, axis=-1),
+                            r"one value per example \(shape \(3,\)\)"),
                            (lambda y, p: 0.0, "returned 0, expected")]:
         with pytest.raises(exercises.ExerciseIncorrect, match=message):
             perceptrons.check_mse(wrong)
@@ -822,7 +825,7 @@ def shortcut_bce(y, p):
 
 @pytest.mark.parametrize("check, function, name", [
     (perceptrons.check_weighted_sum, shortcut_weighted_sum, "keras_weighted_sum"),
-    (perceptrons.check_sigmoid, shortcut_sigmoid, "activations.sigmoid"),
+    (perceptrons.check_sigmoid, shortcut_sigmoid, "sigmoid"),
     (perceptrons.check_forward, shortcut_forward, "keras_forward"),
     (perceptrons.check_backward, shortcut_backward, "autodiff_backward"),
     (perceptrons.check_binary_cross_entropy, shortcut_bce, "binary_crossentropy"),
