@@ -442,6 +442,23 @@ def _load_trained(model, key: str) -> TrainingResult | None:
                           recorded["cpu_seconds"], from_cache=True)
 
 
+def reinitialise(model, seed: int = 0) -> None:
+    """Give ``model`` fresh initial weights drawn from ``seed`` alone (in place).
+
+    A new model's weights depend on every random number Keras drew before it was built; after
+    this call they depend only on the architecture and ``seed``, so the same comparison gives
+    the same figures in the lesson and in the benchmark. The random state is left seeded.
+    """
+    keras = lesson.import_keras()
+    _require_model(model)
+    seed = validation.as_seed(seed)
+    keras.utils.set_random_seed(seed)
+    with lesson.native_stderr_silenced():
+        fresh = keras.models.clone_model(model)
+    model.set_weights(fresh.get_weights())
+    keras.utils.set_random_seed(seed)
+
+
 def predict_probabilities(model, images, batch_size: int = 512) -> np.ndarray:
     """Class probabilities, shape (N, classes) float32, from ``model(x, training=False)``.
 
