@@ -571,6 +571,11 @@ def save(model, path) -> Path:
         raise ValueError(f"path must end in '.keras' (the Keras 3 format), but got "
                          f"{path.name!r}.")
     path.parent.mkdir(parents=True, exist_ok=True)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:
+        # Weights restored from the training cache leave the optimizer unbuilt; saved like that,
+        # loading warns "Skipping variable loading for optimizer" on stderr. Build it first.
+        optimizer.build(model.trainable_variables)
     model.save(path)
     return path
 

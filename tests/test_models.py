@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -224,6 +225,18 @@ def test_save_and_load_round_trip(tmp_path, small_cnn):
     restored = models.load(str(path))
     np.testing.assert_allclose(models.predict_probabilities(restored, images),
                                models.predict_probabilities(small_cnn, images), atol=1e-6)
+
+
+def test_a_model_whose_optimizer_never_ran_loads_without_warnings(tmp_path, keras):
+    # What a training restored from the cache leaves: compiled, optimizer not built. Loading
+    # it used to warn "Skipping variable loading for optimizer" (stderr in lesson 04).
+    model = models.cnn_classifier((8, 8, 1), 10, filters=(4,))
+    model.compile(optimizer=keras.optimizers.Adam(0.01),
+                  loss="sparse_categorical_crossentropy")
+    path = models.save(model, tmp_path / "fresh.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        models.load(path)
 
 
 def test_load_keeps_safe_mode_on(tmp_path, keras):
