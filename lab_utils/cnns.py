@@ -1047,6 +1047,20 @@ CONV_SHAPE_CASES = [((28, 28, 1), 8, 3, 1, "valid"), ((28, 28, 1), 8, 3, 1, "sam
                     ((10, 12, 2), 6, 4, 3, "valid"), ((10, 12, 2), 6, 4, 1, "same")]
 
 
+#: Library and kit functions that answer exercises 1-3 (and 4) directly (exercises.checker).
+_SHAPE_SHORTCUTS = ["keras.layers.Conv2D", "keras.layers.MaxPooling2D",
+                    "keras.layers.AveragePooling2D", "keras.layers.Layer.compute_output_shape",
+                    "keras.layers.Conv2D.compute_output_shape",
+                    "keras.layers.MaxPooling2D.compute_output_shape",
+                    "keras.layers.Layer.count_params", "keras.ops.conv", "keras.ops.max_pool",
+                    "keras.Model.summary", "lab_utils.models.layer_facts",
+                    "lab_utils.models.layer_table", "lab_utils.models.summary_text",
+                    "lab_utils.models.parameter_count", "lab_utils.cnns.dense_vs_conv_parameters",
+                    "lab_utils.kernels.correlate", "lab_utils.kernels.window_positions",
+                    "lab_utils.kernels.pool"]
+
+
+@exercises.checker("conv_output_shape", forbid=_SHAPE_SHORTCUTS, time_limit=30)
 def check_conv_output_shape(conv_output_shape):
     """Check ``conv_output_shape(input_shape, filters, kernel_size, strides, padding)``.
 
@@ -1054,12 +1068,11 @@ def check_conv_output_shape(conv_output_shape):
     non-square inputs, 'valid' and 'same' padding, strides 1-3.
     """
     __tracebackhide__ = True
-    exercises.require_function(conv_output_shape, "conv_output_shape")
     for shape, filters, size, stride, padding in CONV_SHAPE_CASES:
         name = (f"conv_output_shape({shape}, filters={filters}, kernel_size={size}, "
                 f"strides={stride}, padding={padding!r})")
-        result = exercises.call(conv_output_shape, shape, filters, size, stride, padding,
-                                name=name, hint=_CONV_SHAPE_HINT)
+        result = conv_output_shape(shape, filters, size, stride, padding, name=name,
+                                   hint=_CONV_SHAPE_HINT)
         expected = _keras_conv_shape(shape, filters, size, stride, padding)
         height, width, channels = shape
         other = "same" if padding == "valid" else "valid"
@@ -1090,7 +1103,7 @@ def check_conv_output_shape(conv_output_shape):
         ]
         _expect_shape(result, expected, name=name, hint=_CONV_SHAPE_HINT,
                       mistakes=[m for m in mistakes if m[0] is not None and m[0] != expected])
-    exercises.passed("conv_output_shape", len(CONV_SHAPE_CASES))
+    return len(CONV_SHAPE_CASES)
 
 
 _CONV_PARAMETERS_HINT = ("each filter has kernel_size x kernel_size x input_channels weights "
@@ -1100,18 +1113,17 @@ CONV_PARAMETER_CASES = [(1, 8, 3), (3, 64, 3), (32, 64, 3), (3, 16, 5), (64, 10,
                         (16, 32, 7)]
 
 
+@exercises.checker("conv_parameters", forbid=_SHAPE_SHORTCUTS, time_limit=30)
 def check_conv_parameters(conv_parameters):
     """Check ``conv_parameters(input_channels, filters, kernel_size)`` against Keras.
 
     The expected value is ``count_params()`` of a built ``keras.layers.Conv2D``.
     """
     __tracebackhide__ = True
-    exercises.require_function(conv_parameters, "conv_parameters")
     for channels, filters, size in CONV_PARAMETER_CASES:
         name = (f"conv_parameters(input_channels={channels}, filters={filters}, "
                 f"kernel_size={size})")
-        result = exercises.call(conv_parameters, channels, filters, size, name=name,
-                                hint=_CONV_PARAMETERS_HINT)
+        result = conv_parameters(channels, filters, size, name=name, hint=_CONV_PARAMETERS_HINT)
         expected = _keras_conv_parameters(channels, filters, size)
         if validation.is_finite_number(result):
             mistakes = [
@@ -1131,7 +1143,7 @@ def check_conv_parameters(conv_parameters):
                     exercises.fail(f"{name} returned {int(value)}, expected {expected}: "
                                    f"{message}", _CONV_PARAMETERS_HINT)
         exercises.expect_number(result, expected, name=name, hint=_CONV_PARAMETERS_HINT)
-    exercises.passed("conv_parameters", len(CONV_PARAMETER_CASES))
+    return len(CONV_PARAMETER_CASES)
 
 
 _POOL_SHAPE_HINT = ("a pooling window of size p with stride s fits (n - p) // s + 1 times "
@@ -1144,18 +1156,18 @@ POOL_SHAPE_CASES = [((4, 4, 1), 2, 2, "valid"), ((5, 5, 3), 2, 2, "valid"),
                     ((13, 10, 2), 3, 3, "same")]
 
 
+@exercises.checker("pool_output_shape", forbid=_SHAPE_SHORTCUTS, time_limit=30)
 def check_pool_output_shape(pool_output_shape):
     """Check ``pool_output_shape(input_shape, pool_size, strides, padding)``.
 
     Compared with ``keras.layers.MaxPooling2D(...).compute_output_shape``.
     """
     __tracebackhide__ = True
-    exercises.require_function(pool_output_shape, "pool_output_shape")
     for shape, size, stride, padding in POOL_SHAPE_CASES:
         name = (f"pool_output_shape({shape}, pool_size={size}, strides={stride}, "
                 f"padding={padding!r})")
-        result = exercises.call(pool_output_shape, shape, size, stride, padding, name=name,
-                                hint=_POOL_SHAPE_HINT)
+        result = pool_output_shape(shape, size, stride, padding, name=name,
+                                   hint=_POOL_SHAPE_HINT)
         expected = _keras_pool_shape(shape, size, stride, padding)
         height, width, channels = shape
         other = "same" if padding == "valid" else "valid"
@@ -1180,7 +1192,7 @@ def check_pool_output_shape(pool_output_shape):
         ]
         _expect_shape(result, expected, name=name, hint=_POOL_SHAPE_HINT,
                       mistakes=[m for m in mistakes if m[0] is not None and m[0] != expected])
-    exercises.passed("pool_output_shape", len(POOL_SHAPE_CASES))
+    return len(POOL_SHAPE_CASES)
 
 
 #: The CNN that exercise 4 asks for, layer by layer (after the Input). ``None`` values come
@@ -1211,20 +1223,10 @@ def describe_spec(spec=None) -> str:
                         f"cnns.CNN_SPEC), but got {validation.describe(spec)}.")
     lines = []
     for number, entry in enumerate(spec, start=1):
-        options = ", ".join(f"{key}={'classes' if value is None else value!r}"
+        options = ", ".join(f"{key}={'classes' if value is None else repr(value)}"
                             for key, value in entry.items() if key != "type")
         lines.append(f"{number}. {entry['type']}({options})")
     return "\n".join(lines)
-
-
-def lesson_cnn(input_shape, classes: int):
-    """The CNN of ``CNN_SPEC`` (exercise 4), built with ``models.cnn_classifier``.
-
-    The lesson falls back on it while ``build_cnn`` does not pass its check.
-    """
-    return models.cnn_classifier(input_shape, classes, filters=(32, 64, 64),
-                                 head="global_max", batch_norm=True, random_shift=0.1,
-                                 name="cnn")
 
 
 def _layer_text(layer) -> str:
@@ -1242,6 +1244,10 @@ _BUILD_HINT = ("use keras.Input(shape=input_shape), then call each layer on the 
                "than fixed numbers.")
 
 
+@exercises.checker("build_cnn", forbid=["lab_utils.models.cnn_classifier",
+                                         "lab_utils.models.load", "keras.saving.load_model",
+                                         "keras.models.clone_model",
+                                         "keras.models.model_from_json"], time_limit=120)
 def check_build_cnn(build_cnn):
     """Check ``build_cnn(input_shape, classes)`` layer by layer against ``CNN_SPEC``.
 
@@ -1251,18 +1257,66 @@ def check_build_cnn(build_cnn):
     """
     __tracebackhide__ = True
     keras = lesson.import_keras()
-    exercises.require_function(build_cnn, "build_cnn")
     cases = [((32, 32, 1), 10), ((24, 20, 3), 5)]
     with _scratch_names():      # the student's own model, built later, gets the plain names
         _check_build_cnn_cases(build_cnn, cases, keras)
-    exercises.passed("build_cnn", len(cases))
+    return len(cases)
+
+
+def _is_plain_relu_layer(layer) -> bool:
+    """keras.layers.ReLU() with its defaults computes exactly Activation('relu')."""
+    if type(layer).__name__ != "ReLU":
+        return False
+    config = layer.get_config()
+    return (config.get("max_value") is None and not config.get("negative_slope")
+            and not config.get("threshold"))
+
+
+def _source_mentions(student, name: str) -> bool:
+    """Whether the student's source code mentions ``name`` (a layer type); True if unknown."""
+    import inspect
+    try:
+        return name in inspect.getsource(student.function)
+    except (OSError, TypeError):
+        return True
+
+
+def _missing_layers_message(student, layers) -> str:
+    """Say why layers of the spec are missing: a ReLU inside Conv2D, a layer never written, or
+    a layer written but not connected (Keras leaves those out)."""
+    kinds = [type(layer).__name__ for layer in layers]
+    spec_kinds = [entry["type"] for entry in CNN_SPEC]
+    missing = list(dict.fromkeys(kind for kind in spec_kinds
+                                 if kinds.count(kind) < spec_kinds.count(kind)))
+    inside = [layer for layer in layers if type(layer).__name__ == "Conv2D"
+              and layer.get_config().get("activation") not in (None, "linear")]
+    lines = [f"\nMissing: {', '.join(missing)}."]
+    if inside and "Activation" in missing:
+        lines.append(f"Your Conv2D layers apply the activation themselves "
+                     f"(activation={inside[0].get_config()['activation']!r}). The spec keeps "
+                     f"each Conv2D linear and applies the ReLU after the normalisation, as its "
+                     f"own layer: Conv2D(..., use_bias=False), BatchNormalization(momentum=0.9), "
+                     f"Activation('relu').")
+        missing.remove("Activation")
+    never_written = [kind for kind in missing if not _source_mentions(student, kind)]
+    unconnected = [kind for kind in missing if kind not in never_written]
+    if never_written:
+        lines.append(f"Your code has no {' or '.join(never_written)} layer: add "
+                     f"{'it' if len(never_written) == 1 else 'them'} where the spec says.")
+    if unconnected:
+        lines.append(f"Your code creates {' and '.join(unconnected)}, but the model does not "
+                     f"contain {'it' if len(unconnected) == 1 else 'them'}: a layer whose output "
+                     f"is never used is not part of the model (Keras silently leaves it out). "
+                     f"Did you call the next layer on the previous input (e.g. on `inputs`) "
+                     f"instead of on the layer's output `x`?")
+    return " ".join(lines) if len(lines) > 1 else ""
 
 
 def _check_build_cnn_cases(build_cnn, cases, keras):
     __tracebackhide__ = True
     for input_shape, classes in cases:
         name = f"build_cnn({input_shape}, classes={classes})"
-        model = exercises.call(build_cnn, input_shape, classes, name=name, hint=_BUILD_HINT)
+        model = build_cnn(input_shape, classes, name=name, hint=_BUILD_HINT)
         if model is None:
             exercises.fail(f"{name} returned None. Did you forget `return model`?",
                            _BUILD_HINT)
@@ -1279,14 +1333,7 @@ def _check_build_cnn_cases(build_cnn, cases, keras):
                               for i, layer in enumerate(layers, start=1))
             unused = ""
             if len(layers) < len(CNN_SPEC):
-                kinds = [type(layer).__name__ for layer in layers]
-                missing = [entry["type"] for entry in CNN_SPEC
-                           if kinds.count(entry["type"]) < [e["type"] for e in CNN_SPEC]
-                           .count(entry["type"])]
-                unused = (f"\nMissing: {', '.join(dict.fromkeys(missing))}. A layer whose "
-                          f"output is never used is not part of the model: Keras silently "
-                          f"leaves it out. Did you call the next layer on the previous input "
-                          f"(e.g. on `inputs`) instead of on the layer's output `x`?")
+                unused = _missing_layers_message(build_cnn, layers)
             exercises.fail(f"{name} has {len(layers)} layers after the Input, the spec has "
                            f"{len(CNN_SPEC)}. Yours:\n{found}\nThe spec:\n"
                            f"{describe_spec()}{unused}", _BUILD_HINT)
@@ -1294,6 +1341,9 @@ def _check_build_cnn_cases(build_cnn, cases, keras):
         for number, (layer, entry) in enumerate(zip(layers, CNN_SPEC), start=1):
             where = f"{name}, layer {number}"
             kind = type(layer).__name__
+            if (entry["type"] == "Activation" and entry.get("activation") == "relu"
+                    and _is_plain_relu_layer(layer)):
+                continue        # keras.layers.ReLU() is Activation('relu'); same shape
             if kind != entry["type"]:
                 extra = ""
                 if kind == "Flatten" and entry["type"] == "GlobalMaxPooling2D":

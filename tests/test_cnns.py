@@ -14,11 +14,18 @@ from lab_utils import cnns, data, exercises, kernels, lesson, models
 RNG = np.random.default_rng(0)
 
 
+def spec_cnn(input_shape, classes):
+    """The architecture of exercise 4 from the kit's generic builder (the notebook's fallback;
+    no solution is kept in lab_utils)."""
+    return models.cnn_classifier(input_shape, classes, filters=(32, 64, 64), head="global_max",
+                                 batch_norm=True, random_shift=0.1, name="cnn")
+
+
 @pytest.fixture(scope="module")
 def cnn(keras):
     """The lesson's architecture, untrained (fixed seed): enough for shapes and widgets."""
     keras.utils.set_random_seed(0)
-    return cnns.lesson_cnn((32, 32, 1), 10)
+    return spec_cnn((32, 32, 1), 10)
 
 
 @pytest.fixture(scope="module")
@@ -543,6 +550,20 @@ def build_cnn_sequential(input_shape, classes):
         layers.Dense(classes, activation="softmax")])
 
 
+def build_cnn_with_relu_layers(input_shape, classes):
+    """keras.layers.ReLU() instead of Activation('relu'): the same computation."""
+    keras = lesson.import_keras()
+    layers = keras.layers
+    x = inputs = keras.Input(shape=input_shape)
+    x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant")(x)
+    for index, filters in enumerate((32, 64, 64)):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.ReLU()(layers.BatchNormalization(momentum=0.9)(x))
+        x = layers.MaxPooling2D(2)(x) if index < 2 else x
+    x = layers.GlobalMaxPooling2D()(x)
+    return keras.Model(inputs, layers.Dense(classes, activation="softmax")(x))
+
+
 @pytest.mark.parametrize("check, answer", [
     (cnns.check_conv_output_shape, conv_output_shape),
     (cnns.check_conv_output_shape,
@@ -552,7 +573,7 @@ def build_cnn_sequential(input_shape, classes):
     (cnns.check_pool_output_shape, pool_output_shape),
     (cnns.check_build_cnn, build_cnn),
     (cnns.check_build_cnn, build_cnn_sequential),
-    (cnns.check_build_cnn, cnns.lesson_cnn),
+    (cnns.check_build_cnn, build_cnn_with_relu_layers),
 ])
 def test_checks_pass_right_answers(keras, check, answer, capsys):
     check(answer)
@@ -662,8 +683,8 @@ def _variant(**changes):
     (_variant(activation=None), "activation='linear'; the spec says activation='softmax'"),
     (_variant(classes=10), "units=10; the spec says units=5"),
     (_variant(skip_pool=True), "has 13 layers after the Input, the spec has 14"),
-    (_variant(unchained=True), r"the spec has 14(.|\n)*Missing: RandomTranslation\. A layer "
-                               r"whose output is never used is not part of the model"),
+    (_variant(unchained=True), r"the spec has 14(.|\n)*Missing: RandomTranslation\.(.|\n)*a "
+                               r"layer whose output is never used is not part of the model"),
     (_variant(input_shape=(32, 32, 1)), r"input shape is \(32, 32, 1\), expected \(24, 20, 3\)"),
     (lambda shape, classes: None, "returned None"),
     (lambda shape, classes: "cnn", "expected a keras.Model"),
@@ -678,16 +699,58 @@ def test_check_build_cnn_wrong_answers(keras, answer, message):
         cnns.check_build_cnn(answer)
 
 
+def _relu_inside_conv(input_shape, classes):
+    keras = lesson.import_keras()
+    layers = keras.layers
+    inputs = keras.Input(shape=input_shape)
+    x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant")(inputs)
+    for index, filters in enumerate((32, 64, 64)):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, activation="relu")(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
+        if index < 2:
+            x = layers.MaxPooling2D(2)(x)
+    x = layers.GlobalMaxPooling2D()(x)
+    return keras.Model(inputs, layers.Dense(classes, activation="softmax")(x))
+
+
+def _no_augmentation(input_shape, classes):
+    keras = lesson.import_keras()
+    layers = keras.layers
+    inputs = keras.Input(shape=input_shape)
+    x = inputs
+    for index, filters in enumerate((32, 64, 64)):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.Activation("relu")(layers.BatchNormalization(momentum=0.9)(x))
+        if index < 2:
+            x = layers.MaxPooling2D(2)(x)
+    x = layers.GlobalMaxPooling2D()(x)
+    return keras.Model(inputs, layers.Dense(classes, activation="softmax")(x))
+
+
+@pytest.mark.parametrize("answer, message, not_said", [
+    (_relu_inside_conv, r"apply the activation themselves \(activation='relu'\)",
+     "not part of the model"),
+    (_no_augmentation, "Your code has no RandomTranslation layer", "not part of the model"),
+    (_variant(unchained=True), "Your code creates RandomTranslation, but the model does not "
+                               "contain it", "Your code has no"),
+])
+def test_check_build_cnn_names_why_layers_are_missing(keras, answer, message, not_said):
+    with pytest.raises(exercises.ExerciseIncorrect, match=message) as error:
+        cnns.check_build_cnn(answer)
+    assert not_said not in str(error.value)
+
+
 def test_describe_spec_lists_every_layer():
     text = cnns.describe_spec()
     assert text.count("\n") == len(cnns.CNN_SPEC) - 1
-    assert "units='classes'" in text and text.startswith("1. RandomTranslation(")
+    assert "units=classes" in text and text.startswith("1. RandomTranslation(")
+    assert "'classes'" not in text          # the argument's name, not a string
 
 
 def test_checks_do_not_use_up_keras_layer_names(keras):
     before = keras.layers.Conv2D(1, 1).name
     with_pool_before = keras.layers.MaxPooling2D().name
-    exercises.solution_or(build_cnn, check=cnns.check_build_cnn, fallback=cnns.lesson_cnn)
+    exercises.solution_or(build_cnn, check=cnns.check_build_cnn, fallback=spec_cnn)
     cnns.check_conv_output_shape(conv_output_shape)
     cnns.check_pool_output_shape(pool_output_shape)
     cnns.dense_vs_conv_parameters((8, 8, 1), units=2, filters=2)
