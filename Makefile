@@ -31,9 +31,14 @@ $(INSTRUCTOR): $(STAMP) requirements-instructor.txt
 	$(BIN)/python -m lab_utils.grading hide-nbgrader
 	touch $(INSTRUCTOR)
 
+# JupyterLab refuses to start as root ("Running as root is not recommended"), which is the
+# default user in many containers and Binder-like setups: there `make lab` adds --allow-root.
+AS_ROOT := $(filter 0,$(shell id -u 2>/dev/null))
+
 lab: $(STAMP) ## Open the lessons in JupyterLab (localhost only, token login)
+	@$(if $(AS_ROOT),echo "make lab: running as root (as in many containers) so JupyterLab gets --allow-root.")
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
-		--ServerApp.root_dir=notebooks
+		--ServerApp.root_dir=notebooks $(if $(AS_ROOT),--allow-root)
 
 test: $(INSTRUCTOR) ## Run every test: unit, notebooks end to end, grading, real browser
 	$(BIN)/python -m pytest

@@ -46,13 +46,17 @@ def machine() -> str:
 
 
 def main(notebooks):
-    print(f"import lab_utils (core modules), median of 7 fresh interpreters: "
-          f"{import_seconds():.3f} s")
+    seconds = import_seconds()
+    print(f"import lab_utils (core modules), median of 7 fresh interpreters: {seconds:.3f} s")
+    print(f"RESULT `import lab_utils` and its core modules (no TensorFlow), median of 7 "
+          f"interpreters | {seconds:.2f} s")
     print(f"before the lessons: {machine()}")
     for path in notebooks:
         seconds, peak = run_notebook(path)
         print(f"{path.name}: {seconds:.1f} s under nbval (pytest and kernel start-up "
               f"included), peak memory {peak:.0f} MiB")
+        print(f"RESULT lesson {path.stem} run time under nbval (pytest and kernel start-up "
+              f"included) / peak memory of the kernel | {seconds:.0f} s / {peak:.0f} MiB")
     print(f"after the lessons: {machine()}")
 
 
