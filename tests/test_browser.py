@@ -491,6 +491,52 @@ def test_lesson_widgets_work_in_jupyterlab(notebook, lab, playwright_browser):
         context.close()
 
 
+def test_a_widget_shows_a_refused_value_in_the_widget_and_recovers(lab, playwright_browser):
+    """Issue 13: a kernel-editor weight above float32's range, typed in the browser, shows a red
+    message in the widget itself (not only in the log console); typing a sensible weight clears
+    it and the picture updates again."""
+    source = ("import numpy as np\nfrom lab_utils import kernels\n"
+              "kernels.kernel_editor({'ramp': np.linspace(0, 1, 96 * 96).reshape(96, 96)})")
+    notebook = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {},
+                           "outputs": [], "source": source}],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                            "language": "python"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    request = urllib.request.Request(
+        f"{lab['url']}/api/contents/widget_error.ipynb?token={lab['token']}", method="PUT",
+        data=json.dumps({"type": "notebook", "content": notebook}).encode(),
+        headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=30).close()
+    context = playwright_browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        _open_and_run(page, lab, "widget_error.ipynb")
+        error = page.locator(".lab-utils-widget-error")
+        weight = page.locator(".jp-OutputArea .widget-text input").nth(4)    # k11, the centre
+        assert not error.is_visible()
+        weight.fill("1e39")
+        weight.press("Enter")
+        error.wait_for(state="visible", timeout=CHANGE_TIMEOUT_S * 1000)
+        text = error.inner_text()
+        assert "weights must lie between" in text and "row 1, column 1" in text, text
+        area = page.locator(".jp-OutputArea").first
+        before = _fingerprint(area)
+        weight.fill("2")
+        weight.press("Enter")
+        error.wait_for(state="hidden", timeout=CHANGE_TIMEOUT_S * 1000)
+        _wait_for_change(area, before, "the kernel editor after a sensible weight")
+    except Exception:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "widget_error_failure.png"))
+        raise
+    finally:
+        try:
+            page.evaluate(f"async () => await {_JS_PANEL}.sessionContext.shutdown()")
+        except Exception:  # noqa: BLE001 - the page may already be broken
+            pass
+        context.close()
+
+
 def test_students_see_no_nbgrader_panels(lab, playwright_browser):
     """nbgrader is installed for the tests, but its JupyterLab plugins stay off (hide-nbgrader)."""
     context = playwright_browser.new_context()
