@@ -824,6 +824,16 @@ def plot_imagenet_errors(table: dict):
     if not isinstance(table, dict) or not needed <= set(table):
         raise TypeError(f"table must be data.load_table('imagenet_top5') (columns "
                         f"{', '.join(sorted(needed))}).")
+    lengths = {name: len(table[name]) for name in sorted(needed)}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"table's columns must have one entry per row, but their lengths "
+                         f"differ: {lengths}.")
+    if not all(isinstance(value, (int, float)) and not isinstance(value, bool)
+               for value in table["top5_error_percent"] + table["year"]):
+        raise TypeError("table's 'year' and 'top5_error_percent' columns must hold numbers "
+                        "(data.load_table converts them).")
+    if "winner" not in table["kind"]:
+        raise ValueError("table has no row whose kind is 'winner': nothing to plot.")
     winners = [i for i, kind in enumerate(table["kind"]) if kind == "winner"]
     humans = [i for i, kind in enumerate(table["kind"]) if kind != "winner"]
     years = [table["year"][i] for i in winners]

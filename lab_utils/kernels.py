@@ -299,7 +299,12 @@ def convolution_stepper(grid=SLIDE_GRID, kernel=None) -> widgets.Interactive:
     """
     import ipywidgets
     grid = _as_grid(grid, "grid", max_side=_MAX_GRID_SIDE)
-    kernel = np.ones((3, 3)) if kernel is None else as_kernel(kernel)
+    # odd: the padding buttons offer 'same', which centres the kernel on each pixel.
+    kernel = np.ones((3, 3)) if kernel is None else as_kernel(kernel, odd=True)
+    if kernel.shape[0] > grid.shape[0] or kernel.shape[1] > grid.shape[1]:
+        raise ValueError(f"the kernel ({kernel.shape[0]}x{kernel.shape[1]}) is larger than the "
+                         f"grid ({grid.shape[0]}x{grid.shape[1]}): with padding 'valid' there "
+                         f"is no position where it fits. Use a larger grid or a smaller kernel.")
     controls = {
         "step": ipywidgets.IntSlider(0, 0, 0, description="position"),
         "padding": ipywidgets.ToggleButtons(options=["valid", "same"], description="padding"),

@@ -99,6 +99,10 @@ def pixel_explorer(photos: dict, size: int = 10) -> widgets.Interactive:
     if not isinstance(photos, dict) or not photos:
         raise TypeError("photos must be a non-empty dict mapping a name to an image, "
                         "e.g. {'coffee': data.load_image('coffee')}.")
+    for name in photos:
+        if not isinstance(name, str):
+            raise TypeError(f"photos must map a name (a string) to an image, but one key is "
+                            f"{validation.describe(name)} ({name!r}).")
     photos = {name: widgets.to_uint8(validation.as_image(image, f"photos[{name!r}]"))
               for name, image in photos.items()}
     first = next(iter(photos.values()))
