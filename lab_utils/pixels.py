@@ -36,13 +36,16 @@ def zoom_region(image, row: int, column: int, size: int) -> np.ndarray:
     return image[row:row + size, column:column + size]
 
 
-def pixel_table_html(block) -> str:
+def pixel_table_html(block, top: int | None = None, left: int | None = None) -> str:
     """An HTML table with one cell per pixel, painted in the pixel's colour, showing its numbers.
 
     Parameters
     ----------
     block : ndarray, shape (h, w) or (h, w, 3), uint8
         At most 24 x 24 pixels (a bigger table is unreadable).
+    top, left : int, optional
+        Where the block lies in its image: the table then gets a header row of column numbers
+        and a first column of row numbers (the image coordinates of each pixel).
     """
     block = validation.as_image(block, "block")
     if block.dtype != np.uint8:
@@ -51,10 +54,21 @@ def pixel_table_html(block) -> str:
     if block.shape[0] > 24 or block.shape[1] > 24:
         raise ValueError(f"block must be at most 24x24 pixels, but it is "
                          f"{block.shape[0]}x{block.shape[1]}.")
+    if (top is None) != (left is None):
+        raise TypeError("give both top and left (the block's position), or neither.")
+    coordinates = top is not None
+    if coordinates:
+        top = validation.as_int(top, "top", minimum=0)
+        left = validation.as_int(left, "left", minimum=0)
     rgb = block if block.ndim == 3 else np.stack([block] * 3, axis=-1)
+    header = 'style="font:bold 10px monospace;color:#555;padding:0 3px;text-align:{}"'
     rows = []
+    if coordinates:
+        rows.append(f'<tr><th {header.format("right")}>row\\col</th>'
+                    + "".join(f'<th {header.format("center")}>{left + c}</th>'
+                              for c in range(block.shape[1])) + "</tr>")
     for r in range(block.shape[0]):
-        cells = []
+        cells = [f'<th {header.format("right")}>{top + r}</th>'] if coordinates else []
         for c in range(block.shape[1]):
             red, green, blue = (int(v) for v in rgb[r, c])
             text = (f"{block[r, c]}" if block.ndim == 2
@@ -68,21 +82,68 @@ def pixel_table_html(block) -> str:
             + "".join(rows) + "</table>")
 
 
-def locate_region(image, row: int, column: int, size: int) -> np.ndarray:
-    """A uint8 copy of ``image`` with a red frame around the zoomed block (for the overview)."""
+def _shrink(image: np.ndarray, width: int) -> np.ndarray:
+    """``image`` (uint8) resized to ``width`` columns (area averaging; never enlarged)."""
+    if image.shape[1] <= width:
+        return image
+    from PIL import Image
+    height = max(1, round(image.shape[0] * width / image.shape[1]))
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BOX))
+
+
+def _draw_frame(framed: np.ndarray, top: int, left: int, bottom: int, right: int,
+                thickness: int) -> None:
+    """Draw a red frame of ``thickness`` pixels around rows top:bottom, columns left:right,
+    edged in white so that it shows on dark and on red pictures (in place)."""
+    height, width = framed.shape[:2]
+    for colour, grow in (([255, 255, 255], thickness + 1), ([255, 0, 0], thickness)):
+        t, b = max(top - grow, 0), min(bottom + grow, height)
+        l, r = max(left - grow, 0), min(right + grow, width)
+        colour = np.array(colour, dtype=np.uint8)
+        framed[t:top, l:r] = colour
+        framed[bottom:b, l:r] = colour
+        framed[t:b, l:left] = colour
+        framed[t:b, right:r] = colour
+
+
+def locate_region(image, row: int, column: int, size: int, *,
+                  display_width: int | None = None) -> np.ndarray:
+    """A uint8 RGB copy of ``image`` with a red frame around the zoomed block (the overview).
+
+    With ``display_width`` the copy is first shrunk to that many columns (what the widget
+    shows) and the frame is drawn at that scale: 2-3 pixels thick, around at least 9x9
+    pixels, so a 2x2 block in a large photo is still easy to find.
+    """
     image = widgets.to_uint8(validation.as_image(image, "image"))
     block = zoom_region(image, row, column, size)
     top = min(row, image.shape[0] - block.shape[0])
     left = min(column, image.shape[1] - block.shape[1])
-    framed = image.copy() if image.ndim == 3 else np.stack([image] * 3, axis=-1)
-    thickness = max(1, max(image.shape[:2]) // 150)
     bottom, right = top + block.shape[0], left + block.shape[1]
-    red = np.array([255, 0, 0], dtype=np.uint8)
-    framed[max(top - thickness, 0):top, left:right] = red
-    framed[bottom:bottom + thickness, left:right] = red
-    framed[top:bottom, max(left - thickness, 0):left] = red
-    framed[top:bottom, right:right + thickness] = red
+    framed = image if image.ndim == 3 else np.stack([image] * 3, axis=-1)
+    if display_width is None:
+        framed = framed.copy()
+        _draw_frame(framed, top, left, bottom, right, max(1, max(image.shape[:2]) // 150))
+        return framed
+    display_width = validation.as_int(display_width, "display_width", minimum=16,
+                                      maximum=4096)
+    return _framed_display(_shrink(framed, display_width), image.shape, top, left,
+                           bottom - top)
+
+
+def _framed_display(display: np.ndarray, shape: tuple, top: int, left: int,
+                    size: int) -> np.ndarray:
+    """A copy of ``display`` (an RGB image of ``shape``, shrunk) with the block framed."""
+    framed = display.copy()
+    scale = framed.shape[1] / shape[1]
+    centre_r, centre_c = (top + size / 2) * scale, (left + size / 2) * scale
+    half = max(size * scale, 9) / 2
+    _draw_frame(framed, int(round(centre_r - half)), int(round(centre_c - half)),
+                int(round(centre_r + half)), int(round(centre_c + half)),
+                2 if framed.shape[1] < 600 else 3)
     return framed
+
+
+OVERVIEW_WIDTH = 360     # pixels: the width the pixel explorer shows a photo at
 
 
 def pixel_explorer(photos: dict, size: int = 10) -> widgets.Interactive:
@@ -111,24 +172,38 @@ def pixel_explorer(photos: dict, size: int = 10) -> widgets.Interactive:
         "row": ipywidgets.IntSlider(0, 0, first.shape[0] - 1, description="row"),
         "column": ipywidgets.IntSlider(0, 0, first.shape[1] - 1, description="column"),
         "size": ipywidgets.IntSlider(validation.as_int(size, "size", minimum=2, maximum=16),
-                                     2, 16, description="zoom size"),
+                                     2, 16, description="block size"),
     }
-    overview = ipywidgets.Image(format="jpeg", width=360)
+    overview = ipywidgets.Image(format="jpeg", width=OVERVIEW_WIDTH)
     table = ipywidgets.HTML()
     caption = ipywidgets.HTML()
+    # Each photo shrunk once to the width it is shown at: an update then frames and encodes
+    # a 360-pixel-wide picture (about 1 ms) instead of the full photo.
+    shrunk = {name: _shrink(image if image.ndim == 3 else np.stack([image] * 3, axis=-1),
+                            OVERVIEW_WIDTH) for name, image in photos.items()}
 
     def render(values):
         image = photos[values["photo"]]
-        # A different photo has a different size: keep the sliders inside it.
-        controls["row"].max, controls["column"].max = image.shape[0] - 1, image.shape[1] - 1
-        block = zoom_region(image, values["row"], values["column"], values["size"])
-        overview.value = widgets.encode(
-            locate_region(image, values["row"], values["column"], values["size"]))
-        table.value = pixel_table_html(block)
+        size = values["size"]
+        # Keep the sliders inside the photo: row and column are the top-left pixel of the
+        # block, so the largest is the photo's side minus the block's (the slider then always
+        # shows the block's real position). Lowering a maximum can move a slider, which
+        # renders again with the moved value; this render then shows the same block.
+        controls["row"].max = max(image.shape[0] - size, 0)
+        controls["column"].max = max(image.shape[1] - size, 0)
+        block = zoom_region(image, values["row"], values["column"], size)
+        top = min(values["row"], image.shape[0] - block.shape[0])
+        left = min(values["column"], image.shape[1] - block.shape[1])
+        overview.value = widgets.encode(_framed_display(shrunk[values["photo"]], image.shape,
+                                                        top, left, block.shape[0]))
+        table.value = pixel_table_html(block, top, left)
         kind = "RGB: red, green, blue per pixel" if image.ndim == 3 else "grayscale"
         caption.value = (f"{html.escape(values['photo'])}: shape {image.shape}, dtype "
-                         f"{image.dtype}, {kind}")
-        return {"block": block}
+                         f"{image.dtype}, {kind}. The red frame on the left marks the "
+                         f"{block.shape[0]}x{block.shape[1]} block shown in the table: rows "
+                         f"{top}-{top + block.shape[0] - 1}, columns "
+                         f"{left}-{left + block.shape[1] - 1}.")
+        return {"block": block, "top": top, "left": left}
 
     layout = ipywidgets.VBox([ipywidgets.HBox([controls["photo"], controls["size"]]),
                               ipywidgets.HBox([controls["row"], controls["column"]]),

@@ -62,7 +62,35 @@ def test_pixel_explorer_follows_its_controls():
     np.testing.assert_array_equal(explorer.state["block"], PHOTO[5:9, 7:11])
     explorer.controls["photo"].value = "b"
     assert explorer.state["block"].shape == (4, 4)
-    assert explorer.controls["row"].max == 19          # sliders follow the new photo's size
+    # Sliders follow the new photo's size; row/column are the block's top-left pixel, so
+    # they stop where the block touches the border (the slider shows the position in use).
+    assert (explorer.controls["row"].max, explorer.controls["column"].max) == (16, 26)
+    explorer.controls["row"].value = 16
+    explorer.controls["size"].value = 10                # a bigger block moves the slider
+    assert explorer.controls["row"].value == 10 == explorer.state["top"]
+    np.testing.assert_array_equal(explorer.state["block"], photos["b"][10:, 7:17])
+    assert "rows 10-19, columns 7-16" in explorer.layout.children[2].value
+
+
+def test_pixel_table_html_numbers_rows_and_columns_when_given_the_position():
+    table = pixels.pixel_table_html(np.zeros((2, 3), np.uint8), top=40, left=7)
+    assert table.count("<td") == 6 and table.count("<tr") == 3
+    for number in (40, 41, 7, 8, 9):
+        assert f">{number}</th>" in table
+    with pytest.raises(TypeError, match="both top and left"):
+        pixels.pixel_table_html(np.zeros((2, 3), np.uint8), top=4)
+    with pytest.raises(ValueError, match="top must be at least 0"):
+        pixels.pixel_table_html(np.zeros((2, 3), np.uint8), top=-1, left=0)
+
+
+def test_locate_region_at_display_width_keeps_a_small_block_visible():
+    image = np.zeros((400, 1200), np.uint8)
+    framed = pixels.locate_region(image, 100, 600, 2, display_width=300)
+    assert framed.shape == (100, 300, 3)
+    red = np.argwhere((framed == [255, 0, 0]).all(axis=-1))
+    # a 2x2 block is half a display pixel wide; its frame still spans 9 pixels or more
+    assert red[:, 0].max() - red[:, 0].min() >= 9 and red[:, 1].max() - red[:, 1].min() >= 9
+    assert red[:, 0].min() <= 25 <= red[:, 0].max() and red[:, 1].min() <= 150 <= red[:, 1].max()
 
 
 @pytest.mark.parametrize("photos, error, message", [
