@@ -5,16 +5,17 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 INSTRUCTOR := $(VENV)/.instructor
 PORT   ?= 8888
+STUDENT_FOLDER ?= my-lessons
 LESSON ?= 01
 SUBMISSIONS ?= submissions
 GRADING_MEMORY ?= 4000000000
 GRADING_TIME ?= 3h
 
 .DEFAULT_GOAL := help
-.PHONY: help lab test test-fast benchmark lock clean release autograde present
+.PHONY: help lab instructor-lab test test-fast benchmark lock clean release autograde present
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 12) else "Python 3.10-3.12 is needed (TensorFlow 2.21), but $(PYTHON) is %d.%d. Run: make PYTHON=python3.11 ..." % v)'
@@ -35,8 +36,13 @@ $(INSTRUCTOR): $(STAMP) requirements-instructor.txt
 # default user in many containers and Binder-like setups: there `make lab` adds --allow-root.
 AS_ROOT := $(filter 0,$(shell id -u 2>/dev/null))
 
-lab: $(STAMP) ## Open the lessons in JupyterLab (localhost only, token login)
+lab: $(STAMP) ## Students: open your copies of the lessons (my-lessons/, no solutions)
 	@$(if $(AS_ROOT),echo "make lab: running as root (as in many containers) so JupyterLab gets --allow-root.")
+	$(BIN)/python -m lab_utils.students $(STUDENT_FOLDER)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
+		--ServerApp.root_dir=$(STUDENT_FOLDER) $(if $(AS_ROOT),--allow-root)
+
+instructor-lab: $(STAMP) ## Instructors: open notebooks/ (the versions with solutions)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
 		--ServerApp.root_dir=notebooks $(if $(AS_ROOT),--allow-root)
 
