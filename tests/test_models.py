@@ -172,6 +172,7 @@ def _tiny_data(count=48):
     return np.clip(images, 0, 1), labels
 
 
+@pytest.mark.slow      # trains a model: seconds to tens of seconds on a loaded machine
 def test_train_returns_history_and_seconds_and_learns(keras):
     images, labels = _tiny_data()
     model = models.cnn_classifier((12, 12, 1), 3, filters=(4, 8))
@@ -281,6 +282,7 @@ def _tiny_training(seed=0):
     return models.cnn_classifier((8, 8, 1), 2, filters=(4,)), images, labels
 
 
+@pytest.mark.slow      # trains a model: seconds to tens of seconds on a loaded machine
 def test_train_caches_identical_trainings_and_retrains_on_change(cache, capsys, monkeypatch):
     model, images, labels = _tiny_training()
     first = models.train(model, images, labels, epochs=2, batch_size=8)
@@ -298,6 +300,7 @@ def test_train_caches_identical_trainings_and_retrains_on_change(cache, capsys, 
     assert not models.train(retrain_model, images, labels, epochs=2, batch_size=8).from_cache
 
 
+@pytest.mark.slow      # trains a model: seconds to tens of seconds on a loaded machine
 def test_train_ignores_a_corrupted_cache_entry(cache, capsys):
     model, images, labels = _tiny_training()
     models.train(model, images, labels, epochs=1, batch_size=8)

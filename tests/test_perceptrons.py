@@ -311,6 +311,7 @@ def test_build_network_rejects_bad_inputs(args, kwargs, error, message):
         perceptrons.build_network(*args, **kwargs)
 
 
+@pytest.mark.slow      # trains a model: seconds to tens of seconds on a loaded machine
 def test_trainer_learns_xor_with_a_hidden_layer_but_not_without():
     points, labels = perceptrons.make_dataset("xor", 200, noise=0.05)
     hidden = perceptrons.PlaygroundTrainer(points, labels, hidden_layers=1, units=4,
@@ -522,6 +523,7 @@ def test_gradient_check_relative_errors_are_tiny_in_float64():
         assert perceptrons.relative_error(hand, numerical) < 1e-6
 
 
+@pytest.mark.slow      # trains a model: seconds to tens of seconds on a loaded machine
 def test_fit_with_keras_reaches_the_weights_of_a_hand_written_loop():
     weights = [p.copy() for p in PARAMETERS]
     for _ in range(15):
