@@ -1,0 +1,173 @@
+"""lab_utils.detection (lesson 05): boxes, IoU, NMS, scenes, widgets, detector and checks."""
+
+import numpy as np
+import pytest
+
+from lab_utils import data, detection
+
+
+# --- boxes ---------------------------------------------------------------------------------
+
+def test_convert_boxes_round_trips_every_format():
+    boxes = np.array([[2.0, 3.0, 4.0, 5.0], [0.0, 0.0, 10.0, 1.0]])
+    assert np.allclose(detection.convert_boxes(boxes, "xywh", "xyxy"), [[2, 3, 6, 8],
+                                                                         [0, 0, 10, 1]])
+    assert np.allclose(detection.convert_boxes(boxes, "xywh", "center_xywh"),
+                       [[4, 5.5, 4, 5], [5, 0.5, 10, 1]])
+    relative = detection.convert_boxes(boxes, "xywh", "rel_xyxy", image_size=(10, 20))
+    assert np.allclose(relative, [[0.1, 0.3, 0.3, 0.8], [0, 0, 0.5, 0.1]])
+    for target in detection.BOX_FORMATS:
+        there = detection.convert_boxes(boxes, "xywh", target, image_size=(10, 20))
+        back = detection.convert_boxes(there, target, "xywh", image_size=(10, 20))
+        assert np.allclose(back, boxes)
+
+
+def test_convert_boxes_agrees_with_keras(keras):
+    from keras.utils import bounding_boxes
+    rng = np.random.default_rng(0)
+    boxes = np.column_stack([rng.uniform(0, 50, (6, 2)), rng.uniform(1, 20, (6, 2))])
+    for target in ("xyxy", "center_xywh"):
+        expected = np.asarray(bounding_boxes.convert_format(boxes, "xywh", target))
+        assert np.allclose(detection.convert_boxes(boxes, "xywh", target), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("boxes, message", [
+    ([[0, 0, -1, 2]], "negative width or height"),
+    ([[0, 0, 1]], "shape (N, 4)"),
+    ([[0, 0, np.nan, 2]], "NaN"),
+    ("box", "NumPy array"),
+    ([["a", "b", "c", "d"]], "numbers"),
+])
+def test_bad_boxes_get_clear_errors(boxes, message):
+    with pytest.raises((TypeError, ValueError), match=message.replace("(", r"\(").replace(")", r"\)")):
+        detection.convert_boxes(boxes, "xywh", "xyxy")
+
+
+def test_corners_in_wrong_order_name_the_format():
+    with pytest.raises(ValueError, match="another format"):
+        detection.as_boxes([[5, 5, 2, 2]], box_format="xyxy")
+
+
+def test_unknown_format_and_missing_image_size():
+    with pytest.raises(ValueError, match="box_format must be one of"):
+        detection.convert_boxes([[0, 0, 1, 1]], "yxhw", "xyxy")
+    with pytest.raises(ValueError, match="image_size"):
+        detection.convert_boxes([[0, 0, 1, 1]], "xywh", "rel_xyxy")
+
+
+def test_empty_box_sets_are_allowed():
+    assert detection.as_boxes([]).shape == (0, 4)
+    assert detection.iou_matrix(np.zeros((0, 4)), [[0, 0, 1, 1]]).shape == (0, 1)
+    assert detection.non_max_suppression(np.zeros((0, 4)), np.zeros(0)).shape == (0,)
+
+
+# --- IoU and NMS -----------------------------------------------------------------------------
+
+def test_iou_matrix_known_values_and_keras(keras):
+    from keras.utils import bounding_boxes
+    a = np.array([[0, 0, 10, 10], [20, 20, 5, 5]], float)
+    b = np.array([[5, 5, 10, 10], [40, 40, 2, 2], [0, 0, 10, 10]], float)
+    iou = detection.iou_matrix(a, b)
+    assert np.isclose(iou[0, 0], 25 / 175) and iou[0, 1] == 0 and iou[0, 2] == 1
+    expected = np.asarray(bounding_boxes.compute_iou(a, b, "xywh"))
+    assert np.allclose(iou, expected, atol=1e-5)
+
+
+def test_iou_of_touching_and_zero_area_boxes_is_zero():
+    assert detection.iou_matrix([[0, 0, 10, 10]], [[10, 0, 10, 10]])[0, 0] == 0
+    assert detection.iou_matrix([[0, 0, 0, 0]], [[0, 0, 0, 0]])[0, 0] == 0
+
+
+def test_nms_matches_tensorflow_on_random_boxes(keras):
+    import tensorflow as tf
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        boxes = np.column_stack([rng.uniform(0, 40, (30, 2)), rng.uniform(2, 25, (30, 2))])
+        scores = rng.uniform(0, 1, 30)
+        for threshold in (0.3, 0.5, 0.7):
+            corners = detection.convert_boxes(boxes, "xywh", "xyxy")[:, [1, 0, 3, 2]]
+            expected = tf.image.non_max_suppression(corners, scores, 30,
+                                                    iou_threshold=threshold).numpy()
+            ours = detection.non_max_suppression(boxes, scores, iou_threshold=threshold)
+            assert ours.tolist() == expected.tolist()
+
+
+def test_nms_score_threshold_and_bad_scores():
+    boxes = [[0, 0, 10, 10], [1, 1, 10, 10], [30, 30, 5, 5]]
+    assert detection.non_max_suppression(boxes, [0.9, 0.8, 0.7]).tolist() == [0, 2]
+    assert detection.non_max_suppression(boxes, [0.9, 0.8, 0.2],
+                                         score_threshold=0.5).tolist() == [0]
+    with pytest.raises(ValueError, match="one score per box"):
+        detection.non_max_suppression(boxes, [0.9, 0.8])
+    with pytest.raises(ValueError, match="NaN"):
+        detection.non_max_suppression(boxes, [0.9, np.nan, 0.1])
+    with pytest.raises(ValueError, match="iou_threshold must be at most 1"):
+        detection.non_max_suppression(boxes, [0.9, 0.8, 0.7], iou_threshold=2)
+
+
+def test_match_detections_takes_best_scores_first():
+    truths = [[0, 0, 10, 10], [50, 50, 10, 10]]
+    found = [[1, 1, 10, 10], [0, 0, 10, 10], [80, 80, 5, 5]]
+    matched = detection.match_detections(found, [0.5, 0.9, 0.8], truths)
+    assert matched.tolist() == [-1, 0, -1]       # the duplicate is a false positive
+
+
+# --- scenes and drawing ----------------------------------------------------------------------
+
+def test_digit_scenes_are_deterministic_and_boxes_fit():
+    first = data.load_dataset("digit_scenes", count=20, seed=3)
+    second = data.load_dataset("digit_scenes", count=20, seed=3)
+    assert first.images.shape == (20, 64, 64) and first.images.dtype == np.float32
+    assert np.array_equal(first.images, second.images)
+    assert 0 <= first.images.min() and first.images.max() <= 1
+    for boxes, labels in zip(first.boxes, first.labels):
+        assert 1 <= len(boxes) <= 3 and boxes.shape == (len(labels), 4)
+        corners = detection.convert_boxes(boxes, "xywh", "xyxy")
+        assert corners.min() >= 0 and corners.max() <= 64
+        assert np.all(detection.iou_matrix(boxes, boxes)[~np.eye(len(boxes), dtype=bool)] == 0)
+    assert "digit_scenes" in data.names("dataset")
+
+
+def test_scene_generator_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="max_objects must be at least 1"):
+        detection.generate_scenes(5, max_objects=0)
+    with pytest.raises(TypeError, match="count must be a whole number"):
+        detection.generate_scenes(2.5)
+
+
+def test_draw_boxes_outlines_in_colour():
+    image = np.zeros((10, 10), dtype=np.float32)
+    drawn = detection.draw_boxes(image, [[2, 2, 4, 4]], colours=(255, 0, 0), scale=2)
+    assert drawn.shape == (20, 20, 3) and drawn.dtype == np.uint8
+    assert tuple(drawn[4, 4]) == (255, 0, 0) and tuple(drawn[8, 8]) == (0, 0, 0)
+    with pytest.raises(ValueError, match="image must have shape"):
+        detection.draw_boxes(np.zeros((2, 2, 2)), [[0, 0, 1, 1]])
+    with pytest.raises(TypeError, match="uint8"):
+        detection.draw_boxes(np.zeros((4, 4), dtype=np.int32), [[0, 0, 1, 1]])
+
+
+def test_widgets_render_and_respond():
+    scenes = detection.generate_scenes(4, seed=0)
+    viewer = detection.scene_viewer(scenes)
+    viewer.controls["index"].value = 2
+    assert viewer.state["index"] == 2 and viewer.state["objects"] == len(scenes.boxes[2])
+    viewer.controls["boxes"].value = False
+    assert viewer.state["shown_boxes"] == 0
+    explorer = detection.iou_explorer(canvas=100)
+    with explorer.hold():
+        explorer.controls["x"].value = 20
+        explorer.controls["y"].value = 20
+        explorer.controls["w"].value = 40
+        explorer.controls["h"].value = 40
+    assert explorer.state["iou"] == pytest.approx(1.0)
+    explorer.controls["x"].value = 80
+    assert explorer.state["iou"] == 0
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [30, 30, 5, 5]], float)
+    nms = detection.nms_explorer(np.zeros((40, 40)), boxes, [0.9, 0.8, 0.3])
+    assert nms.state["kept"] == [0]
+    nms.controls["score_threshold"].value = 0.2
+    assert nms.state["kept"] == [0, 2]
+    nms.controls["iou_threshold"].value = 0.9
+    assert nms.state["kept"] == [0, 1, 2]
+    with pytest.raises(TypeError, match="detection.Scenes"):
+        detection.scene_viewer(np.zeros((3, 8, 8)))
