@@ -478,3 +478,626 @@ def draw_boxes(image, boxes, *, colour=(255, 40, 40), thickness: int = 2) -> np.
         canvas[y0:y1 + 1, x0:x0 + t] = colour
         canvas[y0:y1 + 1, max(x1 - t + 1, 0):x1 + 1] = colour
     return canvas
+
+
+# --------------------------------------------------------------------------------------------
+# The Siamese embedding network and its triplet training
+# --------------------------------------------------------------------------------------------
+
+MINING = ("batch_all", "batch_hard", "semi_hard", "random", "positives_only")
+INPUT_SIZE = 32          # faces are resized to 32x32 for the network (4x fewer pixels than 64x64)
+
+
+def embedding_network(input_size: int = INPUT_SIZE, dimensions: int = 64, *,
+                      filters=(32, 64, 128), shift: float = 0.05, flip: bool = True,
+                      name: str = "embedding"):
+    """The CNN f(x) of the slide: a face in, a point on the unit sphere out.
+
+    Conv2D (no bias) -> BatchNormalization -> ReLU -> 2x2 max pooling per block, global
+    average pooling, Dense(dimensions), then every embedding is scaled to length 1
+    (``UnitNormalization``), so squared distances lie in [0, 4] and the margin has a fixed
+    scale. Training-only augmentation: random shifts of up to ``shift`` of the side and
+    horizontal flips (a mirrored face is the same person).
+
+    Returns
+    -------
+    keras.Model mapping (N, input_size, input_size, 1) float32 to (N, dimensions).
+    """
+    keras = lesson.import_keras()
+    input_size = validation.as_int(input_size, "input_size", minimum=8, maximum=256)
+    dimensions = validation.as_int(dimensions, "dimensions", minimum=2, maximum=1024)
+    shift = validation.as_float(shift, "shift", minimum=0.0, maximum=0.49)
+    if not isinstance(flip, bool):
+        raise TypeError(f"flip must be True or False, but got {flip!r}.")
+    if not isinstance(filters, (list, tuple)) or not filters:
+        raise TypeError(f"filters must be a non-empty list such as [32, 64, 128], but got "
+                        f"{validation.describe(filters)}.")
+    counts = [validation.as_int(f, f"filters[{i}]", minimum=1) for i, f in enumerate(filters)]
+    inputs = keras.Input(shape=(input_size, input_size, 1), name="face")
+    x = inputs
+    if shift:
+        x = keras.layers.RandomTranslation(shift, shift, fill_mode="nearest",
+                                           name="random_shift")(x)
+    if flip:
+        x = keras.layers.RandomFlip("horizontal", name="random_flip")(x)
+    for index, count in enumerate(counts, start=1):
+        x = keras.layers.Conv2D(count, 3, padding="same", use_bias=False,
+                                name=f"conv_{index}")(x)
+        x = keras.layers.BatchNormalization(name=f"batch_norm_{index}")(x)
+        x = keras.layers.Activation("relu", name=f"relu_{index}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool_{index}")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="global_average")(x)
+    x = keras.layers.Dense(dimensions, name="projection")(x)
+    # x / sqrt(|x|^2 + 1e-6): length 1 for any real face; the small constant keeps the
+    # gradient finite when a collapsed network outputs (nearly) zero vectors.
+    length = keras.ops.sqrt(keras.ops.sum(keras.ops.square(x), axis=-1, keepdims=True) + 1e-6)
+    outputs = keras.layers.Activation("linear", name="unit_length")(x / length)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def siamese_model(embedding):
+    """Two faces in, their squared distance out, through ONE shared ``embedding`` network.
+
+    The summary lists the embedding model once: both inputs use the same weights, which is
+    all "Siamese" means.
+    """
+    keras = lesson.import_keras()
+    models._require_model(embedding, "embedding")
+    shape = tuple(embedding.input_shape[1:])
+    first = keras.Input(shape=shape, name="face_1")
+    second = keras.Input(shape=shape, name="face_2")
+    difference = keras.layers.Subtract(name="difference")([embedding(first), embedding(second)])
+    distance = keras.ops.sum(keras.ops.square(difference), axis=-1)
+    return keras.Model([first, second], distance, name="siamese")
+
+
+def triplet_loss_keras(margin: float = 0.2, mining: str = "batch_hard", seed: int = 0):
+    """The slide's triplet loss on a batch of embeddings, with the triplets chosen in the batch.
+
+    ``loss(labels, embeddings)``: every image of the batch is an anchor; its positives are the
+    other images of the same person, its negatives everyone else. Per anchor-positive pair
+    the loss is max(|f(a) - f(p)|^2 - |f(a) - f(n)|^2 + margin, 0) with the negative n chosen by
+
+    * "batch_all": every valid triplet of the batch; the mean is over the triplets whose
+      loss is still above 0 (the easy ones would otherwise dilute it to nearly nothing);
+    * "batch_hard": per anchor, its farthest positive and its closest negative (one triplet
+      per anchor, the hardest);
+    * "semi_hard": per anchor-positive pair, the closest negative that is still farther than
+      the positive (FaceNet's choice); if there is none, the farthest negative;
+    * "random": per anchor-positive pair, a random negative;
+    * "positives_only": no negative at all, the loss is |f(a) - f(p)|^2: it is minimised by
+      mapping every face to the same point (the collapse the lesson shows).
+
+    Written with ``keras.ops`` only. The mean is over the anchor(-positive) terms.
+    """
+    keras = lesson.import_keras()
+    ops = keras.ops
+    margin = validation.as_float(margin, "margin", minimum=0.0, maximum=4.0)
+    validation.one_of(mining, "mining", MINING)
+    generator = keras.random.SeedGenerator(seed) if mining == "random" else None
+
+    def loss(labels, embeddings):
+        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
+        squared = ops.sum(ops.square(embeddings), axis=1)
+        distances = ops.maximum(squared[:, None] + squared[None, :]
+                                - 2.0 * ops.matmul(embeddings, ops.transpose(embeddings)), 0.0)
+        same = ops.equal(labels[:, None], labels[None, :])
+        count = ops.shape(labels)[0]
+        positive = ops.logical_and(same, ops.logical_not(ops.eye(count, dtype="bool")))
+        negative = ops.logical_not(same)
+        positive_f = ops.cast(positive, distances.dtype)
+        if mining == "positives_only":
+            return ops.sum(distances * positive_f) / ops.maximum(ops.sum(positive_f), 1.0)
+        if mining == "batch_hard":
+            hardest_positive = ops.max(ops.where(positive, distances, 0.0), axis=1)
+            hardest_negative = ops.min(ops.where(negative, distances, 1e9), axis=1)
+            has_positive = ops.cast(ops.any(positive, axis=1), distances.dtype)
+            terms = ops.relu(hardest_positive - hardest_negative + margin) * has_positive
+            return ops.sum(terms) / ops.maximum(ops.sum(has_positive), 1.0)
+        # one negative per anchor-positive pair: d_an[a, p] as an (N, N) matrix
+        positive_d = distances[:, :, None]                      # (a, p, 1)
+        negative_d = distances[:, None, :]                      # (a, 1, n)
+        is_negative = negative[:, None, :]
+        if mining == "batch_all":
+            valid = ops.logical_and(positive[:, :, None], is_negative)
+            terms = ops.where(valid, ops.relu(positive_d - negative_d + margin), 0.0)
+            active = ops.sum(ops.cast(terms > 1e-12, terms.dtype))
+            return ops.sum(terms) / ops.maximum(active, 1.0)
+        if mining == "semi_hard":
+            farther = ops.logical_and(is_negative, negative_d > positive_d)
+            semi = ops.min(ops.where(farther, negative_d, 1e9), axis=2)
+            easiest = ops.max(ops.where(negative, distances, -1.0), axis=1)[:, None]
+            chosen = ops.where(ops.any(farther, axis=2), semi, easiest)
+        else:
+            noise = keras.random.uniform(ops.shape(distances), seed=generator)
+            pick = ops.argmax(ops.where(negative, noise, -1.0), axis=1)      # per anchor
+            chosen = ops.take_along_axis(distances, pick[:, None], axis=1)   # (a, 1)
+        terms = ops.relu(distances - chosen + margin) * positive_f
+        return ops.sum(terms) / ops.maximum(ops.sum(positive_f), 1.0)
+
+    loss.__name__ = f"triplet_{mining}"
+    return loss
+
+
+def pk_batches(labels, people: int = 10, per_person: int = 5, batches: int = 100,
+               *, seed: int = 0) -> np.ndarray:
+    """Indices of ``batches`` batches of ``people`` x ``per_person`` images ("PK batches").
+
+    Triplets need positives in the batch: each batch takes ``people`` random people and
+    ``per_person`` random images of each. Returns int64 indices, shape
+    (batches * people * per_person,), batch after batch.
+    """
+    labels = validation.as_labels(labels, len(labels))
+    people = validation.as_int(people, "people", minimum=2)
+    per_person = validation.as_int(per_person, "per_person", minimum=2)
+    batches = validation.as_int(batches, "batches", minimum=1)
+    rng = np.random.default_rng(seed)
+    groups = {person: np.flatnonzero(labels == person) for person in np.unique(labels)}
+    if len(groups) < people:
+        raise ValueError(f"a batch needs {people} people but the labels name only "
+                         f"{len(groups)}.")
+    smallest = min(len(g) for g in groups.values())
+    if smallest < per_person:
+        raise ValueError(f"per_person={per_person} but one person has only {smallest} images.")
+    names = np.array(sorted(groups))
+    order = []
+    for _ in range(batches):
+        for person in rng.choice(names, people, replace=False):
+            order.extend(rng.choice(groups[person], per_person, replace=False))
+    return np.asarray(order, dtype=np.int64)
+
+
+def _batch_stream(images, labels, order, batch_size, batches_per_epoch):
+    """A keras PyDataset that walks through ``order`` (new batches every epoch)."""
+    keras = lesson.import_keras()
+
+    total = len(order) // batch_size
+
+    class Stream(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.epoch = 0          # set by the EpochTracker callback (Keras may call the
+                                    # dataset's own on_epoch_end a different number of times)
+
+        def __len__(self):
+            return batches_per_epoch
+
+        def __getitem__(self, index):
+            start = ((self.epoch * batches_per_epoch + index) % total) * batch_size
+            chosen = order[start:start + batch_size]
+            return images[chosen], labels[chosen]
+
+    class EpochTracker(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            stream.epoch = epoch
+
+    stream = Stream()
+    return stream, EpochTracker()
+
+
+def train_embedding(model, images, labels, *, mining: str = "batch_hard", margin: float = 0.2,
+                    epochs: int = 10, batches_per_epoch: int = 60, people: int = 10,
+                    per_person: int = 5, learning_rate: float = 3e-3,
+                    validation_data=None, seed: int = 0, cache: bool = True):
+    """Train an embedding network with the triplet loss on PK batches.
+
+    Parameters
+    ----------
+    model : keras.Model from ``embedding_network``
+    images : (N, H, W) faces in [0, 1] at the network's input size; labels (N,) person numbers
+    mining : one of ``MINING`` (see ``triplet_loss_keras``)
+    margin : float, the slide's alpha
+    epochs, batches_per_epoch : int
+        Fresh PK batches every epoch; ``epochs * batches_per_epoch`` steps in all.
+    learning_rate : float
+        Adam's initial step, lowered along a half cosine to 0.
+    validation_data : (images, labels) of other people, optional
+        The verification AUC on them is recorded after every epoch ("val_auc").
+    seed : int
+        Seeds Keras before fitting and picks the batches; the same call gives the same weights.
+    cache : bool
+        As in ``models.train``: an identical earlier training is loaded from
+        ``data.cache_dir()/trained/`` instead of repeated (a line says so).
+
+    Returns
+    -------
+    models.TrainingResult, with history "loss" (and "val_auc") per epoch.
+    """
+    import os
+    keras = lesson.import_keras()
+    models._require_model(model)
+    images = as_faces(images)
+    if tuple(model.input_shape[1:3]) != images.shape[1:]:
+        raise ValueError(f"the network takes {model.input_shape[1]}x{model.input_shape[2]} "
+                         f"faces but the images are {images.shape[1]}x{images.shape[2]}: "
+                         f"use faces.resize_faces(images, {model.input_shape[1]}).")
+    labels = validation.as_labels(labels, len(images))
+    validation.one_of(mining, "mining", MINING)
+    margin = validation.as_float(margin, "margin", minimum=0.0, maximum=4.0)
+    epochs = validation.as_int(epochs, "epochs", minimum=1)
+    batches_per_epoch = validation.as_int(batches_per_epoch, "batches_per_epoch", minimum=1)
+    learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-6,
+                                        maximum=1.0)
+    seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("validation_data must be a pair (images, labels).")
+        validation_images = as_faces(validation_data[0], "validation images")
+        validation_labels = validation.as_labels(validation_data[1], len(validation_images),
+                                                 name="validation labels")
+    order = pk_batches(labels, people, per_person, epochs * batches_per_epoch, seed=seed)
+    settings = {"kind": "triplet", "mining": mining, "margin": margin, "epochs": epochs,
+                "batches_per_epoch": batches_per_epoch, "people": people,
+                "per_person": per_person, "learning_rate": learning_rate, "seed": seed,
+                "validation": validation_data is not None}
+    key = None
+    if cache and os.environ.get("LAB_UTILS_RETRAIN", "") not in {"1", "true", "yes"}:
+        arrays = [images, labels] + ([validation_images, validation_labels]
+                                     if validation_data is not None else [])
+        key = models._training_key(model, arrays, settings)
+    steps = epochs * batches_per_epoch
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss=triplet_loss_keras(margin, mining, seed))
+    cached = models._load_trained(model, key) if key else None
+    if cached is not None:
+        keras.utils.set_random_seed(seed)
+        return cached
+    callbacks = []
+    if validation_data is not None:
+        class AucEachEpoch(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                embedded = embed(self.model, validation_images, checked=True)
+                logs["val_auc"] = verification_auc(embedded, validation_labels)
+        callbacks.append(AucEachEpoch())
+    keras.utils.set_random_seed(seed)
+    stream, tracker = _batch_stream(images[..., None], labels, order, people * per_person,
+                                    batches_per_epoch)
+    callbacks.insert(0, tracker)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    with lesson.native_stderr_silenced():
+        fitted = model.fit(stream, epochs=epochs, verbose=0, callbacks=callbacks)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    keras.utils.set_random_seed(seed)
+    history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
+    result = models.TrainingResult(model, history, seconds, cpu_seconds)
+    if key:
+        models._store_trained(result, key)
+    return result
+
+
+def embed(model, images, *, batch_size: int = 256, checked: bool = False) -> np.ndarray:
+    """Embeddings of faces, (N, H, W) -> (N, D) float64, with ``model(x, training=False)``."""
+    keras = lesson.import_keras()
+    if not checked:
+        models._require_model(model)
+        images = as_faces(images)
+        if tuple(model.input_shape[1:3]) != images.shape[1:]:
+            raise ValueError(f"the network takes {model.input_shape[1]}x"
+                             f"{model.input_shape[2]} faces but the images are "
+                             f"{images.shape[1]}x{images.shape[2]}: use "
+                             f"faces.resize_faces(images, {model.input_shape[1]}).")
+    batch = images[..., None]
+    parts = [keras.ops.convert_to_numpy(model(batch[i:i + batch_size], training=False))
+             for i in range(0, len(batch), batch_size)]
+    return np.concatenate(parts).astype(np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# Enrolment and identification (the slide's employees)
+# --------------------------------------------------------------------------------------------
+
+
+def identify(gallery, names, probes, threshold) -> list:
+    """Name each probe face by its nearest gallery face, or "unknown" if even that is too far.
+
+    Parameters
+    ----------
+    gallery : (G, D) embeddings of the enrolled photos (one or more per person)
+    names : list of G str, the person of each gallery row
+    probes : (P, D) embeddings of the faces to recognise
+    threshold : float, the largest squared distance still accepted as the same person
+
+    Returns
+    -------
+    list of P str
+    """
+    gallery = as_embeddings(gallery, "gallery")
+    probes = as_embeddings(probes, "probes")
+    if not isinstance(names, (list, tuple, np.ndarray)) or len(names) != len(gallery):
+        raise ValueError(f"names must be a list with one name per gallery row "
+                         f"({len(gallery)}), but got {validation.describe(names)}.")
+    distances = squared_distances(probes, gallery)
+    threshold = as_threshold(threshold, distances)
+    nearest = distances.argmin(axis=1)
+    return [str(names[j]) if distances[i, j] <= threshold else "unknown"
+            for i, j in enumerate(nearest)]
+
+
+def enrolment_experiment(embeddings, labels, *, enrolled: int, threshold: float,
+                         photos: int = 1) -> dict:
+    """Enrol ``photos`` photo(s) of each of the first ``enrolled`` people (no retraining: their
+    embeddings join the gallery), then identify every other photo of everyone, enrolled or not.
+
+    Parameters
+    ----------
+    embeddings : (N, D), labels : (N,) person numbers
+    enrolled : int, how many people (the first ones by number) join the gallery
+    threshold : float, as in ``identify``
+
+    Returns
+    -------
+    dict: "correct" (enrolled people's other photos named correctly), "rejected_strangers"
+    (photos of people not enrolled answered "unknown"), "gallery_size", "probes".
+    """
+    embeddings = as_embeddings(embeddings)
+    labels = validation.as_labels(labels, len(embeddings))
+    people = np.unique(labels)
+    enrolled = validation.as_int(enrolled, "enrolled", minimum=1, maximum=len(people))
+    photos = validation.as_int(photos, "photos", minimum=1)
+    members = set(people[:enrolled].tolist())
+    in_gallery = np.zeros(len(labels), bool)
+    for person in members:
+        in_gallery[np.flatnonzero(labels == person)[:photos]] = True
+    names = [f"person {k}" for k in labels[in_gallery]]
+    answers = identify(embeddings[in_gallery], names, embeddings[~in_gallery], threshold)
+    truth = labels[~in_gallery]
+    member = np.isin(truth, list(members))
+    correct = [a == f"person {t}" for a, t in zip(answers, truth)]
+    return {"correct": float(np.mean(np.array(correct)[member])) if member.any() else None,
+            "rejected_strangers": float(np.mean([a == "unknown" for a, m in
+                                                 zip(answers, member) if not m]))
+            if (~member).any() else None,
+            "gallery_size": int(in_gallery.sum()), "probes": int((~in_gallery).sum())}
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise checks (compared with SciPy / scikit-learn, never with a stored solution)
+# --------------------------------------------------------------------------------------------
+
+_DISTANCE_HINT = ("|a - b|^2 = sum over the D numbers of (a_k - b_k)^2; broadcasting "
+                  "embeddings[:, None, :] - embeddings[None, :, :] gives every difference.")
+
+
+@exercises.checker("pairwise_squared_distances",
+                   forbid=["scipy.spatial.distance.cdist", "scipy.spatial.distance.pdist",
+                           "sklearn.metrics.pairwise_distances",
+                           "sklearn.metrics.pairwise.euclidean_distances",
+                           "lab_utils.faces.squared_distances"], time_limit=10)
+def check_pairwise_squared_distances(student):
+    """Check ``pairwise_squared_distances(embeddings) -> (N, N)`` against SciPy's cdist."""
+    from scipy.spatial.distance import cdist
+    rng = np.random.default_rng(6)
+    cases = [rng.normal(size=(5, 3)), rng.normal(size=(1, 4)), rng.random((7, 64)),
+             np.array([[1.0, 2.0], [1.0, 2.0], [4.0, 6.0]])]
+    for embeddings in cases:
+        name = f"pairwise_squared_distances(embeddings of shape {embeddings.shape})"
+        result = student(embeddings.copy(), name=name, hint=_DISTANCE_HINT)
+        expected = cdist(embeddings, embeddings, "sqeuclidean")
+        exercises.expect_array(
+            result, expected, name=name, hint=_DISTANCE_HINT, atol=1e-8,
+            known_mistakes=[(np.sqrt(expected), "these are plain Euclidean distances; the "
+                             "triplet loss uses their squares (do not take the square root)."),
+                            (-2 * embeddings @ embeddings.T, "only the -2 a.b term is there; "
+                             "add |a|^2 and |b|^2."),
+                            (expected[:, :1], "")])
+    return len(cases)
+
+
+_TRIPLET_HINT = ("per row: d_ap = sum((a - p)**2), d_an = sum((a - n)**2), then "
+                 "np.maximum(d_ap - d_an + margin, 0); axis=1 sums over the D numbers.")
+
+
+@exercises.checker("triplet_loss", forbid=["lab_utils.faces.triplet_loss_keras"],
+                   time_limit=10)
+def check_triplet_loss(student):
+    """Check ``triplet_loss(anchor, positive, negative, margin) -> (N,)`` against the slide's
+    formula computed with SciPy's squared distances."""
+    from scipy.spatial.distance import cdist
+    rng = np.random.default_rng(7)
+    cases = []
+    for count, width, margin in [(6, 4, 0.2), (1, 8, 0.5), (10, 2, 0.0), (5, 3, 1.0)]:
+        cases.append((rng.normal(size=(count, width)), rng.normal(size=(count, width)),
+                      rng.normal(size=(count, width)), margin))
+    a = np.zeros((2, 2))
+    cases.append((a, a + [[0.1, 0.0], [2.0, 0.0]], a + [[1.0, 0.0], [0.5, 0.0]], 0.2))
+    for anchor, positive, negative, margin in cases:
+        name = f"triplet_loss(anchor {anchor.shape}, positive, negative, margin={margin})"
+        result = student(anchor.copy(), positive.copy(), negative.copy(), margin, name=name,
+                         hint=_TRIPLET_HINT)
+        d_ap = np.diag(cdist(anchor, positive, "sqeuclidean"))
+        d_an = np.diag(cdist(anchor, negative, "sqeuclidean"))
+        expected = np.maximum(d_ap - d_an + margin, 0.0)
+        if np.ndim(result) == 0 and result is not None:
+            exercises.fail(f"{name} returned one number; return one loss per triplet, an "
+                           f"array of shape ({len(anchor)},) (the training averages them).",
+                           _TRIPLET_HINT)
+        root = np.maximum(np.sqrt(d_ap) - np.sqrt(d_an) + margin, 0.0)
+        exercises.expect_array(
+            result, expected, name=name, hint=_TRIPLET_HINT, atol=1e-8,
+            known_mistakes=[(d_ap - d_an + margin, "without max(..., 0) a triplet that is "
+                             "already right by more than the margin gets a negative loss."),
+                            (root, "the slide's distances are squared: |f(a) - f(p)|^2."),
+                            (np.maximum(d_an - d_ap + margin, 0.0), "positive and negative are "
+                             "swapped: the loss must grow when the anchor is far from the "
+                             "positive."),
+                            (np.maximum(d_ap - d_an - margin, 0.0), "the margin is added, not "
+                             "subtracted: the negative must be farther by at least alpha.")])
+    return len(cases)
+
+
+_SEMI_HINT = ("keep the columns j with labels[j] != labels[anchor] and d_ap < distances"
+              "[anchor, j] < d_ap + margin; of those return the index with the smallest "
+              "distance (np.flatnonzero gives the indices of a boolean mask), or -1.")
+
+
+def _semi_hard_cases():
+    from scipy.spatial.distance import cdist
+    rng = np.random.default_rng(8)
+    cases = []
+    for count in (12, 20, 30):
+        points = rng.normal(size=(count, 3))
+        labels = rng.integers(0, 4, count)
+        distances = cdist(points, points, "sqeuclidean")
+        for anchor in range(3):
+            partners = np.flatnonzero((labels == labels[anchor]) &
+                                      (np.arange(count) != anchor))
+            if len(partners):
+                cases.append((distances, labels, anchor, int(partners[0]), 1.0))
+    distances = np.array([[0, 1, 5, 1.5], [1, 0, 5, 5], [5, 5, 0, 5], [1.5, 5, 5, 0.0]])
+    labels = np.array([0, 0, 1, 1])
+    cases.append((distances, labels, 0, 1, 0.2))     # no negative inside the margin: -1
+    cases.append((distances, labels, 0, 1, 1.0))     # index 3 (1.5 in (1, 2))
+    return cases
+
+
+@exercises.checker("semi_hard_negative", forbid=[], time_limit=10)
+def check_semi_hard_negative(student):
+    """Check ``semi_hard_negative(distances, labels, anchor, positive, margin) -> int``."""
+    cases = _semi_hard_cases()
+    for distances, labels, anchor, positive, margin in cases:
+        name = (f"semi_hard_negative(distances {distances.shape}, labels, anchor={anchor}, "
+                f"positive={positive}, margin={margin})")
+        result = student(distances.copy(), labels.copy(), anchor, positive, margin,
+                         name=name, hint=_SEMI_HINT)
+        d_ap = distances[anchor, positive]
+        row = distances[anchor]
+        negatives = labels != labels[anchor]
+        window = negatives & (row > d_ap) & (row < d_ap + margin)
+        # order the candidates by distance with a stable sort: ties go to the lower index
+        order = np.argsort(np.where(window, row, np.inf), kind="stable")
+        expected = int(order[0]) if window.any() else -1
+        if isinstance(result, (float, np.floating)) and not float(result).is_integer():
+            exercises.fail(f"{name} returned {result}, a distance; return the index of the "
+                           f"negative (an int), or -1.", _SEMI_HINT)
+        if isinstance(result, bool) or not isinstance(result, (int, np.integer, float)):
+            exercises.fail(f"{name} returned {exercises.describe_argument(result)}; expected "
+                           f"one whole number (an index, or -1).", _SEMI_HINT)
+        result = int(result)
+        if result == expected:
+            continue
+        hardest = int(np.argmin(np.where(negatives, row, np.inf)))
+        if result == hardest and expected != hardest:
+            exercises.fail(f"{name} returned {result}, the hardest negative (closest of all); "
+                           f"a semi-hard one must be farther than the positive "
+                           f"(d_an > d_ap = {d_ap:.3g}).", _SEMI_HINT)
+        if 0 <= result < len(labels) and labels[result] == labels[anchor]:
+            exercises.fail(f"{name} returned {result}, a photo of the anchor's own person: "
+                           f"negatives are the other people.", _SEMI_HINT)
+        if expected == -1:
+            exercises.fail(f"{name} returned {result}, but no negative lies between d_ap = "
+                           f"{d_ap:.3g} and d_ap + margin = {d_ap + margin:.3g}: return -1.",
+                           _SEMI_HINT)
+        exercises.fail(f"{name} returned {result}; expected {expected} (distance "
+                       f"{row[expected]:.3g}, between d_ap = {d_ap:.3g} and "
+                       f"{d_ap + margin:.3g}).", _SEMI_HINT)
+    return len(cases)
+
+
+_THRESHOLD_HINT = ("try each distinct distance t as the threshold: TAR = mean(distances[same] "
+                   "<= t), FAR = mean(distances[~same] <= t); return the t with the largest "
+                   "TAR - FAR.")
+
+
+def _youden(distances, same, threshold) -> float:
+    accepted = distances <= threshold
+    return float(accepted[same].mean() - accepted[~same].mean())
+
+
+@exercises.checker("choose_threshold", forbid=["sklearn.metrics.roc_curve",
+                                               "lab_utils.faces.best_threshold",
+                                               "lab_utils.faces.verification_roc"],
+                   time_limit=20)
+def check_choose_threshold(student):
+    """Check ``choose_threshold(distances, same) -> float``: it must reach the largest
+    TAR - FAR of scikit-learn's ROC curve on these (validation) pairs."""
+    from sklearn.metrics import roc_curve
+    rng = np.random.default_rng(9)
+    cases = []
+    for count, gap in [(40, 1.0), (200, 0.5), (15, 2.0)]:
+        same = rng.random(count) < 0.3
+        same[:2] = [True, False]
+        distances = np.abs(rng.normal(size=count) + np.where(same, 0.0, gap))
+        cases.append((distances, same))
+    cases.append((np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9]),
+                  np.array([True, True, False, True, False, False])))
+    for distances, same in cases:
+        name = f"choose_threshold(distances of {len(distances)} pairs, same)"
+        result = student(distances.copy(), same.copy(), name=name, hint=_THRESHOLD_HINT)
+        false_accept, true_accept, _ = roc_curve(same, -distances)
+        best = float(np.max(true_accept - false_accept))
+        if isinstance(result, np.ndarray) and result.shape == ():
+            result = result.item()
+        if isinstance(result, bool) or not isinstance(result, (int, float, np.number)):
+            exercises.fail(f"{name} returned {exercises.describe_argument(result)}; expected "
+                           f"one threshold (a number).", _THRESHOLD_HINT)
+        if not np.isfinite(result):
+            exercises.fail(f"{name} returned {result}; expected a finite distance.",
+                           _THRESHOLD_HINT)
+        reached = _youden(distances, same, float(result))
+        if reached >= best - 1e-9:
+            continue
+        if float(result) < 0:
+            exercises.fail(f"{name} returned {result}: a negative threshold accepts no pair. "
+                           f"scikit-learn's scores are -distance; turn them back into "
+                           f"distances.", _THRESHOLD_HINT)
+        if float(result).is_integer() and 0 <= result < len(distances) and \
+                _youden(distances, same, np.sort(distances)[int(result)]) >= best - 1e-9:
+            exercises.fail(f"{name} returned {result}, which looks like a position in the "
+                           f"sorted list; return the distance itself.", _THRESHOLD_HINT)
+        exercises.fail(f"{name} returned {float(result):.4g}, which gives TAR - FAR = "
+                       f"{reached:.3f}; the best threshold reaches {best:.3f}.",
+                       _THRESHOLD_HINT)
+    return len(cases)
+
+
+_IDENTIFY_HINT = ("distances = squared distances from each probe to every gallery row (the "
+                  "first exercise's idea with two sets); j = argmin per probe; name it "
+                  "names[j] if that distance <= threshold, otherwise 'unknown'.")
+
+
+@exercises.checker("identify", forbid=["sklearn.neighbors.NearestNeighbors",
+                                       "sklearn.neighbors.KNeighborsClassifier",
+                                       "lab_utils.faces.identify"], time_limit=10)
+def check_identify(student):
+    """Check ``identify(gallery, names, probes, threshold) -> list of str`` against
+    scikit-learn's NearestNeighbors."""
+    from sklearn.neighbors import NearestNeighbors
+    rng = np.random.default_rng(10)
+    cases = []
+    for people, probes in [(3, 6), (5, 12), (1, 4)]:
+        gallery = rng.normal(size=(people, 4)) * 3
+        names = [f"employee {k}" for k in range(people)]
+        near = gallery[rng.integers(0, people, probes // 2)] + rng.normal(
+            scale=0.1, size=(probes // 2, 4))
+        strangers = rng.normal(size=(probes - probes // 2, 4)) * 3 + 20
+        cases.append((gallery, names, np.vstack([near, strangers]), 1.0))
+    for gallery, names, probes, threshold in cases:
+        name = f"identify(gallery {gallery.shape}, names, probes {probes.shape}, {threshold})"
+        result = student(gallery.copy(), list(names), probes.copy(), threshold, name=name,
+                         hint=_IDENTIFY_HINT)
+        nearest = NearestNeighbors(n_neighbors=1).fit(gallery)
+        distance, index = nearest.kneighbors(probes)
+        expected = [names[j] if d ** 2 <= threshold else "unknown"
+                    for d, j in zip(distance[:, 0], index[:, 0])]
+        if isinstance(result, np.ndarray):
+            result = result.tolist()
+        if not isinstance(result, (list, tuple)) or len(result) != len(expected):
+            exercises.fail(f"{name} returned {exercises.describe_argument(result)}; expected "
+                           f"a list of {len(expected)} names, one per probe.", _IDENTIFY_HINT)
+        result = list(result)
+        if result == expected:
+            continue
+        if all(isinstance(r, (int, np.integer)) for r in result):
+            exercises.fail(f"{name} returned gallery indices; return the names "
+                           f"(names[j]).", _IDENTIFY_HINT)
+        ignored = [names[j] for j in index[:, 0]]
+        if result == ignored:
+            exercises.fail(f"{name} names every probe, strangers too: a probe farther than "
+                           f"the threshold from every gallery face is 'unknown'.",
+                           _IDENTIFY_HINT)
+        wrong = next(i for i, (r, e) in enumerate(zip(result, expected)) if r != e)
+        exercises.fail(f"{name}: probe {wrong} is named {result[wrong]!r}, expected "
+                       f"{expected[wrong]!r} (nearest gallery row {index[wrong, 0]} at "
+                       f"squared distance {distance[wrong, 0] ** 2:.3g}).", _IDENTIFY_HINT)
+    return len(cases)

@@ -225,3 +225,248 @@ def test_rotate_about_keeps_shape_and_dtype():
     turned = faces.rotate_about(image, 30, (32, 32))
     assert turned.shape == image.shape and turned.dtype == np.uint8
     np.testing.assert_array_equal(faces.rotate_about(image, 0, (32, 32)), image)
+
+
+# --- enrolment / identification -------------------------------------------------------------
+
+def test_identify_names_near_faces_and_rejects_strangers():
+    gallery = np.array([[0.0, 0.0], [10.0, 0.0]])
+    probes = np.array([[0.1, 0.0], [9.8, 0.1], [50.0, 50.0]])
+    assert faces.identify(gallery, ["ann", "bob"], probes, 1.0) == ["ann", "bob", "unknown"]
+
+
+@pytest.mark.parametrize("gallery, names, threshold, message", [
+    (np.zeros((0, 2)), [], 1.0, "empty"),
+    (np.zeros((2, 2)), ["a"], 1.0, "one name per gallery row"),
+    (np.array([[np.nan, 0.0]]), ["a"], 1.0, "NaN"),
+    (np.array([[0.0, 0.0], [1.0, 1.0]]), ["a", "b"], 1e6, "outside the range"),
+    (np.array([[0.0, 0.0], [1.0, 1.0]]), ["a", "b"], -1.0, "outside the range"),
+])
+def test_identify_rejects_bad_inputs(gallery, names, threshold, message):
+    with pytest.raises(ValueError, match=message):
+        faces.identify(gallery, names, np.ones((2, 2)), threshold)
+
+
+def test_enrolment_experiment_counts_right_and_strangers():
+    embeddings = np.repeat(np.eye(4) * 5, 3, axis=0) + RNG.normal(scale=0.05, size=(12, 4))
+    labels = np.repeat(np.arange(4), 3)
+    result = faces.enrolment_experiment(embeddings, labels, enrolled=2, threshold=1.0)
+    assert result == {"correct": 1.0, "rejected_strangers": 1.0, "gallery_size": 2,
+                      "probes": 10}
+
+
+# --- exercise checks: right answers pass, typical mistakes get specific messages ------------------
+
+def right_distances(embeddings):
+    difference = embeddings[:, None, :] - embeddings[None, :, :]
+    return (difference ** 2).sum(axis=2)
+
+
+def test_pairwise_squared_distances_check(capsys):
+    faces.check_pairwise_squared_distances(right_distances)
+    assert "✔ pairwise_squared_distances passed 4 tests." in capsys.readouterr().out
+    with pytest.raises(exercises.ExerciseIncorrect, match="do not take the square root"):
+        faces.check_pairwise_squared_distances(lambda e: np.sqrt(right_distances(e)))
+    with pytest.raises(exercises.ExerciseIncorrect, match=r"add \|a\|\^2"):
+        faces.check_pairwise_squared_distances(lambda e: -2 * e @ e.T)
+    with pytest.raises(exercises.ExerciseIncorrect, match="shape"):
+        faces.check_pairwise_squared_distances(lambda e: (e ** 2).sum(1))
+    with pytest.raises(exercises.ExerciseIncorrect, match="returned None"):
+        faces.check_pairwise_squared_distances(lambda e: None)
+    with pytest.raises(exercises.ExerciseNotStarted):
+        faces.check_pairwise_squared_distances(_not_started)
+
+
+def _not_started(*args):
+    raise NotImplementedError()
+
+
+def test_pairwise_squared_distances_check_refuses_scipy():
+    namespace = {}
+    exec("from scipy.spatial.distance import cdist\n"
+         "def shortcut(e):\n    return cdist(e, e, 'sqeuclidean')\n", namespace)
+    namespace["shortcut"].__module__ = "__main__"
+    with pytest.raises(exercises.ExerciseIncorrect, match="cdist"):
+        faces.check_pairwise_squared_distances(namespace["shortcut"])
+
+
+def right_triplet(anchor, positive, negative, margin):
+    d_ap = ((anchor - positive) ** 2).sum(axis=1)
+    d_an = ((anchor - negative) ** 2).sum(axis=1)
+    return np.maximum(d_ap - d_an + margin, 0)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda a, p, n, m: ((a - p) ** 2).sum(1) - ((a - n) ** 2).sum(1) + m, r"max\(\.\.\., 0\)"),
+    (lambda a, p, n, m: np.maximum(np.linalg.norm(a - p, axis=1)
+                                   - np.linalg.norm(a - n, axis=1) + m, 0), "squared"),
+    (lambda a, p, n, m: right_triplet(a, n, p, m), "swapped"),
+    (lambda a, p, n, m: np.maximum(((a - p) ** 2).sum(1) - ((a - n) ** 2).sum(1) - m, 0),
+     "margin is added"),
+    (lambda a, p, n, m: float(right_triplet(a, p, n, m).mean()), "one loss per triplet"),
+    (lambda a, p, n, m: right_triplet(a, p, n, 0.2), "differs"),
+])
+def test_triplet_loss_check(wrong, message, capsys):
+    faces.check_triplet_loss(right_triplet)
+    assert "✔ triplet_loss passed 5 tests." in capsys.readouterr().out
+    with pytest.raises(exercises.ExerciseIncorrect, match=message):
+        faces.check_triplet_loss(wrong)
+
+
+def test_triplet_loss_check_agrees_with_the_keras_loss(keras):
+    """The training loss (keras.ops, one negative per anchor-positive pair) and the exercise
+    give the same number on a batch of one anchor-positive-negative triplet."""
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(3, 5)).astype("float32")
+    labels = np.array([0, 0, 1])
+    for mining in ("batch_hard", "semi_hard", "random"):
+        loss = faces.triplet_loss_keras(0.3, mining)(labels, points)
+        expected = right_triplet(points[[0, 1]], points[[1, 0]], points[[2, 2]], 0.3).mean()
+        assert float(loss) == pytest.approx(expected, rel=1e-5), mining
+    collapse = faces.triplet_loss_keras(0.3, "positives_only")(labels, points)
+    assert float(collapse) == pytest.approx(((points[0] - points[1]) ** 2).sum(), rel=1e-5)
+
+
+def right_semi_hard(distances, labels, anchor, positive, margin):
+    d_ap = distances[anchor, positive]
+    best, best_distance = -1, np.inf
+    for j, d in enumerate(distances[anchor]):
+        if labels[j] != labels[anchor] and d_ap < d < d_ap + margin and d < best_distance:
+            best, best_distance = j, d
+    return best
+
+
+def hardest_negative(distances, labels, anchor, positive, margin):
+    row = np.where(labels != labels[anchor], distances[anchor], np.inf)
+    return int(np.argmin(row))
+
+
+def no_margin(distances, labels, anchor, positive, margin):
+    row = np.where((labels != labels[anchor]) & (distances[anchor] > distances[anchor, positive]),
+                   distances[anchor], np.inf)
+    return int(np.argmin(row)) if np.isfinite(row).any() else -1
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (hardest_negative, "hardest negative"),
+    (no_margin, "return -1"),
+    (lambda d, l, a, p, m: float(d[a, p]) + 0.5, "a distance"),
+    (lambda d, l, a, p, m: "3", "one whole number"),
+    (lambda d, l, a, p, m: p, "own person"),
+])
+def test_semi_hard_negative_check(wrong, message, capsys):
+    faces.check_semi_hard_negative(right_semi_hard)
+    assert "✔ semi_hard_negative passed" in capsys.readouterr().out
+    with pytest.raises(exercises.ExerciseIncorrect, match=message):
+        faces.check_semi_hard_negative(wrong)
+
+
+def right_threshold(distances, same):
+    best, best_score = None, -np.inf
+    for t in np.unique(distances):
+        accepted = distances <= t
+        score = accepted[same].mean() - accepted[~same].mean()
+        if score > best_score:
+            best, best_score = t, score
+    return best
+
+
+def best_accuracy_then_index(distances, same):
+    ordered = np.sort(distances)
+    scores = [(np.sort(distances) <= t).mean() for t in ordered]
+    return int(np.argmax(scores))
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda d, s: -right_threshold(d, s), "negative threshold"),
+    (lambda d, s: float(np.median(d)), "TAR - FAR"),
+    (lambda d, s: np.array([right_threshold(d, s)]), "one threshold"),
+    (lambda d, s: float("nan"), "finite"),
+])
+def test_choose_threshold_check(wrong, message, capsys):
+    faces.check_choose_threshold(right_threshold)
+    assert "✔ choose_threshold passed 4 tests." in capsys.readouterr().out
+    with pytest.raises(exercises.ExerciseIncorrect, match=message):
+        faces.check_choose_threshold(wrong)
+
+
+def test_choose_threshold_check_names_a_position_instead_of_a_distance():
+    def position(distances, same):
+        return int(np.searchsorted(np.sort(distances), right_threshold(distances, same)))
+    with pytest.raises(exercises.ExerciseIncorrect, match="position"):
+        faces.check_choose_threshold(position)
+
+
+def right_identify(gallery, names, probes, threshold):
+    distances = ((probes[:, None, :] - gallery[None, :, :]) ** 2).sum(axis=2)
+    nearest = distances.argmin(axis=1)
+    return [names[j] if distances[i, j] <= threshold else "unknown"
+            for i, j in enumerate(nearest)]
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda g, n, p, t: [n[j] for j in ((p[:, None] - g[None]) ** 2).sum(2).argmin(1)],
+     "strangers too"),
+    (lambda g, n, p, t: list(((p[:, None] - g[None]) ** 2).sum(2).argmin(1)), "indices"),
+    (lambda g, n, p, t: right_identify(g, n, p, t)[:-1], "one per probe"),
+    (lambda g, n, p, t: ["unknown"] * len(p), "expected"),
+])
+def test_identify_check(wrong, message, capsys):
+    faces.check_identify(right_identify)
+    assert "✔ identify passed 3 tests." in capsys.readouterr().out
+    with pytest.raises(exercises.ExerciseIncorrect, match=message):
+        faces.check_identify(wrong)
+
+
+# --- the embedding network ------------------------------------------------------------------------
+
+def test_siamese_model_shares_one_embedding(keras):
+    embedding = faces.embedding_network(32, 16)
+    siamese = faces.siamese_model(embedding)
+    assert [layer.name for layer in siamese.layers].count("embedding") == 1
+    assert siamese.count_params() == embedding.count_params()
+    faces_a = np.random.default_rng(0).random((3, 32, 32, 1)).astype("float32")
+    distances = keras.ops.convert_to_numpy(siamese([faces_a, faces_a], training=False))
+    np.testing.assert_allclose(distances, 0, atol=1e-5)
+    vectors = faces.embed(embedding, faces_a[..., 0])
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+
+
+def test_pk_batches_hold_people_times_photos():
+    labels = np.repeat(np.arange(6), 4)
+    order = faces.pk_batches(labels, 3, 2, batches=5, seed=1)
+    assert order.shape == (30,)
+    for batch in order.reshape(5, 6):
+        assert sorted(np.bincount(labels[batch], minlength=6)[np.unique(labels[batch])]) == \
+            [2, 2, 2]
+    with pytest.raises(ValueError, match="only 6"):
+        faces.pk_batches(labels, 7, 2)
+    with pytest.raises(ValueError, match="only 4 images"):
+        faces.pk_batches(labels, 3, 5)
+
+
+def test_train_embedding_rejects_bad_inputs(keras):
+    model = faces.embedding_network(16, 8)
+    images = np.zeros((20, 16, 16), np.float32)
+    labels = np.repeat(np.arange(4), 5)
+    with pytest.raises(ValueError, match="resize_faces"):
+        faces.train_embedding(model, np.zeros((20, 32, 32), np.float32), labels)
+    with pytest.raises(ValueError, match="mining"):
+        faces.train_embedding(model, images, labels, mining="hardest")
+    with pytest.raises(ValueError, match="colour"):
+        faces.embed(model, np.zeros((2, 16, 16, 3)))
+    with pytest.raises(TypeError, match="Keras model"):
+        faces.embed("model", images)
+
+
+def test_positives_only_training_collapses_and_triplets_do_not(olivetti, keras):
+    """The slide's loss without negatives maps every face to (nearly) one point."""
+    split = faces.identity_split(olivetti, range(30, 40), size=16)
+    spreads = {}
+    for mining in ("positives_only", "batch_all"):
+        keras.utils.set_random_seed(0)
+        model = faces.embedding_network(16, 8, filters=(8, 16))
+        faces.train_embedding(model, split.train_images, split.train_labels, mining=mining,
+                              epochs=2, batches_per_epoch=15, cache=False)
+        spreads[mining] = faces.squared_distances(faces.embed(model, split.test_images)).mean()
+    assert spreads["positives_only"] < 0.05 < spreads["batch_all"]
