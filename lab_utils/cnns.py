@@ -520,10 +520,11 @@ def plot_filters_and_kernels(filters, kernels: dict, *, columns: int = 8):
 
     Each panel has its own symmetric colour scale: red positive, blue negative, white zero.
     """
-    filters = validation.as_array(filters, "filters")
-    if filters.ndim != 3:
-        raise ValueError(f"filters must have shape (count, k, k), but it has shape "
-                         f"{filters.shape}.")
+    filters = validation.as_array(filters, "filters", finite=True)
+    if filters.ndim != 3 or not 1 <= len(filters) <= 256 or max(filters.shape[1:]) > 15:
+        raise ValueError(f"filters must have shape (count, k, k) with 1 to 256 filters of at "
+                         f"most 15x15 (first_layer_filters(model) gives them), but it has "
+                         f"shape {filters.shape}.")
     if not isinstance(kernels, dict):
         raise TypeError("kernels must be a dict of name -> (k, k) array.")
     columns = validation.as_int(columns, "columns", minimum=1)

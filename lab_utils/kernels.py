@@ -925,7 +925,9 @@ def keras_tolerance(kernel, image) -> float:
     TensorFloat-32 by default: inputs rounded to 10 mantissa bits, a relative error of about
     1e-3 per product. Each output is a sum of |kernel| * |pixel| terms, hence this bound.
     """
-    kernel, image = as_kernel(kernel), validation.as_array(image, "image")
+    kernel, image = as_kernel(kernel), validation.as_array(image, "image", finite=True)
+    if image.size == 0:
+        raise ValueError(f"image is empty: its shape is {image.shape}.")
     return 2e-3 * float(np.abs(kernel).sum()) * max(float(np.abs(image).max()), 1e-12) + 1e-6
 
 

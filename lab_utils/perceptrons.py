@@ -957,10 +957,12 @@ def _as_weights(W1, b1, W2, b2, inputs: int | None = None):
 
 def _as_network(x, W1, b1, W2, b2):
     """Check a two-layer network's input (N, inputs) and parameters; return float64 arrays."""
-    x = validation.as_array(x, "x", finite=True).astype(np.float64)
-    if x.ndim != 2 or x.shape[0] == 0:
+    x = validation.as_array(x, "x")
+    if x.ndim != 2 or x.shape[0] == 0:          # checked before converting: no big copy
         raise ValueError(f"x must be a matrix of shape (N, inputs), one example per row, but "
                          f"it has shape {x.shape}.")
+    x = x.astype(np.float64)
+    validation.require_finite(x, "x")
     return (x, *_as_weights(W1, b1, W2, b2, inputs=x.shape[1]))
 
 
@@ -1071,7 +1073,13 @@ def numerical_gradient(function, array, step: float = 1e-6) -> np.ndarray:
     """
     if not callable(function):
         raise TypeError(f"function must be callable, but got {validation.describe(function)}.")
-    array = validation.as_array(array, "array").astype(np.float64)
+    array = validation.as_array(array, "array")
+    if array.size > 100_000:
+        raise ValueError(f"array has {array.size:,} elements; a numerical gradient calls the "
+                         f"function twice per element, so it is limited to 100,000 (check a "
+                         f"few weights, e.g. one layer of a small network).")
+    array = array.astype(np.float64)
+    validation.require_finite(array, "array")
     step = validation.as_float(step, "step", minimum=1e-12, maximum=1.0)
     result = np.zeros_like(array)
     for index in np.ndindex(array.shape):

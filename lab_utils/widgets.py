@@ -44,6 +44,10 @@ def upscale(image, factor: int) -> np.ndarray:
     """Enlarge an image by repeating each pixel ``factor`` times in both directions."""
     factor = validation.as_int(factor, "factor", minimum=1, maximum=64)
     image = validation.as_array(image, "image")
+    if image.ndim not in (2, 3) or image.size == 0:
+        raise ValueError(f"image must have shape (height, width) or (height, width, channels), "
+                         f"but it has shape {image.shape}.")
+    validation.check_size((image.shape[0] * factor, image.shape[1] * factor), "the enlarged image")
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
