@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import itertools
 import time
 import weakref
 
@@ -468,7 +469,8 @@ def boundary_image(probabilities, resolution: int, points=None, labels=None, *,
     mixed = probabilities @ CLASS_COLOURS[:classes]
     confidence = (probabilities.max(axis=1) - 1 / classes) / (1 - 1 / classes)
     strength = (0.25 + 0.5 * confidence)[:, None]
-    colours = (1 - strength) * 255 + strength * mixed
+    colours = np.round((1 - strength) * 255 + strength * mixed).astype(np.uint8)
+    # Enlarged as uint8 (8 times less memory to copy than floats): a few ms per frame less.
     image = colours.reshape(resolution, resolution, 3)
     image = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
     if points is not None:
@@ -478,18 +480,41 @@ def boundary_image(probabilities, resolution: int, points=None, labels=None, *,
         columns = np.clip(((points[:, 0] + extent) / (2 * extent) * size).astype(int), 0,
                           size - 1)
         rows = np.clip(((extent - points[:, 1]) / (2 * extent) * size).astype(int), 0, size - 1)
-        for offset_r in range(-2, 3):
-            for offset_c in range(-2, 3):
-                border = max(abs(offset_r), abs(offset_c)) == 2
-                r, c = np.clip(rows + offset_r, 0, size - 1), np.clip(columns + offset_c, 0,
-                                                                        size - 1)
-                image[r, c] = 255.0 if border else CLASS_COLOURS[labels] * 0.7
-    return np.round(image).astype(np.uint8)
+        # Each point: a 5x5 square with a white border around its class colour (darker).
+        offsets = np.arange(-2, 3)
+        ring_r, ring_c = np.meshgrid(offsets, offsets, indexing="ij")
+        ring = np.maximum(abs(ring_r), abs(ring_c)).ravel() == 2
+        r = np.clip(rows[:, None] + ring_r.ravel()[None], 0, size - 1)
+        c = np.clip(columns[:, None] + ring_c.ravel()[None], 0, size - 1)
+        image[r[:, ring], c[:, ring]] = 255
+        inner = np.round(CLASS_COLOURS[labels] * 0.7).astype(np.uint8)
+        image[r[:, ~ring], c[:, ~ring]] = inner[:, None, :]
+    return image
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> np.ndarray:
+    """Round tick positions (multiples of 1, 2, 2.5 or 5 times a power of ten) covering
+    [low, high] with about ``count`` intervals."""
+    low, high = float(low), float(high)
+    if not (np.isfinite(low) and np.isfinite(high)) or high <= low:
+        raise ValueError(f"need finite low < high for ticks, but got {low!r} and {high!r}.")
+    raw = (high - low) / max(1, count)
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw * (1 - 1e-9))
+    first = np.ceil(low / step - 1e-9) * step
+    ticks = np.arange(first, high + step * 1e-6, step)
+    return np.round(ticks, 12) + 0.0      # + 0.0 turns -0.0 into 0.0 (no "-0" label)
+
+
+_SVG_IDS = itertools.count()
 
 
 def svg_line_plot(x, curves: dict, *, width: int = 320, height: int = 150, ylim=None,
                   marker_x: float | None = None, xlabel: str = "", ylabel: str = "") -> str:
     """A small SVG line plot (a string for an ``ipywidgets.HTML``): much faster than matplotlib.
+
+    Axes with round tick values and light grid lines, labels outside the frame, the legend
+    above it. Parts of a curve outside ``ylim`` are cut at the frame (never drawn along it).
 
     Parameters
     ----------
@@ -516,42 +541,66 @@ def svg_line_plot(x, curves: dict, *, width: int = 320, height: int = 150, ylim=
     finite = np.concatenate([v[np.isfinite(v)] for v in ys.values()] + [np.zeros(0)])
     low, high = ylim if ylim is not None else ((finite.min(), finite.max()) if finite.size
                                                else (0.0, 1.0))
+    low, high = float(low), float(high)
     high = high if high > low else low + 1.0
-    left, right, top, bottom = 38, width - 8, 8, height - 20
-    x_low, x_high = float(x.min()), float(x.max()) if x.max() > x.min() else float(x.min()) + 1
+    left, right = 44 if ylabel else 34, width - 10
+    top, bottom = 20, height - (30 if xlabel else 18)
+    x_low, x_high = float(x.min()), float(x.max())
+    x_high = x_high if x_high > x_low else x_low + 1.0
 
     def sx(value):
         return left + (value - x_low) / (x_high - x_low) * (right - left)
 
-    def sy(value):
-        return bottom - (np.clip(value, low, high) - low) / (high - low) * (bottom - top)
+    def sy(value):   # kept a little beyond the frame; the clip path cuts the rest
+        span = high - low
+        return bottom - (np.clip(value, low - span, high + span) - low) / span * (bottom - top)
 
+    clip = f"plot-clip-{next(_SVG_IDS)}"
     palette = ["#f59322", "#0877bd", "#2ca02c", "#9467bd", "#d62728"]
     parts = [f'<svg width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg" '
              f'style="font:10px sans-serif;background:#fff">',
-             f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" '
-             f'fill="none" stroke="#ccc"/>',
-             f'<text x="2" y="{top + 8}">{high:.3g}</text>',
-             f'<text x="2" y="{bottom}">{low:.3g}</text>',
-             f'<text x="{left}" y="{height - 4}">{x_low:.3g}</text>',
-             f'<text x="{right}" y="{height - 4}" text-anchor="end">{x_high:.3g}</text>',
-             f'<text x="{(left + right) / 2}" y="{height - 4}" text-anchor="middle">'
-             f'{html.escape(xlabel)}</text>',
-             f'<text x="{left + 4}" y="{top + 10}">{html.escape(ylabel)}</text>']
+             f'<defs><clipPath id="{clip}"><rect x="{left}" y="{top}" width="{right - left}" '
+             f'height="{bottom - top}"/></clipPath></defs>']
+    for tick in nice_ticks(low, high, max(2, (bottom - top) // 28)):
+        y = sy(tick)
+        parts.append(f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" '
+                     f'stroke="#eee"/>')
+        parts.append(f'<text x="{left - 4}" y="{y + 3.5:.1f}" text-anchor="end">{tick:g}</text>')
+    for tick in nice_ticks(x_low, x_high, max(2, (right - left) // 60)):
+        parts.append(f'<line x1="{sx(tick):.1f}" x2="{sx(tick):.1f}" y1="{bottom}" '
+                     f'y2="{bottom + 3}" stroke="#888"/>')
+        parts.append(f'<text x="{sx(tick):.1f}" y="{bottom + 13}" text-anchor="middle">'
+                     f'{tick:g}</text>')
+    parts.append(f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" '
+                 f'fill="none" stroke="#aaa"/>')
+    if xlabel:
+        parts.append(f'<text x="{(left + right) / 2:.0f}" y="{height - 4}" '
+                     f'text-anchor="middle">{html.escape(xlabel)}</text>')
+    if ylabel:
+        parts.append(f'<text transform="translate(10,{(top + bottom) / 2:.0f}) rotate(-90)" '
+                     f'text-anchor="middle">{html.escape(ylabel)}</text>')
+    legend_x = left
     for index, (label, values) in enumerate(ys.items()):
         colour = palette[index % len(palette)]
         keep = np.isfinite(values)
         coordinates = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(x[keep], values[keep]))
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" '
-                     f'points="{coordinates}"/>')
-        legend_x = (left + right) / 2 + 55 * (index - (len(ys) - 1) / 2)   # top centre
-        parts.append(f'<text x="{legend_x:.0f}" y="{top + 12}" text-anchor="middle" '
-                     f'fill="{colour}">{html.escape(str(label))}</text>')
+                     f'clip-path="url(#{clip})" points="{coordinates}"/>')
+        parts.append(f'<line x1="{legend_x}" x2="{legend_x + 14}" y1="{top - 7}" '
+                     f'y2="{top - 7}" stroke="{colour}" stroke-width="2.5"/>'
+                     f'<text x="{legend_x + 18}" y="{top - 3.5}">{html.escape(str(label))}'
+                     f'</text>')
+        legend_x += 30 + 6 * len(str(label))
         if marker_x is not None:
             at = float(np.interp(marker_x, x, np.where(keep, values, np.nan)))
-            if np.isfinite(at):
+            if np.isfinite(at) and low <= at <= high:
                 parts.append(f'<circle cx="{sx(marker_x):.1f}" cy="{sy(at):.1f}" r="3.5" '
                              f'fill="{colour}"/>')
+            elif np.isfinite(at):   # off the chart: an arrow on the frame, pointing to it
+                edge, tip = (top, top - 5) if at > high else (bottom, bottom + 5)
+                cx = sx(marker_x)
+                parts.append(f'<polygon points="{cx - 4:.1f},{edge} {cx + 4:.1f},{edge} '
+                             f'{cx:.1f},{tip}" fill="{colour}"/>')
     if marker_x is not None:
         parts.append(f'<line x1="{sx(marker_x):.1f}" x2="{sx(marker_x):.1f}" y1="{top}" '
                      f'y2="{bottom}" stroke="#888" stroke-dasharray="3,3"/>')
@@ -598,14 +647,37 @@ def build_network(hidden_layers: int, units: int, activation: str, classes: int,
     return model
 
 
+#: Compiled Keras networks, one per architecture, reused by every trainer of that shape (each
+#: trainer loads its own weights before it trains). Building and tracing a network costs
+#: 0.3-1 s; a slider that rebuilt one on every change made the playground lag.
+_NETWORKS: "dict[tuple, object]" = {}
+_NETWORK_OWNERS: "dict[tuple, int]" = {}
+_MAX_NETWORKS = 12
+_TRAINER_IDS = itertools.count()
+
+
+def _playground_activation(name: str):
+    """The hidden-layer activation as a NumPy function (float32 in, float32 out)."""
+    if name == "tanh":
+        return np.tanh
+    if name == "relu":
+        return lambda z: np.maximum(z, 0)
+    if name == "sigmoid":   # written with tanh: no overflow warning for large negative z
+        return lambda z: 0.5 * (1 + np.tanh(0.5 * z))
+    return lambda z: z
+
+
 class PlaygroundTrainer:
     """A dataset and a network, trained step by step (full batch), with timings.
 
-    Why Keras and not a small NumPy network: a NumPy trainer here would be a complete
-    backward pass, the solution of the lesson's backward-propagation exercise, in a module
-    students can read. Keras's compiled ``train_on_batch`` costs about 1-5 ms per step on a
-    2-core CPU, fast enough for 10-20 frames per second, and the boundary comes from
-    ``model(grid, training=False)`` (a few ms; ``predict`` would cost 60+ ms per call).
+    Training runs in Keras: a compiled ``train_on_batch`` costs about 1-5 ms per step on a
+    2-core CPU, fast enough for 10-20 frames per second. (Why not a small NumPy trainer: it
+    would be a complete backward pass, the solution of the lesson's backward-propagation
+    exercise, in a module students can read.) The weights live here as NumPy arrays (Glorot
+    uniform, as Keras initialises ``Dense`` layers, drawn by NumPy), and the compiled Keras
+    network of its shape is built once and shared (``_NETWORKS``), so changing the dataset or
+    the layers costs a few milliseconds instead of a new model. Drawing uses the same weights
+    in a NumPy forward pass (under a millisecond for 4000 points; ``model(x)`` takes several).
 
     Parameters
     ----------
@@ -618,28 +690,71 @@ class PlaygroundTrainer:
         self.points = _as_points(points)
         self.labels = validation.as_labels(labels, len(self.points), classes=len(CLASS_COLOURS))
         self.classes = max(2, int(self.labels.max()) + 1)
-        self.model = build_network(hidden_layers, units, activation, self.classes,
-                                   learning_rate=learning_rate, seed=seed)
+        hidden_layers = validation.as_int(hidden_layers, "hidden_layers", minimum=0, maximum=6)
+        units = validation.as_int(units, "units", minimum=1, maximum=64)
+        validation.one_of(activation, "activation", PLAYGROUND_ACTIVATIONS)
+        self.learning_rate = self._checked_learning_rate(learning_rate)
+        seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
+        self.architecture = (hidden_layers, units, activation, self.classes)
+        self.sizes = [2] + [units] * hidden_layers + [self.classes]
+        # Glorot-uniform weights and zero biases, Keras's defaults for Dense layers, drawn by
+        # NumPy: Keras's initialisers cost 5-40 ms per layer here, a noticeable lag per slider.
+        rng = np.random.default_rng(seed)
+        self.weights = []
+        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
+            limit = np.sqrt(6 / (fan_in + fan_out))
+            self.weights += [rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32),
+                             np.zeros(fan_out, np.float32)]
+        self._hidden = _playground_activation(activation)
+        self._id = next(_TRAINER_IDS)
         self._inputs = self.points.astype(np.float32)
         self.steps = 0
         self.losses: list[float] = []
         self.step_seconds: list[float] = []
 
+    @staticmethod
+    def _checked_learning_rate(learning_rate) -> float:
+        return validation.as_float(learning_rate, "learning_rate", minimum=1e-6, maximum=100.0)
+
+    @property
+    def parameter_count(self) -> int:
+        """Number of weights and biases of the network."""
+        return int(sum(array.size for array in self.weights))
+
+    @property
+    def model(self):
+        """The compiled Keras network, holding this trainer's weights and learning rate."""
+        key = self.architecture
+        model = _NETWORKS.pop(key, None)
+        if model is None:
+            model = build_network(*key, learning_rate=self.learning_rate)
+            _NETWORK_OWNERS.pop(key, None)
+        _NETWORKS[key] = model                       # most recently used last
+        while len(_NETWORKS) > _MAX_NETWORKS:
+            oldest = next(iter(_NETWORKS))
+            del _NETWORKS[oldest]
+            _NETWORK_OWNERS.pop(oldest, None)
+        if _NETWORK_OWNERS.get(key) != self._id:     # another trainer's weights are loaded
+            model.set_weights(self.weights)
+            _NETWORK_OWNERS[key] = self._id
+        model.optimizer.learning_rate = self.learning_rate
+        return model
+
     def set_learning_rate(self, learning_rate: float) -> None:
         """Change the learning rate without restarting the training."""
-        learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-6,
-                                            maximum=100.0)
-        self.model.optimizer.learning_rate = learning_rate
+        self.learning_rate = self._checked_learning_rate(learning_rate)
 
     def train(self, steps: int = 1) -> float:
         """Run ``steps`` gradient-descent steps on the whole dataset; return the last loss."""
         steps = validation.as_int(steps, "steps", minimum=1, maximum=10000)
         with lesson.native_stderr_silenced():
+            model = self.model
             for _ in range(steps):
                 start = time.perf_counter()
-                loss = self.model.train_on_batch(self._inputs, self.labels)
+                loss = model.train_on_batch(self._inputs, self.labels)
                 self.step_seconds.append(time.perf_counter() - start)
                 self.losses.append(float(np.asarray(loss).ravel()[0]))
+            self.weights = [np.asarray(array) for array in model.get_weights()]
         self.steps += steps
         return self.losses[-1]
 
@@ -650,10 +765,20 @@ class PlaygroundTrainer:
         return 1000 * float(np.median(timed)) if timed else float("nan")
 
     def probabilities(self, points) -> np.ndarray:
-        """Class probabilities for each point, shape (N, classes), float64."""
-        points = _as_points(points)
-        outputs = self.model(points.astype(np.float32), training=False)
-        return np.asarray(outputs, dtype=np.float64)
+        """Class probabilities for each point, shape (N, classes), float64.
+
+        The network's forward pass in NumPy with the current weights (float32, like Keras).
+        """
+        outputs = _as_points(points).astype(np.float32)
+        layers = len(self.weights) // 2
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged training: NaN, no warning
+            for index in range(layers):
+                outputs = outputs @ self.weights[2 * index] + self.weights[2 * index + 1]
+                if index < layers - 1:
+                    outputs = self._hidden(outputs)
+            outputs = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+            outputs /= outputs.sum(axis=1, keepdims=True)
+        return outputs.astype(np.float64)
 
     def loss(self) -> float:
         """Mean cross-entropy on the dataset with the current weights."""
@@ -784,22 +909,24 @@ def playground(*, dataset: str = "circles", classes: int = 2, noise: float = 0.1
                                        maximum=200)
     resolution = validation.as_int(resolution, "resolution", minimum=20, maximum=200)
     seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
-    slow = {"continuous_update": False}
+    # Every change redraws in a few ms (NumPy forward pass, shared Keras networks), so the
+    # sliders update while they are dragged.
     controls = {
         "dataset": ipywidgets.Dropdown(options=list(DATASETS), value=dataset,
                                        description="dataset"),
-        "classes": ipywidgets.IntSlider(classes, 2, len(CLASS_COLOURS), description="classes",
-                                        **slow),
+        "classes": ipywidgets.IntSlider(classes, 2, len(CLASS_COLOURS), description="classes"),
         "noise": ipywidgets.FloatSlider(noise, min=0.0, max=0.5, step=0.05,
-                                        description="noise", **slow),
-        "hidden_layers": ipywidgets.IntSlider(hidden_layers, 0, 4, description="hidden layers",
-                                              **slow),
-        "units": ipywidgets.IntSlider(units, 1, 8, description="units per layer", **slow),
+                                        description="noise"),
+        "hidden_layers": ipywidgets.IntSlider(hidden_layers, 0, 4, description="hidden layers"),
+        "units": ipywidgets.IntSlider(units, 1, 8, description="units per layer"),
         "activation": ipywidgets.Dropdown(options=list(PLAYGROUND_ACTIVATIONS),
                                           value=activation, description="activation"),
+        # No editable readout: ipywidgets lets one type any text into a SelectionSlider's
+        # readout and then ignores it, so the box could show a rate that is not in use.
+        # The value in use is shown next to the slider instead.
         "learning_rate": ipywidgets.SelectionSlider(options=list(LEARNING_RATES),
-                                                    value=learning_rate,
-                                                    description="learning rate", **slow),
+                                                    value=learning_rate, readout=False,
+                                                    description="learning rate"),
     }
     for control in controls.values():
         control.style.description_width = "8em"
@@ -809,6 +936,7 @@ def playground(*, dataset: str = "circles", classes: int = 2, noise: float = 0.1
     picture = ipywidgets.Image(format="png", width=300, height=300)
     loss_plot = ipywidgets.HTML()
     status = ipywidgets.HTML()
+    rate_readout = ipywidgets.HTML(layout=ipywidgets.Layout(width="4em"))
     box = {"trainer": None, "config": None}
     grid = grid_points(resolution)
 
@@ -827,35 +955,51 @@ def playground(*, dataset: str = "circles", classes: int = 2, noise: float = 0.1
             box["config"] = config
         trainer = box["trainer"]
         trainer.set_learning_rate(values["learning_rate"])
+        rate_readout.value = f"<b>{values['learning_rate']:g}</b>"
         start = time.perf_counter()
-        # One model call for the grid and the data points (each call costs a few ms).
+        # One forward pass for the grid and the data points.
         probabilities = trainer.probabilities(np.concatenate([grid, trainer.points]))
+        diverged = not np.all(np.isfinite(probabilities))
+        if diverged:     # weights overflowed: grey background, the message below says why
+            probabilities = np.full_like(probabilities, 1 / trainer.classes)
         image = boundary_image(probabilities[:len(grid)], resolution, trainer.points,
                                trainer.labels, scale=max(1, 300 // resolution))
         picture.value = widgets.encode(image, "png")
         draw_ms = 1000 * (time.perf_counter() - start)
         accuracy = float(np.mean(probabilities[len(grid):].argmax(axis=1) == trainer.labels))
         loss = trainer.losses[-1] if trainer.losses else trainer.loss()
-        history = trainer.losses or [loss]
-        loss_plot.value = svg_line_plot(np.arange(len(history) + 1)[-len(history) - 1:],
-                                        {"training loss": np.r_[history[0], history]},
-                                        ylim=(0, max(max(history), 1e-3)), xlabel="step",
-                                        width=300, height=140)
+        history = np.asarray(trainer.losses or [loss], dtype=np.float64)
+        steps = np.arange(len(history) + 1)
+        curve = np.r_[history[0], history]
+        if len(curve) > 400:      # a long training: every n-th step keeps the plot light
+            keep = np.unique(np.r_[np.linspace(0, len(curve) - 1, 400).astype(int)])
+            steps, curve = steps[keep], curve[keep]
+        finite = curve[np.isfinite(curve)]
+        loss_plot.value = svg_line_plot(steps, {"training loss": curve},
+                                        ylim=(0, max(float(finite.max()) if finite.size
+                                                     else 1.0, 1e-3)),
+                                        xlabel="step", ylabel="loss", width=300, height=150)
         layers = " → ".join(["2"] + [str(config[4])] * config[3] + [str(trainer.classes)])
         speed = (f"<b>{trainer.ms_per_step:.1f} ms</b> per training step"
                  if trainer.step_seconds else "press play or step to train")
-        status.value = (f"network {layers} ({trainer.model.count_params()} weights) · "
+        warning = ("<br><b style='color:#d62728'>The training diverged (the weights are no "
+                   "longer finite numbers): choose a smaller learning rate and press reset."
+                   "</b>" if diverged or not np.isfinite(loss) else "")
+        status.value = (f"network {layers} ({trainer.parameter_count} weights) · "
                         f"learning rate {values['learning_rate']:g} · "
                         f"step <b>{trainer.steps}</b> · loss <b>{loss:.3f}</b> · accuracy "
-                        f"<b>{accuracy:.0%}</b> · {speed} · drawing {draw_ms:.0f} ms")
+                        f"<b>{accuracy:.0%}</b> · {speed} · drawing {draw_ms:.0f} ms"
+                        + warning)
         return {"step": trainer.steps, "loss": loss, "accuracy": accuracy,
                 "ms_per_step": trainer.ms_per_step, "draw_ms": draw_ms, "image": image,
-                "classes": trainer.classes, "rebuilt": rebuilt}
+                "classes": trainer.classes, "rebuilt": rebuilt,
+                "diverged": diverged}
 
     layout = ipywidgets.HBox([
         ipywidgets.VBox([controls["dataset"], controls["classes"], controls["noise"],
                          controls["hidden_layers"], controls["units"], controls["activation"],
-                         controls["learning_rate"], ipywidgets.HBox([play, step_button, reset]),
+                         ipywidgets.HBox([controls["learning_rate"], rate_readout]),
+                         ipywidgets.HBox([play, step_button, reset]),
                          loss_plot]),
         ipywidgets.VBox([picture, status], layout=ipywidgets.Layout(width="340px"))])
     return Playground(controls, render, layout, trainer_box=box, play_button=play,
@@ -908,7 +1052,9 @@ def loss_explorer(target: int = 1, prediction: float = 0.3) -> widgets.Interacti
         "prediction": ipywidgets.FloatSlider(prediction, min=0.001, max=0.999, step=0.001,
                                              readout_format=".3f", description="prediction"),
     }
-    xs = np.linspace(0.001, 0.999, 300)
+    # Every value the slider can take (its steps of 0.001): the curves are computed once per
+    # target with keras.losses, and an update only looks its values up (no Keras call).
+    xs = np.round(np.arange(1, 1000) / 1000, 3)
     cache = {}
     plot, readout = ipywidgets.HTML(), ipywidgets.HTML()
 
@@ -916,9 +1062,17 @@ def loss_explorer(target: int = 1, prediction: float = 0.3) -> widgets.Interacti
         if values["target"] not in cache:
             cache[values["target"]] = loss_curves(values["target"], xs)
         curves = cache[values["target"]]
-        at = loss_curves(values["target"], np.array([values["prediction"]]))
-        at = {name: float(value[0]) for name, value in at.items()}
-        plot.value = svg_line_plot(xs, curves, ylim=(0, 4), marker_x=values["prediction"],
+        prediction = values["prediction"]
+        index = int(np.argmin(np.abs(xs - prediction)))
+        if abs(xs[index] - prediction) > 1e-9:     # typed between two steps: compute it
+            at = loss_curves(values["target"], np.array([prediction]))
+            at = {name: float(value[0]) for name, value in at.items()}
+        else:
+            at = {name: float(value[index]) for name, value in curves.items()}
+        drawn = slice(None, None, 3)          # a third of the points draw the same curves
+        plot.value = svg_line_plot(xs[drawn], {name: curve[drawn] for name, curve in
+                                               curves.items()},
+                                   ylim=(0, 4), marker_x=values["prediction"],
                                    xlabel=f"prediction (target {values['target']})",
                                    ylabel="loss", width=420, height=220)
         readout.value = " · ".join(f"{name} <b>{value:.3f}</b>" for name, value in at.items())

@@ -284,6 +284,28 @@ def test_svg_line_plot_draws_one_polyline_per_curve_and_a_marker():
     assert svg.startswith("<svg") and svg.count("<polyline") == 2 and "<line" in svg
 
 
+def test_svg_line_plot_labels_round_ticks_outside_the_frame_and_cuts_what_leaves_it():
+    svg = perceptrons.svg_line_plot(np.linspace(0, 1, 5), {"BCE": [9, 4, 2, 1, 0]},
+                                    ylim=(0, 4), xlabel="prediction", ylabel="loss", height=220)
+    for tick in ("0", "1", "2", "3", "4"):                   # every round value, not 0 and 4
+        assert f'text-anchor="end">{tick}</text>' in svg
+    assert 'clip-path="url(#' in svg and "<clipPath" in svg  # 9 is cut at the frame
+    assert ">-0<" not in svg and "rotate(-90)" in svg
+
+
+@pytest.mark.parametrize("low, high, count, expected", [
+    (0, 4, 6, [0, 1, 2, 3, 4]), (0.001, 0.999, 6, [0.2, 0.4, 0.6, 0.8]),
+    (0, 1.2, 4, [0, 0.5, 1]), (-2.5, 7.3, 5, [-2, 0, 2, 4, 6]), (0, 3000, 5, [0, 1000, 2000, 3000]),
+])
+def test_nice_ticks_are_round_numbers_inside_the_range(low, high, count, expected):
+    np.testing.assert_allclose(perceptrons.nice_ticks(low, high, count), expected)
+
+
+def test_nice_ticks_reject_an_empty_range():
+    with pytest.raises(ValueError, match="finite low < high"):
+        perceptrons.nice_ticks(1, 1)
+
+
 @pytest.mark.parametrize("x, curves, error, message", [
     (np.arange(1), {"a": [1]}, ValueError, "at least 2 numbers"),
     (np.arange(3), {}, TypeError, "non-empty dict"),
@@ -374,6 +396,37 @@ def test_playground_steps_redraws_and_switches_datasets():
 
     widget.reset_button.click()
     assert widget.state["step"] == 0 and widget.state["rebuilt"]
+
+
+def test_playground_settings_reuse_the_compiled_network_and_show_the_rate_in_use():
+    widget = perceptrons.playground(dataset="spiral", classes=3, hidden_layers=1, units=4,
+                                    resolution=20)
+    widget.step(2)
+    network = widget.trainer.model
+    widget.controls["noise"].value = 0.2                 # new data, same shape of network
+    assert widget.state["rebuilt"] and widget.state["step"] == 0
+    assert widget.trainer.model is network               # no new Keras model
+    before = [w.copy() for w in widget.trainer.weights]
+    widget.step(3)                                       # trains from its own fresh weights
+    assert widget.state["step"] == 3 and not np.allclose(before[0], widget.trainer.weights[0])
+    # The drawing is a NumPy forward pass of the same weights as the Keras network
+    points = widget.trainer.points[:20]
+    np.testing.assert_allclose(widget.trainer.probabilities(points),
+                               np.asarray(network(points.astype(np.float32))), atol=1e-5)
+    # Learning rate: no editable readout (typed text would be ignored); the value is shown
+    rate = widget.controls["learning_rate"]
+    assert rate.readout is False and rate.continuous_update
+    rate.value = 3.0
+    assert "<b>3</b>" in widget.layout.children[0].children[6].children[1].value
+    assert "learning rate 3" in widget.layout.children[1].children[1].value
+
+
+def test_playground_says_when_the_training_diverged():
+    widget = perceptrons.playground(dataset="blobs", resolution=20)
+    widget.trainer.weights[0][:] = np.nan                # what an exploding training leaves
+    state = widget.refresh()
+    assert state["diverged"] and "diverged" in widget.layout.children[1].children[1].value
+    assert state["image"].shape == (300, 300, 3)
 
 
 def test_playground_play_runs_on_the_event_loop_and_stops():
