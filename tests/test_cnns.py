@@ -484,6 +484,39 @@ def test_prediction_demo_driven_headlessly(cnn, placed_split):
     assert demo.last_render_seconds < 1.0
 
 
+def test_prediction_demo_says_what_is_shown(cnn, placed_split):
+    images, labels = placed_split.test_images[:5], placed_split.test_labels[:5]
+    demo = cnns.prediction_demo(cnn, images, labels, placed_split.class_names)
+    caption = demo.layout.children[2].value
+    assert f"Test image no. 0, a <b>{placed_split.class_names[labels[0]]}</b>" in caption
+    with demo.hold():
+        demo.controls["amount"].value = 0.3
+    assert "shifted by 3.0 pixels" in demo.layout.children[2].value   # the unit, not "3.00"
+    demo.controls["perturbation"].value = "none"          # the slider is greyed, not ignored
+    assert demo.controls["amount"].disabled and "unchanged" in demo.layout.children[2].value
+    np.testing.assert_array_equal(demo.state["image"], images[0])
+    demo.controls["perturbation"].value = "rotation"
+    assert not demo.controls["amount"].disabled and "rotated by 27°" in \
+        demo.layout.children[2].value
+    assert demo.controls["perturbation"].style.description_width == "initial"   # not cut
+
+
+@pytest.mark.parametrize("perturbation, strength, words", [
+    ("shift", 2.5, "shifted by 2.5 pixels"), ("scale", 0.7, "scaled to 0.70× its size"),
+    ("rotation", 45, "rotated by 45°"), ("occlusion", 0.3, "black square 30% of the image"),
+    ("noise", 0.1, "standard deviation 0.10"), ("none", 0, "unchanged"),
+])
+def test_describe_perturbation_gives_the_unit(perturbation, strength, words):
+    assert words in cnns.describe_perturbation(perturbation, strength)
+
+
+def test_describe_perturbation_bad_input():
+    with pytest.raises(ValueError, match="perturbation must be one of"):
+        cnns.describe_perturbation("blur", 1)
+    with pytest.raises(ValueError, match="strength must be at least 0"):
+        cnns.describe_perturbation("shift", -1)
+
+
 def test_prediction_demo_bad_class_names(cnn):
     images, labels = np.zeros((2, 32, 32)), np.zeros(2, int)
     with pytest.raises(ValueError, match="class_names has 2 names, but the model has 10 outputs"):
