@@ -543,6 +543,7 @@ def kernel_editor(photos: dict, preset: str = "sharpen", *, width: int = 320) \
 
     grid_box = ipywidgets.GridBox(list(cells.values()), layout=ipywidgets.Layout(
         grid_template_columns="repeat(3, 6em)", width="20em"))
+    grid_box = widgets.labelled(grid_box, "kernel: the 3x3 weights (type a number)")
     layout = ipywidgets.VBox([
         ipywidgets.HBox([grid_box, ipywidgets.VBox([preset_menu, controls["normalise"],
                                                     controls["photo"],

@@ -290,6 +290,13 @@ def test_kernel_editor_cells_normalise_photo_and_display(editor):
     assert "lie outside [0, 1]" in editor.layout.children[1].value
 
 
+def test_kernel_editor_titles_its_nine_weight_boxes(editor):
+    grid = editor.layout.children[0].children[0]
+    assert "3x3 weights" in grid.children[0].value
+    assert list(grid.children[1].children) == [editor.controls[f"k{r}{c}"] for r in range(3)
+                                               for c in range(3)]
+
+
 def test_kernel_editor_updates_fast_on_a_512_photo():
     photo = RNG.integers(0, 256, (512, 512), dtype=np.uint8)
     editor = kernels.kernel_editor({"photo": photo})
