@@ -337,7 +337,9 @@ def convolution_stepper(grid=SLIDE_GRID, kernel=None) -> widgets.Interactive:
                                 f"{result['output'].shape[1]}")
             + "</div>")
         terms = " + ".join(_number(v) for v in result["products"].ravel())
-        explanation.value = (f"Position {step + 1} of {result['steps']}: sum of the products "
+        # The slider counts from 0, like the output's indices: say the same number.
+        explanation.value = (f"Position {step} (of 0 to {result['steps'] - 1}): sum of the "
+                             f"products "
                              f"= {terms} = <b>{_number(result['value'])}</b> -> output "
                              f"[{out_row}, {out_column}]")
         return result
@@ -707,7 +709,7 @@ def pooling_stepper(grid=POOLING_GRID, size: int = 2) -> widgets.Interactive:
             + "</div>")
         numbers = ", ".join(_number(v) for v in result["window"].ravel())
         operation = "max" if values["mode"] == "max" else "mean"
-        explanation.value = (f"Window {values['step'] + 1} of {result['steps']}: "
+        explanation.value = (f"Window {values['step']} (of 0 to {result['steps'] - 1}): "
                              f"{operation}({numbers}) = <b>{_number(result['value'])}</b>")
         return result
 
