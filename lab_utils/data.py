@@ -313,6 +313,27 @@ def load_imagenet_top5() -> dict:
     return _read_csv_columns(PROJECT_DATA_DIR / "imagenet_top5.csv")
 
 
+@_register("detection_photos", "table", "project file",
+           "hand-annotated ground-truth boxes (face, eye, person, ...) on astronaut, "
+           "grace_hopper, camera and chelsea",
+           "data/detection_photos.csv, drawn for this kit; each row names its photo and "
+           "annotator in its 'source' column (see data/README.md)",
+           "the annotations: CC0; the photos: as their own entries")
+def load_detection_photos() -> dict:
+    """Boxes on real photos (lesson 05): columns image, category, x, y, w, h (pixels, the
+    slide's (x, y, w, h)), source."""
+    return _read_csv_columns(PROJECT_DATA_DIR / "detection_photos.csv")
+
+
+@_register("detection_history", "table", "project file",
+           "object-detection milestones 2001-2020, one published paper per row",
+           "data/detection_history.csv, each row with its publication in its 'source' column",
+           "published facts with their citations")
+def load_detection_history() -> dict:
+    """Detection milestones (lesson 05): columns year, method, kind, contribution, source."""
+    return _read_csv_columns(PROJECT_DATA_DIR / "detection_history.csv")
+
+
 # --------------------------------------------------------------------------------------------
 # 3. Deterministic generators
 # --------------------------------------------------------------------------------------------

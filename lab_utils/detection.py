@@ -732,3 +732,853 @@ def coco_evaluation(scenes, detections, *, quiet: bool = True) -> dict:
             "map_75": float(evaluation.stats[2]),
             "precision_50": np.nan_to_num(np.nanmean(curve, axis=1)),
             "recall_points": np.asarray(evaluation.params.recThrs)}
+
+
+# --------------------------------------------------------------------------------------------
+# Training with any loss, cached like models.train
+# --------------------------------------------------------------------------------------------
+
+
+def fit(model, inputs, targets, *, loss, loss_name: str, loss_weights=None, epochs: int = 10,
+        batch_size: int = 64, learning_rate: float = 1e-3, seed: int = 0, cache: bool = True):
+    """Compile ``model`` (Adam with cosine decay, the given loss) and fit it, seeded.
+
+    Like ``models.train`` (whose cache it shares: an identical training is loaded from
+    ``data.cache_dir()/trained`` in about a second), but for any loss: ``loss`` is a Keras
+    loss or a dict of them per output, ``loss_name`` a text that names it in the cache key
+    (a function's code is not hashed: change the name when the loss changes).
+
+    Returns
+    -------
+    models.TrainingResult
+    """
+    import os
+
+    from lab_utils import models
+    keras = lesson.import_keras()
+    models._require_model(model)
+    inputs = models.as_batch(inputs, "inputs")
+    if isinstance(targets, dict):
+        arrays = [np.asarray(targets[key], dtype=np.float32) if
+                  np.asarray(targets[key]).dtype.kind == "f" else np.asarray(targets[key])
+                  for key in sorted(targets)]
+        targets = dict(zip(sorted(targets), arrays))
+    else:
+        targets = validation.as_array(targets, "targets")
+        arrays = [targets]
+    for array in arrays:
+        if len(array) != len(inputs):
+            raise ValueError(f"targets must have one row per input ({len(inputs)}), but one "
+                             f"has {len(array)}.")
+    epochs = validation.as_int(epochs, "epochs", minimum=1, maximum=1000)
+    batch_size = validation.as_int(batch_size, "batch_size", minimum=1)
+    learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-7,
+                                        maximum=10.0)
+    seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
+    if not isinstance(loss_name, str) or not loss_name:
+        raise TypeError("loss_name must be a short text that names the loss, e.g. 'centernet'.")
+    key = None
+    if cache and os.environ.get("LAB_UTILS_RETRAIN", "") not in {"1", "true", "yes"}:
+        key = models._training_key(model, [inputs, *arrays],
+                                   {"epochs": epochs, "batch_size": batch_size, "seed": seed,
+                                    "learning_rate": learning_rate, "loss": loss_name,
+                                    "loss_weights": loss_weights, "fit": "detection.fit"})
+    steps = epochs * -(-len(inputs) // batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss,
+                  loss_weights=loss_weights)
+    cached = models._load_trained(model, key) if key else None
+    if cached is not None:
+        keras.utils.set_random_seed(seed)
+        return cached
+    keras.utils.set_random_seed(seed)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    with lesson.native_stderr_silenced():
+        fitted = model.fit(inputs, targets, epochs=epochs, batch_size=batch_size,
+                           shuffle=True, verbose=0)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    keras.utils.set_random_seed(seed)
+    history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
+    result = models.TrainingResult(model, history, seconds, cpu_seconds)
+    if key:
+        models._store_trained(result, key)
+    return result
+
+
+def predict(model, images, batch_size: int = 256):
+    """``model(images, training=False)`` in batches, as NumPy (a dict for several outputs)."""
+    from lab_utils import models
+    keras = lesson.import_keras()
+    images = models.as_batch(images)
+    parts = []
+    for begin in range(0, len(images), batch_size):
+        output = model(images[begin:begin + batch_size], training=False)
+        if isinstance(output, dict):
+            parts.append({k: keras.ops.convert_to_numpy(v) for k, v in output.items()})
+        elif isinstance(output, (list, tuple)):
+            parts.append([keras.ops.convert_to_numpy(v) for v in output])
+        else:
+            parts.append(keras.ops.convert_to_numpy(output))
+    if isinstance(parts[0], dict):
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    if isinstance(parts[0], list):
+        return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+    return np.concatenate(parts)
+
+
+# The lesson's detector settings (measured in benchmarks/detection.py).
+DETECTOR_SETTINGS = {"train_scenes": 4000, "train_seed": 1, "test_scenes": 300, "test_seed": 2,
+                     "epochs": 10, "batch_size": 64, "learning_rate": 0.004, "width": 32}
+
+
+def train_lesson_detector(train_scenes, *, seed: int = 0, epochs: int | None = None):
+    """Build and train the lesson's heat-map detector on ``train_scenes`` (cached)."""
+    settings = DETECTOR_SETTINGS
+    model = centernet_model(train_scenes.images.shape[1:] + (1,),
+                            len(train_scenes.class_names), width=settings["width"])
+    result = fit(model, train_scenes.images, centernet_targets(train_scenes),
+                 loss=centernet_loss(), loss_name="centernet focal+L1+CE v1",
+                 epochs=epochs or settings["epochs"], batch_size=settings["batch_size"],
+                 learning_rate=settings["learning_rate"], seed=seed)
+    return result
+
+
+def detect_scenes(model, scenes, *, score_threshold: float = 0.05) -> tuple[list, float]:
+    """Run the heat-map detector on every scene: (detections per scene, seconds per image)."""
+    scenes = _require_scenes(scenes)
+    start = time.perf_counter()
+    outputs = predict(model, scenes.images)
+    found = decode_centernet(outputs, score_threshold=score_threshold)
+    return found, (time.perf_counter() - start) / len(scenes)
+
+
+# --------------------------------------------------------------------------------------------
+# Single object: classification head + box head, one multitask loss
+# --------------------------------------------------------------------------------------------
+
+
+def single_object_model(input_shape=(64, 64, 1), classes: int = 10, *,
+                        name: str = "single_object"):
+    """A CNN with two heads, as on the slide "Detect Single Object": a softmax over the
+    classes ("what") and 4 numbers, the box (x, y, w, h) / image size ("where").
+
+    Returns
+    -------
+    keras.Model with outputs {"class": (N, classes) probabilities, "box": (N, 4)}
+    """
+    from lab_utils import models
+    keras = lesson.import_keras()
+    input_shape = models._as_shape(input_shape)
+    classes = validation.as_int(classes, "classes", minimum=2)
+    layers = keras.layers
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    for index, filters in enumerate((16, 32, 48), start=1):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv_{index}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool_{index}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(96, activation="relu", name="shared")(x)
+    label = layers.Dense(classes, activation="softmax", name="class")(x)
+    box = layers.Dense(4, name="box")(x)
+    return keras.Model(inputs, {"class": label, "box": box}, name=name)
+
+
+def single_object_targets(scenes) -> dict:
+    """{"class": (N,) labels, "box": (N, 4) float32 "xywh" / image side} of one-object scenes."""
+    scenes = _require_scenes(scenes)
+    if any(len(labels) != 1 for labels in scenes.labels):
+        raise ValueError("single_object_targets needs scenes with exactly one object each "
+                         "(generate_scenes(..., max_objects=1)).")
+    side = scenes.images.shape[1]
+    return {"class": np.array([labels[0] for labels in scenes.labels], dtype=np.int64),
+            "box": (np.stack([boxes[0] for boxes in scenes.boxes]) / side).astype(np.float32)}
+
+
+def train_single_object(scenes, *, class_weight: float = 1.0, box_weight: float = 1.0,
+                        epochs: int = 8, seed: int = 0):
+    """Train ``single_object_model`` with loss = class_weight * CE + box_weight * L2 (cached)."""
+    class_weight = validation.as_float(class_weight, "class_weight", minimum=0.0)
+    box_weight = validation.as_float(box_weight, "box_weight", minimum=0.0)
+    lesson.reseed(seed)
+    model = single_object_model(scenes.images.shape[1:] + (1,), len(scenes.class_names))
+    return fit(model, scenes.images, single_object_targets(scenes),
+               loss={"class": "sparse_categorical_crossentropy", "box": "mse"},
+               loss_name="single object CE + MSE",
+               loss_weights={"class": class_weight, "box": box_weight}, epochs=epochs,
+               batch_size=64, learning_rate=2e-3, seed=seed)
+
+
+def single_object_scores(model, scenes) -> dict:
+    """Accuracy of the class head and mean IoU of the box head on one-object scenes."""
+    targets = single_object_targets(scenes)
+    outputs = predict(model, scenes.images)
+    side = scenes.images.shape[1]
+    boxes = np.clip(outputs["box"], 0, 1) * side
+    boxes[:, 2:] = np.maximum(boxes[:, 2:], 0)
+    truths = targets["box"] * side
+    ious = np.array([iou_matrix(b[None], t[None])[0, 0] for b, t in zip(boxes, truths)])
+    return {"accuracy": float(np.mean(outputs["class"].argmax(1) == targets["class"])),
+            "mean_iou": float(ious.mean()), "iou_50": float(np.mean(ious >= 0.5)),
+            "boxes": boxes}
+
+
+# --------------------------------------------------------------------------------------------
+# Sliding window and region proposals with a crop classifier
+# --------------------------------------------------------------------------------------------
+
+CROP = 24
+BACKGROUND = 10   # class index of "no digit" for the crop classifier
+
+
+def _crop(image, box, size: int = CROP) -> np.ndarray:
+    """The square around ``box`` (xywh), enlarged by 15 %, cut out and resized to size x size."""
+    import cv2
+    x, y, w, h = box
+    side = max(int(round(max(w, h) * 1.15 + 2)), 2)
+    left, top = int(round(x + w / 2 - side / 2)), int(round(y + h / 2 - side / 2))
+    padded = np.pad(image, side)          # windows may stick out of the image: zeros there
+    piece = padded[top + side:top + 2 * side, left + side:left + 2 * side]
+    return cv2.resize(piece.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
+
+
+def crop_dataset(scenes, *, negatives_per_scene: int = 2, seed: int = 0):
+    """Crops for a window classifier: each object's square (label = its digit) and random
+    squares that overlap no object much (IoU < 0.2, label ``BACKGROUND``).
+
+    Returns
+    -------
+    images (M, 24, 24) float32 in [0, 1], labels (M,) int64 in 0..10
+    """
+    scenes = _require_scenes(scenes)
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    side = scenes.images.shape[1]
+    for image, boxes, classes in zip(scenes.images, scenes.boxes, scenes.labels):
+        for box, label in zip(boxes, classes):
+            images.append(_crop(image, box))
+            labels.append(int(label))
+        made = 0
+        for _attempt in range(50):
+            if made == negatives_per_scene:
+                break
+            size = float(rng.uniform(10, 30))
+            x, y = rng.uniform(-4, side - size + 4, size=2)
+            box = np.array([[x, y, size, size]])
+            if len(boxes) and iou_matrix(box, boxes).max() >= 0.2:
+                continue
+            images.append(_crop(image, box[0]))
+            labels.append(BACKGROUND)
+            made += 1
+    return np.clip(np.stack(images), 0, 1).astype(np.float32), np.array(labels, np.int64)
+
+
+def sliding_windows(image_shape, *, sizes=(12, 16, 20, 24), stride: int = 4) -> np.ndarray:
+    """Every square window of the given sizes, moved by ``stride`` pixels: (K, 4) "xywh"."""
+    height, width = (validation.as_int(v, "image_shape", minimum=1) for v in image_shape[:2])
+    stride = validation.as_int(stride, "stride", minimum=1)
+    windows = []
+    for size in sizes:
+        size = validation.as_int(size, "sizes", minimum=2)
+        for y in range(0, height - size + 1, stride):
+            for x in range(0, width - size + 1, stride):
+                windows.append([x, y, size, size])
+    return np.array(windows, dtype=np.float64).reshape(-1, 4)
+
+
+def classify_boxes(classifier, image, boxes) -> np.ndarray:
+    """Class probabilities (K, 11) of the crop classifier on every box of one image."""
+    image = validation.as_image(image, "image", channels=(None,))
+    boxes = as_boxes(boxes)
+    if not len(boxes):
+        return np.zeros((0, BACKGROUND + 1), dtype=np.float32)
+    crops = np.clip(np.stack([_crop(image, box) for box in boxes]), 0, 1)
+    return predict(classifier, crops)
+
+
+def detect_with_classifier(classifier, image, boxes, *, iou_threshold: float = 0.3,
+                           score_threshold: float = 0.5) -> dict:
+    """Classify each candidate box, keep the non-background ones, then NMS per class.
+
+    Returns
+    -------
+    dict with "boxes", "scores", "labels" (after NMS), "evaluations" (classifier calls),
+    "raw_boxes", "raw_scores" (before NMS)
+    """
+    boxes = as_boxes(boxes)
+    probabilities = classify_boxes(classifier, image, boxes)
+    labels = probabilities[:, :BACKGROUND].argmax(axis=1) if len(boxes) else \
+        np.zeros(0, np.int64)
+    scores = probabilities[np.arange(len(boxes)), labels] if len(boxes) else np.zeros(0)
+    candidate = scores >= score_threshold
+    kept_boxes, kept_scores, kept_labels = [], [], []
+    for label in np.unique(labels[candidate]):
+        chosen = np.flatnonzero(candidate & (labels == label))
+        keep = chosen[non_max_suppression(boxes[chosen], scores[chosen],
+                                          iou_threshold=iou_threshold)]
+        kept_boxes.append(boxes[keep])
+        kept_scores.append(scores[keep])
+        kept_labels.append(labels[keep])
+    if kept_boxes:
+        return {"boxes": np.concatenate(kept_boxes), "scores": np.concatenate(kept_scores),
+                "labels": np.concatenate(kept_labels).astype(np.int64),
+                "evaluations": len(boxes), "raw_boxes": boxes[candidate],
+                "raw_scores": scores[candidate]}
+    return {"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "labels": np.zeros(0, np.int64),
+            "evaluations": len(boxes), "raw_boxes": np.zeros((0, 4)), "raw_scores": np.zeros(0)}
+
+
+def window_score_map(classifier, image, *, size: int = 16, stride: int = 2) -> np.ndarray:
+    """The classifier's best digit probability for every window of one size: (rows, cols)."""
+    image = validation.as_image(image, "image", channels=(None,))
+    windows = sliding_windows(image.shape, sizes=(size,), stride=stride)
+    probabilities = classify_boxes(classifier, image, windows)
+    rows = (image.shape[0] - size) // stride + 1
+    return probabilities[:, :BACKGROUND].max(axis=1).reshape(rows, -1)
+
+
+def selective_search(image, *, mode: str = "fast", max_side: int | None = None):
+    """OpenCV's selective search (Uijlings et al. 2013; ``cv2.ximgproc.segmentation``).
+
+    Parameters
+    ----------
+    image : (H, W) or (H, W, 3), uint8 or float in [0, 1]
+    mode : "fast" or "quality"
+    max_side : shrink the image first so that its longer side is at most this (faster);
+        the boxes are returned in the original image's pixels.
+
+    Returns
+    -------
+    boxes (K, 4) "xywh" float64 in the order OpenCV ranks them, seconds
+    """
+    import cv2
+    image = widgets.to_uint8(validation.as_image(image, "image"))
+    validation.one_of(mode, "mode", ["fast", "quality"])
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    scale = 1.0
+    if max_side is not None:
+        max_side = validation.as_int(max_side, "max_side", minimum=16)
+        scale = min(1.0, max_side / max(image.shape[:2]))
+        if scale < 1.0:
+            image = cv2.resize(image, (round(image.shape[1] * scale),
+                                       round(image.shape[0] * scale)),
+                               interpolation=cv2.INTER_AREA)
+    cv2.setNumThreads(1)   # repeatable timing next to other work
+    start = time.perf_counter()
+    search = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
+    search.setBaseImage(np.ascontiguousarray(image[..., ::-1]))   # OpenCV wants BGR
+    (search.switchToSelectiveSearchFast if mode == "fast"
+     else search.switchToSelectiveSearchQuality)()
+    boxes = search.process().astype(np.float64).reshape(-1, 4) / scale
+    return boxes, time.perf_counter() - start
+
+
+def proposal_recall(proposals, truths, counts, *, iou_threshold: float = 0.5) -> list[float]:
+    """Fraction of ground-truth boxes covered (IoU >= threshold) by the first k proposals,
+    for each k in ``counts``."""
+    proposals, truths = as_boxes(proposals, "proposals"), as_boxes(truths, "truths")
+    if not len(truths):
+        raise ValueError("truths is empty: recall needs at least one ground-truth box.")
+    overlaps = iou_matrix(proposals, truths)
+    return [float(np.mean(overlaps[:int(k)].max(axis=0, initial=0) >= iou_threshold))
+            for k in counts]
+
+
+# --------------------------------------------------------------------------------------------
+# Real photos and ready-made detectors
+# --------------------------------------------------------------------------------------------
+
+
+def photo_truths(table: dict, image: str, category: str) -> np.ndarray:
+    """Ground-truth boxes ("xywh") of one category on one photo, from the annotation table."""
+    if not isinstance(table, dict) or "image" not in table:
+        raise TypeError("table must be data.load_table('detection_photos').")
+    rows = [i for i, (name, kind) in enumerate(zip(table["image"], table["category"]))
+            if name == image and kind == category]
+    return np.array([[table[k][i] for k in ("x", "y", "w", "h")] for i in rows],
+                    dtype=np.float64).reshape(-1, 4)
+
+
+HAAR_CASCADES = {"face": "haarcascade_frontalface_default.xml", "eye": "haarcascade_eye.xml",
+                 "person": "haarcascade_fullbody.xml",
+                 "cat": "haarcascade_frontalcatface.xml"}
+
+
+def haar_detect(image, category: str = "face", *, scale_factor: float = 1.1,
+                min_neighbors: int = 5, min_size: int = 24) -> tuple[np.ndarray, float]:
+    """OpenCV's Haar cascade (Viola & Jones 2001) for ``category``: (boxes xywh, seconds)."""
+    import cv2
+    validation.one_of(category, "category", list(HAAR_CASCADES))
+    gray = widgets.to_uint8(validation.as_image(image, "image"))
+    if gray.ndim == 3:
+        gray = cv2.cvtColor(gray, cv2.COLOR_RGB2GRAY)
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + HAAR_CASCADES[category])
+    start = time.perf_counter()
+    found = cascade.detectMultiScale(gray, scaleFactor=scale_factor, minNeighbors=min_neighbors,
+                                     minSize=(min_size, min_size))
+    return np.asarray(found, dtype=np.float64).reshape(-1, 4), time.perf_counter() - start
+
+
+def dlib_detect(image, method: str = "hog", *, max_side: int | None = None,
+                upsample: int = 0) -> tuple[np.ndarray, float]:
+    """dlib's face detectors: "hog" (HOG + linear SVM, built into dlib) or "cnn" (the MMOD
+    CNN shipped by face-recognition-models). Returns (boxes xywh in the original pixels,
+    seconds). ``max_side`` shrinks the photo first (the CNN takes ~11 s per 512-px image on
+    2 cores)."""
+    import cv2
+    import dlib
+    validation.one_of(method, "method", ["hog", "cnn"])
+    picture = widgets.to_uint8(validation.as_image(image, "image"))
+    if picture.ndim == 2:
+        picture = np.repeat(picture[..., None], 3, axis=2)
+    scale = 1.0
+    if max_side is not None and max(picture.shape[:2]) > max_side:
+        scale = max_side / max(picture.shape[:2])
+        picture = cv2.resize(picture, (round(picture.shape[1] * scale),
+                                       round(picture.shape[0] * scale)),
+                             interpolation=cv2.INTER_AREA)
+    picture = np.ascontiguousarray(picture)
+    if method == "hog":
+        detector = dlib.get_frontal_face_detector()
+    else:
+        import face_recognition_models
+        detector = dlib.cnn_face_detection_model_v1(
+            face_recognition_models.cnn_face_detector_model_location())
+    start = time.perf_counter()
+    found = detector(picture, upsample)
+    seconds = time.perf_counter() - start
+    rectangles = [getattr(item, "rect", item) for item in found]
+    boxes = np.array([[r.left(), r.top(), r.width(), r.height()] for r in rectangles],
+                     dtype=np.float64).reshape(-1, 4) / scale
+    return boxes, seconds
+
+
+def precision_recall(found, truths, *, iou_threshold: float = 0.5) -> dict:
+    """True positives, false positives, misses, precision and recall of one set of boxes."""
+    found, truths = as_boxes(found, "found"), as_boxes(truths, "truths")
+    matched = match_detections(found, np.ones(len(found)), truths, iou_threshold=iou_threshold)
+    true_positives = int(np.sum(matched >= 0))
+    return {"true_positives": true_positives,
+            "false_positives": int(len(found) - true_positives),
+            "misses": int(len(truths) - true_positives),
+            "precision": true_positives / len(found) if len(found) else float("nan"),
+            "recall": true_positives / len(truths) if len(truths) else float("nan")}
+
+
+def retinanet_parts(image_side: int = 128, classes: int = 3) -> dict:
+    """Build KerasHub's RetinaNet (Lin et al. 2017) offline with random weights, on a small
+    ResNet backbone, and list its parts: backbone, feature pyramid, heads, anchors, decoder.
+
+    Nothing is downloaded: pretrained weights need ``from_preset`` and an internet
+    connection (see ``RETINANET_PRETRAINED``).
+
+    Returns
+    -------
+    dict: "model", "parts" (list of (name, kind, parameters)), "parameters", "anchors"
+    (anchor boxes on an image_side x image_side image), "outputs" (shapes of one raw
+    forward pass), "seconds" (that pass), "decoder" (the class that does the NMS)
+    """
+    keras = lesson.import_keras()
+    image_side = validation.as_int(image_side, "image_side", minimum=32, maximum=1024)
+    classes = validation.as_int(classes, "classes", minimum=1)
+    with lesson.native_stderr_silenced():
+        import keras_hub
+        encoder = keras_hub.models.ResNetBackbone(
+            input_conv_filters=[64], input_conv_kernel_sizes=[7],
+            stackwise_num_filters=[64, 64, 64, 64], stackwise_num_blocks=[1, 1, 1, 1],
+            stackwise_num_strides=[1, 2, 2, 2], block_type="basic_block",
+            use_pre_activation=False, image_shape=(None, None, 3))
+        backbone = keras_hub.models.RetinaNetBackbone(image_encoder=encoder, min_level=3,
+                                                      max_level=5, use_p5=False)
+        anchors = keras_hub.layers.AnchorGenerator(
+            bounding_box_format="yxyx", min_level=3, max_level=5, num_scales=3,
+            aspect_ratios=[0.5, 1.0, 2.0], anchor_size=4)
+        model = keras_hub.models.RetinaNetObjectDetector(
+            backbone=backbone, num_classes=classes, anchor_generator=anchors,
+            bounding_box_format="yxyx")
+        image = np.zeros((1, image_side, image_side, 3), dtype=np.float32)
+        start = time.perf_counter()
+        raw = model(image, training=False)
+        seconds = time.perf_counter() - start
+        anchor_boxes = anchors(image)
+    parts = [(layer.name, type(layer).__name__, int(layer.count_params()))
+             for layer in model.layers if layer.count_params()]
+    parts.insert(0, ("resnet (inside the backbone)", type(encoder).__name__,
+                     int(encoder.count_params())))
+    return {"model": model, "parts": parts, "parameters": int(model.count_params()),
+            "anchors": int(sum(np.asarray(keras.ops.convert_to_numpy(v)).shape[0]
+                               for v in anchor_boxes.values())),
+            "outputs": {k: tuple(v.shape) for k, v in raw.items()}, "seconds": seconds,
+            "decoder": type(model.prediction_decoder).__name__}
+
+
+RETINANET_PRETRAINED = '''\
+# Needs an internet connection (downloads about 150 MB of COCO-trained weights):
+import keras_hub
+detector = keras_hub.models.RetinaNetObjectDetector.from_preset(
+    "retinanet_resnet50_fpn_coco", bounding_box_format="xywh")
+found = detector.predict(photo[None])     # boxes, confidence, labels (COCO's 80 classes)
+'''
+
+
+def plot_history(table: dict):
+    """Detection milestones on a timeline, coloured by kind (from 'detection_history')."""
+    from lab_utils.plots import _new_figure
+    figure = _new_figure(figsize=(9.5, 3.6))
+    axes = figure.add_subplot(1, 1, 1)
+    kinds = sorted(set(table["kind"]))
+    colours = dict(zip(kinds, ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e",
+                               "#e6ab02", "#a6761d"]))
+    seen: dict[int, int] = {}
+    for year, method, kind in zip(table["year"], table["method"], table["kind"]):
+        level = seen.get(year, 0)
+        seen[year] = level + 1
+        height = 1 + level * 0.9 + (year % 2) * 0.45
+        axes.vlines(year, 0, height, color=colours[kind], linewidth=1)
+        axes.plot(year, 0, "o", color=colours[kind])
+        axes.text(year, height, method, rotation=30, ha="left", va="bottom", fontsize=8,
+                  color=colours[kind])
+    for kind, colour in colours.items():
+        axes.plot([], [], "o", color=colour, label=kind)
+    axes.legend(loc="upper left", fontsize=8, ncol=len(kinds))
+    axes.set_ylim(-0.3, 5)
+    axes.set_yticks([])
+    axes.set_xlim(min(table["year"]) - 1, max(table["year"]) + 3)
+    axes.set_xlabel("year of publication")
+    axes.set_title("Object detection milestones (sources: data/detection_history.csv)")
+    return figure
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise checks (compared with Keras, TensorFlow and pycocotools, never a stored solution)
+# --------------------------------------------------------------------------------------------
+
+_CONVERT_HINT = ("(x, y, w, h) -> (x1, y1, x2, y2): the left/top corner stays, the right "
+                 "edge is x + w and the bottom edge y + h. Work on whole columns: boxes[:, 0] "
+                 "is every x.")
+
+
+@exercises.checker("xywh_to_xyxy", forbid=["keras.utils.bounding_boxes.convert_format",
+                                           "lab_utils.detection.convert_boxes"])
+def check_xywh_to_xyxy(student):
+    """Check ``xywh_to_xyxy(boxes) -> (N, 4)`` against Keras's ``convert_format``."""
+    from keras.utils import bounding_boxes
+    rng = np.random.default_rng(11)
+    cases = [np.array([[2.0, 3.0, 4.0, 5.0]]),
+             np.array([[0.0, 0.0, 10.0, 20.0], [5.5, 1.25, 0.0, 3.0]]),
+             np.column_stack([rng.uniform(0, 100, (7, 2)), rng.uniform(1, 40, (7, 2))]),
+             np.zeros((0, 4))]
+    for boxes in cases:
+        name = f"xywh_to_xyxy(boxes of shape {boxes.shape})"
+        result = student(boxes.copy(), name=name, hint=_CONVERT_HINT)
+        expected = (np.asarray(bounding_boxes.convert_format(boxes, "xywh", "xyxy"),
+                               dtype=np.float64) if len(boxes) else np.zeros((0, 4)))
+        x, y, w, h = boxes.T
+        mistakes = [
+            (np.stack([x, y, x + w - 1, y + h - 1], axis=1), "that is the pixel-inclusive "
+             "corner (x + w - 1). With continuous coordinates the right edge is x + w: a box "
+             "of width w spans from x to x + w."),
+            (boxes, "the boxes came back unchanged."),
+            (np.stack([x - w / 2, y - h / 2, x + w / 2, y + h / 2], axis=1), "that treats "
+             "(x, y) as the centre; in the slide's (x, y, w, h) it is the top-left corner."),
+            (np.stack([y, x, y + h, x + w], axis=1), "x and y are swapped (that is 'yxyx', "
+             "TensorFlow's order)."),
+            (np.stack([x, y, w - x, h - y], axis=1), "x2 = x + w, not w - x."),
+        ]
+        exercises.expect_array(result, expected, name=name, hint=_CONVERT_HINT, atol=1e-4,
+                               known_mistakes=[m for m in mistakes if len(boxes)])
+    return len(cases)
+
+
+_IOU_HINT = ("intersection width = max(0, min(right edges) - max(left edges)), the same for "
+             "the height; IoU = intersection / (area_a + area_b - intersection).")
+
+
+def _iou_cases():
+    return [((0.0, 0.0, 10.0, 10.0), (5.0, 5.0, 15.0, 15.0)),     # partial overlap
+            ((0.0, 0.0, 10.0, 10.0), (20.0, 20.0, 30.0, 30.0)),   # disjoint both ways
+            ((0.0, 0.0, 10.0, 10.0), (0.0, 20.0, 10.0, 30.0)),    # disjoint in y only
+            ((0.0, 0.0, 10.0, 10.0), (10.0, 0.0, 20.0, 10.0)),    # touching edges
+            ((2.0, 3.0, 8.0, 9.0), (2.0, 3.0, 8.0, 9.0)),         # identical
+            ((0.0, 0.0, 20.0, 20.0), (5.0, 5.0, 10.0, 10.0)),     # one inside the other
+            ((1.5, 2.5, 30.0, 12.0), (10.0, 0.0, 25.0, 40.0)),    # wide and tall
+            ((0.0, 0.0, 4.0, 40.0), (1.0, 30.0, 50.0, 35.0))]
+
+
+@exercises.checker("iou", forbid=["keras.utils.bounding_boxes.compute_iou",
+                                  "lab_utils.detection.iou_matrix",
+                                  "lab_utils.detection.box_areas"])
+def check_iou(student):
+    """Check ``iou(box_a, box_b) -> float`` ("xyxy" corners) against Keras's compute_iou."""
+    from keras.utils import bounding_boxes
+    cases = _iou_cases()
+    for box_a, box_b in cases:
+        name = f"iou({box_a}, {box_b})"
+        a, b = np.array([box_a]), np.array([box_b])
+        result = student(np.array(box_a), np.array(box_b), name=name, hint=_IOU_HINT)
+        expected = float(np.asarray(bounding_boxes.compute_iou(a, b, "xyxy"))[0, 0])
+        if isinstance(result, np.ndarray) and result.size == 1:
+            result = result.reshape(())
+        ax1, ay1, ax2, ay2 = box_a
+        bx1, by1, bx2, by2 = box_b
+        raw_w, raw_h = min(ax2, bx2) - max(ax1, bx1), min(ay2, by2) - max(ay1, by1)
+        area_a, area_b = (ax2 - ax1) * (ay2 - ay1), (bx2 - bx1) * (by2 - by1)
+        unclipped = raw_w * raw_h / (area_a + area_b - raw_w * raw_h)
+        inclusive_i = max(raw_w + 1, 0) * max(raw_h + 1, 0)
+        inclusive = inclusive_i / ((ax2 - ax1 + 1) * (ay2 - ay1 + 1)
+                                   + (bx2 - bx1 + 1) * (by2 - by1 + 1) - inclusive_i)
+        clipped = max(raw_w, 0) * max(raw_h, 0)
+        over_sum = clipped / (area_a + area_b)
+        a_as_xywh = iou_matrix([[ax1, ay1, ax2, ay2]], [[bx1, by1, bx2, by2]], "xywh")[0, 0]
+        if isinstance(result, (int, float)) and not isinstance(result, bool) and \
+                np.isfinite(result) and not np.isclose(result, expected, atol=1e-5):
+            if expected == 0 and result > 0 and raw_w <= 0 and raw_h <= 0:
+                exercises.fail(f"{name} returned {result:.4g}, expected 0: these boxes do not "
+                               f"overlap, but both the width and the height of the "
+                               f"'intersection' are negative, and their product is positive. "
+                               f"Clip each to 0 first.", _IOU_HINT)
+            if expected == 0 and not np.isclose(result, 0) and np.isclose(result, unclipped):
+                exercises.fail(f"{name} returned {result:.4g}, expected 0: the boxes do not "
+                               f"overlap; a negative intersection width or height must "
+                               f"become 0.", _IOU_HINT)
+            for value, message in [
+                    (inclusive, "that counts pixels inclusively (x2 - x1 + 1). These corners "
+                                "are continuous coordinates: the width is x2 - x1."),
+                    (over_sum, "the union is area_a + area_b - intersection (the overlap "
+                               "would be counted twice)."),
+                    (a_as_xywh, "that reads the boxes as (x, y, w, h); iou receives corners "
+                                "(x1, y1, x2, y2)."),
+                    (clipped / min(area_a, area_b), "that divides by the smaller area, not "
+                                                    "by the union.")]:
+                if np.isclose(result, value, atol=1e-5):
+                    exercises.fail(f"{name} returned {result:.4g}, expected {expected:.4g}: "
+                                   f"{message}", _IOU_HINT)
+        exercises.expect_number(result, expected, name=name, hint=_IOU_HINT, atol=1e-5,
+                                rtol=1e-4)
+    return len(cases)
+
+
+_NMS_HINT = ("sort the indices by score, highest first (np.argsort(-scores)); take the first, "
+             "keep it, remove every remaining index whose IoU with it is above the threshold; "
+             "repeat until none is left. Use your iou function.")
+
+
+def _nms_cases():
+    rng = np.random.default_rng(12)
+    cases = []
+    for count in (8, 15, 30):
+        corners = rng.uniform(0, 20, (count, 2))     # crowded: many overlaps
+        sizes = rng.uniform(10, 30, (count, 2))
+        boxes = np.column_stack([corners, corners + sizes])
+        cases.append((boxes, rng.permutation(count) / count + 0.01, 0.5))
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [2, 0, 12, 10], [3, 0, 13, 10],
+                      [30, 30, 40, 40]], float)
+    # A chain: 0 suppresses 1, 1 would suppress 2 but 1 is gone, so 2 survives (0 and 2 overlap
+    # less); comparing with the last *examined* box instead of the kept ones fails here.
+    cases.append((boxes, np.array([0.9, 0.8, 0.7, 0.6, 0.5]), 0.6))
+    cases.append((boxes[::-1].copy(), np.array([0.5, 0.6, 0.7, 0.8, 0.9]), 0.6))
+    cases.append((np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float), np.array([0.2, 0.9]),
+                  0.5))
+    cases.append((boxes, np.array([0.9, 0.8, 0.7, 0.6, 0.5]), 0.3))
+    return cases
+
+
+@exercises.checker("nms", forbid=["tensorflow.image.non_max_suppression",
+                                  "lab_utils.detection.non_max_suppression"])
+def check_nms(student):
+    """Check ``nms(boxes, scores, iou_threshold) -> list of kept indices`` against
+    ``tf.image.non_max_suppression`` (random boxes, chains of overlaps, unsorted scores)."""
+    with lesson.native_stderr_silenced():
+        import tensorflow as tf
+    cases = _nms_cases()
+    for boxes, scores, threshold in cases:
+        name = f"nms(boxes of shape {boxes.shape}, scores, iou_threshold={threshold})"
+        result = student(boxes.copy(), scores.copy(), threshold, name=name, hint=_NMS_HINT)
+        expected = tf.image.non_max_suppression(boxes[:, [1, 0, 3, 2]], scores, len(boxes),
+                                                iou_threshold=threshold).numpy()
+        if result is None:
+            exercises.fail(f"{name} returned None. Did you forget `return`?", _NMS_HINT)
+        kept = np.asarray(result)
+        if kept.ndim == 2 and kept.shape[1:] == (4,):
+            exercises.fail(f"{name} returned boxes; return the indices of the kept boxes "
+                           f"(e.g. [3, 0, 5]), highest score first.", _NMS_HINT)
+        if kept.ndim != 1 or (kept.size and not np.issubdtype(kept.dtype, np.integer)):
+            exercises.fail(f"{name} returned {exercises.describe_argument(result)}; expected "
+                           f"a list of whole-number indices such as {expected.tolist()}.",
+                           _NMS_HINT)
+        if kept.tolist() == expected.tolist():
+            continue
+        if sorted(kept.tolist()) == list(range(len(boxes))) and len(expected) < len(boxes):
+            exercises.fail(f"{name} kept every box; boxes that overlap a kept, better box by "
+                           f"more than the threshold must go.", _NMS_HINT)
+        if sorted(kept.tolist()) == sorted(expected.tolist()):
+            exercises.fail(f"{name} kept the right boxes {sorted(expected.tolist())} but in "
+                           f"the order {kept.tolist()}; return them highest score first: "
+                           f"{expected.tolist()}.", _NMS_HINT)
+        exercises.fail(f"{name} kept {kept.tolist()}, expected {expected.tolist()}. Are the "
+                       f"boxes taken by decreasing score, and is each compared with the boxes "
+                       f"already kept (not with the last one looked at)?", _NMS_HINT)
+    return len(cases)
+
+
+_LOSS_HINT = ("cross-entropy = mean over the examples of -log(probability of the true "
+              "class); L2 = mean over all box numbers of (prediction - target)**2; "
+              "loss = cross-entropy + box_weight * L2.")
+
+
+@exercises.checker("multitask_loss",
+                   forbid=["keras.losses.SparseCategoricalCrossentropy",
+                           "keras.losses.sparse_categorical_crossentropy",
+                           "keras.losses.MeanSquaredError", "keras.losses.mean_squared_error",
+                           "sklearn.metrics.log_loss", "sklearn.metrics.mean_squared_error"])
+def check_multitask_loss(student):
+    """Check ``multitask_loss(probabilities, labels, boxes, box_targets, box_weight)``
+    against Keras's sparse categorical cross-entropy + box_weight x mean squared error (what
+    ``compile(loss={...}, loss_weights={...})`` minimises)."""
+    keras = lesson.import_keras()
+    rng = np.random.default_rng(13)
+    cases = []
+    for count, classes, weight in [(4, 3, 1.0), (10, 10, 5.0), (1, 2, 0.0), (6, 4, 0.3)]:
+        logits = rng.normal(size=(count, classes))
+        probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        cases.append((probabilities, rng.integers(0, classes, count),
+                      rng.uniform(0, 1, (count, 4)), rng.uniform(0, 1, (count, 4)), weight))
+    for probabilities, labels, boxes, targets, weight in cases:
+        name = (f"multitask_loss(probabilities {probabilities.shape}, labels, boxes, "
+                f"box_targets, box_weight={weight})")
+        result = student(probabilities.copy(), labels.copy(), boxes.copy(), targets.copy(),
+                         weight, name=name, hint=_LOSS_HINT)
+        cross_entropy = float(keras.losses.SparseCategoricalCrossentropy()(labels,
+                                                                            probabilities))
+        squared = float(keras.losses.MeanSquaredError()(targets, boxes))
+        expected = cross_entropy + weight * squared
+        if isinstance(result, np.ndarray) and result.size == 1:
+            result = result.reshape(())
+        if isinstance(result, (int, float)) and not isinstance(result, bool) and \
+                np.isfinite(result) and not np.isclose(result, expected, rtol=1e-4):
+            count = len(labels)
+            for value, message in [
+                    (cross_entropy + squared, "box_weight is not used: multiply the L2 part "
+                                              "by it."),
+                    (weight * cross_entropy + squared, "the weight multiplies the box (L2) "
+                                                       "loss, not the cross-entropy."),
+                    (cross_entropy + weight * squared * 4, "the L2 part is summed over the 4 "
+                                                           "box numbers; take the mean of all "
+                                                           "N x 4 numbers, as Keras's 'mse'."),
+                    (cross_entropy * count + weight * squared * count * 4, "these are sums; "
+                                                                           "take means."),
+                    (cross_entropy + weight * float(np.mean(np.abs(targets - boxes))),
+                     "that is an L1 (absolute) error; the slide's L2 loss squares it."),
+                    (cross_entropy + weight * float(np.sqrt(squared)), "no square root: the "
+                                                                       "L2 loss is the mean "
+                                                                       "squared error."),
+                    (float(np.mean(-np.log(probabilities.max(axis=1)))) + weight * squared,
+                     "the cross-entropy uses the probability of the TRUE class "
+                     "(probabilities[i, labels[i]]), not the largest one.")]:
+                if np.isclose(result, value, rtol=1e-4):
+                    exercises.fail(f"{name} returned {result:.6g}, expected {expected:.6g}: "
+                                   f"{message}", _LOSS_HINT)
+        exercises.expect_number(result, expected, name=name, hint=_LOSS_HINT, rtol=1e-4,
+                                atol=1e-6)
+    return len(cases)
+
+
+_MATCH_HINT = ("go through the detections from the highest score down; each one takes the "
+               "not-yet-matched ground-truth box it overlaps most, if that IoU is at least "
+               "the threshold; otherwise it gets -1 (a false positive).")
+
+
+def _match_cases():
+    rng = np.random.default_rng(14)
+    cases = []
+    truths = np.array([[0, 0, 10, 10], [20, 0, 10, 10], [40, 40, 12, 12]], float)
+    found = np.array([[1, 1, 10, 10], [0, 0, 10, 10], [21, 1, 9, 9], [60, 60, 5, 5],
+                      [39, 41, 12, 12]], float)
+    cases.append((found, np.array([0.6, 0.9, 0.8, 0.7, 0.5]), truths, 0.5))
+    # The best-overlapping truth, not the first one above the threshold:
+    cases.append((np.array([[5, 0, 10, 10]], float), np.array([0.9]),
+                  np.array([[0, 0, 10, 10], [4, 0, 10, 10]], float), 0.3))
+    for count in (6, 12):
+        truths = np.column_stack([rng.uniform(0, 80, (count, 2)), rng.uniform(8, 20, (count, 2))])
+        jitter = truths[rng.integers(0, count, count + 4)] + rng.normal(0, 2.5, (count + 4, 4))
+        jitter[:, 2:] = np.abs(jitter[:, 2:]) + 1
+        cases.append((jitter, rng.permutation(count + 4) / (count + 4), truths, 0.5))
+    cases.append((found, np.array([0.6, 0.9, 0.8, 0.7, 0.5]), truths[:0], 0.5))
+    cases.append((found[:2], np.array([0.6, 0.9]), np.array([[0, 0, 10, 10]], float), 0.95))
+    return cases
+
+
+def _coco_matches(found, scores, truths, threshold) -> np.ndarray:
+    """pycocotools' own matching (COCOeval.evaluateImg) for one image and one class."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    ground = COCO()
+    ground.dataset = {"images": [{"id": 1, "height": 200, "width": 200}],
+                      "categories": [{"id": 1, "name": "object"}],
+                      "annotations": [{"id": k + 1, "image_id": 1, "category_id": 1,
+                                       "bbox": [float(v) for v in box],
+                                       "area": float(box[2] * box[3]), "iscrowd": 0}
+                                      for k, box in enumerate(truths)]}
+    with contextlib.redirect_stdout(io.StringIO()):
+        ground.createIndex()
+        results = ground.loadRes([{"image_id": 1, "category_id": 1, "score": float(s),
+                                   "bbox": [float(v) for v in box]}
+                                  for box, s in zip(found, scores)])
+        evaluation = COCOeval(ground, results, "bbox")
+        evaluation.params.iouThrs = np.array([threshold])
+        evaluation.params.areaRng = [[0, 1e10]]
+        evaluation.params.areaRngLbl = ["all"]
+        evaluation.params.maxDets = [1000]
+        evaluation.evaluate()
+    record = evaluation.evalImgs[0]
+    matches = np.full(len(found), -1, dtype=np.int64)
+    if record is None:
+        return matches
+    for position, detection_id in enumerate(record["dtIds"]):
+        truth_id = int(record["dtMatches"][0, position])
+        matches[detection_id - 1] = truth_id - 1 if truth_id > 0 else -1
+    return matches
+
+
+@exercises.checker("match_detections", forbid=["pycocotools.cocoeval.COCOeval.evaluateImg",
+                                               "pycocotools.cocoeval.COCOeval.evaluate",
+                                               "lab_utils.detection.match_detections",
+                                               "lab_utils.detection.precision_recall"])
+def check_match_detections(student):
+    """Check ``match_detections(found, scores, truths, iou_threshold) -> (N,) ints``
+    against pycocotools' matching (``COCOeval.evaluateImg``); boxes are "xywh"."""
+    cases = _match_cases()
+    for found, scores, truths, threshold in cases:
+        name = (f"match_detections(found {found.shape}, scores, truths {truths.shape}, "
+                f"iou_threshold={threshold})")
+        result = student(found.copy(), scores.copy(), truths.copy(), threshold, name=name,
+                         hint=_MATCH_HINT)
+        expected = _coco_matches(found, scores, truths, threshold)
+        if isinstance(result, list):
+            result = np.array(result)
+        overlaps = iou_matrix(found, truths) if len(truths) else np.zeros((len(found), 0))
+        mistakes = []
+        if len(truths):
+            greedy_by_order = np.full(len(found), -1)
+            taken = set()
+            for index in range(len(found)):
+                candidates = [t for t in np.argsort(-overlaps[index])
+                              if t not in taken and overlaps[index, t] >= threshold]
+                if candidates:
+                    greedy_by_order[index] = candidates[0]
+                    taken.add(candidates[0])
+            mistakes.append((greedy_by_order, "the detections must be taken from the highest "
+                                              "score down (a better detection of the same "
+                                              "object comes first)."))
+            no_exclusive = np.where(overlaps.max(axis=1) >= threshold, overlaps.argmax(axis=1),
+                                    -1)
+            mistakes.append((no_exclusive, "each ground-truth box can be matched only once: "
+                                           "a second detection of the same object is a false "
+                                           "positive (a duplicate)."))
+        exercises.expect_array(result, expected.astype(np.int64), name=name, hint=_MATCH_HINT,
+                               known_mistakes=[(m.astype(np.int64), text)
+                                               for m, text in mistakes])
+    return len(cases)

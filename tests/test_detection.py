@@ -171,3 +171,165 @@ def test_widgets_render_and_respond():
     assert nms.state["kept"] == [0, 1, 2]
     with pytest.raises(TypeError, match="detection.Scenes"):
         detection.scene_viewer(np.zeros((3, 8, 8)))
+
+
+# --- exercise checks: right answers pass, typical mistakes get their message ---------------
+
+from lab_utils import exercises  # noqa: E402
+
+
+def _xywh_to_xyxy(boxes):
+    return np.column_stack([boxes[:, 0], boxes[:, 1], boxes[:, 0] + boxes[:, 2],
+                            boxes[:, 1] + boxes[:, 3]])
+
+
+def _iou(a, b):
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _nms(boxes, scores, threshold):
+    order = list(np.argsort(-scores))
+    kept = []
+    while order:
+        best = order.pop(0)
+        kept.append(int(best))
+        order = [i for i in order if _iou(boxes[best], boxes[i]) <= threshold]
+    return kept
+
+
+def _loss(probabilities, labels, boxes, targets, weight):
+    cross_entropy = -np.mean(np.log(probabilities[np.arange(len(labels)), labels]))
+    return cross_entropy + weight * np.mean((boxes - targets) ** 2)
+
+
+def _match(found, scores, truths, threshold, order=None):
+    found_xyxy = _xywh_to_xyxy(np.asarray(found, float))
+    truths_xyxy = _xywh_to_xyxy(np.asarray(truths, float).reshape(-1, 4))
+    matched, taken = [-1] * len(found), set()
+    for index in (np.argsort(-scores) if order is None else order):
+        best, best_iou = -1, threshold
+        for truth in range(len(truths_xyxy)):
+            overlap = _iou(found_xyxy[index], truths_xyxy[truth])
+            if truth not in taken and overlap >= best_iou:
+                best, best_iou = truth, overlap
+        if best >= 0:
+            matched[index] = best
+            taken.add(best)
+    return matched
+
+
+RIGHT = {"check_xywh_to_xyxy": _xywh_to_xyxy, "check_iou": _iou, "check_nms": _nms,
+         "check_multitask_loss": _loss, "check_match_detections": _match}
+
+
+@pytest.mark.parametrize("name", sorted(RIGHT))
+def test_checks_pass_right_answers(name, keras, capsys):
+    getattr(detection, name)(RIGHT[name])
+    assert "passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(RIGHT))
+def test_checks_report_unstarted_exercises(name, keras):
+    def not_started(*args):
+        raise NotImplementedError()
+    with pytest.raises(exercises.ExerciseNotStarted):
+        getattr(detection, name)(not_started)
+
+
+def _inclusive(boxes):
+    return _xywh_to_xyxy(boxes) - [0, 0, 1, 1]
+
+
+def _centre(boxes):
+    x, y, w, h = boxes.T
+    return np.column_stack([x - w / 2, y - h / 2, x + w / 2, y + h / 2])
+
+
+def _unclipped_iou(a, b):
+    width, height = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def _inclusive_iou(a, b):
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]) + 1)
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]) + 1)
+    inter = width * height
+    return inter / ((a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1)
+                    * (b[3] - b[1] + 1) - inter)
+
+
+def _xywh_iou(a, b):
+    return _iou(_xywh_to_xyxy(np.array([a]))[0], _xywh_to_xyxy(np.array([b]))[0])
+
+
+def _last_only_nms(boxes, scores, threshold):
+    order = list(np.argsort(-scores))
+    kept, last = [], None
+    for index in order:
+        if last is None or _iou(boxes[last], boxes[index]) <= threshold:
+            kept.append(int(index))
+        last = index
+    return kept
+
+
+def _unsorted_nms(boxes, scores, threshold):
+    kept = []
+    for index in range(len(boxes)):
+        if all(_iou(boxes[k], boxes[index]) <= threshold for k in kept):
+            kept.append(index)
+    return kept
+
+
+def _duplicate_match(found, scores, truths, threshold):
+    found_xyxy, truths_xyxy = _xywh_to_xyxy(found), _xywh_to_xyxy(truths.reshape(-1, 4))
+    result = []
+    for box in found_xyxy:
+        overlaps = [_iou(box, truth) for truth in truths_xyxy]
+        best = int(np.argmax(overlaps)) if overlaps else -1
+        result.append(best if overlaps and overlaps[best] >= threshold else -1)
+    return result
+
+
+def _unsorted_match(found, scores, truths, threshold):
+    return _match(found, scores, truths, threshold, order=range(len(found)))
+
+
+WRONG = [
+    ("check_xywh_to_xyxy", _inclusive, "pixel-inclusive"),
+    ("check_xywh_to_xyxy", _centre, "centre"),
+    ("check_xywh_to_xyxy", lambda boxes: boxes.copy(), "unchanged"),
+    ("check_xywh_to_xyxy", lambda boxes: _xywh_to_xyxy(boxes)[:, [1, 0, 3, 2]], "swapped"),
+    ("check_iou", _unclipped_iou, "Clip each to 0|must\nbecome 0|become 0"),
+    ("check_iou", _inclusive_iou, "inclusively"),
+    ("check_iou", _xywh_iou, r"reads the boxes as \(x, y, w, h\)"),
+    ("check_iou", lambda a, b: _iou(a, b) > 0.5, "single number"),
+    ("check_nms", _last_only_nms, "already kept"),
+    ("check_nms", _unsorted_nms, "decreasing score|order"),
+    ("check_nms", lambda boxes, scores, t: list(range(len(boxes))), "kept every box"),
+    ("check_nms", lambda boxes, scores, t: boxes[_nms(boxes, scores, t)], "returned boxes"),
+    ("check_multitask_loss", lambda p, l, b, t, w: _loss(p, l, b, t, 1.0), "box_weight is not"),
+    ("check_multitask_loss",
+     lambda p, l, b, t, w: _loss(p, l, b, t, 0) + w * np.mean(np.abs(b - t)), "L1"),
+    ("check_multitask_loss",
+     lambda p, l, b, t, w: -np.mean(np.log(p.max(axis=1))) + w * np.mean((b - t) ** 2),
+     "TRUE class"),
+    ("check_match_detections", _duplicate_match, "only once"),
+    ("check_match_detections", _unsorted_match, "highest score"),
+]
+
+
+@pytest.mark.parametrize("name, wrong, message", WRONG,
+                         ids=[f"{name}-{index}" for index, (name, _, _) in enumerate(WRONG)])
+def test_checks_name_typical_mistakes(name, wrong, message, keras):
+    with pytest.raises(exercises.ExerciseIncorrect, match=message):
+        getattr(detection, name)(wrong)
+
+
+def test_checks_refuse_a_value_instead_of_a_function(keras):
+    with pytest.raises(exercises.ExerciseIncorrect, match="should be a function"):
+        detection.check_iou(0.5)
