@@ -449,15 +449,20 @@ def rotation_sweep(detect, images, references, angles=tuple(range(-60, 61, 10)))
     return {"angles": angles, "rate": rates, "seconds": float(np.mean(seconds))}
 
 
-def padded_faces(images, pad: int = 32) -> tuple[list, list]:
-    """Tight face crops (N, S, S) framed by ``pad`` pixels of edge-repeated border, so a
-    detector sees the face with some surroundings; returns (uint8 images, reference boxes)."""
+def padded_faces(images, pad: int = 32, *, scale: int = 1) -> tuple[list, list]:
+    """Tight face crops (N, S, S), enlarged ``scale`` times (pixel repetition) and framed by
+    ``pad`` pixels of edge-repeated border, so a detector sees the face with some
+    surroundings (dlib's HOG detector needs faces of about 80 pixels).
+
+    Returns (list of uint8 images, list of reference boxes (x, y, w, h)).
+    """
     images = as_faces(images)
     pad = validation.as_int(pad, "pad", minimum=0, maximum=512)
-    framed = [np.pad(np.round(face * 255).astype(np.uint8), pad, mode="edge")
-              for face in images]
-    side = images.shape[1]
-    return framed, [(pad, pad, images.shape[2], side)] * len(framed)
+    scale = validation.as_int(scale, "scale", minimum=1, maximum=8)
+    framed = [np.pad(widgets.upscale(np.round(face * 255).astype(np.uint8), scale), pad,
+                     mode="edge") for face in images]
+    height, width = images.shape[1] * scale, images.shape[2] * scale
+    return framed, [(pad, pad, width, height)] * len(framed)
 
 
 def draw_boxes(image, boxes, *, colour=(255, 40, 40), thickness: int = 2) -> np.ndarray:
@@ -1101,3 +1106,530 @@ def check_identify(student):
                        f"{expected[wrong]!r} (nearest gallery row {index[wrong, 0]} at "
                        f"squared distance {distance[wrong, 0] ** 2:.3g}).", _IDENTIFY_HINT)
     return len(cases)
+
+
+# --------------------------------------------------------------------------------------------
+# dlib: HOG and CNN face detectors, 68 landmarks, alignment, the pretrained ResNet embedding
+# --------------------------------------------------------------------------------------------
+
+# The 68 points as numbered on the slide (1-68, iBUG 300-W order); dlib counts from 0.
+LANDMARK_GROUPS = {"jaw": range(1, 18), "right eyebrow": range(18, 23),
+                   "left eyebrow": range(23, 28), "nose": range(28, 37),
+                   "right eye": range(37, 43), "left eye": range(43, 49),
+                   "mouth": range(49, 69)}
+# "right"/"left" are the person's own: the right eye is on the left of the picture.
+
+_DLIB: dict = {}
+
+
+def _dlib_model(kind: str):
+    """dlib's detectors and models, loaded once (the files come with face-recognition-models)."""
+    if kind not in _DLIB:
+        try:
+            import dlib
+            import face_recognition_models as files
+        except ImportError as error:
+            raise ImportError("dlib and its model files are needed here: pip install "
+                              "dlib-bin face-recognition-models (both pinned in "
+                              "requirements.txt).") from error
+        factories = {
+            "hog": dlib.get_frontal_face_detector,
+            "cnn": lambda: dlib.cnn_face_detection_model_v1(
+                files.cnn_face_detector_model_location()),
+            "landmarks": lambda: dlib.shape_predictor(files.pose_predictor_model_location()),
+            "resnet": lambda: dlib.face_recognition_model_v1(
+                files.face_recognition_model_location()),
+        }
+        _DLIB[kind] = factories[kind]()
+    return _DLIB[kind]
+
+
+def _as_rgb_uint8(image, name: str = "image") -> np.ndarray:
+    image = validation.as_image(image, name)
+    if image.dtype != np.uint8:
+        image = np.round(image * 255).astype(np.uint8)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    return np.ascontiguousarray(image)
+
+
+def detect_faces_dlib(image, *, method: str = "hog", upsample: int = 0) -> np.ndarray:
+    """Faces found by dlib: "hog" (HOG features + linear SVM, fast) or "cnn" (MMOD CNN, slow
+    on a CPU: seconds per photo). Returns (F, 4) int boxes (x, y, w, h).
+
+    ``upsample`` doubles the image that many times first, to find smaller faces (and, on
+    the astronaut photo, a false one with the HOG detector at 1).
+    """
+    validation.one_of(method, "method", ["hog", "cnn"])
+    upsample = validation.as_int(upsample, "upsample", minimum=0, maximum=3)
+    pixels = _as_rgb_uint8(image)
+    found = _dlib_model(method)(pixels, upsample)
+    rectangles = [getattr(f, "rect", f) for f in found]     # the CNN returns scored rects
+    return np.array([[r.left(), r.top(), r.width(), r.height()] for r in rectangles],
+                    dtype=np.int64).reshape(-1, 4)
+
+
+def landmarks(image, box=None) -> np.ndarray:
+    """dlib's 68 facial landmarks: (68, 2) float64 (x, y) pixels; row k is point k + 1.
+
+    Parameters
+    ----------
+    image : (H, W) or (H, W, 3), uint8 or float in [0, 1]
+    box : (x, y, w, h), optional
+        The face. Without it dlib's HOG detector looks for one; an image with no face raises
+        ValueError (the predictor would otherwise place 68 points on anything).
+    """
+    import dlib
+    pixels = _as_rgb_uint8(image)
+    if box is None:
+        boxes = detect_faces_dlib(pixels)
+        if len(boxes) == 0:
+            raise ValueError("no face found in the image (dlib's HOG detector): pass a face "
+                             "photo, or give the face's box as box=(x, y, w, h).")
+        box = boxes[np.argmax(boxes[:, 2] * boxes[:, 3])]
+    x, y, w, h = (int(v) for v in box)
+    if w <= 0 or h <= 0:
+        raise ValueError(f"box must have a positive width and height, but got {box!r}.")
+    shape = _dlib_model("landmarks")(pixels, dlib.rectangle(x, y, x + w - 1, y + h - 1))
+    return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+
+
+def eye_centres(points) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the person's right eye (points 37-42) and left eye (43-48), each (x, y)."""
+    points = validation.as_array(points, "points").astype(np.float64)
+    if points.shape != (68, 2):
+        raise ValueError(f"points must be the 68 landmarks, shape (68, 2), but have shape "
+                         f"{points.shape}.")
+    return points[36:42].mean(axis=0), points[42:48].mean(axis=0)
+
+
+def align_face(image, points, size: int = 64, *, eye_distance: float = 0.42,
+               eye_height: float = 0.38) -> np.ndarray:
+    """Rotate, scale and crop a face so its eyes are level, at fixed places.
+
+    The eyes end up on a horizontal line at ``eye_height`` x ``size`` from the top,
+    ``eye_distance`` x ``size`` apart and centred. Returns (size, size) float32 grayscale in
+    [0, 1] (colour images are converted).
+    """
+    from skimage import color, transform
+    image = validation.as_image(image)
+    size = validation.as_int(size, "size", minimum=8, maximum=1024)
+    right, left = eye_centres(points)
+    gray = image if image.ndim == 2 else color.rgb2gray(image)
+    gray = gray.astype(np.float64) / (255.0 if image.dtype == np.uint8 else 1.0)
+    source = np.array([right, left])
+    target = np.array([[size * (0.5 - eye_distance / 2), size * eye_height],
+                       [size * (0.5 + eye_distance / 2), size * eye_height]])
+    warp = transform.SimilarityTransform.from_estimate(target, source)
+    if not warp:
+        raise ValueError("the eye landmarks coincide: cannot align this face.")
+    aligned = transform.warp(gray, warp, output_shape=(size, size), mode="edge")
+    return aligned.astype(np.float32).clip(0, 1)
+
+
+def dlib_embeddings(images, boxes=None) -> np.ndarray:
+    """dlib's pretrained ResNet face descriptor (128-d, trained on ~3 million faces).
+
+    ``images`` (N, H, W) grayscale or (N, H, W, 3); each face is located by the landmarks
+    inside ``boxes`` (default: the whole image, right for tight crops such as Olivetti).
+    Returns (N, 128) float64; dlib's authors use a Euclidean distance of 0.6 as threshold.
+    """
+    import dlib
+    batch = validation.as_array(images, "images")
+    stored = _embedding_cache_path(batch, boxes)
+    if stored.exists():
+        return np.load(stored)
+    if batch.ndim not in (3, 4) or len(batch) == 0:
+        raise ValueError(f"images must be a non-empty batch (N, H, W) or (N, H, W, 3), but "
+                         f"have shape {batch.shape}.")
+    resnet, predictor = _dlib_model("resnet"), _dlib_model("landmarks")
+    rows = []
+    for index, image in enumerate(batch):
+        pixels = _as_rgb_uint8(image, f"images[{index}]")
+        height, width = pixels.shape[:2]
+        x, y, w, h = (0, 0, width, height) if boxes is None else (int(v) for v in boxes[index])
+        shape = predictor(pixels, dlib.rectangle(x, y, x + w - 1, y + h - 1))
+        rows.append(np.array(resnet.compute_face_descriptor(pixels, shape)))
+    embeddings = np.stack(rows)
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    np.save(stored, embeddings)
+    return embeddings
+
+
+def _embedding_cache_path(images, boxes):
+    """Where dlib's descriptors of these exact images are kept: ``data.cache_dir()/dlib/``
+    (about 0.2 s per face on a 2-core CPU, so a lesson re-run reuses them)."""
+    import hashlib
+    from lab_utils import data
+    digest = hashlib.sha256(str((images.shape, images.dtype)).encode())
+    digest.update(np.ascontiguousarray(images).tobytes())
+    if boxes is not None:
+        digest.update(np.asarray(boxes, dtype=np.int64).tobytes())
+    return data.cache_dir() / "dlib" / f"{digest.hexdigest()[:32]}.npy"
+
+
+# --------------------------------------------------------------------------------------------
+# What Haar-like features are: scikit-image's features, AdaBoost, OpenCV's own cascade
+# --------------------------------------------------------------------------------------------
+
+
+def haar_feature_sample(window: int = 25, count: int = 2000, *, seed: int = 0):
+    """A random sample of ``count`` Haar-like features of a ``window`` x ``window`` image
+    (scikit-image's five types: 2 rectangles side by side or stacked, 3 in a row or column,
+    4 in a checkerboard). Returns (coords, types) for ``haar_features``/``draw_haar_feature``.
+    """
+    from skimage.feature import haar_like_feature_coord
+    window = validation.as_int(window, "window", minimum=4, maximum=64)
+    count = validation.as_int(count, "count", minimum=1)
+    coords, types = [], []
+    for kind in ("type-2-x", "type-2-y", "type-3-x", "type-3-y", "type-4"):
+        kind_coords, kind_types = haar_like_feature_coord(window, window, kind)
+        coords.append(kind_coords)
+        types.append(kind_types)
+    coords, types = np.concatenate(coords), np.concatenate(types)
+    chosen = np.random.default_rng(seed).choice(len(coords), min(count, len(coords)),
+                                                replace=False)
+    return coords[chosen], types[chosen]
+
+
+def haar_features(images, coords, types) -> np.ndarray:
+    """The chosen Haar-like features of every image: (N, H, W) -> (N, F) float64.
+
+    Each feature is (sum of the pixels under its white rectangles) - (sum under the black
+    ones), read from the integral image with 4 look-ups per rectangle, whatever its size.
+    """
+    from skimage.feature import haar_like_feature
+    from skimage.transform import integral_image
+    images = as_faces(images)
+    height, width = images.shape[1:]
+    return np.stack([haar_like_feature(integral_image(image), 0, 0, width, height,
+                                       feature_type=types, feature_coord=coords)
+                     for image in images]).astype(np.float64)
+
+
+def draw_haar_feature(image, coord) -> np.ndarray:
+    """An RGB picture of one Haar-like feature on ``image`` (scikit-image's
+    ``draw_haar_like_feature``): the two colours mark the rectangles that are added and
+    subtracted."""
+    from skimage.feature import draw_haar_like_feature
+    image = as_faces(np.asarray(image)[None])[0]
+    height, width = image.shape
+    return draw_haar_like_feature(image, 0, 0, width, height, [coord], alpha=0.6)
+
+
+def opencv_cascade_summary(name: str = "frontalface_default") -> dict:
+    """What an OpenCV Haar cascade XML file contains.
+
+    Returns a dict: "window" (w, h) of the detector, "stages" (number), "weak_per_stage"
+    (list of the number of AdaBoost stumps per stage), "features" (number of distinct
+    rectangle features), and "first_stage" (list of features of stage 1, each a list of
+    rectangles (x, y, w, h, weight) in window pixels).
+    """
+    import xml.etree.ElementTree as ElementTree
+    from pathlib import Path
+    import cv2
+    validation.one_of(name, "name", [p.name[len("haarcascade_"):-4] for p in
+                                     Path(cv2.data.haarcascades).glob("haarcascade_*.xml")])
+    root = ElementTree.parse(Path(cv2.data.haarcascades) / f"haarcascade_{name}.xml")
+    cascade = root.getroot()[0]
+    window = (int(cascade.findtext("width")), int(cascade.findtext("height")))
+    features = []
+    for feature in cascade.find("features"):
+        rectangles = []
+        for rect in feature.find("rects"):
+            values = rect.text.split()
+            rectangles.append(tuple(int(v) for v in values[:4]) + (float(values[4]),))
+        features.append(rectangles)
+    stages = list(cascade.find("stages"))
+    weak = [len(stage.find("weakClassifiers")) for stage in stages]
+    first = [features[int(classifier.findtext("internalNodes").split()[2])]
+             for classifier in stages[0].find("weakClassifiers")]
+    return {"window": window, "stages": len(stages), "weak_per_stage": weak,
+            "features": len(features), "first_stage": first}
+
+
+def plot_cascade_features(summary: dict, background=None, *, columns: int = 9):
+    """The rectangle features of a cascade's first stage on a (window-sized) background:
+    white rectangles are weighted positively, dark ones negatively."""
+    width, height = summary["window"]
+    features = summary["first_stage"]
+    rows = -(-len(features) // columns)
+    figure = _new_figure(figsize=(1.3 * columns, 1.4 * rows))
+    axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
+    base = np.full((height, width), 0.5) if background is None else background
+    for axis in axes:
+        axis.set_axis_off()
+    for index, (axis, rectangles) in enumerate(zip(axes, features), start=1):
+        axis.imshow(base, cmap="gray", vmin=0, vmax=1)
+        for x, y, w, h, weight in rectangles:
+            colour = "white" if weight > 0 else "black"
+            axis.add_patch(_rectangle((x - 0.5, y - 0.5), w, h, colour))
+        axis.set_title(f"stump {index}", fontsize=8)
+    figure.suptitle(f"stage 1 of {summary['stages']}: {len(features)} features "
+                    f"({summary['window'][0]}x{summary['window'][1]} window)")
+    return figure
+
+
+def _rectangle(corner, width, height, colour):
+    from matplotlib.patches import Rectangle
+    return Rectangle(corner, width, height, facecolor=colour, edgecolor="red", alpha=0.7,
+                     linewidth=0.8)
+
+
+# --------------------------------------------------------------------------------------------
+# Plots
+# --------------------------------------------------------------------------------------------
+
+
+def plot_roc(rocs: dict, *, title: str | None = None):
+    """ROC curves of several embeddings on the same pairs: name -> Roc."""
+    if not isinstance(rocs, dict) or not rocs:
+        raise TypeError("rocs must be a non-empty dict of name -> faces.Roc.")
+    figure = _new_figure(figsize=(4.8, 4.2))
+    axis = figure.subplots()
+    for name, roc in rocs.items():
+        axis.plot(roc.false_accept, roc.true_accept, label=f"{name} (AUC {roc.auc:.3f})")
+    axis.plot([0, 1], [0, 1], color="gray", linestyle=":", label="chance")
+    axis.set_xlabel("false accept rate (different people accepted)")
+    axis.set_ylabel("true accept rate (same person accepted)")
+    axis.legend(fontsize=8, loc="lower right")
+    axis.grid(alpha=0.3)
+    if title:
+        axis.set_title(title)
+    return figure
+
+
+def plot_distance_histograms(distances, same, *, threshold=None, title: str | None = None):
+    """Histograms of same-person and different-person pair distances (and a threshold)."""
+    distances, same = _as_pairs(distances, same)
+    figure = _new_figure(figsize=(5.6, 3.0))
+    axis = figure.subplots()
+    bins = np.linspace(0, distances.max(), 40)
+    axis.hist(distances[~same], bins, density=True, alpha=0.6, label="different people")
+    axis.hist(distances[same], bins, density=True, alpha=0.6, label="same person")
+    if threshold is not None:
+        axis.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g}")
+    axis.set_xlabel("squared distance between the two embeddings")
+    axis.set_ylabel("density")
+    axis.legend(fontsize=8)
+    if title:
+        axis.set_title(title)
+    return figure
+
+
+def plot_training_curves(results: dict):
+    """Loss and validation AUC per epoch of several triplet trainings (name -> result)."""
+    figure = _new_figure(figsize=(9.0, 3.2))
+    loss_axis, auc_axis = figure.subplots(1, 2)
+    for name, result in results.items():
+        epochs = np.arange(1, len(result.history["loss"]) + 1)
+        loss_axis.plot(epochs, result.history["loss"], marker="o", label=name)
+        if "val_auc" in result.history:
+            auc_axis.plot(epochs, result.history["val_auc"], marker="o", label=name)
+    loss_axis.set(xlabel="epoch", ylabel="triplet loss (mean of active terms)")
+    auc_axis.set(xlabel="epoch", ylabel="validation AUC")
+    for axis in (loss_axis, auc_axis):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    return figure
+
+
+def plot_rotation_sweeps(sweeps: dict):
+    """Detection rate against in-plane rotation for several detectors (name -> sweep)."""
+    figure = _new_figure(figsize=(5.6, 3.4))
+    axis = figure.subplots()
+    for name, sweep in sweeps.items():
+        axis.plot(sweep["angles"], sweep["rate"], marker="o",
+                  label=f"{name} ({sweep['seconds'] * 1000:.0f} ms/image)")
+    axis.set_xlabel("rotation of the face in the image plane (degrees)")
+    axis.set_ylabel("faces found")
+    axis.set_ylim(-0.05, 1.05)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    return figure
+
+
+_GROUP_COLOURS = {"jaw": "tab:orange", "right eyebrow": "tab:green",
+                  "left eyebrow": "tab:olive", "nose": "tab:cyan", "right eye": "tab:blue",
+                  "left eye": "tab:purple", "mouth": "tab:red"}
+
+
+def plot_landmarks(image, points, *, numbers: bool = True, title: str | None = None):
+    """The 68 landmarks on ``image``, coloured by group and numbered 1-68 as on the slide."""
+    image = validation.as_image(image)
+    points = validation.as_array(points, "points")
+    if points.shape != (68, 2):
+        raise ValueError(f"points must have shape (68, 2), but have shape {points.shape}.")
+    figure = _new_figure(figsize=(5.0, 5.0))
+    axis = figure.subplots()
+    axis.imshow(image, cmap="gray")
+    for group, numbers_range in LANDMARK_GROUPS.items():
+        rows = [n - 1 for n in numbers_range]
+        axis.scatter(points[rows, 0], points[rows, 1], s=10, color=_GROUP_COLOURS[group],
+                     label=f"{group} ({numbers_range[0]}-{numbers_range[-1]})")
+        if numbers:
+            for n in numbers_range:
+                axis.annotate(str(n), points[n - 1], fontsize=5, color="yellow",
+                              xytext=(2, 2), textcoords="offset points")
+    axis.legend(fontsize=6, loc="upper right")
+    axis.set_axis_off()
+    if title:
+        axis.set_title(title)
+    return figure
+
+
+# --------------------------------------------------------------------------------------------
+# Widgets
+# --------------------------------------------------------------------------------------------
+
+
+def _pair_tile(first, second, accepted: bool, same: bool, scale: int = 2) -> np.ndarray:
+    """Two faces side by side, framed green when the decision is right, red when wrong."""
+    faces_row = np.concatenate([first, np.ones((first.shape[0], 2)), second], axis=1)
+    tile = np.repeat(widgets.upscale(faces_row, scale)[..., None], 3, axis=2)
+    colour = (0.1, 0.75, 0.2) if accepted == same else (0.9, 0.1, 0.1)
+    framed = np.ones((tile.shape[0] + 8, tile.shape[1] + 8, 3)) * np.array(colour)
+    framed[4:-4, 4:-4] = tile
+    return framed
+
+
+def threshold_view(distances, same, threshold, examples) -> dict:
+    """The threshold widget's pure compute step: error rates and the example pairs' verdicts.
+
+    ``examples`` is a list of (index of the pair, first face, second face). Returns the
+    dict of ``error_rates`` plus "accepted" (one bool per example).
+    """
+    rates = error_rates(distances, same, threshold)
+    rates["accepted"] = [bool(distances[index] <= rates["threshold"])
+                         for index, _, _ in examples]
+    return rates
+
+
+def _hardest_examples(distances, same, images, first, second, count: int):
+    """The same-person pairs that are farthest apart and the different-person pairs that are
+    closest: where a threshold makes its mistakes."""
+    chosen = list(np.flatnonzero(same)[np.argsort(distances[same])[-count:]])
+    chosen += list(np.flatnonzero(~same)[np.argsort(distances[~same])[:count]])
+    return [(int(i), images[first[i]], images[second[i]]) for i in chosen]
+
+
+def threshold_explorer(embeddings, labels, images, *, threshold=None, examples: int = 4):
+    """Verification with a threshold slider: error rates and the hardest pairs' verdicts.
+
+    Parameters
+    ----------
+    embeddings : (N, D), labels : (N,), images : (N, H, W) the faces they come from
+    threshold : float, the slider's start (default: the best on these pairs)
+    examples : int, how many same-person and how many different-person pairs to show
+    """
+    import ipywidgets
+    embeddings = as_embeddings(embeddings)
+    labels = validation.as_labels(labels, len(embeddings))
+    images = as_faces(images)
+    if len(images) != len(embeddings):
+        raise ValueError(f"images ({len(images)}) and embeddings ({len(embeddings)}) must "
+                         f"have one row per face.")
+    examples = validation.as_int(examples, "examples", minimum=1, maximum=10)
+    distances, same = pair_distances(embeddings, labels)
+    first, second = np.triu_indices(len(embeddings), 1)
+    start = best_threshold(distances, same) if threshold is None else \
+        as_threshold(threshold, distances)
+    shown = _hardest_examples(distances, same, images, first, second, examples)
+    high = float(np.max(distances))
+    slider = ipywidgets.FloatSlider(value=min(start, high), min=0.0, max=high,
+                                    step=high / 200, description="threshold τ",
+                                    readout_format=".3f", continuous_update=True,
+                                    layout=ipywidgets.Layout(width="420px"))
+    picture = ipywidgets.Image(format="jpeg")
+    text = ipywidgets.HTML()
+
+    def render(values):
+        view = threshold_view(distances, same, values["threshold"], shown)
+        tiles = [_pair_tile(a, b, accepted, bool(same[index]))
+                 for (index, a, b), accepted in zip(shown, view["accepted"])]
+        top, bottom = np.concatenate(tiles[:examples], 1), np.concatenate(tiles[examples:], 1)
+        picture.value = widgets.encode(np.concatenate([top, bottom], 0).clip(0, 1), "jpeg",
+                                       quality=90)
+        text.value = (f"τ = {view['threshold']:.3f}: <b>false accepts</b> "
+                      f"{view['false_accept']:.1%} of different-person pairs, <b>false "
+                      f"rejects</b> {view['false_reject']:.1%} of same-person pairs, accuracy "
+                      f"{view['accuracy']:.1%} ({len(distances)} pairs).<br>Top row: the "
+                      f"{examples} same-person pairs farthest apart; bottom row: the "
+                      f"{examples} different-person pairs closest together. Green frame = "
+                      f"right decision, red = wrong.")
+        return view
+
+    layout = ipywidgets.VBox([slider, text, picture])
+    return widgets.Interactive({"threshold": slider}, render, layout)
+
+
+def haar_view(image, scale_factor: float, min_neighbors: int, min_size: int) -> dict:
+    """The Haar widget's compute step: boxes, the picture with them, seconds taken."""
+    start = time.perf_counter()
+    boxes = detect_faces_haar(image, scale_factor=scale_factor, min_neighbors=min_neighbors,
+                              min_size=min_size)
+    seconds = time.perf_counter() - start
+    return {"boxes": boxes, "seconds": seconds, "picture": draw_boxes(image, boxes)}
+
+
+def haar_explorer(photos: dict):
+    """OpenCV's Haar cascade on a choice of photos, with its three main settings as sliders.
+
+    Parameters
+    ----------
+    photos : dict of name -> image (H, W) or (H, W, 3), uint8 or float in [0, 1]
+        Keep them small (about 300 pixels across) so every update stays fast.
+    """
+    import ipywidgets
+    if not isinstance(photos, dict) or not photos:
+        raise TypeError("photos must be a non-empty dict of name -> image.")
+    photos = {str(name): validation.as_image(image, f"photos[{name!r}]")
+              for name, image in photos.items()}
+    controls = {
+        "photo": ipywidgets.Dropdown(options=list(photos), description="photo"),
+        "scale_factor": ipywidgets.FloatSlider(value=1.1, min=1.02, max=1.5, step=0.02,
+                                               description="scaleFactor",
+                                               continuous_update=False),
+        "min_neighbors": ipywidgets.IntSlider(value=5, min=0, max=15,
+                                              description="minNeighbors",
+                                              continuous_update=False),
+        "min_size": ipywidgets.IntSlider(value=30, min=10, max=150, step=5,
+                                         description="minSize", continuous_update=False),
+    }
+    picture = ipywidgets.Image(format="jpeg")
+    text = ipywidgets.HTML()
+
+    def render(values):
+        view = haar_view(photos[values["photo"]], values["scale_factor"],
+                         values["min_neighbors"], values["min_size"])
+        picture.value = widgets.encode(view["picture"], "jpeg")
+        text.value = (f"{len(view['boxes'])} face(s) found in {view['seconds'] * 1000:.0f} ms "
+                      f"(scaleFactor {values['scale_factor']:.2f}, minNeighbors "
+                      f"{values['min_neighbors']}, minSize {values['min_size']} px)")
+        return {"faces": len(view["boxes"]), "boxes": view["boxes"],
+                "seconds": view["seconds"]}
+
+    layout = ipywidgets.VBox([ipywidgets.HBox([controls["photo"], controls["scale_factor"]]),
+                              ipywidgets.HBox([controls["min_neighbors"],
+                                               controls["min_size"]]), text, picture])
+    return widgets.Interactive(controls, render, layout)
+
+
+def failure_photos(image, box) -> dict:
+    """The slide's "does not generalise well", made concrete on one real portrait: the photo
+    as it is, turned 40 degrees about the face, with the eyes covered, and in dim side
+    light. (No profile photo ships with the installed packages, so profiles are not shown.)
+
+    Returns name -> uint8 image, same size as ``image``.
+    """
+    image = validation.as_image(image)
+    pixels = image if image.dtype == np.uint8 else np.round(image * 255).astype(np.uint8)
+    x, y, w, h = (int(v) for v in box)
+    covered = pixels.copy()
+    covered[y + int(0.2 * h):y + int(0.5 * h), x:x + w] = 0
+    ramp = np.linspace(0.05, 0.6, pixels.shape[1])[None, :]
+    ramp = ramp[..., None] if pixels.ndim == 3 else ramp
+    dim = np.clip(pixels * ramp, 0, 255).astype(np.uint8)
+    return {"as taken": pixels,
+            "turned 40°": rotate_about(pixels, 40, (x + w / 2, y + h / 2)),
+            "eyes covered": covered, "dim side light": dim}

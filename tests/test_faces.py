@@ -470,3 +470,147 @@ def test_positives_only_training_collapses_and_triplets_do_not(olivetti, keras):
                               epochs=2, batches_per_epoch=15, cache=False)
         spreads[mining] = faces.squared_distances(faces.embed(model, split.test_images)).mean()
     assert spreads["positives_only"] < 0.05 < spreads["batch_all"]
+
+
+# --- Haar-like features and OpenCV's cascade -------------------------------------------------------
+
+def test_haar_features_separate_faces_from_non_faces():
+    lfw = data.load_dataset("lfw_subset")
+    coords, types = faces.haar_feature_sample(25, 300, seed=0)
+    assert len(coords) == len(types) == 300
+    values = faces.haar_features(lfw.images[::10], coords, types)
+    assert values.shape == (20, 300) and np.isfinite(values).all()
+    picture = faces.draw_haar_feature(lfw.images[0], coords[0])
+    assert picture.shape == (25, 25, 3)
+
+
+def test_opencv_cascade_summary_reads_the_xml():
+    summary = faces.opencv_cascade_summary()
+    assert summary["window"] == (24, 24) and summary["stages"] == 25
+    assert len(summary["weak_per_stage"]) == 25 and summary["weak_per_stage"][0] == 9
+    assert all(len(rect) == 5 for feature in summary["first_stage"] for rect in feature)
+    with pytest.raises(ValueError, match="frontalface_default"):
+        faces.opencv_cascade_summary("no_such_cascade")
+    assert faces.plot_cascade_features(summary) is not None
+
+
+# --- dlib: detectors, landmarks, alignment, ResNet descriptors ------------------------------------
+
+dlib = pytest.importorskip("dlib")
+
+
+def test_dlib_hog_finds_the_portraits_face_and_landmarks_are_numbered_groups():
+    photo = data.load_image("grace_hopper")
+    boxes = faces.detect_faces_dlib(photo)
+    assert boxes.shape == (1, 4)
+    points = faces.landmarks(photo)
+    assert points.shape == (68, 2)
+    x, y, w, h = boxes[0]
+    inside = ((points[:, 0] > x - w * 0.2) & (points[:, 0] < x + w * 1.2)
+              & (points[:, 1] > y - h * 0.2) & (points[:, 1] < y + h * 1.2))
+    assert inside.mean() > 0.9
+    right_eye, left_eye = faces.eye_centres(points)
+    assert right_eye[0] < left_eye[0]            # the person's right eye is on the left
+    nose_tip, chin = points[30], points[8]       # points 31 and 9 on the slide's numbering
+    assert right_eye[1] < nose_tip[1] < chin[1]
+    assert sorted(n for group in faces.LANDMARK_GROUPS.values() for n in group) == \
+        list(range(1, 69))
+
+
+def test_landmarks_refuse_an_image_without_a_face():
+    with pytest.raises(ValueError, match="no face found"):
+        faces.landmarks(data.load_image("coffee"))
+    with pytest.raises(ValueError, match="positive width"):
+        faces.landmarks(data.load_image("coffee"), (0, 0, 0, 10))
+    with pytest.raises(ValueError, match=r"\(68, 2\)"):
+        faces.eye_centres(np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="method"):
+        faces.detect_faces_dlib(np.zeros((50, 50), np.uint8), method="sift")
+
+
+def test_align_face_puts_the_eyes_level(olivetti):
+    image = olivetti.images[3]
+    turned = faces.rotate_about(image, 15, (32, 32))
+    points = faces.landmarks(turned, (0, 0, 64, 64))
+    aligned = faces.align_face(turned, points)
+    assert aligned.shape == (64, 64) and aligned.dtype == np.float32
+    again = faces.landmarks(aligned, (0, 0, 64, 64))
+    right_eye, left_eye = faces.eye_centres(again)
+    before = np.subtract(*faces.eye_centres(points)[::-1])
+    after = left_eye - right_eye
+    assert abs(np.degrees(np.arctan2(after[1], after[0]))) < \
+        abs(np.degrees(np.arctan2(before[1], before[0])))
+
+
+def test_dlib_embeddings_separate_people_and_are_cached(olivetti, cache):
+    images = olivetti.images[:30]                      # people 0-2
+    first = faces.dlib_embeddings(images)
+    assert first.shape == (30, 128)
+    assert faces.verification_auc(first, olivetti.labels[:30]) > 0.95
+    assert len(list((cache / "dlib").glob("*.npy"))) == 1
+    np.testing.assert_array_equal(faces.dlib_embeddings(images), first)
+    with pytest.raises(ValueError, match="non-empty batch"):
+        faces.dlib_embeddings(np.zeros((0, 8, 8)))
+    with pytest.raises(ValueError, match="NaN"):
+        faces.dlib_embeddings(np.full((1, 8, 8), np.nan))
+
+
+# --- widgets, driven headlessly ---------------------------------------------------------------------
+
+def test_threshold_explorer_trades_false_accepts_for_false_rejects():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(5), 4)
+    embeddings = np.repeat(rng.normal(size=(5, 6)), 4, axis=0) + rng.normal(scale=0.4,
+                                                                              size=(20, 6))
+    images = rng.random((20, 16, 16)).astype(np.float32)
+    widget = faces.threshold_explorer(embeddings, labels, images, examples=3)
+    start = dict(widget.state)
+    assert len(start["accepted"]) == 6
+    widget.controls["threshold"].value = 0.0
+    assert widget.state["false_accept"] == 0.0 and widget.state["false_reject"] == 1.0
+    widget.controls["threshold"].value = widget.controls["threshold"].max
+    assert widget.state["false_accept"] == 1.0 and widget.state["false_reject"] == 0.0
+    assert all(widget.state["accepted"])
+    with pytest.raises(ValueError, match="one row per face"):
+        faces.threshold_explorer(embeddings, labels, images[:5])
+    with pytest.raises(ValueError, match="outside the range"):
+        faces.threshold_explorer(embeddings, labels, images, threshold=1e9)
+
+
+def test_haar_explorer_reacts_to_every_control():
+    photo = data.load_image("astronaut")[::2, ::2]
+    widget = faces.haar_explorer({"astronaut": photo, "coffee": data.load_image("coffee")[::2, ::2]})
+    assert widget.state["faces"] == 1
+    widget.controls["min_neighbors"].value = 0
+    raw = widget.state["faces"]
+    assert raw > 1
+    widget.controls["min_size"].value = 150
+    assert widget.state["faces"] < raw
+    widget.controls["photo"].value = "coffee"
+    widget.controls["min_size"].value = 30
+    widget.controls["min_neighbors"].value = 5
+    assert widget.state["faces"] == 0
+    with pytest.raises(TypeError, match="non-empty dict"):
+        faces.haar_explorer({})
+    with pytest.raises(ValueError, match="shape"):
+        faces.haar_explorer({"bad": np.zeros((4, 4, 2))})
+
+
+def test_failure_photos_keep_the_size():
+    photo = data.load_image("grace_hopper")
+    variants = faces.failure_photos(photo, faces.detect_faces_haar(photo)[0])
+    assert list(variants) == ["as taken", "turned 40°", "eyes covered", "dim side light"]
+    assert all(v.shape == photo.shape and v.dtype == np.uint8 for v in variants.values())
+
+
+def test_plots_return_figures(olivetti):
+    roc = faces.verification_roc(np.array([0.1, 0.5, 0.9]), np.array([True, False, False]))
+    assert faces.plot_roc({"x": roc}) is not None
+    assert faces.plot_distance_histograms(np.array([0.1, 0.5, 0.9]),
+                                          np.array([True, False, False]), threshold=0.3)
+    points = np.column_stack([np.linspace(10, 50, 68), np.linspace(10, 50, 68)])
+    assert faces.plot_landmarks(olivetti.images[0], points) is not None
+    with pytest.raises(ValueError, match=r"\(68, 2\)"):
+        faces.plot_landmarks(olivetti.images[0], points[:10])
+    with pytest.raises(TypeError, match="non-empty dict"):
+        faces.plot_roc({})
