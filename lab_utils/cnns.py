@@ -233,10 +233,11 @@ class Comparison:
         For the SVM, "parameters" counts the numbers it stores to classify (its support
         vectors, i.e. training images, plus their weights), not learned weights.
         """
-        lines = [f"{'model':<10} {'test accuracy':>13} {'parameters':>11} "
+        width = max([10] + [len(row["model"]) for row in self.rows])
+        lines = [f"{'model':<{width}} {'test accuracy':>13} {'parameters':>11} "
                  f"{'training s':>10} {'CPU s':>7}"]
         for row in self.rows:
-            lines.append(f"{row['model']:<10} {row['test_accuracy']:>13.1%} "
+            lines.append(f"{row['model']:<{width}} {row['test_accuracy']:>13.1%} "
                          f"{row['parameters']:>11,} {row['training_seconds']:>10.1f} "
                          f"{row['cpu_seconds']:>7.1f}")
         return "\n".join(lines)
@@ -617,7 +618,11 @@ def feature_maps(model, image) -> list[tuple[str, np.ndarray]]:
 
 
 def plot_feature_maps(maps, *, channels: int = 8):
-    """One row per layer: the ``channels`` most active feature maps of that layer."""
+    """One row per layer: the ``channels`` most active feature maps of that layer.
+
+    The maps of one row share one colour scale, shown by the colour bar at the row's end
+    (0 = no response), so brightness can be compared across the channels of a layer.
+    """
     if not isinstance(maps, list) or not maps:
         raise TypeError("maps must be the list returned by cnns.feature_maps(model, image).")
     channels = validation.as_int(channels, "channels", minimum=1, maximum=32)
@@ -625,6 +630,8 @@ def plot_feature_maps(maps, *, channels: int = 8):
     axes = figure.subplots(len(maps), channels, squeeze=False)
     for row, (name, values) in zip(axes, maps):
         strongest = np.argsort(values.reshape(-1, values.shape[-1]).max(axis=0))[::-1]
+        low, high = min(float(values.min()), 0.0), max(float(values.max()), 1e-12)
+        shown = None
         for column, (axis, channel) in enumerate(
                 zip(row, list(strongest[:channels]) + [None] * channels)):
             axis.set_axis_off()
@@ -634,8 +641,11 @@ def plot_feature_maps(maps, *, channels: int = 8):
                           fontsize=7)
             if channel is None:
                 continue
-            axis.imshow(values[..., channel], cmap="viridis")
+            shown = axis.imshow(values[..., channel], cmap="viridis", vmin=low, vmax=high)
             axis.set_title(f"channel {channel}", fontsize=7)
+        if shown is not None:
+            colour_bar = figure.colorbar(shown, ax=list(row), fraction=0.015, pad=0.01)
+            colour_bar.ax.tick_params(labelsize=6)
     return figure
 
 
@@ -788,17 +798,20 @@ def plot_receptive_fields(image, fields: list[dict], *, centre=None):
     axis = figure.subplots()
     axis.imshow(image, cmap="gray", vmin=0, vmax=1)
     colours = ["#e41a1c", "#ff7f00", "#4daf4a", "#377eb8", "#984ea3", "#a65628"]
+    height, width = image.shape[:2]
     for colour, row in zip(colours * 4, fields):
         side = row["receptive_field"]
-        axis.add_patch(patches.Rectangle((column_centre - side / 2, row_centre - side / 2),
-                                         side, side,
+        # Only the part inside the image carries pixels: the rest would be padding zeros.
+        left, right = max(-0.5, column_centre - side / 2), min(width - 0.5,
+                                                              column_centre + side / 2)
+        top, bottom = max(-0.5, row_centre - side / 2), min(height - 0.5, row_centre + side / 2)
+        clipped = (right - left, bottom - top) != (side, side)
+        axis.add_patch(patches.Rectangle((left, top), right - left, bottom - top,
                                          fill=False, edgecolor=colour, linewidth=2,
-                                         label=f"{row['layer']}: {side}x{side}"))
-    largest = max(row["receptive_field"] for row in fields) / 2
-    axis.set_xlim(min(-0.5, column_centre - largest) - 1,
-                  max(image.shape[1] - 0.5, column_centre + largest) + 1)
-    axis.set_ylim(max(image.shape[0] - 0.5, row_centre + largest) + 1,
-                  min(-0.5, row_centre - largest) - 1)
+                                         label=f"{row['layer']}: {side}x{side}"
+                                               + (" (clipped to the image)" if clipped else "")))
+    axis.set_xlim(-0.5 - 0.5, width - 0.5 + 0.5)
+    axis.set_ylim(height - 0.5 + 0.5, -0.5 - 0.5)
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axis.set_title("what one unit of each layer sees (centred on the digit)", fontsize=9)
     return figure

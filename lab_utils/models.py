@@ -123,7 +123,7 @@ def _require_model(model, name: str = "model"):
 
 
 def dense_classifier(input_shape, classes: int, hidden_units=(256, 128), *,
-                     dropout: float = 0.0, name: str = "dense"):
+                     dropout: float = 0.0, random_shift: float = 0.0, name: str = "dense"):
     """A fully connected classifier: Flatten, Dense+ReLU layers, Dense+softmax.
 
     Parameters
@@ -134,6 +134,9 @@ def dense_classifier(input_shape, classes: int, hidden_units=(256, 128), *,
         Units of each hidden layer.
     dropout : float in [0, 1)
         Dropout rate after each hidden layer (0: none).
+    random_shift : float in [0, 0.5)
+        The same data augmentation as ``cnn_classifier``'s: during training only, a first
+        ``RandomTranslation`` layer moves each image by up to this fraction of its size.
 
     Returns
     -------
@@ -143,13 +146,19 @@ def dense_classifier(input_shape, classes: int, hidden_units=(256, 128), *,
     input_shape = _as_shape(input_shape)
     classes = validation.as_int(classes, "classes", minimum=2)
     dropout = validation.as_float(dropout, "dropout", minimum=0.0, maximum=0.99)
+    random_shift = validation.as_float(random_shift, "random_shift", minimum=0.0,
+                                       maximum=0.49)
     if not isinstance(hidden_units, (list, tuple)):
         raise TypeError(f"hidden_units must be a list of whole numbers such as [256, 128], "
                         f"but got {validation.describe(hidden_units)}.")
     units = [validation.as_int(u, f"hidden_units[{i}]", minimum=1)
              for i, u in enumerate(hidden_units)]
     inputs = keras.Input(shape=input_shape, name="image")
-    x = keras.layers.Flatten(name="flatten")(inputs)
+    x = inputs
+    if random_shift:
+        x = keras.layers.RandomTranslation(random_shift, random_shift, fill_mode="constant",
+                                           name="random_shift")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
     for index, count in enumerate(units, start=1):
         x = keras.layers.Dense(count, activation="relu", name=f"dense_{index}")(x)
         if dropout:

@@ -305,7 +305,11 @@ def test_feature_maps_follow_the_layers(cnn):
     assert [name for name, _ in cnns.feature_maps(plain, np.zeros((32, 32)))] == [
         "conv_1", "pool_1", "conv_2"]
     assert all(values.min() >= 0 for name, values in maps)          # ReLU outputs
-    assert isinstance(cnns.plot_feature_maps(maps, channels=4), Figure)
+    figure = cnns.plot_feature_maps(maps, channels=4)
+    assert isinstance(figure, Figure)
+    assert len(figure.axes) == len(maps) * 4 + len(maps)            # one colour bar per layer
+    shown = [axis.images[0] for axis in figure.axes[:4]]            # the first layer's maps
+    assert len({image.get_clim() for image in shown}) == 1          # ... share one scale
 
 
 @pytest.mark.parametrize("model, image, error, message", [
@@ -404,6 +408,20 @@ def test_receptive_field_squares_are_centred_on_the_digit():
     figure = cnns.plot_receptive_fields(image, [{"layer": "conv", "receptive_field": 3}])
     (square,) = figure.axes[0].patches
     assert square.get_xy() == (24.0, 3.0)        # (column, row) of its corner
+
+
+def test_receptive_field_squares_are_clipped_to_the_image():
+    image = np.zeros((32, 32))
+    image[2:8, 22:30] = 1.0                      # centre (4.5, 25.5): a 18x18 square sticks out
+    figure = cnns.plot_receptive_fields(image, [{"layer": "conv", "receptive_field": 3},
+                                                {"layer": "deep", "receptive_field": 18}])
+    small, large = figure.axes[0].patches
+    assert (small.get_width(), small.get_height()) == (3, 3)
+    x, y = large.get_xy()
+    assert (x, y) == (16.5, -0.5)
+    assert x + large.get_width() == 31.5 and y + large.get_height() == 13.5
+    assert "clipped" in large.get_label() and "clipped" not in small.get_label()
+    assert figure.axes[0].get_xlim() == (-1.0, 32.0)
 
 
 @pytest.mark.parametrize("image, fields, error, message", [

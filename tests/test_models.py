@@ -332,3 +332,15 @@ def test_train_accepts_a_separate_softmax_layer(keras):
     x = keras.layers.Dense(3)(keras.layers.Flatten()(inputs))
     for last in (keras.layers.Activation("softmax"), keras.layers.Softmax()):
         assert models._output_activation(keras.Model(inputs, last(x))) == "softmax"
+
+
+def test_dense_classifier_can_shift_its_training_images_like_the_cnn(keras):
+    model = models.dense_classifier((12, 12, 1), 3, hidden_units=(4,), random_shift=0.2)
+    assert type(model.layers[1]).__name__ == "RandomTranslation"
+    images = np.random.default_rng(0).random((2, 12, 12, 1)).astype("float32")
+    plain = models.dense_classifier((12, 12, 1), 3, hidden_units=(4,))
+    plain.set_weights(model.get_weights())          # the shift layer has no weights
+    np.testing.assert_allclose(model(images, training=False), plain(images, training=False),
+                               rtol=1e-6)           # no shift at prediction time
+    with pytest.raises(ValueError, match="random_shift"):
+        models.dense_classifier((12, 12, 1), 3, random_shift=0.7)
