@@ -36,14 +36,21 @@ $(INSTRUCTOR): $(STAMP) requirements-instructor.txt
 # default user in many containers and Binder-like setups: there `make lab` adds --allow-root.
 AS_ROOT := $(filter 0,$(shell id -u 2>/dev/null))
 
+# No news pop-up in class (it covered lesson text) and no update check: JupyterLab's
+# announcements plugin is switched off in .venv (`jupyter labextension enable` undoes it).
+NO_NEWS := $(BIN)/jupyter labextension disable --level=sys_prefix \
+	@jupyterlab/apputils-extension:announcements >/dev/null 2>&1 || true
+
 lab: $(STAMP) ## Students: open your copies of the lessons (my-lessons/, no solutions)
 	@$(if $(AS_ROOT),echo "make lab: running as root (as in many containers) so JupyterLab gets --allow-root.")
 	$(BIN)/python -m lab_utils.students $(STUDENT_FOLDER)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
+	@$(NO_NEWS)
+	exec $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
 		--ServerApp.root_dir=$(STUDENT_FOLDER) $(if $(AS_ROOT),--allow-root)
 
 instructor-lab: $(STAMP) ## Instructors: open notebooks/ (the versions with solutions)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
+	@$(NO_NEWS)
+	exec $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
 		--ServerApp.root_dir=notebooks $(if $(AS_ROOT),--allow-root)
 
 test: $(INSTRUCTOR) ## Run every test: unit, notebooks end to end, grading, real browser
@@ -69,10 +76,12 @@ endif
 autograde: $(INSTRUCTOR) ## Instructors: grade SUBMISSIONS=<folder>/<student>/<lesson>.ipynb -> build/grades/
 	$(GRADE)
 
+# `exec`: Voila replaces the shell, so stopping make stops Voila and its kernel (the port is
+# freed). Voila reads voila.json from this folder (JupyterLab extensions it must not load).
 present: $(INSTRUCTOR) ## Instructors: show LESSON=01 without code for a live demo (Voila, localhost)
 	@notebook=$$(ls notebooks/$(LESSON)_*.ipynb 2>/dev/null | head -n 1); \
 	test -n "$$notebook" || { echo "No lesson $(LESSON)_*.ipynb in notebooks/"; exit 1; }; \
-	$(BIN)/voila "$$notebook" --Voila.ip=127.0.0.1 --port=$(PORT) --token \
+	exec $(BIN)/voila "$$notebook" --Voila.ip=127.0.0.1 --port=$(PORT) --token \
 		--MappingKernelManager.cull_idle_timeout=600 --MappingKernelManager.cull_interval=60
 
 lock: ## Re-resolve requirements.txt in a fresh venv and rewrite constraints.txt
