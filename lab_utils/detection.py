@@ -857,10 +857,14 @@ def detect_scenes(model, scenes, *, score_threshold: float = 0.05) -> tuple[list
 # --------------------------------------------------------------------------------------------
 
 
-def single_object_model(input_shape=(64, 64, 1), classes: int = 10, *,
+def single_object_model(input_shape=(32, 32, 1), classes: int = 10, *,
                         name: str = "single_object"):
     """A CNN with two heads, as on the slide "Detect Single Object": a softmax over the
-    classes ("what") and 4 numbers, the box (x, y, w, h) / image size ("where").
+    classes ("what") and 4 numbers, the box (x, y, w, h) / image side ("where").
+
+    Both heads share the convolutions. The class head pools the feature maps globally (a
+    digit is the same digit anywhere); the box head keeps their layout (Flatten), because
+    "where" is exactly what global pooling throws away.
 
     Returns
     -------
@@ -873,13 +877,14 @@ def single_object_model(input_shape=(64, 64, 1), classes: int = 10, *,
     layers = keras.layers
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
-    for index, filters in enumerate((16, 32, 48), start=1):
+    for index, filters in enumerate((32, 64, 64), start=1):
         x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv_{index}")(x)
-        x = layers.MaxPooling2D(2, name=f"pool_{index}")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(96, activation="relu", name="shared")(x)
-    label = layers.Dense(classes, activation="softmax", name="class")(x)
-    box = layers.Dense(4, name="box")(x)
+        if index < 3:
+            x = layers.MaxPooling2D(2, name=f"pool_{index}")(x)
+    pooled = layers.GlobalMaxPooling2D(name="global_max")(x)
+    label = layers.Dense(classes, activation="softmax", name="class")(pooled)
+    flat = layers.Flatten(name="flatten")(layers.MaxPooling2D(2, name="pool_3")(x))
+    box = layers.Dense(4, name="box")(layers.Dense(64, activation="relu", name="box_hidden")(flat))
     return keras.Model(inputs, {"class": label, "box": box}, name=name)
 
 
@@ -895,7 +900,7 @@ def single_object_targets(scenes) -> dict:
 
 
 def train_single_object(scenes, *, class_weight: float = 1.0, box_weight: float = 1.0,
-                        epochs: int = 8, seed: int = 0):
+                        epochs: int = 10, seed: int = 0):
     """Train ``single_object_model`` with loss = class_weight * CE + box_weight * L2 (cached)."""
     class_weight = validation.as_float(class_weight, "class_weight", minimum=0.0)
     box_weight = validation.as_float(box_weight, "box_weight", minimum=0.0)
@@ -905,7 +910,7 @@ def train_single_object(scenes, *, class_weight: float = 1.0, box_weight: float 
                loss={"class": "sparse_categorical_crossentropy", "box": "mse"},
                loss_name="single object CE + MSE",
                loss_weights={"class": class_weight, "box": box_weight}, epochs=epochs,
-               batch_size=64, learning_rate=2e-3, seed=seed)
+               batch_size=64, learning_rate=3e-3, seed=seed)
 
 
 def single_object_scores(model, scenes) -> dict:
@@ -1582,3 +1587,105 @@ def check_match_detections(student):
                                known_mistakes=[(m.astype(np.int64), text)
                                                for m, text in mistakes])
     return len(cases)
+
+
+# --------------------------------------------------------------------------------------------
+# Showing and comparing detectors
+# --------------------------------------------------------------------------------------------
+
+
+def detector_viewer(model, scenes, *, scale: int = 4) -> widgets.Interactive:
+    """Widget: the detector's boxes (red, with class and score) next to the ground truth
+    (green) on test scenes, with a score-threshold slider. The network runs once, when the
+    widget is built; moving a slider only decodes and draws."""
+    import ipywidgets
+    scenes = _require_scenes(scenes)
+    scale = validation.as_int(scale, "scale", minimum=1, maximum=16)
+    outputs = predict(model, scenes.images)
+    controls = {"index": ipywidgets.IntSlider(0, 0, len(scenes) - 1, description="scene"),
+                "score_threshold": ipywidgets.FloatSlider(0.3, min=0.05, max=0.95, step=0.05,
+                                                          description="min score")}
+    picture = ipywidgets.Image(format="png")
+    caption = ipywidgets.HTML()
+
+    def render(values):
+        index = values["index"]
+        found = decode_centernet(outputs[index:index + 1],
+                                 score_threshold=values["score_threshold"])[0]
+        truths = scenes.boxes[index]
+        drawn = draw_boxes(scenes.images[index], np.vstack([truths, found["boxes"]]),
+                           colours=[COLOURS["truth"]] * len(truths)
+                           + [COLOURS["prediction"]] * len(found["boxes"]), scale=scale)
+        picture.value = widgets.encode(drawn, "png")
+        matched = match_detections(found["boxes"], found["scores"], truths) if \
+            len(found["boxes"]) else np.zeros(0, np.int64)
+        rows = []
+        for box, score, label, match in zip(found["boxes"], found["scores"], found["labels"],
+                                            matched):
+            right = match >= 0 and scenes.labels[index][match] == label
+            rows.append(f"{html.escape(scenes.class_names[label])} {score:.2f} "
+                        f"{'✔' if right else '✘'}")
+        truth_text = ", ".join(scenes.class_names[k] for k in scenes.labels[index])
+        caption.value = (f"truth (green): {truth_text}<br>found (red): "
+                         + (", ".join(rows) or "nothing above the threshold"))
+        return {"index": index, "found": len(found["boxes"]), "truths": len(truths)}
+
+    layout = ipywidgets.VBox([ipywidgets.HBox([controls["index"],
+                                               controls["score_threshold"]]),
+                              ipywidgets.HBox([picture, caption])])
+    return widgets.Interactive(controls, render, layout)
+
+
+def plot_precision_recall(curves: dict):
+    """Precision against recall at IoU 0.5 (COCO's 101 recall points), one line per detector.
+
+    ``curves`` maps a name to a ``coco_evaluation`` result."""
+    from lab_utils.plots import _new_figure
+    figure = _new_figure(figsize=(4.8, 3.6))
+    axes = figure.add_subplot(1, 1, 1)
+    for name, result in curves.items():
+        axes.plot(result["recall_points"], result["precision_50"],
+                  label=f"{name} (AP@0.5 {result['map_50']:.3f})")
+    axes.set_xlabel("recall")
+    axes.set_ylabel("precision")
+    axes.set_xlim(0, 1.02)
+    axes.set_ylim(0, 1.02)
+    axes.set_title("precision-recall at IoU 0.5 (mean over classes)")
+    axes.legend(loc="lower left", fontsize=8)
+    return figure
+
+
+def classifier_detections(classifier, scenes, method: str, **options) -> dict:
+    """Run a crop classifier over candidate boxes on every scene: "sliding window" or
+    "selective search" candidates. Returns detections, evaluations and seconds per image."""
+    import cv2
+    scenes = _require_scenes(scenes)
+    validation.one_of(method, "method", ["sliding window", "selective search"])
+    found, evaluations = [], 0
+    start = time.perf_counter()
+    for image in scenes.images:
+        if method == "sliding window":
+            boxes = sliding_windows(image.shape, **options)
+        else:
+            big = cv2.resize(image, (image.shape[1] * 2, image.shape[0] * 2),
+                             interpolation=cv2.INTER_LINEAR)   # 64 px is too small for it
+            boxes, _ = selective_search(np.clip(big, 0, 1), **options)
+            boxes = boxes / 2
+            boxes = boxes[(boxes[:, 2] >= 4) & (boxes[:, 3] >= 4) & (boxes[:, 2] <= 40)
+                          & (boxes[:, 3] <= 40)]
+        result = detect_with_classifier(classifier, image, boxes)
+        evaluations += result["evaluations"]
+        found.append(result)
+    seconds = (time.perf_counter() - start) / len(scenes)
+    return {"detections": found, "evaluations_per_image": evaluations / len(scenes),
+            "seconds_per_image": seconds}
+
+
+def describe_outputs(model) -> str:
+    """What the heat-map detector's output channels mean, with its grid size."""
+    from lab_utils import models
+    models._require_model(model)
+    _, rows, columns, channels = model.output_shape
+    return (f"output {rows} x {columns} cells x {channels} numbers per cell: objectness (1), "
+            f"box width and height / 16 (2), centre offset in the cell (2), class "
+            f"probabilities ({channels - 5})")
