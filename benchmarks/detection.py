@@ -47,6 +47,10 @@ def main() -> None:
           f"mAP@[.5:.95] {result['map_50_95']:.3f}; {seconds * 1000:.1f} ms per image")
     print(f"   aim: mAP@0.5 >= 0.95 with <= 90 s of training -> {result['map_50']:.3f} in "
           f"{trained.seconds:.1f} s")
+    print(f"RESULT lesson 05 heat-map detector ({len(train)} scenes, {trained.epochs} epochs): "
+          f"mAP@0.5 / mAP@[.5:.95] on {len(test)} held-out scenes; training time, CPU time | "
+          f"{result['map_50']:.3f} / {result['map_50_95']:.3f}; {trained.seconds:.1f} s; "
+          f"{trained.cpu_seconds:.1f} CPU s")
 
     crops, labels = detection.crop_dataset(train.subset(range(1500)), seed=0)
     lesson.reseed(0)
@@ -64,9 +68,14 @@ def main() -> None:
         value = detection.coco_evaluation(scenes, run["detections"])["map_50"]
         print(f"   {name:24s} {run['evaluations_per_image']:22.0f} "
               f"{run['seconds_per_image']:8.3f} {value:8.3f}")
+        print(f"RESULT lesson 05 {name}: CNN evaluations per image, s per image, mAP@0.5 "
+              f"({len(scenes)} scenes) | {run['evaluations_per_image']:.0f}; "
+              f"{run['seconds_per_image']:.3f} s; {value:.3f}")
     one_stage, one_seconds = detection.detect_scenes(trained.model, scenes)
     value = detection.coco_evaluation(scenes, one_stage)["map_50"]
     print(f"   {'one-stage (heat map)':24s} {1:22d} {one_seconds:8.3f} {value:8.3f}")
+    print(f"RESULT lesson 05 one-stage detector: network passes per image, s per image, mAP@0.5 "
+          f"({len(scenes)} scenes) | 1; {one_seconds:.3f} s; {value:.3f}")
 
     table = data.load_table("detection_photos")
     truths = np.vstack([detection.photo_truths(table, "astronaut", category)
@@ -79,6 +88,10 @@ def main() -> None:
         print(f"3. selective search (fast) on astronaut at {side} px: {len(proposals)} "
               f"proposals in {search_seconds:.2f} s; recall of {len(truths)} boxes at IoU 0.5: "
               + ", ".join(f"{c}: {r:.2f}" for c, r in zip(counts, recall)))
+        print(f"RESULT lesson 05 selective search on astronaut at {side} px: proposals, seconds, "
+              f"recall at IoU 0.5 of {len(truths)} boxes for the first 10/100/1000/all | "
+              f"{len(proposals)}; {search_seconds:.2f} s; "
+              + " / ".join(f"{r:.2f}" for r in (recall[0], recall[2], recall[4], recall[5])))
 
 
 if __name__ == "__main__":
