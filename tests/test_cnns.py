@@ -810,3 +810,18 @@ def test_checks_do_not_use_up_keras_layer_names(keras):
         return int(name.rsplit("_", 1)[1]) if name.rsplit("_", 1)[-1].isdigit() else 0
     assert number(keras.layers.Conv2D(1, 1).name) == number(before) + 1
     assert number(keras.layers.MaxPooling2D().name) == number(with_pool_before) + 1
+
+
+def test_lesson_figures_do_not_depend_on_which_checks_ran(keras):
+    """Issue 12 item 15: the model a lesson builds after its checks starts from the same
+    weights whether the checks passed, failed or never ran."""
+    lesson.reseed(0)
+    untouched = spec_cnn((32, 32, 1), 10).get_weights()
+    lesson.reseed(0)
+    cnns.check_build_cnn(build_cnn)                                  # passes
+    with pytest.raises(exercises.ExerciseIncorrect):
+        cnns.check_build_cnn(_variant(filters=16))                  # fails half-way
+    with pytest.raises(exercises.ExerciseIncorrect):
+        cnns.check_conv_output_shape(lambda *args: (1, 1, 1))
+    after_checks = spec_cnn((32, 32, 1), 10).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(untouched, after_checks))
