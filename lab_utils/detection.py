@@ -1295,6 +1295,16 @@ def check_xywh_to_xyxy(student):
     return len(cases)
 
 
+def _finite_number(value) -> bool:
+    """True for an int or float (not bool) that is finite as a float (10**400 is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return bool(np.isfinite(float(value)))
+    except OverflowError:
+        return False
+
+
 _IOU_HINT = ("intersection width = max(0, min(right edges) - max(left edges)), the same for "
              "the height; IoU = intersection / (area_a + area_b - intersection).")
 
@@ -1335,8 +1345,7 @@ def check_iou(student):
         clipped = max(raw_w, 0) * max(raw_h, 0)
         over_sum = clipped / (area_a + area_b)
         a_as_xywh = iou_matrix([[ax1, ay1, ax2, ay2]], [[bx1, by1, bx2, by2]], "xywh")[0, 0]
-        if isinstance(result, (int, float)) and not isinstance(result, bool) and \
-                np.isfinite(result) and not np.isclose(result, expected, atol=1e-5):
+        if _finite_number(result) and not np.isclose(result, expected, atol=1e-5):
             if expected == 0 and result > 0 and raw_w <= 0 and raw_h <= 0:
                 exercises.fail(f"{name} returned {result:.4g}, expected 0: these boxes do not "
                                f"overlap, but both the width and the height of the "
@@ -1459,8 +1468,7 @@ def check_multitask_loss(student):
         expected = cross_entropy + weight * squared
         if isinstance(result, np.ndarray) and result.size == 1:
             result = result.reshape(())
-        if isinstance(result, (int, float)) and not isinstance(result, bool) and \
-                np.isfinite(result) and not np.isclose(result, expected, rtol=1e-4):
+        if _finite_number(result) and not np.isclose(result, expected, rtol=1e-4):
             count = len(labels)
             for value, message in [
                     (cross_entropy + squared, "box_weight is not used: multiply the L2 part "

@@ -333,3 +333,71 @@ def test_checks_name_typical_mistakes(name, wrong, message, keras):
 def test_checks_refuse_a_value_instead_of_a_function(keras):
     with pytest.raises(exercises.ExerciseIncorrect, match="should be a function"):
         detection.check_iou(0.5)
+
+
+@pytest.mark.parametrize("name", sorted(RIGHT))
+def test_checks_answer_hostile_results_with_an_exercise_message(name, keras):
+    for answer in [float("nan"), float("inf"), 10**400, None, "12", np.array([np.nan]),
+                   np.float32(np.nan), object(), [1, 2], np.zeros((3, 3))]:
+        with pytest.raises((exercises.ExerciseIncorrect, exercises.ExerciseNotStarted)):
+            getattr(detection, name)(lambda *args, answer=answer: answer)
+
+
+# --- bad inputs of the other public functions ------------------------------------------------
+
+def test_bad_inputs_name_what_was_expected():
+    scenes = detection.generate_scenes(3, seed=0)
+    with pytest.raises(ValueError, match="one dict per scene"):
+        detection.coco_evaluation(scenes, [])
+    with pytest.raises(ValueError, match="truths is empty"):
+        detection.proposal_recall([[0, 0, 1, 1]], np.zeros((0, 4)), [1])
+    with pytest.raises(ValueError, match="category must be one of"):
+        detection.haar_detect(np.zeros((30, 30), np.uint8), "dog")
+    with pytest.raises(ValueError, match="method must be one of"):
+        detection.dlib_detect(np.zeros((30, 30), np.uint8), "yolo")
+    with pytest.raises(TypeError, match="uint8"):
+        detection.selective_search(np.zeros((30, 30), np.int64))
+    with pytest.raises(TypeError, match="detection.Scenes"):
+        detection.centernet_targets(np.zeros((2, 64, 64)))
+    with pytest.raises(ValueError, match=r"outputs must have shape"):
+        detection.decode_centernet(np.zeros((1, 8, 8, 3)))
+    with pytest.raises(ValueError, match="image must have shape"):
+        detection.classify_boxes(None, np.zeros((8, 8, 3)), [[0, 0, 2, 2]])
+    with pytest.raises(TypeError, match="table must be"):
+        detection.photo_truths([], "astronaut", "face")
+    with pytest.raises(ValueError, match="exactly one object"):
+        detection.single_object_targets(detection.generate_scenes(6, max_objects=3, seed=1))
+    with pytest.raises(ValueError, match="image_size must be"):
+        detection.convert_boxes([[0, 0, 1, 1]], "xywh", "rel_xyxy", image_size=5)
+
+
+def test_coco_evaluation_is_one_for_the_truth_and_lower_for_shifted_boxes():
+    scenes = detection.generate_scenes(10, seed=4)
+    perfect = [{"boxes": b, "scores": np.ones(len(b)), "labels": l}
+               for b, l in zip(scenes.boxes, scenes.labels)]
+    assert detection.coco_evaluation(scenes, perfect)["map_50"] == pytest.approx(1.0)
+    shifted = [{"boxes": b + [b[0, 2] * 0.6, 0, 0, 0], "scores": np.ones(len(b)), "labels": l}
+               for b, l in zip(scenes.boxes, scenes.labels)]
+    assert detection.coco_evaluation(scenes, shifted)["map_50_95"] < 0.5
+
+
+def test_heat_map_targets_decode_back_to_the_boxes():
+    scenes = detection.generate_scenes(8, seed=5)
+    targets = detection.centernet_targets(scenes)
+    assert targets.shape == (8, 8, 8, 16) and targets[..., 5].sum() == scenes.object_count()
+    outputs = np.concatenate([targets[..., :5], targets[..., 6:] + 1e-3], axis=-1)
+    for found, boxes in zip(detection.decode_centernet(outputs), scenes.boxes):
+        assert np.allclose(np.sort(found["boxes"], axis=0), np.sort(boxes, axis=0), atol=1e-4)
+
+
+def test_sliding_windows_and_proposal_recall():
+    windows = detection.sliding_windows((64, 64), sizes=(16, 24), stride=4)
+    assert len(windows) == 13 * 13 + 11 * 11
+    recall = detection.proposal_recall(windows, [[0, 0, 16, 16], [50, 50, 3, 3]], [1, len(windows)])
+    assert recall == [0.5, 0.5]
+
+
+def test_precision_recall_counts():
+    counts = detection.precision_recall([[0, 0, 10, 10], [50, 50, 5, 5]], [[1, 1, 10, 10]])
+    assert counts == {"true_positives": 1, "false_positives": 1, "misses": 0,
+                      "precision": 0.5, "recall": 1.0}
