@@ -37,3 +37,28 @@ c.IgnorePattern.pattern = r"(?s).+"
 
 # New students are created in the gradebook when their first submission is graded.
 c.Autograde.create_student = True
+
+# --- set by lab_utils.grading for each submission it grades (nothing changes without it) ----
+# LAB_UTILS_GRADING_SANDBOX=1: every kernel runs in lab_utils.sandbox (the kernelspec the grader
+# put on JUPYTER_PATH), talks to nbgrader over Unix sockets (it has no network), the graded
+# checks re-import the kit fresh, outputs are capped by bytes and the notebook has a time limit.
+import os  # noqa: E402
+
+if os.environ.get("LAB_UTILS_GRADING_SANDBOX") == "1":
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,
+                                        DeduplicateIds, Execute, IgnorePattern, LimitOutput,
+                                        OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+
+    from lab_utils.autograde_hooks import FreshKit, LimitOutputBytes, notebook_timeout
+    from lab_utils.sandbox import KERNEL_NAME
+
+    c.Execute.kernel_name = KERNEL_NAME
+    c.KernelManager.transport = "ipc"
+    c.KernelManager.ip = os.path.join(os.environ["JUPYTER_RUNTIME_DIR"], "kernel")
+    c.Execute.timeout_func = notebook_timeout
+    c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
+                                          OverwriteCells, FreshKit, CheckCellMetadata]
+    c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPreprocessor,
+                                           LimitOutput, LimitOutputBytes, SaveAutoGrades,
+                                           AssignLatePenalties, CheckCellMetadata]

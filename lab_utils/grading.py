@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import ast
 import csv
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -62,21 +65,32 @@ def _check_lessons(names, available) -> list[str]:
 
 
 def nbgrader(*arguments: str, root: Path | str = COURSE_ROOT, timeout: int | None = None,
-             log: Path | None = None) -> subprocess.CompletedProcess:
+             log: Path | None = None, environment: dict | None = None,
+             limit: float | None = None) -> subprocess.CompletedProcess:
     """Run one ``nbgrader`` command on the course folder ``root``.
 
     nbgrader runs from the project folder so that ``nbgrader_config.py`` applies; ``root`` and
-    ``timeout`` (seconds per cell) override that file. Its log is appended to ``log``. Returns
-    the finished process: nbgrader exits non-zero when one submission failed, which must not
-    stop the batch, so the caller decides what a non-zero exit means.
+    ``timeout`` (seconds per cell) override that file, ``environment`` adds variables. Its log
+    is appended to ``log``. After ``limit`` seconds its whole process group is killed (exit
+    -9). Returns the finished process: nbgrader exits non-zero when a submission failed,
+    which must not stop the batch, so the caller decides what a non-zero exit means.
     """
     command = [sys.executable, "-m", "nbgrader", *arguments,
                f"--CourseDirectory.root={Path(root).resolve()}"]
     if timeout is not None:
         command.append(f"--Execute.timeout={int(timeout)}")
-    environment = {**os.environ, **GRADING_ENVIRONMENT, "PATH": _path_with_scripts()}
-    result = subprocess.run(command, cwd=PROJECT, env=environment, capture_output=True,
-                            text=True, check=False)
+    env = {**os.environ, **GRADING_ENVIRONMENT, "PATH": _path_with_scripts(),
+           **(environment or {})}
+    process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+        stdout, stderr = process.communicate()
+        stderr += f"\n[lab_utils.grading] killed after {limit} s\n"
+        process.returncode = -9
+    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a", encoding="utf-8") as handle:
@@ -115,6 +129,7 @@ def release(names=None, *, root: Path | str = COURSE_ROOT,
     """
     root, notebooks = Path(root).resolve(), Path(notebooks)
     names = _check_lessons(names, lessons(notebooks))
+    _set_aside_damaged_gradebook(root)
     prepare_source(names, root, notebooks)
     released = {}
     for name in names:
@@ -128,117 +143,416 @@ def release(names=None, *, root: Path | str = COURSE_ROOT,
     return released
 
 
+def _set_aside_damaged_gradebook(root: Path) -> None:
+    """Rename ``<root>/gradebook.db`` to ``gradebook.db.damaged-<time>`` if it is not SQLite."""
+    import sqlite3
+
+    path = root / "gradebook.db"
+    if not path.exists():
+        return
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+            connection.execute("SELECT name FROM sqlite_master").fetchall()
+        return
+    except sqlite3.DatabaseError:
+        pass
+    target = path.with_name(f"gradebook.db.damaged-{int(time.time())}")
+    path.rename(target)
+    print(f"[grading] {path} was not a database: set aside as {target.name}", file=sys.stderr)
+
+
 @dataclass
 class Submission:
-    """One student's notebook for one lesson."""
+    """One student's notebook for one lesson (``problem`` says why it cannot be graded)."""
     student: str
     lesson: str
     path: Path
     flags: list = field(default_factory=list)
+    folder: str = ""
+    problem: str = ""
+
+
+def student_id(folder_name: str) -> str:
+    """An ASCII id for a student folder (``Zoë`` -> ``Zoe``, ``bob smith`` -> ``bob_smith``)."""
+    text = unicodedata.normalize("NFKD", folder_name)
+    text = text.encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^A-Za-z0-9_.@-]", "_", text).strip(".") or "student"
+
+
+def _lesson_of(path: Path, names) -> tuple[str | None, str]:
+    """(lesson, flag) for a notebook file name: exact, else by its two-digit number."""
+    if path.stem in names:
+        return path.stem, ""
+    number = re.match(r"(\d\d)[ _-]", unicodedata.normalize("NFC", path.stem))
+    matches = [name for name in names if number and name.startswith(number.group(1) + "_")]
+    if len(matches) == 1:
+        return matches[0], f"graded as {matches[0]} (file named {path.name!r})"
+    return None, ""
 
 
 def find_submissions(folder: Path | str, names) -> list[Submission]:
     """Submissions in ``folder``: ``<student>/<lesson>.ipynb`` (any depth below the student).
 
-    A student folder name is the student id. Checkpoint copies are ignored; with several
-    copies of one lesson, the most recently modified one wins.
+    The student id is the folder name in ASCII (:func:`student_id`); two folders that give the
+    same id (``Zoë``, ``Zoé``) both get a unique suffix and a flag. A file is matched to a
+    lesson by its name, else by its number (``01_pixels (1).ipynb``, ``01_pïxels.ipynb`` ->
+    ``01_pixels``, flagged). With several copies of one lesson the most recently modified one
+    is graded and the others are named in its flags. Every other notebook comes back too, with
+    ``problem`` set (a row in the CSV, never dropped silently); checkpoint copies are ignored.
     """
+    folders = sorted(p for p in Path(folder).iterdir() if p.is_dir())
+    ids: dict[str, list[Path]] = {}
+    for student_folder in folders:
+        ids.setdefault(student_id(student_folder.name), []).append(student_folder)
     found: dict[tuple, Submission] = {}
-    for student_folder in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
-        student = re.sub(r"[^A-Za-z0-9_.@-]", "_", student_folder.name)
-        for path in student_folder.rglob("*.ipynb"):
-            if ".ipynb_checkpoints" in path.parts or path.stem not in names:
-                continue
-            key = (student, path.stem)
-            if key not in found or path.stat().st_mtime > found[key].path.stat().st_mtime:
-                found[key] = Submission(student, path.stem, path)
-    return sorted(found.values(), key=lambda s: (s.lesson, s.student))
+    others: list[Submission] = []
+    for base, group in ids.items():
+        for student_folder in group:
+            flags = []
+            student = base
+            if len(group) > 1:
+                digest = hashlib.sha1(student_folder.name.encode("utf-8", "surrogateescape"))
+                student = f"{base}-{digest.hexdigest()[:6]}"
+                flags.append(f"student id {student} for folder {student_folder.name!r} "
+                             f"(folders {sorted(p.name for p in group)} share the id {base})")
+            copies: dict[str, list[tuple[Path, str]]] = {}
+            for path in sorted(student_folder.rglob("*.ipynb")):
+                if ".ipynb_checkpoints" in path.parts:
+                    continue
+                lesson, how = _lesson_of(path, names)
+                if lesson is None:
+                    others.append(Submission(
+                        student, path.stem, path, list(flags), student_folder.name,
+                        f"not graded: {path.name!r} is not a lesson notebook "
+                        f"(expected names like {sorted(names)[:2]})"))
+                    continue
+                copies.setdefault(lesson, []).append((path, how))
+            for lesson, paths in copies.items():
+                def modified(item):
+                    try:
+                        return item[0].lstat().st_mtime
+                    except OSError:
+                        return 0.0
+                paths.sort(key=modified, reverse=True)
+                (path, how), older = paths[0], paths[1:]
+                extra = [how] if how else []
+                if older:
+                    extra.append("also submitted, older, not graded: " + ", ".join(
+                        str(p.relative_to(student_folder)) for p, _ in older))
+                found[(student, lesson)] = Submission(student, lesson, path, flags + extra,
+                                                      student_folder.name)
+    return sorted([*found.values(), *others], key=lambda s: (s.lesson, s.student, str(s.path)))
 
 
-def _copy_submission(submission: Submission, root: Path) -> None:
+MAX_NOTEBOOK_BYTES = 100_000_000
+
+
+def read_submission(submission: Submission, students_folder: Path | None = None):
+    """The submission as an nbformat notebook, or raise ValueError saying why it is unusable.
+
+    Symbolic links are resolved: a link to a file outside the student's own folder (the
+    instructor's notebook, another student's work) is refused.
+    """
+    import nbformat
+
+    path = Path(submission.path)
+    real = path.resolve()
+    if students_folder is not None:
+        own = Path(students_folder).resolve()
+        if path.is_symlink() or real != path.absolute():
+            if own not in real.parents:
+                raise ValueError(f"{path.name} is a symbolic link to a file outside the "
+                                 f"student's folder ({real}); not graded")
+    if not real.is_file():
+        raise ValueError(f"{path.name} is not a regular file")
+    size = real.stat().st_size
+    if size == 0:
+        raise ValueError(f"{path.name} is empty")
+    if size > MAX_NOTEBOOK_BYTES:
+        raise ValueError(f"{path.name} is {size:,} bytes (more than {MAX_NOTEBOOK_BYTES:,})")
+    try:
+        text = real.read_text(encoding="utf-8")
+        notebook = nbformat.reads(text, as_version=4)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path.name} is not text (not a notebook)") from None
+    except Exception as error:  # noqa: BLE001 - JSON errors, nbformat's own, ...
+        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise ValueError(f"{path.name} is not a valid notebook ({reason})") from None
+    if not isinstance(notebook.get("cells"), list):
+        raise ValueError(f"{path.name} has no cells")
+    return notebook
+
+
+def repair_duplicate_ids(notebook) -> list[str]:
+    """Keep one cell per nbgrader ``grade_id`` (the last, as nbgrader does); return flags.
+
+    A copy-pasted graded cell in JupyterLab duplicates its id. The earlier copies become plain
+    cells, in the throw-away copy that is graded.
+    """
+    seen, flags = set(), []
+    for cell in reversed(notebook.cells):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if not grade_id:
+            continue
+        if grade_id in seen:
+            del cell["metadata"]["nbgrader"]
+            flags.append(f"duplicate cell id {grade_id} (a copied graded cell): "
+                         f"only the last copy is graded")
+        seen.add(grade_id)
+    return sorted(set(flags))
+
+
+def _copy_submission(notebook, submission: Submission, root: Path) -> None:
+    import nbformat
+
     folder = root / "submitted" / submission.student / submission.lesson
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    shutil.copy2(submission.path, folder / f"{submission.lesson}.ipynb")
-    stamp = datetime.fromtimestamp(submission.path.stat().st_mtime, tz=timezone.utc)
+    nbformat.write(notebook, str(folder / f"{submission.lesson}.ipynb"))
+    try:
+        modified = Path(submission.path).resolve().stat().st_mtime
+    except OSError:
+        modified = time.time()
+    stamp = datetime.fromtimestamp(modified, tz=timezone.utc)
     (folder / "timestamp.txt").write_text(stamp.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
+
+
+def graded_folder(root: Path | str, lesson: str, student: str) -> Path:
+    """The throw-away course folder in which one submission was graded (its own gradebook)."""
+    return Path(root) / "graded" / lesson / student
+
+
+def gradebook_path(root: Path | str, lesson: str, student: str) -> Path:
+    return graded_folder(root, lesson, student) / "gradebook.db"
+
+
+def _sandbox_config(folder: Path, runtime: Path, memory: int | None) -> Path:
+    """The kernel sandbox's JSON description: what a grading kernel may see."""
+    from lab_utils import data
+
+    read_only = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                 str(Path(sys.executable).resolve().parent.parent), str(PROJECT / "lab_utils"),
+                 str(PROJECT / "data")}
+    cache = data.cache_dir()
+    config = {"scratch": str(folder / "sandbox"), "read_only": sorted(read_only),
+              "overlay": [str(cache)] if cache.is_dir() else [], "writable": [str(runtime)],
+              "memory": memory, "disk": 1024 * 2**20,
+              "environment": {**GRADING_ENVIRONMENT, "LAB_UTILS_CACHE": str(cache),
+                              "JUPYTER_RUNTIME_DIR": str(runtime)}}
+    path = folder / "sandbox.json"
+    path.write_text(json.dumps(config, indent=1))
+    return path
+
+
+def grade_submission(submission: Submission, template: Path, root: Path, *,
+                     released: Path, students_folder: Path | None = None,
+                     timeout: int | None = None, notebook_timeout: int = 900,
+                     memory: int | None = 4_000_000_000, isolation: bool = True) -> dict:
+    """Grade one submission in its own throw-away course folder; return its CSV row.
+
+    The folder (:func:`graded_folder`) receives a copy of the lesson's freshly released
+    gradebook and of the submission only. With ``isolation`` the kernel runs in
+    :mod:`lab_utils.sandbox`, which shows it neither this folder nor anything else of the
+    course, and whose processes all die with it. nbgrader itself stops after ``notebook_timeout``
+    seconds plus a margin. Scores are read from the gradebook and recomputed from the executed
+    notebook's outputs; a difference is flagged.
+    """
+    from lab_utils import sandbox
+
+    row = {"student": submission.student, "lesson": submission.lesson}
+    flags = list(submission.flags)
+    folder = graded_folder(root, submission.lesson, submission.student)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+
+    def failed(reason):
+        row.update(total=0, max_score="", flags="; ".join(flags + [reason]))
+        return row
+
+    try:
+        notebook = read_submission(submission, students_folder)
+    except (ValueError, OSError) as error:
+        return failed(f"not graded: {error}")
+    flags += repair_duplicate_ids(notebook)
+    text = json.dumps(notebook)
+    if any(marker in text for marker in SOLUTION_MARKERS + HIDDEN_TEST_MARKERS):
+        flags.append("contains the instructor's solution or hidden-test markers")
+    try:
+        flags += tamper_flags(notebook, released)
+    except Exception as error:  # noqa: BLE001 - never stop the batch over a flag
+        flags.append(f"tamper scan failed ({type(error).__name__})")
+    shutil.copy2(template / "gradebook.db", folder / "gradebook.db")
+    _copy_submission(notebook, submission, folder)
+
+    environment = {"TMPDIR": str(folder / "tmp"),  # (the runtime folder under isolation)
+                   "LAB_UTILS_NOTEBOOK_TIMEOUT": str(int(notebook_timeout))}
+    (folder / "tmp").mkdir()
+    if timeout is not None:
+        environment["LAB_UTILS_CELL_TIMEOUT"] = str(int(timeout))
+    runtime = None
+    if isolation:
+        runtime = Path(tempfile.mkdtemp(prefix="lu-"))   # short: Unix socket paths < 108
+        config = _sandbox_config(folder, runtime, memory)
+        sandbox.write_kernelspec(folder / "jupyter", config)
+        # jupyter_client writes the kernel's connection file to TMPDIR: the kernel sees
+        # only this folder of the grader's.
+        environment.update({"LAB_UTILS_GRADING_SANDBOX": "1",
+                            "JUPYTER_PATH": str(folder / "jupyter"),
+                            "JUPYTER_RUNTIME_DIR": str(runtime), "TMPDIR": str(runtime)})
+    else:
+        flags.append("graded without isolation")
+    log = root / "logs" / "autograde.log"
+    try:
+        result = nbgrader("autograde", submission.lesson, "--force", root=folder,
+                          timeout=timeout, log=log, environment=environment,
+                          limit=notebook_timeout + 180)
+        if result.returncode == -9:
+            flags.append(f"stopped: grading took longer than {notebook_timeout + 180} s")
+        nbgrader("generate_feedback", submission.lesson, "--force", root=folder, log=log,
+                 environment=environment, limit=600)
+    finally:
+        if runtime is not None:
+            shutil.rmtree(runtime, ignore_errors=True)
+        shutil.rmtree(folder / "sandbox", ignore_errors=True)
+    try:
+        scores, max_score, more = read_scores(folder, submission.lesson, submission.student)
+    except Exception as error:  # noqa: BLE001 - a broken gradebook is one failed row
+        return failed(f"grading failed ({type(error).__name__}: {str(error)[:200]}; see "
+                      f"{log})")
+    row.update(scores)
+    row.update(total=_points(sum(scores.values())), max_score=_points(max_score))
+    row["flags"] = "; ".join(flags + more)
+    return row
+
+
+def read_scores(folder: Path, lesson: str, student: str) -> tuple[dict, float, list]:
+    """({check: points}, max score, flags) of one graded submission.
+
+    The points are recomputed from the executed notebook's outputs (nbgrader's rule: a check
+    cell with an error scores 0) and compared with the gradebook; any difference, or a manual
+    score nobody gave, is flagged and the recomputed points are kept.
+    """
+    import nbformat
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.utils import determine_grade
+
+    if shutil.which("alembic") is None:  # the Gradebook runs `alembic` by name
+        os.environ["PATH"] = _path_with_scripts()
+    executed = folder / "autograded" / student / lesson / f"{lesson}.ipynb"
+    if not executed.exists():
+        raise FileNotFoundError("nbgrader wrote no graded notebook")
+    notebook = nbformat.read(str(executed), as_version=4)
+    recomputed = {}
+    for cell in notebook.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution") and meta.get("grade_id"):
+            score, _ = determine_grade(cell)
+            recomputed[meta["grade_id"]] = float(score or 0)
+    flags = []
+    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}", course_id="image-dl") as gradebook:
+        try:
+            stored = gradebook.find_submission_notebook(lesson, lesson, student)
+        except MissingEntry:
+            raise LookupError("no submission in the gradebook") from None
+        max_score = float(stored.max_score)
+        for grade in stored.grades:
+            if grade.cell.name not in recomputed and grade.cell.name.startswith("check"):
+                recomputed[grade.cell.name] = 0.0   # a deleted check cell
+            if grade.manual_score is not None:
+                flags.append(f"gradebook changed: manual score on {grade.name}")
+            elif grade.name in recomputed and float(grade.auto_score or 0) != \
+                    recomputed[grade.name]:
+                flags.append(f"gradebook changed: {grade.name} says {grade.auto_score}, "
+                             f"the notebook {recomputed[grade.name]} (kept)")
+            if grade.needs_manual_grade and grade.cell.name not in recomputed:
+                flags.append(f"{grade.name} needs manual grading")
+        known = {grade.name for grade in stored.grades}
+    return ({name: _points(value) for name, value in sorted(recomputed.items())
+             if name in known}, max_score, flags)
 
 
 def autograde(submissions: Path | str, *, root: Path | str = COURSE_ROOT,
               out: Path | str = GRADES_FOLDER, timeout: int | None = None,
-              notebooks: Path | str = NOTEBOOKS) -> Path:
+              notebooks: Path | str = NOTEBOOKS, notebook_timeout: int = 900,
+              memory: int | None = 4_000_000_000, isolation: bool = True) -> Path:
     """Grade every submission in ``submissions``; return the path of the grades CSV.
 
-    Releases the lessons found (so the gradebook knows their checks), copies the submissions
-    into the course folder, runs ``nbgrader autograde`` and ``generate_feedback`` per lesson
-    (one failing submission does not stop the others), then writes ``<out>/grades.csv`` and
-    ``<out>/feedback/<student>/<lesson>.html``. ``timeout`` overrides the per-cell limit.
+    Releases the lessons found into a fresh template course (so no old or damaged gradebook is
+    reused), then grades each submission on its own (:func:`grade_submission`): one broken,
+    hostile or slow submission costs only its own row. Writes ``<out>/grades.csv`` (a row for
+    every notebook found, graded or not, with flags saying why) and
+    ``<out>/feedback/<student>/<lesson>.html``. ``timeout``: seconds per cell (default
+    ``nbgrader_config.py``); ``notebook_timeout``: seconds per notebook; ``memory``: bytes of
+    address space per grading kernel; ``isolation=False`` grades without the sandbox (trusted
+    code only; every row is flagged).
     """
+    from lab_utils import sandbox
+
     root, out, notebooks = Path(root).resolve(), Path(out), Path(notebooks)
     found = find_submissions(submissions, lessons(notebooks))
     if not found:
         raise FileNotFoundError(
             f"no submissions in {submissions}: expected <student>/<lesson>.ipynb with lessons "
             f"named like {lessons(notebooks)[:2]}")
-    graded_lessons = sorted({s.lesson for s in found})
-    released = release(graded_lessons, root=root, out=None, notebooks=notebooks)
-    for folder in ("submitted", "autograded", "feedback"):
-        for name in graded_lessons:
-            for old in (root / folder).glob(f"*/{name}"):
-                shutil.rmtree(old)
-    for submission in found:
-        _copy_submission(submission, root)
-        submission.flags = tamper_flags(submission.path, released[submission.lesson])
-    log = root / "logs" / "autograde.log"
+    if isolation:
+        reason = sandbox.available()
+        if reason:
+            raise RuntimeError(f"cannot isolate the grading kernels: {reason}. Grade in a "
+                               "container or VM, or pass --no-isolation (trusted code only).")
+    graded_lessons = sorted({s.lesson for s in found if not s.problem})
+    template = root / "template"
+    if template.exists():
+        shutil.rmtree(template)
+    released = release(graded_lessons, root=template, out=None, notebooks=notebooks) \
+        if graded_lessons else {}
     for name in graded_lessons:
-        nbgrader("autograde", name, "--force", root=root, timeout=timeout, log=log)
-        nbgrader("generate_feedback", name, "--force", root=root, log=log)
-    rows = grade_rows(found, root)
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path = out / "grades.csv"
-    write_csv(rows, csv_path)
+        if (root / "graded" / name).exists():
+            shutil.rmtree(root / "graded" / name)
+    rows = []
     for submission in found:
-        html = root / "feedback" / submission.student / submission.lesson / \
-            f"{submission.lesson}.html"
+        if submission.problem:
+            rows.append({"student": submission.student, "lesson": submission.lesson,
+                         "total": "", "max_score": "",
+                         "flags": "; ".join(submission.flags + [submission.problem])})
+            continue
+        rows.append(grade_submission(
+            submission, template, root, released=released[submission.lesson],
+            students_folder=Path(submissions) / submission.folder, timeout=timeout,
+            notebook_timeout=notebook_timeout, memory=memory, isolation=isolation))
+    verify_scores(rows, root)
+    out.mkdir(parents=True, exist_ok=True)
+    feedback = out / "feedback"
+    for row in rows:
+        html = graded_folder(root, row["lesson"], row["student"]) / "feedback" / \
+            row["student"] / row["lesson"] / f"{row['lesson']}.html"
         if html.exists():
-            target = out / "feedback" / submission.student / f"{submission.lesson}.html"
+            target = feedback / row["student"] / f"{row['lesson']}.html"
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(html, target)
+    csv_path = out / "grades.csv"
+    write_csv(rows, csv_path)
     return csv_path
 
 
-def grade_rows(submissions, root: Path) -> list[dict]:
-    """One dict per submission with the points of each check, read from the gradebook."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    if shutil.which("alembic") is None:  # the Gradebook runs `alembic` by name
-        os.environ["PATH"] = _path_with_scripts()
-    rows = []
-    db_url = f"sqlite:///{Path(root) / 'gradebook.db'}"
-    with Gradebook(db_url, course_id="image-dl") as gradebook:
-        for submission in submissions:
-            row = {"student": submission.student, "lesson": submission.lesson}
-            flags = list(submission.flags)
-            autograded = Path(root) / "autograded" / submission.student / submission.lesson
-            try:
-                notebook = gradebook.find_submission_notebook(
-                    submission.lesson, submission.lesson, submission.student)
-            except MissingEntry:
-                notebook = None
-            if notebook is None or not autograded.exists():
-                flags.append("grading failed (see build/course/logs/autograde.log)")
-                row.update(total="", max_score="")
-            else:
-                grades = sorted(notebook.grades, key=lambda grade: grade.cell.name)
-                for grade in grades:
-                    row[grade.name] = _points(grade.score)
-                    if grade.needs_manual_grade:
-                        flags.append(f"{grade.name} needs manual grading")
-                row.update(total=_points(notebook.score), max_score=_points(notebook.max_score))
-            row["flags"] = "; ".join(flags)
-            rows.append(row)
-    return rows
+def verify_scores(rows: list[dict], root: Path) -> None:
+    """After the batch: read every submission's gradebook again and flag any change since."""
+    for row in rows:
+        folder = graded_folder(root, row["lesson"], row["student"])
+        if not (folder / "gradebook.db").exists() or row.get("max_score") in ("", None):
+            continue
+        try:
+            scores, _, more = read_scores(folder, row["lesson"], row["student"])
+        except Exception as error:  # noqa: BLE001
+            more, scores = [f"gradebook unreadable after the batch ({type(error).__name__})"], {}
+        changed = [name for name, value in scores.items() if row.get(name) != value]
+        if changed:
+            more.append(f"scores changed after grading: {changed}")
+        new = [flag for flag in more if flag not in row["flags"]]
+        if new:
+            row["flags"] = "; ".join(filter(None, [row["flags"], *new]))
 
 
 def _points(value) -> float | int:
@@ -273,8 +587,9 @@ _RISKY_MODULES = {"builtins", "importlib", "IPython", "unittest", "ctypes", "ins
 _HARMLESS_MAGICS = {"matplotlib", "time", "timeit", "who", "whos", "pinfo", "pinfo2", "pwd"}
 
 
-def _cells(path: Path) -> list[dict]:
-    notebook = json.loads(Path(path).read_text(encoding="utf-8"))
+def _cells(notebook) -> list[dict]:
+    if not isinstance(notebook, dict):
+        notebook = json.loads(Path(notebook).read_text(encoding="utf-8"))
     return [cell for cell in notebook.get("cells", []) if cell.get("cell_type") == "code"]
 
 
@@ -283,7 +598,7 @@ def _source(cell: dict) -> str:
     return "".join(source) if isinstance(source, list) else source
 
 
-def tamper_flags(submitted: Path | str, released: Path | str) -> list[str]:
+def tamper_flags(submitted, released) -> list[str]:
     """Reasons to look at a submission by hand: code that could game the checks.
 
     Scans the code the student wrote (cells that differ from the released notebook) for:
@@ -494,6 +809,12 @@ def main(argv=None) -> int:
     grade_parser.add_argument("--out", default=str(GRADES_FOLDER))
     grade_parser.add_argument("--timeout", type=int, default=None,
                               help="seconds per cell (default: nbgrader_config.py)")
+    grade_parser.add_argument("--notebook-timeout", type=int, default=900,
+                              help="seconds per notebook (default 900)")
+    grade_parser.add_argument("--memory", type=int, default=4_000_000_000,
+                              help="bytes of address space per grading kernel (default 4e9)")
+    grade_parser.add_argument("--no-isolation", action="store_true",
+                              help="run kernels without the sandbox (trusted code only)")
     commands.add_parser("hide-nbgrader", help="disable nbgrader's panels in JupyterLab")
     arguments = parser.parse_args(argv)
     start = time.perf_counter()
@@ -506,7 +827,10 @@ def main(argv=None) -> int:
             print(f"released {Path(arguments.out) / (name + '.ipynb')}")
     else:
         csv_path = autograde(arguments.submissions, out=arguments.out,
-                             timeout=arguments.timeout)
+                             timeout=arguments.timeout,
+                             notebook_timeout=arguments.notebook_timeout,
+                             memory=arguments.memory or None,
+                             isolation=not arguments.no_isolation)
         rows = read_csv(csv_path)
         for row in rows:
             flags = f"   FLAGS: {row['flags']}" if row["flags"] else ""
