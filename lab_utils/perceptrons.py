@@ -419,6 +419,16 @@ def collapse_linear_layers(layers):
 
 CLASS_COLOURS = np.array([[245, 147, 34], [8, 119, 189], [46, 160, 44], [148, 103, 189],
                           [214, 39, 40], [140, 86, 75]], dtype=np.float64)   # Playground's first two
+CLASS_COLOUR_NAMES = ["orange", "blue", "green", "purple", "red", "brown"]
+
+
+def colour_key(classes: int = 2) -> str:
+    """The colour key of ``boundary_image`` as one line of text, e.g. for a printout next to
+    the pictures: which colour is which class, and what pale and the squares mean."""
+    classes = validation.as_int(classes, "classes", minimum=2, maximum=len(CLASS_COLOURS))
+    names = ", ".join(f"{CLASS_COLOUR_NAMES[k]} = class {k}" for k in range(classes))
+    return (f"colour key: {names}; background = the predicted class (pale where the model is "
+            f"unsure), squares = training points in their true class's colour")
 
 
 def grid_points(resolution: int = 80, extent: float = EXTENT) -> np.ndarray:

@@ -890,3 +890,11 @@ def test_checks_refuse_a_library_shortcut_written_in_the_notebook(check, functio
     monkeypatch.setattr(function, "__module__", "__main__")   # as if typed in the notebook
     with pytest.raises(exercises.ExerciseIncorrect, match=f"calls {name}\\(\\)"):
         check(function)
+
+
+def test_colour_key_names_each_class_colour_of_the_boundary_images():
+    key = perceptrons.colour_key(3)
+    assert "orange = class 0" in key and "blue = class 1" in key and "green = class 2" in key
+    assert len(perceptrons.CLASS_COLOUR_NAMES) == len(perceptrons.CLASS_COLOURS)
+    with pytest.raises(ValueError, match="classes"):
+        perceptrons.colour_key(9)
