@@ -11,7 +11,8 @@ the same way). This script runs the benchmarks one after another, shows their ou
 comes, and rewrites the table in ``RESULTS.md`` from the RESULT lines of this one run, with
 the date, the commit and the machine's load, so every figure in the table comes from the same
 code. ``python benchmarks/run.py cnns kernels`` runs only those; their rows are replaced and the
-rows of the others are kept (each row says when it was measured).
+rows of the others are kept (each row says when it was measured). A benchmark that fails keeps
+its earlier rows, and the run is listed as failed for it.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def commit() -> str:
     return f"{head} + uncommitted edits" if edited else head
 
 
-def run(script: Path) -> list[tuple[str, str]]:
-    """Run one benchmark, echoing its output; return its (what, figure) RESULT lines."""
+def run(script: Path) -> list[tuple[str, str]] | None:
+    """Run one benchmark, echoing its output; its (what, figure) RESULT lines, None if it failed."""
     print(f"== {script.name}", flush=True)
     results = []
     with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
@@ -71,8 +72,9 @@ def run(script: Path) -> list[tuple[str, str]]:
                 what, _, figure = line[len("RESULT "):].strip().partition("|")
                 results.append((what.strip(), figure.strip().replace("|", "/")))
     if process.returncode:
-        sys.exit(f"{script.name} failed (exit status {process.returncode}); RESULTS.md "
-                 f"was not changed.")
+        print(f"{script.name} failed (exit status {process.returncode}): its rows in "
+              f"RESULTS.md stay as they were.", flush=True)
+        return None
     return results
 
 
@@ -100,9 +102,13 @@ def main(names) -> None:
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     when = f"{started}, commit {commit()}"
     before = machine()
-    fresh = {}
+    fresh, failed = {}, []
     for script in scripts:
-        fresh[script.stem] = run(script)
+        results = run(script)
+        if results is None:
+            failed.append(script.stem)
+        else:
+            fresh[script.stem] = results
     after = machine()
     rows = [row for row in previous_rows() if row["benchmark"] not in fresh]
     rows += [{"benchmark": name, "what": what, "figure": figure, "when": when}
@@ -110,9 +116,14 @@ def main(names) -> None:
     rows.sort(key=lambda row: row["benchmark"])
     text = RESULTS.read_text() if RESULTS.exists() else ""
     notes = [line for line in text.partition("## Runs\n")[2].splitlines() if line.strip()]
-    notes = [f"- {when}: {', '.join(fresh)}; before: {before}; after: {after}"] + notes[:9]
+    ran = ", ".join(fresh) or "nothing"
+    if failed:
+        ran += f" (FAILED, rows kept from an earlier run: {', '.join(failed)})"
+    notes = [f"- {when}: {ran}; before: {before}; after: {after}"] + notes[:9]
     write(rows, notes)
     print(f"wrote {RESULTS.relative_to(HERE.parent)} ({len(rows)} figures)")
+    if failed:
+        sys.exit(f"benchmark(s) failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

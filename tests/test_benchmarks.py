@@ -41,14 +41,17 @@ def test_results_table_holds_the_result_lines_of_the_run(runner, tmp_path):
     assert runner.RESULTS.read_text().count("\n- ") == 2           # one line per run
 
 
-def test_a_failing_benchmark_leaves_the_table_alone(runner, tmp_path):
+def test_a_failing_benchmark_keeps_its_earlier_rows(runner, tmp_path):
     fake_benchmark(tmp_path, "alpha", 1)
+    fake_benchmark(tmp_path, "broken", 5)
     runner.main([])
-    before = runner.RESULTS.read_text()
-    (tmp_path / "broken.py").write_text("print('RESULT x | 1')\nraise SystemExit(3)\n")
-    with pytest.raises(SystemExit, match="broken.py failed"):
+    fake_benchmark(tmp_path, "alpha", 2)
+    (tmp_path / "broken.py").write_text("print('RESULT broken speed | 99 ms')\nraise SystemExit(3)\n")
+    with pytest.raises(SystemExit, match="benchmark\\(s\\) failed: broken"):
         runner.main([])
-    assert runner.RESULTS.read_text() == before
+    figures = {row["benchmark"]: row["figure"] for row in runner.previous_rows()}
+    assert figures == {"alpha": "2 ms", "broken": "5 ms"}      # 99 ms came from a failed run
+    assert "FAILED, rows kept from an earlier run: broken" in runner.RESULTS.read_text()
     with pytest.raises(SystemExit, match="unknown benchmark"):
         runner.main(["nonexistent"])
 
