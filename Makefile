@@ -10,6 +10,7 @@ LESSON ?= 01
 SUBMISSIONS ?= submissions
 GRADING_MEMORY ?= 4000000000
 GRADING_TIME ?= 3h
+GRADING_NOTEBOOK_TIME ?= 900
 
 .DEFAULT_GOAL := help
 .PHONY: help lab instructor-lab test test-fast benchmark lock clean release autograde present
@@ -65,12 +66,15 @@ benchmark: $(STAMP) ## Print the kit's measured figures (import time, lesson run
 release: $(INSTRUCTOR) ## Instructors: student versions of every lesson -> build/release/
 	$(BIN)/python -m lab_utils.grading release
 
-# SANDBOX=1 (Linux): no network (a user namespace with only loopback), a memory limit per
-# process (GRADING_MEMORY bytes), low CPU priority and a time limit for the batch. See README.
-GRADE := $(BIN)/python -m lab_utils.grading autograde $(SUBMISSIONS)
+# Every kernel always runs in lab_utils.sandbox (Linux namespaces: it sees no course files,
+# no network; GRADING_MEMORY bytes of address space; GRADING_NOTEBOOK_TIME seconds per notebook).
+# SANDBOX=1 also puts the whole batch in a network-less user namespace, at low CPU priority,
+# stopped after GRADING_TIME. See README.
+GRADE := $(BIN)/python -m lab_utils.grading autograde $(SUBMISSIONS) \
+	--memory $(GRADING_MEMORY) --notebook-timeout $(GRADING_NOTEBOOK_TIME)
 ifeq ($(SANDBOX),1)
 GRADE := unshare --map-root-user --net sh -c 'ip link set lo up && exec timeout $(GRADING_TIME) \
-	prlimit --data=$(GRADING_MEMORY) nice -n 10 $(GRADE)'
+	nice -n 10 $(GRADE)'
 endif
 
 autograde: $(INSTRUCTOR) ## Instructors: grade SUBMISSIONS=<folder>/<student>/<lesson>.ipynb -> build/grades/

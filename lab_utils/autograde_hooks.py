@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -107,4 +108,4 @@ def notebook_timeout(source=None) -> int:
     if not _started:
         _started.append(time.monotonic())
     left = float(total) - (time.monotonic() - _started[0])
-    return max(1, min(per_cell, int(left)))
+    return max(1, min(per_cell, math.ceil(left)))

@@ -339,7 +339,10 @@ def _sandbox_config(folder: Path, runtime: Path, memory: int | None) -> Path:
     config = {"scratch": str(folder / "sandbox"), "read_only": sorted(read_only),
               "overlay": [str(cache)] if cache.is_dir() else [], "writable": [str(runtime)],
               "memory": memory, "disk": 1024 * 2**20,
+              # Fewer malloc arenas: TensorFlow's threads otherwise reserve gigabytes of
+              # address space they never use, which the memory limit would count.
               "environment": {**GRADING_ENVIRONMENT, "LAB_UTILS_CACHE": str(cache),
+                              "MALLOC_ARENA_MAX": "2",
                               "JUPYTER_RUNTIME_DIR": str(runtime)}}
     path = folder / "sandbox.json"
     path.write_text(json.dumps(config, indent=1))
@@ -547,7 +550,7 @@ def verify_scores(rows: list[dict], root: Path) -> None:
             scores, _, more = read_scores(folder, row["lesson"], row["student"])
         except Exception as error:  # noqa: BLE001
             more, scores = [f"gradebook unreadable after the batch ({type(error).__name__})"], {}
-        changed = [name for name, value in scores.items() if row.get(name) != value]
+        changed = [name for name, value in scores.items() if str(row.get(name)) != str(value)]
         if changed:
             more.append(f"scores changed after grading: {changed}")
         new = [flag for flag in more if flag not in row["flags"]]
@@ -583,7 +586,9 @@ _EXEC_CALLS = {"exec", "eval", "compile", "__import__"}
 _IPYTHON_HOOKS = {"input_transformers_post", "input_transformers_cleanup", "ast_transformers",
                   "register_cell_magic", "register_line_magic", "register_magic_function",
                   "set_custom_exc", "showtraceback", "run_cell"}
-_RISKY_MODULES = {"builtins", "importlib", "IPython", "unittest", "ctypes", "inspect", "gc"}
+_RISKY_MODULES = {"builtins", "importlib", "IPython", "unittest", "ctypes", "inspect", "gc",
+                  "traceback", "types", "threading", "multiprocessing", "subprocess", "os",
+                  "signal", "atexit", "socket", "sqlite3", "pickle", "marshal"}
 _HARMLESS_MAGICS = {"matplotlib", "time", "timeit", "who", "whos", "pinfo", "pinfo2", "pwd"}
 
 
@@ -718,6 +723,39 @@ def _text_flags(text: str) -> list[str]:
     return flags
 
 
+_FRAME_ATTRIBUTES = {"f_back", "f_locals", "f_globals", "tb_frame", "gi_frame", "cr_frame",
+                     "_getframe", "currentframe"}
+_VALUE_BASES = {"ndarray", "float", "int", "complex", "str", "list", "tuple", "dict", "bool",
+                "float64", "Number", "Real"}
+
+
+def _reach_flags(node) -> list[str]:
+    """Ways to reach the checks without their names: module dicts, frames, fake values."""
+    flags = []
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        if node.func.id == "vars" and node.args:
+            flags.append("uses vars() on an object")
+        elif node.func.id in ("globals", "locals"):
+            flags.append(f"uses {node.func.id}()")
+        elif node.func.id in ("getattr", "hasattr") and len(node.args) > 1 and not isinstance(
+                node.args[1], ast.Constant):
+            flags.append("getattr with a computed name")
+    if isinstance(node, ast.Attribute):
+        if node.attr in ("modules", "meta_path", "path_hooks") and _root_name(node) == "sys":
+            flags.append(f"touches sys.{node.attr}")
+        elif node.attr in ("__dict__", "__globals__", "__code__", "__class__", "__subclasses__",
+                           "__builtins__", "__closure__"):
+            flags.append(f"touches {node.attr}")
+        elif node.attr in _FRAME_ATTRIBUTES:
+            flags.append(f"reads interpreter frames ({node.attr})")
+    if isinstance(node, ast.ClassDef):
+        for base in node.bases:
+            name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+            if name in _VALUE_BASES:
+                flags.append(f"subclasses {name} (a value that could fool a comparison)")
+    return flags
+
+
 def _code_flags(tree, protected: set, module_names: set) -> list[str]:
     flags = []
     for node in ast.walk(tree):
@@ -758,6 +796,7 @@ def _code_flags(tree, protected: set, module_names: set) -> list[str]:
                 elif isinstance(element, ast.Name) and isinstance(element.ctx, ast.Store) \
                         and element.id in protected:
                     flags.append(f"redefines {element.id} (used by a check)")
+        flags += _reach_flags(node)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
                 and node.name in protected:
             flags.append(f"redefines {node.name} (used by a check)")

@@ -213,7 +213,8 @@ def graded(request, tmp_path_factory):
 
 def _gradebook_scores(root, lesson, student):
     from nbgrader.api import Gradebook
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course_id="image-dl") as gradebook:
+    path = grading.gradebook_path(root, lesson, student)   # one course folder per submission
+    with Gradebook(f"sqlite:///{path}", course_id="image-dl") as gradebook:
         notebook = gradebook.find_submission_notebook(lesson, lesson, student)
         return {grade.name: grade.score for grade in notebook.grades}, notebook.score
 
@@ -252,7 +253,8 @@ def test_partly_solved_gets_exactly_the_solved_exercises_points(graded):
 def test_untouched_notebook_runs_top_to_bottom(graded):
     """Only graded (or solution) cells fail, and only because an exercise is not written."""
     lesson, root = graded["lesson"], graded["root"]
-    ran = _load(root / "autograded" / "untouched" / lesson / f"{lesson}.ipynb")
+    ran = _load(grading.graded_folder(root, lesson, "untouched") / "autograded" / "untouched"
+                / lesson / f"{lesson}.ipynb")
     released_cells = graded["released"]["cells"]
     assert len(ran["cells"]) == len(released_cells)
     failing = []
@@ -320,7 +322,8 @@ def test_edge_case_is_graded_without_crashing_the_batch(battery, student):
 @first_lesson_only
 def test_the_infinite_loop_was_cut_by_the_timeout(battery):
     lesson = battery["lesson"]
-    ran = _load(battery["root"] / "autograded" / "loops_and_prints" / lesson / f"{lesson}.ipynb")
+    ran = _load(grading.graded_folder(battery["root"], lesson, "loops_and_prints") / "autograded"
+                / "loops_and_prints" / lesson / f"{lesson}.ipynb")
     enames = [output.get("ename") for cell in ran["cells"] for output in cell.get("outputs", [])]
     assert "CellTimeoutError" in enames or "KeyboardInterrupt" in enames
     printed = [_source({"source": output["text"]}) for cell in ran["cells"]

@@ -1,0 +1,263 @@
+"""Autograding under attack and carelessness (issue 11), on a tiny two-exercise fake lesson.
+
+One batch (`grading.autograde`, sandboxed kernels) grades, side by side: a correct student,
+students whose files are empty, truncated, not JSON, a symbolic link to the instructor's
+notebook or to a binary file, a notes notebook, a copy-named file, two folders whose ids
+collide (``Zoë``/``Zoé``), a copy-pasted graded cell, a student who tampers with the kit in
+memory (fresh import must undo it), a hostile student (appends to ``lab_utils``, reads the
+instructor's files, writes the gradebook, opens the network, maps 5 GB of shared memory,
+leaves detached processes), and a slow student with a huge output line. Every one gets a row;
+the correct ones keep full marks; nothing leaks or survives the batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lab_utils import grading
+
+try:
+    import nbgrader  # noqa: F401
+except ImportError:  # pragma: no cover - depends on the environment
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        raise
+    pytest.skip("nbgrader is not installed (instructor extra)", allow_module_level=True)
+
+from lab_utils import sandbox  # noqa: E402
+
+if sandbox.available() and os.environ.get("CI", "").lower() not in ("1", "true", "yes"):
+    pytest.skip(f"no grading sandbox here: {sandbox.available()}", allow_module_level=True)
+
+pytestmark = pytest.mark.slow
+LESSON = "01_fake"
+KIT_FILE = grading.PROJECT / "lab_utils" / "pixels.py"
+
+
+def code(source, **nbgrader):
+    metadata = {"nbgrader": {"schema_version": 3, **nbgrader}} if nbgrader else {}
+    return {"cell_type": "code", "metadata": metadata, "source": source, "outputs": [],
+            "execution_count": None}
+
+
+GRAY = ("def to_grayscale(image):\n    ### BEGIN SOLUTION\n    return image[..., 0] * 0.2125"
+        " + image[..., 1] * 0.7154 + image[..., 2] * 0.0721\n    ### END SOLUTION\n")
+DOUBLE = "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n"
+CELLS = [code("import numpy as np\nfrom lab_utils import pixels"),
+         code(GRAY, solution=True, grade=False, locked=False, grade_id="ex_gray"),
+         code("pixels.check_to_grayscale(to_grayscale)", solution=False, grade=True,
+              locked=True, grade_id="check_gray", points=2),
+         code(DOUBLE, solution=True, grade=False, locked=False, grade_id="ex_double"),
+         code("assert double(3) == 6", solution=False, grade=True, locked=True,
+              grade_id="check_double", points=1)]
+LESSON_NOTEBOOK = {"cells": CELLS, "nbformat": 4, "nbformat_minor": 5, "metadata": {
+    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
+
+
+def solved():
+    notebook = copy.deepcopy(LESSON_NOTEBOOK)
+    for cell in notebook["cells"]:
+        cell["source"] = "\n".join(line for line in cell["source"].splitlines()
+                                   if "###" not in line)
+    return notebook
+
+
+def with_cell(notebook, source, index=None):
+    notebook["cells"].insert(len(notebook["cells"]) if index is None else index, code(source))
+    return notebook
+
+
+def hostile_code(paths: dict, tag: str) -> str:
+    """A cell that tries every escape and prints what worked as `REPORT {...}`."""
+    return f"""
+import json, mmap, os, socket, subprocess, sys
+PATHS = {json.dumps(paths)}
+report = {{}}
+def attempt(name, action):
+    try:
+        action()
+        report[name] = "DONE"
+    except BaseException as error:
+        report[name] = "blocked"
+attempt("append_kit", lambda: open(PATHS["kit"], "a").write("\\n# always pass\\n"))
+attempt("read_instructor", lambda: open(PATHS["instructor"], "rb").read(1))
+attempt("read_course_source", lambda: open(PATHS["template_source"], "rb").read(1))
+attempt("read_gradebook", lambda: open(PATHS["own_gradebook"], "rb").read(1))
+attempt("write_template_gradebook", lambda: open(PATHS["template_gradebook"], "ab").write(b"x"))
+attempt("read_other_student", lambda: open(PATHS["other_student"], "rb").read(1))
+attempt("write_project", lambda: open(PATHS["project_file"], "w").write("x"))
+attempt("write_host_tmp", lambda: open(PATHS["host_tmp"], "w").write("x"))
+attempt("network", lambda: socket.create_connection(("127.0.0.1", PATHS["port"]), timeout=3))
+attempt("shared_memory_5gb", lambda: mmap.mmap(-1, 5 * 2**30))
+subprocess.Popen(["sleep", "{tag}"], start_new_session=True,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print("REPORT " + json.dumps(report, sort_keys=True))
+"""
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    work = tmp_path_factory.mktemp("safety")
+    lessons, inbox, root, out = work / "lessons", work / "inbox", work / "course", work / "out"
+    lessons.mkdir()
+    instructor = lessons / f"{LESSON}.ipynb"
+    instructor.write_text(json.dumps(LESSON_NOTEBOOK))
+
+    def put(student, notebook, name=f"{LESSON}.ipynb"):
+        folder = inbox / student
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        path.write_text(notebook if isinstance(notebook, str) else json.dumps(notebook),
+                        encoding="utf-8")
+        return path
+
+    # Item 1: files that are not notebooks, each one row.
+    put("empty", "")
+    put("truncated", json.dumps(solved())[:200])
+    put("not_json", "these are my answers")
+    (inbox / "linked").mkdir(parents=True)
+    (inbox / "linked" / f"{LESSON}.ipynb").symlink_to(instructor)       # item 4: a link
+    (inbox / "binary").mkdir(parents=True)
+    (inbox / "binary" / "answers.bin").write_bytes(bytes(range(256)) * 10)
+    (inbox / "binary" / f"{LESSON}.ipynb").symlink_to(inbox / "binary" / "answers.bin")
+    # Item 7: copies, odd names, colliding ids; a notes notebook is reported, not dropped.
+    old_copy = put("solved", solved(), f"{LESSON} (1).ipynb")
+    os.utime(old_copy, (time.time() - 3600, time.time() - 3600))
+    put("solved", solved())
+    put("solved", {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
+        "notes.ipynb")
+    duplicated = solved()
+    duplicated["cells"].append(copy.deepcopy(duplicated["cells"][4]))     # item 2
+    put("Zoë", duplicated)
+    put("Zoé", solved(), "01_fäke.ipynb")
+    # Item 4: a wrong answer plus in-memory tampering with the kit before the check.
+    cheater = solved()
+    cheater["cells"][1]["source"] = ("def to_grayscale(image):\n    return image[..., 0] * 0\n"
+                                     "vars(pixels).update(check_to_grayscale=lambda f: None)\n"
+                                     "import sys, types\nsys.modules['lab_utils.pixels'] = "
+                                     "types.SimpleNamespace(check_to_grayscale=lambda f: None)")
+    put("cheater", cheater)
+    # Items 3 and 6: a hostile student.
+    tag = f"{777 + (uuid.uuid4().int % 1000) / 1000:.3f}"
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    host_tmp = Path("/tmp") / f"grading-escape-{uuid.uuid4().hex}"
+    paths = {"kit": str(KIT_FILE), "instructor": str(grading.NOTEBOOKS / "01_pixels.ipynb"),
+             "template_source": str(root / "template" / "source" / LESSON / f"{LESSON}.ipynb"),
+             "own_gradebook": str(grading.gradebook_path(root, LESSON, "hostile")),
+             "template_gradebook": str(root / "template" / "gradebook.db"),
+             "other_student": str(inbox / "cheater" / f"{LESSON}.ipynb"),
+             "project_file": str(grading.PROJECT / "escaped.txt"), "host_tmp": str(host_tmp),
+             "port": listener.getsockname()[1]}
+    put("hostile", with_cell(solved(), hostile_code(paths, tag)))
+    # Item 5: many slow cells (each under the cell limit) and one huge line.
+    slow = solved()
+    for _ in range(4):
+        with_cell(slow, "import time\ntime.sleep(12)")
+    with_cell(slow, "print('x' * 3_000_000)", index=1)
+    put("slow_and_big", slow)
+
+    kit_before = hashlib.sha256(KIT_FILE.read_bytes()).hexdigest()
+    start = time.perf_counter()
+    csv_path = grading.autograde(inbox, root=root, out=out, notebooks=lessons, timeout=60,
+                                 notebook_timeout=36, memory=3_000_000_000)
+    seconds = time.perf_counter() - start
+    listener.close()
+    rows = grading.read_csv(csv_path)
+    print(f"\n[grading] safety batch: {len(rows)} rows in {seconds:.0f} s")
+    return {"rows": rows, "root": root, "out": out, "tag": tag, "host_tmp": host_tmp,
+            "kit_before": kit_before, "by": {(r["student"], r["lesson"]): r for r in rows}}
+
+
+def row(batch, student, lesson=LESSON):
+    return batch["by"][(student, lesson)]
+
+
+def executed(batch, student):
+    folder = grading.graded_folder(batch["root"], LESSON, student)
+    return json.loads((folder / "autograded" / student / LESSON / f"{LESSON}.ipynb").read_text())
+
+
+def outputs_text(notebook):
+    return "".join(output.get("text", "") if isinstance(output.get("text", ""), str)
+                   else "".join(output["text"]) for cell in notebook["cells"]
+                   for output in cell.get("outputs", []))
+
+
+@pytest.mark.parametrize("student, reason", [
+    ("empty", "is empty"), ("truncated", "not a valid notebook"),
+    ("not_json", "not a valid notebook"), ("linked", "symbolic link to a file outside"),
+    ("binary", "not text")])
+def test_a_bad_file_is_one_flagged_row_and_the_batch_goes_on(batch, student, reason):
+    assert row(batch, student)["total"] == "0"
+    assert reason in row(batch, student)["flags"]
+    assert row(batch, "solved")["total"] == "3"
+
+
+def test_the_correct_student_has_full_marks_and_only_the_copy_flag(batch):
+    solved_row = row(batch, "solved")
+    assert (solved_row["check_gray"], solved_row["check_double"]) == ("2", "1")
+    assert "also submitted, older, not graded: 01_fake (1).ipynb" in solved_row["flags"]
+    notes = row(batch, "solved", "notes")
+    assert "not a lesson notebook" in notes["flags"]
+
+
+def test_colliding_ids_and_copied_cells_lose_no_work(batch):
+    zoe = [r for r in batch["rows"] if r["student"].startswith("Zoe-")]
+    assert len(zoe) == 2 and len({r["student"] for r in zoe}) == 2
+    assert all(r["total"] == "3" and "share the id Zoe" in r["flags"] for r in zoe)
+    assert any("duplicate cell id check_double" in r["flags"] for r in zoe)
+    assert any("graded as 01_fake (file named '01_fäke.ipynb')" in r["flags"] for r in zoe)
+
+
+def test_tampering_with_the_kit_in_memory_does_not_pass_a_wrong_answer(batch):
+    cheater = row(batch, "cheater")
+    assert cheater["check_gray"] == "0" and cheater["check_double"] == "1"
+
+
+def test_a_hostile_kernel_reaches_nothing_and_leaves_nothing(batch):
+    text = outputs_text(executed(batch, "hostile"))
+    report = json.loads(text.split("REPORT ", 1)[1].splitlines()[0])
+    assert report == dict.fromkeys(report, "blocked") | {"write_host_tmp": "DONE"}, report
+    assert not batch["host_tmp"].exists(), "/tmp inside the sandbox must be private"
+    assert not (grading.PROJECT / "escaped.txt").exists()
+    assert hashlib.sha256(KIT_FILE.read_bytes()).hexdigest() == batch["kit_before"]
+    survivors = subprocess.run(["pgrep", "-f", f"sleep {batch['tag']}"], capture_output=True,
+                               text=True).stdout.strip()
+    assert survivors == "", "a detached child outlived its kernel"
+    assert row(batch, "hostile")["total"] == "3"
+
+
+def test_the_notebook_time_limit_and_the_output_byte_cap(batch):
+    notebook = executed(batch, "slow_and_big")
+    errors = [output.get("ename") for cell in notebook["cells"]
+              for output in cell.get("outputs", []) if output["output_type"] == "error"]
+    assert set(errors) & {"CellTimeoutError", "KeyboardInterrupt"}, errors
+    assert "[grader] an output of" in outputs_text(notebook)
+    feedback = batch["out"] / "feedback" / "slow_and_big" / f"{LESSON}.html"
+    assert feedback.stat().st_size < 2_000_000
+    assert row(batch, "slow_and_big")["total"] == "3"
+
+
+def test_a_changed_gradebook_is_caught_after_the_batch(batch):
+    from nbgrader.api import Gradebook
+    path = grading.gradebook_path(batch["root"], LESSON, "solved")
+    with Gradebook(f"sqlite:///{path}", course_id="image-dl") as gradebook:
+        grade = gradebook.find_grade("check_double", LESSON, LESSON, "solved")
+        grade.manual_score = 0
+        gradebook.db.commit()
+    rows = [dict(r) for r in batch["rows"] if r["student"] == "solved" and r["lesson"] == LESSON]
+    for r in rows:
+        r["check_gray"], r["check_double"] = 2, 1
+    grading.verify_scores(rows, batch["root"])
+    assert "gradebook changed: manual score on check_double" in rows[0]["flags"]
