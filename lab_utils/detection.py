@@ -828,7 +828,7 @@ def predict(model, images, batch_size: int = 256):
 
 # The lesson's detector settings (measured in benchmarks/detection.py).
 DETECTOR_SETTINGS = {"train_scenes": 4000, "train_seed": 1, "test_scenes": 300, "test_seed": 2,
-                     "epochs": 10, "batch_size": 64, "learning_rate": 0.004, "width": 32}
+                     "epochs": 12, "batch_size": 64, "learning_rate": 0.004, "width": 32}
 
 
 def train_lesson_detector(train_scenes, *, seed: int = 0, epochs: int | None = None):
@@ -1634,8 +1634,9 @@ def detector_viewer(model, scenes, *, scale: int = 4) -> widgets.Interactive:
             rows.append(f"{html.escape(scenes.class_names[label])} {score:.2f} "
                         f"{'✔' if right else '✘'}")
         truth_text = ", ".join(scenes.class_names[k] for k in scenes.labels[index])
-        caption.value = (f"truth (green): {truth_text}<br>found (red): "
-                         + (", ".join(rows) or "nothing above the threshold"))
+        caption.value = (f"truth (green): {truth_text}<br>found (red) with score ≥ "
+                         f"{values['score_threshold']:.2f}: "
+                         + (", ".join(rows) or "nothing"))
         return {"index": index, "found": len(found["boxes"]), "truths": len(truths)}
 
     layout = ipywidgets.VBox([ipywidgets.HBox([controls["index"],
