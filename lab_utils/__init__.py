@@ -11,7 +11,7 @@ Modules shared by every lesson: ``lesson`` (setup), ``data`` (the data registry)
 ``widgets`` (the widget pattern), ``exercises`` (the exercise pattern), ``validation`` (input
 checks with student-readable errors), ``models`` (Keras model builders, training, saving;
 from lesson 04 on). Lesson modules mirror the notebooks: ``pixels`` (01), ``kernels`` (02),
-``perceptrons`` (03), ``cnns`` (04).
+``perceptrons`` (03), ``cnns`` (04), ``detection`` (05).
 """
 
 __version__ = "0.1.0"
