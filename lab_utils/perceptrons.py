@@ -946,7 +946,7 @@ def playground(*, dataset: str = "circles", classes: int = 2, noise: float = 0.1
     picture = ipywidgets.Image(format="png", width=300, height=300)
     loss_plot = ipywidgets.HTML()
     status = ipywidgets.HTML()
-    rate_readout = ipywidgets.HTML(layout=ipywidgets.Layout(width="4em"))
+    rate_readout = ipywidgets.HTML(layout=ipywidgets.Layout(width="4em", margin="0 0 0 12px"))
     box = {"trainer": None, "config": None}
     grid = grid_points(resolution)
 
