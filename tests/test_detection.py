@@ -401,3 +401,36 @@ def test_precision_recall_counts():
     counts = detection.precision_recall([[0, 0, 10, 10], [50, 50, 5, 5]], [[1, 1, 10, 10]])
     assert counts == {"true_positives": 1, "false_positives": 1, "misses": 0,
                       "precision": 0.5, "recall": 1.0}
+
+
+# --- models: shapes, the viewer, and the cached fit -------------------------------------------
+
+def test_detector_shapes_and_viewer_with_an_untrained_model(keras):
+    model = detection.centernet_model(width=8)
+    assert model.output_shape == (None, 8, 8, 15)
+    assert "8 x 8 cells" in detection.describe_outputs(model)
+    scenes = detection.generate_scenes(3, seed=6)
+    viewer = detection.detector_viewer(model, scenes)
+    viewer.controls["score_threshold"].value = 0.05
+    assert viewer.state["truths"] == len(scenes.boxes[0])
+    viewer.controls["index"].value = 2
+    assert viewer.state["index"] == 2
+    single = detection.single_object_model((32, 32, 1), 10)
+    outputs = single(np.zeros((2, 32, 32, 1), np.float32), training=False)
+    assert {name: tuple(value.shape) for name, value in outputs.items()} == \
+        {"class": (2, 10), "box": (2, 4)}
+
+
+@pytest.mark.slow
+def test_fit_trains_then_loads_the_same_training_from_the_cache(keras, cache, capsys):
+    scenes = detection.generate_scenes(16, size=32, min_digit=12, max_digit=20, max_objects=1,
+                                       seed=7)
+    first = detection.train_single_object(scenes, epochs=1, seed=0)
+    second = detection.train_single_object(scenes, epochs=1, seed=0)
+    assert not first.from_cache and second.from_cache
+    assert "loaded the weights" in capsys.readouterr().out
+    for a, b in zip(first.model.get_weights(), second.model.get_weights()):
+        assert np.allclose(a, b)
+    with pytest.raises(TypeError, match="loss_name"):
+        detection.fit(first.model, scenes.images, detection.single_object_targets(scenes),
+                      loss="mse", loss_name="")
