@@ -258,6 +258,9 @@ def read_submission(submission: Submission, students_folder: Path | None = None)
     path = Path(submission.path)
     real = path.resolve()
     if students_folder is not None:
+        if Path(students_folder).is_symlink():
+            raise ValueError(f"the student folder {Path(students_folder).name!r} is a symbolic "
+                             "link; not graded")
         own = Path(students_folder).resolve()
         if path.is_symlink() or real != path.absolute():
             if own not in real.parents:

@@ -203,6 +203,10 @@ def _enter(config: dict, argv: list[str]) -> None:
     for folder in ("/dev/shm", "/tmp", config.get("home", "/home/student")):
         os.makedirs(root + folder, exist_ok=True)
         os.chmod(root + folder, 0o1777)
+    # Writable places: separate mounts, so that the rest of the skeleton can be read-only.
+    for folder in (start, "/tmp", "/dev/shm", config.get("home", "/home/student")):
+        if not os.path.ismount(root + folder):
+            _mount(root + folder, root + folder, flags=MS_BIND | MS_REC)
     os.makedirs(root + "/proc", exist_ok=True)
     try:
         _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -215,6 +219,7 @@ def _enter(config: dict, argv: list[str]) -> None:
         raise SandboxError(f"pivot_root: unknown machine {platform.machine()}")
     _check(_libc.syscall(number, b".", b"."), "pivot_root")
     _check(_libc.umount2(b".", MNT_DETACH), "umount the old root")
+    _mount(None, "/", flags=MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.chdir(start)
     # Lock the mounts: a nested user namespace owns no mount namespace, so nothing can be
     # remounted writable or unmounted to look underneath.

@@ -179,6 +179,11 @@ def test_symbolic_links_out_of_the_student_folder_are_refused(tmp_path):
     link.unlink()
     link.symlink_to(inside)   # a link inside the student's own folder is fine
     assert len(grading.read_submission(submission, link.parent).cells) == 3
+    linked_folder = tmp_path / "inbox" / "trudy"
+    linked_folder.symlink_to(instructor.parent)   # a whole folder linked to the instructor's
+    submission = grading.Submission("trudy", "01_pixels", linked_folder / "01_pixels.ipynb")
+    with pytest.raises(ValueError, match="student folder 'trudy' is a symbolic link"):
+        grading.read_submission(submission, linked_folder)
 
 
 def test_duplicate_grade_ids_keep_one_graded_copy():
@@ -264,6 +269,7 @@ attempt("network", lambda: socket.create_connection(("127.0.0.1", 22), timeout=2
 attempt("map_3gb", lambda: mmap.mmap(-1, 3 * 2**30))
 attempt("write_start", lambda: open("given.txt", "a").write("changed"))
 attempt("write_tmp", lambda: open("/tmp/x", "w").write("x"))
+attempt("write_elsewhere", lambda: open({str(grading.PROJECT / "escaped.txt")!r}, "w"))
 subprocess.Popen(["sleep", "600", "{mark}"], start_new_session=True)
 seen["given"] = open("given.txt").read()
 print(json.dumps(seen, sort_keys=True))
@@ -274,7 +280,7 @@ print(json.dumps(seen, sort_keys=True))
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen == {"read_notebooks": "blocked", "read_grader_file": "blocked",
                     "append_kit": "blocked", "network": "blocked", "map_3gb": "blocked",
-                    "write_start": "DONE", "write_tmp": "DONE",
+                    "write_start": "DONE", "write_tmp": "DONE", "write_elsewhere": "blocked",
                     "given": "from the graderchanged"}
     assert (start / "given.txt").read_text() == "from the grader", "writes must stay inside"
     time.sleep(0.5)
