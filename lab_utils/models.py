@@ -464,7 +464,13 @@ def reinitialise(model, seed: int = 0) -> None:
     keras.utils.set_random_seed(seed)
     with lesson.native_stderr_silenced():
         fresh = keras.models.clone_model(model)
-    model.set_weights(fresh.get_weights())
+    # All variables, not only the weights: a RandomTranslation layer's seed-generator state is
+    # a variable outside get_weights(), and it decides which shifts the training sees.
+    if [v.shape for v in model.variables] == [v.shape for v in fresh.variables]:
+        for variable, new in zip(model.variables, fresh.variables):
+            variable.assign(new)
+    else:                      # an unusual layer layout: the weights at least
+        model.set_weights(fresh.get_weights())
     keras.utils.set_random_seed(seed)
 
 
