@@ -1041,7 +1041,20 @@ def window_score_map(classifier, image, *, size: int = 16, stride: int = 2) -> n
     return probabilities[:, :BACKGROUND].max(axis=1).reshape(rows, -1)
 
 
-def selective_search(image, *, mode: str = "fast", max_side: int | None = None):
+def _seed_c_rand(seed: int) -> None:
+    """Seed the C library's rand(), which OpenCV's selective search uses to rank its boxes
+    (cv2.setRNGSeed does not reach it); without it the order changes from run to run."""
+    import ctypes
+    import sys
+    try:
+        library = ctypes.cdll.msvcrt if sys.platform == "win32" else ctypes.CDLL(None)
+        library.srand(ctypes.c_uint(seed))
+    except (OSError, AttributeError):  # an unusual platform: the order is then not repeatable
+        pass
+
+
+def selective_search(image, *, mode: str = "fast", max_side: int | None = None,
+                     seed: int = 0):
     """OpenCV's selective search (Uijlings et al. 2013; ``cv2.ximgproc.segmentation``).
 
     Parameters
@@ -1050,6 +1063,8 @@ def selective_search(image, *, mode: str = "fast", max_side: int | None = None):
     mode : "fast" or "quality"
     max_side : shrink the image first so that its longer side is at most this (faster);
         the boxes are returned in the original image's pixels.
+    seed : OpenCV ranks the proposals partly at random (C's rand()); seeding it makes the
+        order, and so "the first k proposals", repeatable.
 
     Returns
     -------
@@ -1068,7 +1083,9 @@ def selective_search(image, *, mode: str = "fast", max_side: int | None = None):
             image = cv2.resize(image, (round(image.shape[1] * scale),
                                        round(image.shape[0] * scale)),
                                interpolation=cv2.INTER_AREA)
+    seed = validation.as_int(seed, "seed", minimum=0, maximum=2**31 - 1)
     cv2.setNumThreads(1)   # repeatable timing next to other work
+    _seed_c_rand(seed)
     start = time.perf_counter()
     search = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
     search.setBaseImage(np.ascontiguousarray(image[..., ::-1]))   # OpenCV wants BGR

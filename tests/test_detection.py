@@ -434,3 +434,10 @@ def test_fit_trains_then_loads_the_same_training_from_the_cache(keras, cache, ca
     with pytest.raises(TypeError, match="loss_name"):
         detection.fit(first.model, scenes.images, detection.single_object_targets(scenes),
                       loss="mse", loss_name="")
+
+
+def test_selective_search_order_repeats_with_its_seed():
+    image = data.load_image("coffee")
+    first, _ = detection.selective_search(image, max_side=128, seed=3)
+    second, _ = detection.selective_search(image, max_side=128, seed=3)
+    assert first.shape[1] == 4 and len(first) > 10 and np.array_equal(first, second)
