@@ -3,7 +3,9 @@
 Use it through `make release` / `make autograde` (lab_utils/grading.py), which run nbgrader
 from this folder so that this file is found. The lesson notebooks in notebooks/ are the only
 source: `lab_utils.grading` copies each one to build/course/source/<lesson>/<lesson>.ipynb
-(git-ignored) before every release, so there is no hand-kept copy to forget.
+(git-ignored) before every release, so there is no hand-kept copy to forget. `make autograde`
+grades each submission in its own course folder (build/course/graded/<lesson>/<student>/) with
+the settings at the end of this file switched on (sandboxed kernels; see the README).
 """
 
 from pathlib import Path
