@@ -1002,7 +1002,7 @@ def prediction_demo(model, images, labels, class_names, *, seed: int = 0) \
         # A fraction of the strongest setting (DEMO_RANGES); the caption gives it in the
         # perturbation's own unit. Greyed out while the perturbation is "none".
         "amount": ipywidgets.FloatSlider(0.0, min=0.0, max=1.0, step=0.05, readout_format=".0%",
-                                         description="amount (of the strongest)", **wide),
+                                         description="amount", **wide),
     }
     picture = ipywidgets.Image(format="png", width=160, height=160)
     bars = ipywidgets.HTML()
@@ -1031,6 +1031,10 @@ def prediction_demo(model, images, labels, class_names, *, seed: int = 0) \
         change = describe_perturbation(values["perturbation"], strength)
         if values["perturbation"] == "none":
             change += ": choose a perturbation to use the amount slider"
+        else:
+            strongest = describe_perturbation(values["perturbation"],
+                                              DEMO_RANGES[values["perturbation"]][1])
+            change += f" (amount {values['amount']:.0%}; at 100%: {strongest})"
         caption.value = (f"Test image no. {values['index']}, a <b>"
                          f"{html.escape(str(class_names[label]))}</b>, {html.escape(change)}."
                          f"<br>Predicted <b>{html.escape(str(class_names[predicted]))}</b> "

@@ -509,7 +509,8 @@ def test_prediction_demo_says_what_is_shown(cnn, placed_split):
     assert f"Test image no. 0, a <b>{placed_split.class_names[labels[0]]}</b>" in caption
     with demo.hold():
         demo.controls["amount"].value = 0.3
-    assert "shifted by 3.0 pixels" in demo.layout.children[2].value   # the unit, not "3.00"
+    assert "shifted by 3.0 pixels (amount 30%; at 100%: shifted by 10.0 pixels)" in \
+        demo.layout.children[2].value                       # the unit, not "strength 3.00"
     demo.controls["perturbation"].value = "none"          # the slider is greyed, not ignored
     assert demo.controls["amount"].disabled and "unchanged" in demo.layout.children[2].value
     np.testing.assert_array_equal(demo.state["image"], images[0])
