@@ -1,10 +1,11 @@
 """nbgrader plug-ins used by ``lab_utils.grading`` (imported by nbgrader only, never by lessons).
 
 * :class:`FreshKit` (sanitising step, after nbgrader restored the locked cells): every graded
-  check cell first drops the kit's modules from ``sys.modules`` and imports the ones the cell
-  uses again from the read-only files, so a module the student changed in memory
-  (``vars(pixels).update(check_x=...)``, a fake ``sys.modules['lab_utils.pixels']``) is not the
-  one that checks. Every lesson gets it with no line in the notebook.
+  check cell runs with the kit's modules taken out of ``sys.modules`` and the ones it uses
+  imported again from the read-only files (put back afterwards), so a module the student
+  changed in memory (``vars(pixels).update(check_x=...)``, a fake
+  ``sys.modules['lab_utils.pixels']``) is not the one that checks. Every lesson gets it with
+  no line in the notebook.
 * :class:`LimitOutputBytes` (after execution): any output larger than ``max_bytes`` (text,
   images, HTML) is replaced by a short note, so one huge line or image cannot make a huge
   feedback file.
@@ -20,6 +21,7 @@ import ast
 import json
 import math
 import os
+import textwrap
 import time
 from pathlib import Path
 
@@ -36,7 +38,13 @@ def kit_modules() -> set:
 
 
 def fresh_prefix(source: str) -> str:
-    """The lines that re-import the kit modules a check cell's code names ('' if none)."""
+    """The check cell run with a fresh copy of the kit modules it names ('' if none).
+
+    The kit's modules are taken out of ``sys.modules``, the ones the cell names are imported
+    again from the (read-only) files, the check runs, and then everything is put back as it
+    was, so later cells see the same objects as before (the lesson's own ``exercises`` classes,
+    ``solution_or`` and so on).
+    """
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -45,14 +53,25 @@ def fresh_prefix(source: str) -> str:
                   & kit_modules())
     if not used:
         return ""
-    imports = "; ".join(f"{name} = __grader_import(\"lab_utils.{name}\")" for name in used)
+    imports = "".join(f"    {name} = __grader_importlib.import_module(\"lab_utils.{name}\")\n"
+                      for name in used)
+    body = textwrap.indent(source.rstrip() or "pass", "    ") + "\n"
+    kit = "(__n == 'lab_utils' or __n.startswith('lab_utils.'))"
     return (f"{FRESH_MARK}\n"
             "import sys as __grader_sys, importlib as __grader_importlib\n"
-            "for __grader_name in [__n for __n in list(__grader_sys.modules) "
-            "if __n == 'lab_utils' or __n.startswith('lab_utils.')]:\n"
+            f"__grader_saved = {{__n: __m for __n, __m in list(__grader_sys.modules.items()) "
+            f"if {kit}}}\n"
+            f"__grader_names = {{__n: globals()[__n] for __n in {used!r} if __n in globals()}}\n"
+            "for __grader_name in __grader_saved:\n"
             "    del __grader_sys.modules[__grader_name]\n"
-            "__grader_import = __grader_importlib.import_module\n"
-            f"{imports}\n")
+            "try:\n"
+            f"{imports}"
+            f"{body}"
+            "finally:\n"
+            f"    for __grader_name in [__n for __n in list(__grader_sys.modules) if {kit}]:\n"
+            "        del __grader_sys.modules[__grader_name]\n"
+            "    __grader_sys.modules.update(__grader_saved)\n"
+            "    globals().update(__grader_names)\n")
 
 
 class FreshKit(NbGraderPreprocessor):
@@ -61,9 +80,9 @@ class FreshKit(NbGraderPreprocessor):
     def preprocess_cell(self, cell, resources, index):
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            prefix = fresh_prefix(cell.source)
-            if prefix and FRESH_MARK not in cell.source:
-                cell.source = prefix + cell.source
+            wrapped = fresh_prefix(cell.source)
+            if wrapped and FRESH_MARK not in cell.source:
+                cell.source = wrapped
         return cell, resources
 
 

@@ -288,20 +288,29 @@ print(json.dumps(seen, sort_keys=True))
     assert left.strip() == "", "a detached child outlived the sandbox"
 
 
-def test_graded_checks_re_import_the_kit_fresh():
+def test_graded_checks_re_import_the_kit_fresh_and_put_it_back():
     hooks = pytest.importorskip("lab_utils.autograde_hooks")
-    prefix = hooks.fresh_prefix("pixels.check_to_grayscale(to_grayscale)")
-    assert 'pixels = __grader_import("lab_utils.pixels")' in prefix
+    cell = "seen.append(pixels.check_to_grayscale)\nseen.append(pixels)"
+    wrapped = hooks.fresh_prefix(cell)
+    assert 'pixels = __grader_importlib.import_module("lab_utils.pixels")' in wrapped
     assert hooks.fresh_prefix("assert double(3) == 6") == ""
-    namespace = {}
     import lab_utils.pixels as before
+    import lab_utils.exercises as exercises_before
+    namespace = {"seen": [], "pixels": before}
     try:
         before.check_to_grayscale = lambda function: None     # what a student could do
-        exec(prefix, namespace)
-        assert namespace["pixels"] is not before
-        assert namespace["pixels"].check_to_grayscale is not before.check_to_grayscale
+        exec(wrapped, namespace)
+        checked_with, fresh = namespace["seen"]
+        assert fresh is not before and checked_with is not before.check_to_grayscale
+        assert namespace["pixels"] is before, "later cells must see the lesson's own module"
+        assert sys.modules["lab_utils.pixels"] is before
+        assert sys.modules["lab_utils.exercises"] is exercises_before
     finally:
         del before.check_to_grayscale
+    failing = hooks.fresh_prefix("raise ValueError(pixels.__name__)")
+    with pytest.raises(ValueError):
+        exec(failing, {"pixels": before})
+    assert sys.modules["lab_utils.pixels"] is before
 
 
 def test_outputs_over_the_byte_limit_are_replaced_by_a_note():
