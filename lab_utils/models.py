@@ -292,7 +292,10 @@ def _training_key(model, arrays, settings: dict) -> str:
     digest.update(json.dumps({**settings, "keras": keras.__version__,
                               "backend": keras.backend.backend(),
                               "architecture": model.to_json()}, sort_keys=True).encode())
-    for array in [*arrays, *(np.asarray(w) for w in model.get_weights())]:
+    # model.variables, not get_weights(): a random layer's seed state (e.g. RandomTranslation)
+    # changes the training as much as the initial weights do.
+    variables = [np.asarray(keras.ops.convert_to_numpy(v)) for v in model.variables]
+    for array in [*arrays, *variables]:
         digest.update(str((array.shape, array.dtype)).encode())
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
