@@ -1363,6 +1363,11 @@ def check_iou(student):
         over_sum = clipped / (area_a + area_b)
         a_as_xywh = iou_matrix([[ax1, ay1, ax2, ay2]], [[bx1, by1, bx2, by2]], "xywh")[0, 0]
         if _finite_number(result) and not np.isclose(result, expected, atol=1e-5):
+            if isinstance(result, (int, np.integer)) and 0 < expected < 1:
+                exercises.fail(f"{name} returned the whole number {result}, expected "
+                               f"{expected:.4g}: IoU is a fraction between 0 and 1; do not "
+                               f"round it or convert it with int() (and use / rather "
+                               f"than //).", _IOU_HINT)
             if expected == 0 and result > 0 and raw_w <= 0 and raw_h <= 0:
                 exercises.fail(f"{name} returned {result:.4g}, expected 0: these boxes do not "
                                f"overlap, but both the width and the height of the "
@@ -1380,7 +1385,9 @@ def check_iou(student):
                     (a_as_xywh, "that reads the boxes as (x, y, w, h); iou receives corners "
                                 "(x1, y1, x2, y2)."),
                     (clipped / min(area_a, area_b), "that divides by the smaller area, not "
-                                                    "by the union.")]:
+                                                    "by the union."),
+                    (clipped, "that is the intersection's area; IoU divides it by the "
+                              "union's area.")]:
                 if np.isclose(result, value, atol=1e-5):
                     exercises.fail(f"{name} returned {result:.4g}, expected {expected:.4g}: "
                                    f"{message}", _IOU_HINT)
@@ -1487,6 +1494,7 @@ def check_multitask_loss(student):
             result = result.reshape(())
         if _finite_number(result) and not np.isclose(result, expected, rtol=1e-4):
             count = len(labels)
+            true_probability = probabilities[np.arange(count), labels]
             for value, message in [
                     (cross_entropy + squared, "box_weight is not used: multiply the L2 part "
                                               "by it."),
@@ -1504,7 +1512,25 @@ def check_multitask_loss(student):
                                                                        "squared error."),
                     (float(np.mean(-np.log(probabilities.max(axis=1)))) + weight * squared,
                      "the cross-entropy uses the probability of the TRUE class "
-                     "(probabilities[i, labels[i]]), not the largest one.")]:
+                     "(probabilities[i, labels[i]]), not the largest one."),
+                    (float(np.mean(-true_probability)) + weight * squared,
+                     "the cross-entropy takes the LOG of the true class's probability: "
+                     "mean of -log(p), not of -p."),
+                    (float(np.mean(-np.log10(true_probability))) + weight * squared,
+                     "that is log10; the cross-entropy uses the natural log (np.log)."),
+                    (float(np.mean(-np.log(probabilities))) + weight * squared,
+                     "that averages -log over EVERY class; only the true class's probability "
+                     "counts: probabilities[np.arange(N), labels]."),
+                    (float(np.mean(-np.log(probabilities[:, labels]))) + weight * squared,
+                     "probabilities[:, labels] is an N x N table (every example with every "
+                     "label); pair example i with its own label: "
+                     "probabilities[np.arange(N), labels]."),
+                    (cross_entropy * count + weight * squared, "the cross-entropy is summed; "
+                                                               "take its mean over the N "
+                                                               "examples."),
+                    (cross_entropy + weight * squared / 2, "no factor 1/2: Keras's 'mse' is "
+                                                           "the plain mean of the squared "
+                                                           "errors.")]:
                 if np.isclose(result, value, rtol=1e-4):
                     exercises.fail(f"{name} returned {result:.6g}, expected {expected:.6g}: "
                                    f"{message}", _LOSS_HINT)
@@ -1535,7 +1561,40 @@ def _match_cases():
         cases.append((jitter, rng.permutation(count + 4) / (count + 4), truths, 0.5))
     cases.append((found, np.array([0.6, 0.9, 0.8, 0.7, 0.5]), truths[:0], 0.5))
     cases.append((found[:2], np.array([0.6, 0.9]), np.array([[0, 0, 10, 10]], float), 0.95))
+    # IoU exactly at the threshold (50 / 100) is a match in pycocotools (>=):
+    cases.append((np.array([[0, 0, 10, 5]], float), np.array([0.8]),
+                  np.array([[0, 0, 10, 10]], float), 0.5))
     return cases
+
+
+def _greedy_matches(overlaps, scores, threshold, *, strict: bool = False) -> np.ndarray:
+    """Greedy matching from the highest score down on an IoU table (for known mistakes)."""
+    matches = np.full(len(overlaps), -1)
+    taken: set = set()
+    for index in np.argsort(-np.asarray(scores), kind="stable"):
+        best, best_iou = -1, threshold
+        for truth in range(overlaps.shape[1]):
+            value = overlaps[index, truth]
+            if truth not in taken and (value > best_iou if strict or best >= 0
+                                       else value >= best_iou):
+                best, best_iou = truth, value
+        if best >= 0:
+            matches[index] = best
+            taken.add(best)
+    return matches
+
+
+def _iou_read_as_corners(found, truths) -> np.ndarray:
+    """The IoU table a student's iou gives when (x, y, w, h) boxes are passed unconverted."""
+    a, b = found[:, None, :], truths[None, :, :]
+    width = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    height = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0,
+                     None)
+    inter = width * height
+    union = ((a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+             + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]) - inter)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def _coco_matches(found, scores, truths, threshold) -> np.ndarray:
@@ -1587,8 +1646,15 @@ def check_match_detections(student):
         result = student(found.copy(), scores.copy(), truths.copy(), threshold, name=name,
                          hint=_MATCH_HINT)
         expected = _coco_matches(found, scores, truths, threshold)
+        if isinstance(result, (list, tuple)) and any(value is None for value in result):
+            exercises.fail(f"{name} returned None for some detections; write -1 for a "
+                           f"detection that matches no ground-truth box.", _MATCH_HINT)
         if isinstance(result, list):
             result = np.array(result)
+        if isinstance(result, np.ndarray) and result.dtype == bool:
+            exercises.fail(f"{name} returned True/False for each detection; return the INDEX "
+                           f"of the ground-truth box it matches (0, 1, ...), or -1.",
+                           _MATCH_HINT)
         overlaps = iou_matrix(found, truths) if len(truths) else np.zeros((len(found), 0))
         mistakes = []
         if len(truths):
@@ -1608,6 +1674,24 @@ def check_match_detections(student):
             mistakes.append((no_exclusive, "each ground-truth box can be matched only once: "
                                            "a second detection of the same object is a false "
                                            "positive (a duplicate)."))
+            first_above = np.full(len(found), -1)
+            taken = set()
+            for index in np.argsort(-scores, kind="stable"):
+                candidates = [t for t in range(len(truths))
+                              if t not in taken and overlaps[index, t] >= threshold]
+                if candidates:
+                    first_above[index] = candidates[0]
+                    taken.add(candidates[0])
+            mistakes.append((first_above, "a detection takes the free ground-truth box it "
+                                          "overlaps MOST, not the first one above the "
+                                          "threshold."))
+            strict = _greedy_matches(overlaps, scores, threshold, strict=True)
+            mistakes.append((strict, "an IoU exactly equal to the threshold counts as a match "
+                                     "(IoU >= threshold, as in pycocotools)."))
+            as_corners = _greedy_matches(_iou_read_as_corners(found, truths), scores,
+                                         threshold)
+            mistakes.append((as_corners, "the boxes are (x, y, w, h): convert them to corners "
+                                         "(your xywh_to_xyxy) before calling your iou."))
         exercises.expect_array(result, expected.astype(np.int64), name=name, hint=_MATCH_HINT,
                                known_mistakes=[(m.astype(np.int64), text)
                                                for m, text in mistakes])

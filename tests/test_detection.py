@@ -295,6 +295,38 @@ def _duplicate_match(found, scores, truths, threshold):
     return result
 
 
+def _greedy(found, scores, truths, threshold, *, first=False, strict=False, convert=True):
+    found = np.asarray(found, float)
+    truths = np.asarray(truths, float).reshape(-1, 4)
+    if convert:
+        found, truths = _xywh_to_xyxy(found), _xywh_to_xyxy(truths)
+    matched, taken = [-1] * len(found), set()
+    for index in np.argsort(-scores):
+        best, best_iou = -1, threshold
+        for truth in range(len(truths)):
+            overlap = _iou(found[index], truths[truth])
+            if truth not in taken and (overlap > best_iou if strict else overlap >= best_iou):
+                best, best_iou = truth, overlap
+                if first:
+                    break
+        if best >= 0:
+            matched[index] = best
+            taken.add(best)
+    return matched
+
+
+def _first_above_match(*arguments):
+    return _greedy(*arguments, first=True)
+
+
+def _strict_match(*arguments):
+    return _greedy(*arguments, strict=True)
+
+
+def _unconverted_match(*arguments):
+    return _greedy(*arguments, convert=False)
+
+
 def _unsorted_match(found, scores, truths, threshold):
     return _match(found, scores, truths, threshold, order=range(len(found)))
 
@@ -320,6 +352,29 @@ WRONG = [
      "TRUE class"),
     ("check_match_detections", _duplicate_match, "only once"),
     ("check_match_detections", _unsorted_match, "highest score"),
+    # careless-student answers reviewed after the first version of the checks:
+    ("check_iou", lambda a, b: int(_iou(a, b)), "whole number"),
+    ("check_iou", lambda a, b: max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+     * max(0.0, min(a[3], b[3]) - max(a[1], b[1])), "intersection's area"),
+    ("check_multitask_loss", lambda p, l, b, t, w: -np.mean(p[np.arange(len(l)), l])
+     + w * np.mean((b - t) ** 2), "LOG"),
+    ("check_multitask_loss", lambda p, l, b, t, w: -np.mean(np.log10(p[np.arange(len(l)), l]))
+     + w * np.mean((b - t) ** 2), "log10"),
+    ("check_multitask_loss", lambda p, l, b, t, w: -np.mean(np.log(p))
+     + w * np.mean((b - t) ** 2), "EVERY class"),
+    ("check_multitask_loss", lambda p, l, b, t, w: -np.mean(np.log(p[:, l]))
+     + w * np.mean((b - t) ** 2), r"N x N"),
+    ("check_multitask_loss", lambda p, l, b, t, w: -np.sum(np.log(p[np.arange(len(l)), l]))
+     + w * np.mean((b - t) ** 2), "summed"),
+    ("check_multitask_loss", lambda p, l, b, t, w: _loss(p, l, b, t, 0)
+     + w * np.mean((b - t) ** 2) / 2, "factor 1/2"),
+    ("check_match_detections", _first_above_match, "overlaps MOST"),
+    ("check_match_detections", _strict_match, ">= threshold"),
+    ("check_match_detections", _unconverted_match, "convert them to corners"),
+    ("check_match_detections", lambda *arguments: np.array(_match(*arguments)) >= 0,
+     "INDEX"),
+    ("check_match_detections",
+     lambda *arguments: [None if v < 0 else v for v in _match(*arguments)], "write -1"),
 ]
 
 

@@ -103,25 +103,6 @@ SHORTCUTS = {
     "lab_utils.detection.check_match_detections":
         "from lab_utils import detection\ndef f(found, scores, truths, t):\n"
         "    return detection.match_detections(found, scores, truths, iou_threshold=t)\n",
-    # lesson 05 (the source check stops these before any call)
-    "lab_utils.detection.check_xywh_to_xyxy":
-        "from keras.utils import bounding_boxes\ndef f(boxes):\n"
-        "    return bounding_boxes.convert_format(boxes, 'xywh', 'xyxy')\n",
-    "lab_utils.detection.check_iou":
-        "from keras.utils import bounding_boxes\ndef f(box_a, box_b):\n"
-        "    return float(bounding_boxes.compute_iou(box_a[None], box_b[None], 'xyxy')[0, 0])\n",
-    "lab_utils.detection.check_nms":
-        "import tensorflow as tf\ndef f(boxes, scores, iou_threshold):\n"
-        "    return list(tf.image.non_max_suppression(boxes, scores, len(boxes), "
-        "iou_threshold).numpy())\n",
-    "lab_utils.detection.check_multitask_loss":
-        "from sklearn.metrics import log_loss, mean_squared_error\n"
-        "def f(labels, probabilities, true_boxes, predicted_boxes):\n"
-        "    return log_loss(labels, probabilities) + mean_squared_error(true_boxes, "
-        "predicted_boxes)\n",
-    "lab_utils.detection.check_match_detections":
-        "from lab_utils import detection\ndef f(*arguments):\n"
-        "    return detection.match_detections(*arguments)\n",
     # lesson 06 (the source check stops these before any call)
     "lab_utils.faces.check_pairwise_squared_distances":
         "from scipy.spatial.distance import cdist\ndef f(embeddings):\n"
@@ -236,3 +217,16 @@ def test_check_rejects_a_shortcut_hidden_by_getattr(key):
     check = _registered(key)
     with pytest.raises(exercises.ExerciseIncorrect, match=r"\(reached at run time\)"):
         check(_notebook_function(HIDDEN_SHORTCUTS[key], key))
+
+
+def test_shortcut_tables_have_no_duplicate_keys():
+    # A repeated key in a dict literal silently replaces the earlier entry (and its test).
+    import ast
+    import collections
+    import pathlib
+    tree = ast.parse(pathlib.Path(__file__).read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            keys = [key.value for key in node.keys if isinstance(key, ast.Constant)]
+            repeated = [key for key, count in collections.Counter(keys).items() if count > 1]
+            assert not repeated, f"keys given twice (line {node.lineno}): {repeated}"
