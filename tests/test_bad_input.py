@@ -298,3 +298,62 @@ def test_check_output_size_names_nan_infinity_and_overflow():
     for answer in [NAN, float("inf"), np.float32(NAN), 10**400]:
         with pytest.raises(exercises.ExerciseIncorrect, match="whole number of pixels"):
             kernels.check_output_size(lambda *args, answer=answer: answer)
+
+
+# --------------------------------------------------------------------------------------------
+# Lessons 05 and 06 (detection, faces): the same rules for their public functions
+# --------------------------------------------------------------------------------------------
+
+BOXES = np.array([[2.0, 2.0, 10.0, 10.0], [4.0, 4.0, 10.0, 10.0]])
+FACES = RNG.random((8, 16, 16)).astype(np.float32)
+PEOPLE = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+
+
+def lesson_05_06_cases():
+    from lab_utils import detection, faces
+    return [
+        ("as_boxes NaN", detection.as_boxes, ([[1, 2, NAN, 3]],), {}, ValueError,
+         "contains NaN or infinite values"),
+        ("as_boxes negative width", detection.as_boxes, ([[1, 2, -3, 3]],), {}, ValueError,
+         "negative width or height"),
+        ("as_boxes shape", detection.as_boxes, (np.ones((2, 5)),), {}, ValueError,
+         r"shape \(N, 4\)"),
+        ("convert_boxes format", detection.convert_boxes, (BOXES, "xywh", "cxcy"), {},
+         ValueError, "target must be one of 'xywh'"),
+        ("iou_matrix shape", detection.iou_matrix, (BOXES, np.ones((2, 3))), {}, ValueError,
+         r"boxes_b must have shape \(N, 4\)"),
+        ("non_max_suppression score count", detection.non_max_suppression, (BOXES, [0.5]), {},
+         ValueError, "one score per box"),
+        ("non_max_suppression NaN score", detection.non_max_suppression, (BOXES, [0.5, NAN]),
+         {}, ValueError, "NaN"),
+        ("non_max_suppression threshold", detection.non_max_suppression, (BOXES, [0.5, 0.4]),
+         {"iou_threshold": 2}, ValueError, "at most 1"),
+        ("detection draw_boxes huge", detection.draw_boxes, (HUGE_RGB, BOXES), {}, ValueError,
+         "too large"),
+        ("detection draw_boxes 0/1 uint8", detection.draw_boxes, (CAST_TO_UINT8, BOXES), {},
+         ValueError, "only the values 0 and 1"),
+        ("sliding_windows stride", detection.sliding_windows, ((64, 64),), {"stride": 0},
+         ValueError, "stride must be at least 1"),
+        ("as_faces colour", faces.as_faces, (RNG.random((2, 8, 8, 3)),), {}, ValueError,
+         "rgb2gray"),
+        ("as_faces NaN", faces.as_faces, (np.full((2, 8, 8), NAN),), {}, ValueError, "NaN"),
+        ("squared_distances NaN", faces.squared_distances, (np.full((3, 2), NAN),), {},
+         ValueError, "NaN"),
+        ("verification_roc lengths", faces.verification_roc,
+         (np.ones(3), np.array([True, False])), {}, ValueError, "equal length"),
+        ("identity_split unknown person", faces.identity_split,
+         (data.Dataset(FACES, PEOPLE, list("abcd"), "faces"),), {"test_identities": [9]},
+         ValueError, r"not in the dataset: \[9\]"),
+        ("as_threshold NaN", faces.as_threshold, (NAN, np.ones(3)), {}, ValueError, "finite"),
+        ("error_rates NaN distance", faces.error_rates,
+         (np.array([NAN, 1.0]), np.array([True, False]), 1.0), {}, ValueError, "NaN"),
+    ]
+
+
+def test_lesson_05_06_functions_refuse_hostile_input_clearly():
+    for case_id, function, args, kwargs, error, message in lesson_05_06_cases():
+        try:
+            with pytest.raises(error, match=message):
+                function(*args, **kwargs)
+        except (AssertionError, pytest.fail.Exception, Exception) as failure:
+            raise AssertionError(f"{case_id}: {failure}") from failure
