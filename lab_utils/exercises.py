@@ -427,25 +427,33 @@ def _time_limit(seconds: float):
     """Interrupt the main thread after ``seconds`` (works on Linux, macOS and Windows).
 
     The interrupt arrives as KeyboardInterrupt between Python bytecodes, so a loop written in
-    Python stops; one long NumPy call finishes first. Outside the main thread (rare in a
-    notebook) no limit applies.
+    Python stops; one long NumPy call finishes first. It is repeated every half second until
+    the block ends, because student code may swallow one (``try: ... except: pass``); code that
+    swallows every one cannot be stopped from inside the kernel (the autograder's per-notebook
+    time limit still ends it).
+    Outside the main thread (rare in a notebook) no limit applies.
     """
     state = _Timer()
     if threading.current_thread() is not threading.main_thread() or seconds is None:
         yield state
         return
+    finished = threading.Event()
 
     def interrupt():
+        if finished.wait(seconds):
+            return
         state.fired = True
-        _thread.interrupt_main()
+        while not finished.is_set():
+            _thread.interrupt_main()
+            finished.wait(0.5)
 
-    timer = threading.Timer(seconds, interrupt)
-    timer.daemon = True
-    timer.start()
+    watchdog = threading.Thread(target=interrupt, daemon=True, name="exercise-time-limit")
+    watchdog.start()
     try:
         yield state
     finally:
-        timer.cancel()
+        finished.set()
+        watchdog.join()
 
 
 @contextlib.contextmanager

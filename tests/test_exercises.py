@@ -184,6 +184,21 @@ def test_checker_stops_an_endless_loop_with_a_clear_message():
         check(endless)
 
 
+def test_checker_stops_a_loop_that_swallows_the_first_interrupt():
+    check = _make_square_check(time_limit=0.3)
+
+    def stubborn(x):
+        try:
+            while True:
+                pass
+        except BaseException:  # noqa: BLE001 - what a careless student writes
+            pass
+        while True:
+            pass
+    with pytest.raises(exercises.ExerciseIncorrect, match="did not finish within 0.3 s"):
+        check(stubborn)
+
+
 def test_checker_leaves_the_global_random_state_alone():
     check = _make_square_check()
     np.random.seed(5)
