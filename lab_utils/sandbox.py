@@ -78,9 +78,28 @@ def available() -> str | None:
 
 def command(config_path: Path | str, argv: list[str]) -> list[str]:
     """The command line that runs ``argv`` in a sandbox described by the JSON file."""
-    return ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--net", "--ipc",
+    return [sys.executable, "-m", "lab_utils.sandbox", "--outer", "--",
+            "unshare", "--user", "--map-root-user", "--mount", "--pid", "--net", "--ipc",
             "--uts", "--fork", "--kill-child", sys.executable, "-m", "lab_utils.sandbox",
             str(config_path), "--", *argv]
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _outer(argv: list[str]) -> int:
+    """Exec ``argv`` (the ``unshare`` line) so that it is killed when its parent dies.
+
+    jupyter_client starts kernels in a session of their own, so killing nbgrader (a notebook
+    over its time limit) would not reach them; with this, the sandbox's PID namespace, and
+    every process in it, dies with nbgrader.
+    """
+    parent = os.getppid()
+    _check(_libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0), "parent-death signal")
+    if os.getppid() != parent:   # the parent died before the signal was armed
+        return 70
+    os.execvp(argv[0], argv)
+    return 70
 
 
 def write_kernelspec(folder: Path | str, config_path: Path | str) -> Path:
@@ -246,6 +265,8 @@ def _enter(config: dict, argv: list[str]) -> None:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["--outer", "--"] and len(argv) > 2:
+        return _outer(argv[2:])
     if len(argv) < 3 or argv[1] != "--":
         print("usage: python -m lab_utils.sandbox CONFIG.json -- COMMAND...", file=sys.stderr)
         return 2

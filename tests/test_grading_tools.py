@@ -270,7 +270,9 @@ attempt("map_3gb", lambda: mmap.mmap(-1, 3 * 2**30))
 attempt("write_start", lambda: open("given.txt", "a").write("changed"))
 attempt("write_tmp", lambda: open("/tmp/x", "w").write("x"))
 attempt("write_elsewhere", lambda: open({str(grading.PROJECT / "escaped.txt")!r}, "w"))
-subprocess.Popen(["sleep", "600", "{mark}"], start_new_session=True)
+subprocess.Popen(["python3", "-c", "import time; time.sleep(600)", "{mark}"],
+                 start_new_session=True)
+__import__("time").sleep(0.5)
 seen["given"] = open("given.txt").read()
 print(json.dumps(seen, sort_keys=True))
 """
@@ -286,6 +288,35 @@ print(json.dumps(seen, sort_keys=True))
     time.sleep(0.5)
     left = subprocess.run(["pgrep", "-f", mark], capture_output=True, text=True).stdout
     assert left.strip() == "", "a detached child outlived the sandbox"
+
+
+def test_the_sandbox_dies_with_the_process_that_started_it(tmp_path):
+    """nbgrader killed for its time limit must take its kernel (own session) along."""
+    sandbox = _sandbox_or_skip()
+    config, mark = tmp_path / "sandbox.json", uuid.uuid4().hex
+    config.write_text(json.dumps({"scratch": str(tmp_path / "scratch"),
+                                  "read_only": [sys.prefix, sys.base_prefix]}))
+    sleeper = [sys.executable, "-c", "import time; time.sleep(600)", mark]
+    launcher = ("import subprocess, sys, time\n"
+                f"subprocess.Popen({sandbox.command(config, sleeper)!r}, "
+                "start_new_session=True)\ntime.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, "-c", launcher], cwd=tmp_path)
+    try:
+        for _ in range(100):
+            time.sleep(0.2)
+            if subprocess.run(["pgrep", "-f", mark], capture_output=True).stdout:
+                break
+        else:
+            pytest.fail("the sandboxed command did not start")
+    finally:
+        parent.kill()
+        parent.wait()
+    for _ in range(50):
+        time.sleep(0.2)
+        if not subprocess.run(["pgrep", "-f", mark], capture_output=True).stdout:
+            break
+    assert not subprocess.run(["pgrep", "-f", mark], capture_output=True).stdout, \
+        "the sandbox outlived the process that started it"
 
 
 def test_graded_checks_re_import_the_kit_fresh_and_put_it_back():
