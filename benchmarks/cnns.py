@@ -14,13 +14,10 @@ Run: `.venv/bin/python benchmarks/cnns.py` (or `make benchmark`).
 import os
 from pathlib import Path
 
+from _machine import machine  # benchmarks/_machine.py (scripts run from this folder)
+
 PROJECT = Path(__file__).resolve().parent.parent
 os.environ["LAB_UTILS_RETRAIN"] = "1"   # measure real training, never the cache of models.train
-
-
-def machine() -> str:
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    return f"{os.cpu_count()} CPU cores, load average {load} (1, 5, 15 min)"
 
 
 def comparison_figures() -> None:

@@ -15,12 +15,9 @@ Run: `.venv/bin/python benchmarks/detection.py` (or `make benchmark`).
 
 import os
 
+from _machine import machine  # benchmarks/_machine.py (scripts run from this folder)
+
 os.environ["LAB_UTILS_RETRAIN"] = "1"   # measure real training, never the cache
-
-
-def machine() -> str:
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    return f"{os.cpu_count()} CPU cores, load average {load} (1, 5, 15 min)"
 
 
 def main() -> None:

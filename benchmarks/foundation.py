@@ -4,12 +4,13 @@ Run with `make benchmark` (or `.venv/bin/python benchmarks/foundation.py [notebo
 Prints measured figures only; nothing here is a pass/fail test.
 """
 
-import os
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _machine import machine  # benchmarks/_machine.py (scripts run from this folder)
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -37,12 +38,6 @@ def run_notebook(path: Path) -> tuple[float, float]:
     result = subprocess.run([sys.executable, "-c", wrapper, str(path)], cwd=PROJECT, check=True,
                             capture_output=True, text=True)
     return time.perf_counter() - start, int(result.stdout) / 1024
-
-
-def machine() -> str:
-    """Cores and load average: on a shared machine wall-clock seconds grow with the load."""
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    return f"{os.cpu_count()} cores, load average {load} (1, 5, 15 min)"
 
 
 def main(notebooks):
