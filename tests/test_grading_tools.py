@@ -328,6 +328,7 @@ def test_graded_checks_re_import_the_kit_fresh_and_put_it_back():
     import lab_utils.pixels as before
     import lab_utils.exercises as exercises_before
     namespace = {"seen": [], "pixels": before}
+    original = before.check_to_grayscale
     try:
         before.check_to_grayscale = lambda function: None     # what a student could do
         exec(wrapped, namespace)
@@ -337,7 +338,7 @@ def test_graded_checks_re_import_the_kit_fresh_and_put_it_back():
         assert sys.modules["lab_utils.pixels"] is before
         assert sys.modules["lab_utils.exercises"] is exercises_before
     finally:
-        del before.check_to_grayscale
+        before.check_to_grayscale = original   # later tests use the real check
     failing = hooks.fresh_prefix("raise ValueError(pixels.__name__)")
     with pytest.raises(ValueError):
         exec(failing, {"pixels": before})
