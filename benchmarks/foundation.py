@@ -4,6 +4,7 @@ Run with `make benchmark` (or `.venv/bin/python benchmarks/foundation.py [notebo
 Prints measured figures only; nothing here is a pass/fail test.
 """
 
+import os
 import statistics
 import subprocess
 import sys
@@ -23,6 +24,17 @@ def import_seconds(repeats: int = 7) -> float:
     times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                   check=True).stdout) for _ in range(repeats)]
     return statistics.median(times)
+
+
+def trained_files() -> set:
+    """The weight files in models.train's cache (LAB_UTILS_CACHE, else ~/.cache/lab_utils):
+    a lesson that adds some trained its models, one that adds none took them from the cache."""
+    sys.path.insert(0, str(PROJECT))
+    from lab_utils import data
+    # The lessons run under pytest, whose conftest.py would otherwise give them a throw-away
+    # cache: point them at this one so the count above describes their trainings.
+    os.environ["LAB_UTILS_CACHE"] = str(data.cache_dir())
+    return set((data.cache_dir() / "trained").glob("*.weights.h5"))
 
 
 def run_notebook(path: Path) -> tuple[float, float]:
@@ -47,6 +59,7 @@ def main(notebooks):
           f"interpreters | {seconds:.2f} s")
     print(f"before the lessons: {machine()}")
     for path in notebooks:
+        stored_before = trained_files()
         try:
             seconds, peak = run_notebook(path)
         except subprocess.CalledProcessError:
@@ -55,10 +68,13 @@ def main(notebooks):
             print(f"RESULT lesson {path.stem} run time under nbval / peak memory of the kernel "
                   f"| failed under nbval in this run")
             continue
+        trained = len(trained_files() - stored_before)
+        how = (f"{trained} training(s) run and stored" if trained
+               else "trainings (if any) from the cache")
         print(f"{path.name}: {seconds:.1f} s under nbval (pytest and kernel start-up "
-              f"included), peak memory {peak:.0f} MiB")
+              f"included), peak memory {peak:.0f} MiB, {how}")
         print(f"RESULT lesson {path.stem} run time under nbval (pytest and kernel start-up "
-              f"included) / peak memory of the kernel | {seconds:.0f} s / {peak:.0f} MiB")
+              f"included) / peak memory of the kernel, {how} | {seconds:.0f} s / {peak:.0f} MiB")
     print(f"after the lessons: {machine()}")
 
 
