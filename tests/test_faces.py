@@ -429,7 +429,9 @@ def test_siamese_model_shares_one_embedding(keras):
     distances = keras.ops.convert_to_numpy(siamese([faces_a, faces_a], training=False))
     np.testing.assert_allclose(distances, 0, atol=1e-5)
     vectors = faces.embed(embedding, faces_a[..., 0])
-    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    # Unit length up to float32 and the normalisation's epsilon (an untrained network's
+    # embeddings are small before normalising, so the epsilon shows at 1e-5).
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
 
 
 def test_pk_batches_hold_people_times_photos():
