@@ -3,7 +3,8 @@
 1. Verification ROC AUC on the four disjoint 10-person held-out splits of Olivetti (people
    0-9, 10-19, 20-29, 30-39), each with its model trained on the other 30 people: raw pixels,
    eigenfaces (PCA 50 whitened + cosine, fitted on the 30), the lesson's Siamese network
-   (batch-all triplets, margin 0.5, 600 steps of 10 x 5 PK batches, 32 x 32 inputs) and
+   (``faces.SIAMESE_SETTINGS``, the lesson's: batch-all triplets, margin 0.5, 300 steps of
+   10 x 5 PK batches, 32 x 32 inputs) and
    dlib's pretrained ResNet descriptor. Aim: Siamese mean >= 0.96 and above eigenfaces on
    every split, with <= 60 s of training per split on 2 CPU cores.
 2. Face detectors (OpenCV Haar cascade, dlib HOG, dlib CNN/MMOD): seconds per image on the
@@ -40,8 +41,7 @@ def verification_figures() -> None:
         lesson.reseed(0)
         network = faces.embedding_network()
         result = faces.train_embedding(network, small.train_images, small.train_labels,
-                                       mining="batch_all", margin=0.5, epochs=10,
-                                       batches_per_epoch=60, seed=0)
+                                       **faces.SIAMESE_SETTINGS, seed=0)
         row = {"people": f"{first}-{first + 9}",
                "raw pixels": faces.verification_auc(faces.pixel_embeddings(split.test_images),
                                                     split.test_labels),
@@ -74,7 +74,8 @@ def verification_figures() -> None:
         print(f"RESULT lesson 06 verification ROC AUC, {name} ({source}, people 0-9 / 10-19 / "
               f"20-29 / 30-39, each trained on the other 30) | "
               + " / ".join(f"{v:.3f}" for v in values) + f", mean {np.mean(values):.3f}")
-    print(f"RESULT lesson 06 Siamese training per split (600 steps, 2 CPU cores) | "
+    steps = faces.SIAMESE_SETTINGS["epochs"] * faces.SIAMESE_SETTINGS["batches_per_epoch"]
+    print(f"RESULT lesson 06 Siamese training per split ({steps} steps, 2 CPU cores) | "
           + " / ".join(f"{row['seconds']:.0f} s ({row['cpu_seconds']:.0f} CPU s)"
                        for row in rows))
 

@@ -531,7 +531,10 @@ def centernet_targets(scenes, *, stride: int = CENTERNET_STRIDE, classes: int = 
     0: the "objectness" heat map, a Gaussian peak of 1 at each object's centre cell;
     1-2: box width and height / 16; 3-4: the centre's offset inside its cell (0-1, x, y);
     5: 1 at the centre cells (where size and offset are learned);
-    6-: the one-hot class of the object centred in the cell (0 elsewhere).
+    6-: the one-hot class of the object covering the cell: at its centre cell and at every
+    cell whose middle lies inside its box (0 elsewhere). Several cells per object teach the
+    class head (about 3.6 instead of 1 on the lesson's scenes), so it learns in fewer epochs;
+    the decoder still reads the class at the centre.
     """
     scenes = _require_scenes(scenes)
     stride = validation.as_int(stride, "stride", minimum=1, maximum=32)
@@ -540,6 +543,7 @@ def centernet_targets(scenes, *, stride: int = CENTERNET_STRIDE, classes: int = 
     rows, columns = height // stride, width // stride
     targets = np.zeros((count, rows, columns, 6 + classes), dtype=np.float32)
     grid_y, grid_x = np.mgrid[0:rows, 0:columns]
+    middle_x, middle_y = (grid_x + 0.5) * stride, (grid_y + 0.5) * stride
     for index, (boxes, labels) in enumerate(zip(scenes.boxes, scenes.labels)):
         for (x, y, w, h), label in zip(boxes, labels):
             centre_x, centre_y = (x + w / 2) / stride, (y + h / 2) / stride
@@ -548,25 +552,29 @@ def centernet_targets(scenes, *, stride: int = CENTERNET_STRIDE, classes: int = 
             sigma = max(0.5, min(w, h) / stride / 3)
             peak = np.exp(-((grid_x - cell_x) ** 2 + (grid_y - cell_y) ** 2) / (2 * sigma ** 2))
             targets[index, :, :, 0] = np.maximum(targets[index, :, :, 0], peak)
+            inside = ((middle_x >= x) & (middle_x < x + w) & (middle_y >= y)
+                      & (middle_y < y + h))
+            targets[index, inside, 6 + label] = 1.0
             targets[index, cell_y, cell_x, 6 + label] = 1.0
             targets[index, cell_y, cell_x, 1:6] = (w / 16, h / 16, centre_x - cell_x,
                                                    centre_y - cell_y, 1.0)
     return targets
 
 
-def centernet_model(input_shape=(64, 64, 1), classes: int = 10, *, width: int = 32,
+def centernet_model(input_shape=(64, 64, 1), classes: int = 10, *, width: int = 24,
                     batch_norm: bool = True, name: str = "centernet"):
     """A small fully convolutional heat-map detector (Functional API, keras.ops only).
 
-    Backbone: a stride-2 convolution, a 3x3 convolution and a 2x2 max-pool bring the image
-    to a grid of one cell per 4 pixels; three 3x3 convolutions, two of them dilated, widen
-    the receptive field (about 40 pixels) so every cell sees a whole digit. Batch
-    normalisation keeps large learning rates stable. Four 1x1 heads per cell: objectness
-    (sigmoid), box size, centre offset, class (softmax).
+    Backbone: two stride-2 3x3 convolutions bring the image to a grid of one cell per 4
+    pixels (the digits are 8x8 images enlarged about twice, so this loses no detail and costs
+    a quarter of a full-resolution layer), a 3x3 convolution and a 2x2 max-pool to one cell
+    per 8 pixels, then two more 3x3 convolutions: each cell sees about 50 pixels, a whole
+    digit and its surroundings. Batch normalisation keeps large learning rates stable. Four
+    1x1 heads per cell: objectness (sigmoid), box size, centre offset, class (softmax).
 
     Returns
     -------
-    keras.Model mapping (N, H, W, C) float32 to (N, H/4, W/4, 5 + classes).
+    keras.Model mapping (N, H, W, C) float32 to (N, H/8, W/8, 5 + classes).
     """
     from lab_utils import models
     keras = lesson.import_keras()
@@ -584,10 +592,9 @@ def centernet_model(input_shape=(64, 64, 1), classes: int = 10, *, width: int = 
 
     inputs = keras.Input(shape=input_shape, name="image")
     x = block(inputs, width // 2, "stem", strides=2)
-    x = block(x, width, "conv_1")
-    x = layers.MaxPooling2D(2, name="pool_1")(x)
+    x = block(x, width, "conv_1", strides=2)
     x = block(x, width * 2, "conv_2")
-    x = layers.MaxPooling2D(2, name="pool_2")(x)
+    x = layers.MaxPooling2D(2, name="pool")(x)
     x = block(x, width * 2, "conv_3")
     x = block(x, width * 2, "conv_4")
     # Objectness starts near 0.1 (bias -2.2): most cells are background (as in CenterNet).
@@ -827,8 +834,9 @@ def predict(model, images, batch_size: int = 256):
 
 
 # The lesson's detector settings (measured in benchmarks/detection.py).
-DETECTOR_SETTINGS = {"train_scenes": 4000, "train_seed": 1, "test_scenes": 300, "test_seed": 2,
-                     "epochs": 12, "batch_size": 64, "learning_rate": 0.004, "width": 32}
+# 8000 scenes seen 5 times train better than 4000 seen 10 times, in the same time.
+DETECTOR_SETTINGS = {"train_scenes": 8000, "train_seed": 1, "test_scenes": 300, "test_seed": 2,
+                     "epochs": 5, "batch_size": 64, "learning_rate": 0.004, "width": 24}
 
 
 def train_lesson_detector(train_scenes, *, seed: int = 0, epochs: int | None = None):
@@ -837,7 +845,7 @@ def train_lesson_detector(train_scenes, *, seed: int = 0, epochs: int | None = N
     model = centernet_model(train_scenes.images.shape[1:] + (1,),
                             len(train_scenes.class_names), width=settings["width"])
     result = fit(model, train_scenes.images, centernet_targets(train_scenes),
-                 loss=centernet_loss(), loss_name="centernet focal+L1+CE v1",
+                 loss=centernet_loss(), loss_name="centernet focal+L1+CE v2",
                  epochs=epochs or settings["epochs"], batch_size=settings["batch_size"],
                  learning_rate=settings["learning_rate"], seed=seed)
     return result

@@ -440,6 +440,12 @@ def test_heat_map_targets_decode_back_to_the_boxes():
     scenes = detection.generate_scenes(8, seed=5)
     targets = detection.centernet_targets(scenes)
     assert targets.shape == (8, 8, 8, 16) and targets[..., 5].sum() == scenes.object_count()
+    # the class is taught on every cell inside a box (boxes do not overlap: one class a cell)
+    assert scenes.object_count() < targets[..., 6:].sum() and targets[..., 6:].sum(-1).max() == 1
+    for index, (boxes, labels) in enumerate(zip(scenes.boxes, scenes.labels)):
+        for (x, y, w, h), label in zip(boxes, labels):
+            cells = targets[index, int(y + h / 2) // 8, int(x + w / 2) // 8]
+            assert cells[6 + label] == 1 and cells[5] == 1
     outputs = np.concatenate([targets[..., :5], targets[..., 6:] + 1e-3], axis=-1)
     for found, boxes in zip(detection.decode_centernet(outputs), scenes.boxes):
         assert np.allclose(np.sort(found["boxes"], axis=0), np.sort(boxes, axis=0), atol=1e-4)
