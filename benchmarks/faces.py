@@ -3,7 +3,7 @@
 1. Verification ROC AUC on the four disjoint 10-person held-out splits of Olivetti (people
    0-9, 10-19, 20-29, 30-39), each with its model trained on the other 30 people: raw pixels,
    eigenfaces (PCA 50 whitened + cosine, fitted on the 30), the lesson's Siamese network
-   (``faces.SIAMESE_SETTINGS``, the lesson's: batch-all triplets, margin 0.5, 600 steps of
+   (``faces.SIAMESE_SETTINGS``, the lesson's: batch-all triplets, margin 0.5, 420 steps of
    10 x 5 PK batches, 32 x 32 inputs) and
    dlib's pretrained ResNet descriptor. Aim: Siamese mean >= 0.96 and above eigenfaces on
    every split, with <= 60 s of training per split on 2 CPU cores.
