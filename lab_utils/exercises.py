@@ -39,6 +39,7 @@ import importlib
 import inspect
 import io
 import random
+import signal
 import sys
 import threading
 from typing import Callable, Sequence
@@ -432,11 +433,16 @@ def _time_limit(seconds: float):
     swallows every one cannot be stopped from inside the kernel (the autograder's per-notebook
     time limit still ends it).
     Outside the main thread (rare in a notebook) no limit applies.
+    ``interrupt_main`` does nothing while SIGINT is ignored or left to the system (a library or
+    a test runner may have set that), so Python's own handler is put back for the block.
     """
     state = _Timer()
     if threading.current_thread() is not threading.main_thread() or seconds is None:
         yield state
         return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     finished = threading.Event()
 
     def interrupt():
@@ -454,6 +460,8 @@ def _time_limit(seconds: float):
     finally:
         finished.set()
         watchdog.join()
+        if previous is not signal.default_int_handler and previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager

@@ -184,6 +184,24 @@ def test_checker_stops_an_endless_loop_with_a_clear_message():
         check(endless)
 
 
+def test_checker_stops_an_endless_loop_while_sigint_is_ignored():
+    # CI hung here once: something earlier in the session had set SIGINT to be ignored, and
+    # _thread.interrupt_main does nothing then.
+    import signal
+    check = _make_square_check(time_limit=0.3)
+
+    def endless(x):
+        while True:
+            pass
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with pytest.raises(exercises.ExerciseIncorrect, match="did not finish within 0.3 s"):
+            check(endless)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_checker_stops_a_loop_that_swallows_the_first_interrupt():
     check = _make_square_check(time_limit=0.3)
 
