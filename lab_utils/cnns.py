@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from lab_utils import exercises, lesson, models, pixels, validation, widgets
-from lab_utils.plots import _new_figure
+from lab_utils.plots import new_figure
 
 # --------------------------------------------------------------------------------------------
 # Data: one stratified split, reused by every model of the lesson
@@ -177,7 +177,7 @@ def dense_vs_conv_parameters(input_shape=(224, 224, 3), *, units: int = 100,
     list of two dicts with "layer", "output_shape" (without batch axis) and "parameters".
     """
     keras = lesson.import_keras()
-    shape = models._as_shape(input_shape)
+    shape = models.as_input_shape(input_shape)
     units = validation.as_int(units, "units", minimum=1, maximum=10_000)
     filters = validation.as_int(filters, "filters", minimum=1, maximum=4096)
     kernel_size = validation.as_int(kernel_size, "kernel_size", minimum=1,
@@ -348,7 +348,7 @@ def plot_learning_curves(trained: dict):
             isinstance(r, models.TrainingResult) for r in trained.values()):
         raise TypeError("trained must be a non-empty dict of name -> models.TrainingResult, "
                         "e.g. comparison.trained.")
-    figure = _new_figure(figsize=(3.4 * len(trained), 3.0))
+    figure = new_figure(figsize=(3.4 * len(trained), 3.0))
     axes = np.atleast_1d(figure.subplots(1, len(trained), sharey=True))
     for axis, (name, result) in zip(axes, trained.items()):
         epochs = np.arange(1, result.epochs + 1)
@@ -390,7 +390,7 @@ def plot_confusion(matrix, class_names, *, title: str | None = None):
     if len(class_names) != matrix.shape[0]:
         raise ValueError(f"class_names must name the {matrix.shape[0]} classes, but it has "
                          f"{len(class_names)} entries.")
-    figure = _new_figure(figsize=(4.6, 4.0))
+    figure = new_figure(figsize=(4.6, 4.0))
     axis = figure.subplots()
     axis.imshow(matrix, cmap="Blues")
     for (row, column), count in np.ndenumerate(matrix):
@@ -439,7 +439,7 @@ def misclassified(probabilities, labels) -> list[dict]:
 
 def _conv_layers(model):
     keras = lesson.import_keras()
-    models._require_model(model)
+    models.require_model(model)
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
 
 
@@ -531,7 +531,7 @@ def plot_filters_and_kernels(filters, kernels: dict, *, columns: int = 8):
     columns = validation.as_int(columns, "columns", minimum=1)
     filter_rows = -(-len(filters) // columns)
     kernel_rows = -(-len(kernels) // columns)
-    figure = _new_figure(figsize=(1.2 * columns, 1.35 * (filter_rows + kernel_rows) + 0.5))
+    figure = new_figure(figsize=(1.2 * columns, 1.35 * (filter_rows + kernel_rows) + 0.5))
     axes = figure.subplots(filter_rows + kernel_rows, columns, squeeze=False)
     panels = [(f"filter {i}", f) for i, f in enumerate(filters)]
     panels += [None] * (filter_rows * columns - len(panels))
@@ -557,7 +557,7 @@ def _layer_outputs(model):
     a fresh ``keras.Input(model.input_shape[1:])``: the same layers and weights, a new graph.
     """
     keras = lesson.import_keras()
-    models._require_model(model)
+    models.require_model(model)
     layers = [layer for layer in model.layers
               if not isinstance(layer, keras.layers.InputLayer)]
     if isinstance(model, keras.Sequential):
@@ -597,7 +597,7 @@ def feature_maps(model, image) -> list[tuple[str, np.ndarray]]:
     convolution (after its ReLU) and each pooling layer.
     """
     keras = lesson.import_keras()
-    models._require_model(model)
+    models.require_model(model)
     image = validation.as_image(image, "image", channels=(None,))
     models.check_input_shape(model, image.shape + (1,), images="the image")
     kinds = (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
@@ -626,7 +626,7 @@ def plot_feature_maps(maps, *, channels: int = 8):
     if not isinstance(maps, list) or not maps:
         raise TypeError("maps must be the list returned by cnns.feature_maps(model, image).")
     channels = validation.as_int(channels, "channels", minimum=1, maximum=32)
-    figure = _new_figure(figsize=(1.25 * channels, 1.35 * len(maps)))
+    figure = new_figure(figsize=(1.25 * channels, 1.35 * len(maps)))
     axes = figure.subplots(len(maps), channels, squeeze=False)
     for row, (name, values) in zip(axes, maps):
         strongest = np.argsort(values.reshape(-1, values.shape[-1]).max(axis=0))[::-1]
@@ -743,7 +743,7 @@ def receptive_fields(model) -> list[dict]:
     """
     from lab_utils import kernels
     keras = lesson.import_keras()
-    models._require_model(model)
+    models.require_model(model)
     sizes, strides, rows = [], [], []
     _, pairs = _layer_outputs(model)
     for layer, output in pairs:
@@ -794,7 +794,7 @@ def plot_receptive_fields(image, fields: list[dict], *, centre=None):
         raise TypeError(f"centre must be (row, column), but got {validation.describe(centre)}.")
     row_centre, column_centre = (float(value) for value in centre)
     from matplotlib import patches
-    figure = _new_figure(figsize=(4.2, 4.2))
+    figure = new_figure(figsize=(4.2, 4.2))
     axis = figure.subplots()
     axis.imshow(image, cmap="gray", vmin=0, vmax=1)
     colours = ["#e41a1c", "#ff7f00", "#4daf4a", "#377eb8", "#984ea3", "#a65628"]
@@ -852,7 +852,7 @@ def plot_imagenet_errors(table: dict):
     humans = [i for i, kind in enumerate(table["kind"]) if kind != "winner"]
     years = [table["year"][i] for i in winners]
     errors = [table["top5_error_percent"][i] for i in winners]
-    figure = _new_figure(figsize=(6.8, 3.6))
+    figure = new_figure(figsize=(6.8, 3.6))
     axis = figure.subplots()
     colours = ["#d62728" if "AlexNet" in table["model"][i] else
                ("#1f77b4" if table["year"][i] > 2012 else "#7f7f7f") for i in winners]

@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from lab_utils import exercises, lesson, validation, widgets
+from lab_utils.data import TEXTURES, Scenes, generate_scenes  # noqa: F401 (re-exported)
 
 BOX_FORMATS = ("xywh", "xyxy", "center_xywh", "rel_xyxy")
 
@@ -237,107 +238,6 @@ def match_detections(detections, scores, truths, *, iou_threshold: float = 0.5,
 # --------------------------------------------------------------------------------------------
 # Generated scenes: digits on real textures, with ground-truth boxes
 # --------------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class Scenes:
-    """Images with a variable number of labelled boxes each.
-
-    Attributes
-    ----------
-    images : ndarray (N, H, W) float32 in [0, 1]
-    boxes : list of N arrays (k_i, 4) float64, "xywh" pixels (tight around the digit's ink)
-    labels : list of N arrays (k_i,) int64 class indices
-    class_names : list of str
-    name, note : str
-    """
-
-    images: np.ndarray
-    boxes: list
-    labels: list
-    class_names: list
-    name: str = "digit_scenes"
-    note: str = ""
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def subset(self, indices) -> "Scenes":
-        """The scenes at ``indices`` (a slice, a range or a list of ints)."""
-        if isinstance(indices, slice):
-            indices = range(*indices.indices(len(self)))
-        indices = [validation.as_int(i, "index", minimum=0, maximum=len(self) - 1)
-                   for i in indices]
-        return Scenes(self.images[indices], [self.boxes[i] for i in indices],
-                      [self.labels[i] for i in indices], self.class_names, self.name,
-                      self.note)
-
-    def object_count(self) -> int:
-        return int(sum(len(b) for b in self.labels))
-
-
-TEXTURES = ("brick", "gravel", "grass")
-
-
-def generate_scenes(count: int = 800, *, size: int = 64, max_objects: int = 3,
-                    min_digit: int = 14, max_digit: int = 22, contrast: float = 0.45,
-                    seed: int = 0) -> Scenes:
-    """Deterministic scenes: 1 to ``max_objects`` digits on crops of real textures.
-
-    Each scene is a random ``size`` x ``size`` crop of scikit-image's brick, gravel or grass
-    photo, scaled to gray levels [0, ``contrast``]. Digits from scikit-learn (8x8) are
-    enlarged to a random side in [min_digit, max_digit] and pasted with ``maximum`` (bright
-    ink over the texture) at random positions where they do not overlap another digit.
-    The ground-truth box is tight around the pasted digit's ink (pixels > 0.25).
-    The same arguments always give the same scenes.
-    """
-    import cv2
-    import skimage.data
-
-    from lab_utils import data
-    count = validation.as_int(count, "count", minimum=1, maximum=100_000)
-    size = validation.as_int(size, "size", minimum=16, maximum=512)
-    max_objects = validation.as_int(max_objects, "max_objects", minimum=1, maximum=20)
-    max_digit = validation.as_int(max_digit, "max_digit", minimum=4, maximum=size)
-    min_digit = validation.as_int(min_digit, "min_digit", minimum=4, maximum=max_digit)
-    contrast = validation.as_float(contrast, "contrast", minimum=0.0, maximum=0.9)
-    seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
-    rng = np.random.default_rng(seed)
-    textures = [getattr(skimage.data, name)().astype(np.float32) / 255.0 for name in TEXTURES]
-    digits = data.load_digits()
-    digit_images = (digits.images / 16.0).astype(np.float32)
-    images = np.zeros((count, size, size), dtype=np.float32)
-    all_boxes, all_labels = [], []
-    for index in range(count):
-        texture = textures[int(rng.integers(len(textures)))]
-        top, left = rng.integers(0, texture.shape[0] - size + 1, size=2)
-        scene = texture[top:top + size, left:left + size] * contrast
-        occupied: list[tuple[int, int, int]] = []
-        boxes, labels = [], []
-        for _ in range(int(rng.integers(1, max_objects + 1))):
-            for _attempt in range(30):
-                side = int(rng.integers(min_digit, max_digit + 1))
-                y, x = (int(v) for v in rng.integers(0, size - side + 1, size=2))
-                if all(x + side <= ox or ox + oside <= x or y + side <= oy or oy + oside <= y
-                       for ox, oy, oside in occupied):
-                    break
-            else:
-                continue  # no free place left: fewer digits in this scene
-            choice = int(rng.integers(len(digit_images)))
-            ink = np.clip(cv2.resize(digit_images[choice], (side, side),
-                                     interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
-            scene[y:y + side, x:x + side] = np.maximum(scene[y:y + side, x:x + side], ink)
-            rows, columns = np.nonzero(ink > 0.25)
-            boxes.append([x + columns.min(), y + rows.min(), columns.max() - columns.min() + 1,
-                          rows.max() - rows.min() + 1])
-            labels.append(int(digits.labels[choice]))
-            occupied.append((x, y, side))
-        images[index] = scene
-        all_boxes.append(np.array(boxes, dtype=np.float64).reshape(-1, 4))
-        all_labels.append(np.array(labels, dtype=np.int64))
-    return Scenes(images, all_boxes, all_labels, [str(d) for d in range(10)], "digit_scenes",
-                  note=f"generated: {count} scenes {size}x{size}, 1-{max_objects} digits of "
-                       f"{min_digit}-{max_digit} px on scikit-image textures, seed={seed}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -578,7 +478,7 @@ def centernet_model(input_shape=(64, 64, 1), classes: int = 10, *, width: int = 
     """
     from lab_utils import models
     keras = lesson.import_keras()
-    input_shape = models._as_shape(input_shape)
+    input_shape = models.as_input_shape(input_shape)
     classes = validation.as_int(classes, "classes", minimum=1)
     width = validation.as_int(width, "width", minimum=4, maximum=512)
     layers = keras.layers
@@ -759,11 +659,8 @@ def fit(model, inputs, targets, *, loss, loss_name: str, loss_weights=None, epoc
     -------
     models.TrainingResult
     """
-    import os
-
     from lab_utils import models
-    keras = lesson.import_keras()
-    models._require_model(model)
+    models.require_model(model)
     inputs = models.as_batch(inputs, "inputs")
     if isinstance(targets, dict):
         arrays = [np.asarray(targets[key], dtype=np.float32) if
@@ -784,32 +681,12 @@ def fit(model, inputs, targets, *, loss, loss_name: str, loss_weights=None, epoc
     seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
     if not isinstance(loss_name, str) or not loss_name:
         raise TypeError("loss_name must be a short text that names the loss, e.g. 'centernet'.")
-    key = None
-    if cache and os.environ.get("LAB_UTILS_RETRAIN", "") not in {"1", "true", "yes"}:
-        key = models._training_key(model, [inputs, *arrays],
-                                   {"epochs": epochs, "batch_size": batch_size, "seed": seed,
+    return models.fit(model, inputs, targets, loss=loss, loss_weights=loss_weights,
+                      epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                      seed=seed, cache=cache, key_arrays=[inputs, *arrays],
+                      key_settings={"epochs": epochs, "batch_size": batch_size, "seed": seed,
                                     "learning_rate": learning_rate, "loss": loss_name,
                                     "loss_weights": loss_weights, "fit": "detection.fit"})
-    steps = epochs * -(-len(inputs) // batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss,
-                  loss_weights=loss_weights)
-    cached = models._load_trained(model, key) if key else None
-    if cached is not None:
-        keras.utils.set_random_seed(seed)
-        return cached
-    keras.utils.set_random_seed(seed)
-    start, cpu_start = time.perf_counter(), time.process_time()
-    with lesson.native_stderr_silenced():
-        fitted = model.fit(inputs, targets, epochs=epochs, batch_size=batch_size,
-                           shuffle=True, verbose=0)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    keras.utils.set_random_seed(seed)
-    history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
-    result = models.TrainingResult(model, history, seconds, cpu_seconds)
-    if key:
-        models._store_trained(result, key)
-    return result
 
 
 def predict(model, images, batch_size: int = 256):
@@ -880,7 +757,7 @@ def single_object_model(input_shape=(32, 32, 1), classes: int = 10, *,
     """
     from lab_utils import models
     keras = lesson.import_keras()
-    input_shape = models._as_shape(input_shape)
+    input_shape = models.as_input_shape(input_shape)
     classes = validation.as_int(classes, "classes", minimum=2)
     layers = keras.layers
     inputs = keras.Input(shape=input_shape, name="image")
@@ -1253,8 +1130,8 @@ found = detector.predict(photo[None])     # boxes, confidence, labels (COCO's 80
 
 def plot_history(table: dict):
     """Detection milestones on a timeline, coloured by kind (from 'detection_history')."""
-    from lab_utils.plots import _new_figure
-    figure = _new_figure(figsize=(9.5, 3.6))
+    from lab_utils.plots import new_figure
+    figure = new_figure(figsize=(9.5, 3.6))
     axes = figure.add_subplot(1, 1, 1)
     kinds = sorted(set(table["kind"]))
     colours = dict(zip(kinds, ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e",
@@ -1758,8 +1635,8 @@ def plot_precision_recall(curves: dict):
     """Precision against recall at IoU 0.5 (COCO's 101 recall points), one line per detector.
 
     ``curves`` maps a name to a ``coco_evaluation`` result."""
-    from lab_utils.plots import _new_figure
-    figure = _new_figure(figsize=(4.8, 3.6))
+    from lab_utils.plots import new_figure
+    figure = new_figure(figsize=(4.8, 3.6))
     axes = figure.add_subplot(1, 1, 1)
     for name, result in curves.items():
         axes.plot(result["recall_points"], result["precision_50"],
@@ -1802,7 +1679,7 @@ def classifier_detections(classifier, scenes, method: str, **options) -> dict:
 def describe_outputs(model) -> str:
     """What the heat-map detector's output channels mean, with its grid size."""
     from lab_utils import models
-    models._require_model(model)
+    models.require_model(model)
     _, rows, columns, channels = model.output_shape
     return (f"output {rows} x {columns} cells x {channels} numbers per cell: objectness (1), "
             f"box width and height / 16 (2), centre offset in the cell (2), class "

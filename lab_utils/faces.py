@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from lab_utils import exercises, lesson, models, validation, widgets
-from lab_utils.plots import _new_figure
+from lab_utils.plots import new_figure
 
 # --------------------------------------------------------------------------------------------
 # Data: splits by identity (the people of the test set are never seen in training)
@@ -557,7 +557,7 @@ def siamese_model(embedding):
     all "Siamese" means.
     """
     keras = lesson.import_keras()
-    models._require_model(embedding, "embedding")
+    models.require_model(embedding, "embedding")
     shape = tuple(embedding.input_shape[1:])
     first = keras.Input(shape=shape, name="face_1")
     second = keras.Input(shape=shape, name="face_2")
@@ -718,9 +718,7 @@ def train_embedding(model, images, labels, *, mining: str = "batch_hard", margin
     -------
     models.TrainingResult, with history "loss" (and "val_auc") per epoch.
     """
-    import os
-    keras = lesson.import_keras()
-    models._require_model(model)
+    models.require_model(model)
     images = as_faces(images)
     if tuple(model.input_shape[1:3]) != images.shape[1:]:
         raise ValueError(f"the network takes {model.input_shape[1]}x{model.input_shape[2]} "
@@ -745,47 +743,30 @@ def train_embedding(model, images, labels, *, mining: str = "batch_hard", margin
                 "batches_per_epoch": batches_per_epoch, "people": people,
                 "per_person": per_person, "learning_rate": learning_rate, "seed": seed,
                 "validation": validation_data is not None}
-    key = None
-    if cache and os.environ.get("LAB_UTILS_RETRAIN", "") not in {"1", "true", "yes"}:
-        arrays = [images, labels] + ([validation_images, validation_labels]
-                                     if validation_data is not None else [])
-        key = models._training_key(model, arrays, settings)
-    steps = epochs * batches_per_epoch
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss=triplet_loss_keras(margin, mining, seed))
-    cached = models._load_trained(model, key) if key else None
-    if cached is not None:
-        keras.utils.set_random_seed(seed)
-        return cached
+    arrays = [images, labels] + ([validation_images, validation_labels]
+                                 if validation_data is not None else [])
     callbacks = []
     if validation_data is not None:
+        keras = lesson.import_keras()
+
         class AucEachEpoch(keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
                 embedded = embed(self.model, validation_images, checked=True)
                 logs["val_auc"] = verification_auc(embedded, validation_labels)
         callbacks.append(AucEachEpoch())
-    keras.utils.set_random_seed(seed)
     stream, tracker = _batch_stream(images[..., None], labels, order, people * per_person,
                                     batches_per_epoch)
-    callbacks.insert(0, tracker)
-    start, cpu_start = time.perf_counter(), time.process_time()
-    with lesson.native_stderr_silenced():
-        fitted = model.fit(stream, epochs=epochs, verbose=0, callbacks=callbacks)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    keras.utils.set_random_seed(seed)
-    history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
-    result = models.TrainingResult(model, history, seconds, cpu_seconds)
-    if key:
-        models._store_trained(result, key)
-    return result
+    return models.fit(model, stream, loss=triplet_loss_keras(margin, mining, seed),
+                      epochs=epochs, steps_per_epoch=batches_per_epoch,
+                      learning_rate=learning_rate, seed=seed, callbacks=[tracker, *callbacks],
+                      cache=cache, key_arrays=arrays, key_settings=settings)
 
 
 def embed(model, images, *, batch_size: int = 256, checked: bool = False) -> np.ndarray:
     """Embeddings of faces, (N, H, W) -> (N, D) float64, with ``model(x, training=False)``."""
     keras = lesson.import_keras()
     if not checked:
-        models._require_model(model)
+        models.require_model(model)
         images = as_faces(images)
         if tuple(model.input_shape[1:3]) != images.shape[1:]:
             raise ValueError(f"the network takes {model.input_shape[1]}x"
@@ -1368,7 +1349,7 @@ def plot_cascade_features(summary: dict, background=None, *, columns: int = 9):
     width, height = summary["window"]
     features = summary["first_stage"]
     rows = -(-len(features) // columns)
-    figure = _new_figure(figsize=(1.3 * columns, 1.4 * rows))
+    figure = new_figure(figsize=(1.3 * columns, 1.4 * rows))
     axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
     base = np.full((height, width), 0.5) if background is None else background
     for axis in axes:
@@ -1399,7 +1380,7 @@ def plot_roc(rocs: dict, *, title: str | None = None):
     """ROC curves of several embeddings on the same pairs: name -> Roc."""
     if not isinstance(rocs, dict) or not rocs:
         raise TypeError("rocs must be a non-empty dict of name -> faces.Roc.")
-    figure = _new_figure(figsize=(4.8, 4.2))
+    figure = new_figure(figsize=(4.8, 4.2))
     axis = figure.subplots()
     for name, roc in rocs.items():
         axis.plot(roc.false_accept, roc.true_accept, label=f"{name} (AUC {roc.auc:.3f})")
@@ -1416,7 +1397,7 @@ def plot_roc(rocs: dict, *, title: str | None = None):
 def plot_distance_histograms(distances, same, *, threshold=None, title: str | None = None):
     """Histograms of same-person and different-person pair distances (and a threshold)."""
     distances, same = _as_pairs(distances, same)
-    figure = _new_figure(figsize=(5.6, 3.0))
+    figure = new_figure(figsize=(5.6, 3.0))
     axis = figure.subplots()
     bins = np.linspace(0, distances.max(), 40)
     axis.hist(distances[~same], bins, density=True, alpha=0.6, label="different people")
@@ -1433,7 +1414,7 @@ def plot_distance_histograms(distances, same, *, threshold=None, title: str | No
 
 def plot_training_curves(results: dict):
     """Loss and validation AUC per epoch of several triplet trainings (name -> result)."""
-    figure = _new_figure(figsize=(9.0, 3.2))
+    figure = new_figure(figsize=(9.0, 3.2))
     loss_axis, auc_axis = figure.subplots(1, 2)
     for name, result in results.items():
         epochs = np.arange(1, len(result.history["loss"]) + 1)
@@ -1450,7 +1431,7 @@ def plot_training_curves(results: dict):
 
 def plot_rotation_sweeps(sweeps: dict):
     """Detection rate against in-plane rotation for several detectors (name -> sweep)."""
-    figure = _new_figure(figsize=(5.6, 3.4))
+    figure = new_figure(figsize=(5.6, 3.4))
     axis = figure.subplots()
     for name, sweep in sweeps.items():
         axis.plot(sweep["angles"], sweep["rate"], marker="o",
@@ -1474,7 +1455,7 @@ def plot_landmarks(image, points, *, numbers: bool = True, title: str | None = N
     points = validation.as_array(points, "points")
     if points.shape != (68, 2):
         raise ValueError(f"points must have shape (68, 2), but have shape {points.shape}.")
-    figure = _new_figure(figsize=(5.0, 5.0))
+    figure = new_figure(figsize=(5.0, 5.0))
     axis = figure.subplots()
     axis.imshow(image, cmap="gray")
     for group, numbers_range in LANDMARK_GROUPS.items():

@@ -68,7 +68,7 @@ def as_batch(images, name: str = "images") -> np.ndarray:
 as_labels = validation.as_labels  # lessons import it from here too
 
 
-def _as_shape(input_shape, name: str = "input_shape") -> tuple:
+def as_input_shape(input_shape, name: str = "input_shape") -> tuple:
     """(height, width, channels) as a tuple of positive ints."""
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
         raise ValueError(f"{name} must be (height, width, channels), e.g. (32, 32, 1), "
@@ -109,7 +109,7 @@ def _input_shape(model):
     return tuple(shape[1:])
 
 
-def _require_model(model, name: str = "model"):
+def require_model(model, name: str = "model"):
     keras = lesson.import_keras()
     if not isinstance(model, keras.Model):
         raise TypeError(f"{name} must be a Keras model (keras.Model), but got "
@@ -143,7 +143,7 @@ def dense_classifier(input_shape, classes: int, hidden_units=(256, 128), *,
     keras.Model mapping (N, H, W, C) float32 to (N, classes) probabilities.
     """
     keras = lesson.import_keras()
-    input_shape = _as_shape(input_shape)
+    input_shape = as_input_shape(input_shape)
     classes = validation.as_int(classes, "classes", minimum=2)
     dropout = validation.as_float(dropout, "dropout", minimum=0.0, maximum=0.99)
     random_shift = validation.as_float(random_shift, "random_shift", minimum=0.0,
@@ -202,7 +202,7 @@ def cnn_classifier(input_shape, classes: int, filters=(32, 64, 64), *, kernel_si
     keras.Model mapping (N, H, W, C) float32 to (N, classes) probabilities.
     """
     keras = lesson.import_keras()
-    input_shape = _as_shape(input_shape)
+    input_shape = as_input_shape(input_shape)
     classes = validation.as_int(classes, "classes", minimum=2)
     random_shift = validation.as_float(random_shift, "random_shift", minimum=0.0,
                                        maximum=0.49)
@@ -360,8 +360,7 @@ def train(model, images, labels, *, validation_data=None, epochs: int = 10,
     -------
     TrainingResult
     """
-    keras = lesson.import_keras()
-    _require_model(model)
+    require_model(model)
     activation = _output_activation(model)
     if isinstance(activation, dict):
         activation = activation.get("config", {}).get("name", activation.get("class_name"))
@@ -389,31 +388,96 @@ def train(model, images, labels, *, validation_data=None, epochs: int = 10,
         raise TypeError(f"cosine_decay must be True or False, but got {cosine_decay!r}.")
     if not isinstance(cache, bool):
         raise TypeError(f"cache must be True or False, but got {cache!r}.")
+    return fit(model, images, labels, loss="sparse_categorical_crossentropy",
+               metrics=["accuracy"], epochs=epochs, batch_size=batch_size,
+               learning_rate=learning_rate, cosine_decay=cosine_decay, seed=seed,
+               validation_data=validation_data, cache=cache,
+               key_arrays=[images, labels, *(validation_data or ())],
+               key_settings={"epochs": epochs, "batch_size": batch_size, "seed": seed,
+                             "learning_rate": learning_rate, "cosine_decay": cosine_decay})
+
+
+def fit(model, inputs, targets=None, *, loss, epochs: int, learning_rate: float, seed: int,
+        batch_size: int | None = None, steps_per_epoch: int | None = None,
+        cosine_decay: bool = True, metrics=None, loss_weights=None, validation_data=None,
+        callbacks=(), cache: bool = True, key_arrays=(), key_settings=None) -> TrainingResult:
+    """The kit's one training loop: compile with Adam, then fit seeded, or load the cache.
+
+    Every lesson trains through here (``train`` for classifiers, ``detection.fit`` for the
+    detectors' losses, ``faces.train_embedding`` for the triplet loss): each validates its own
+    arguments and builds its cache key, then calls this function, so the cache, the seeding
+    and the timing are the same everywhere.
+
+    Parameters
+    ----------
+    model : keras.Model
+    inputs, targets
+        What ``model.fit`` takes: arrays (``targets`` an array or a dict per output), or a
+        ``keras.utils.PyDataset`` as ``inputs`` with ``targets=None``.
+    loss, metrics, loss_weights
+        Passed to ``model.compile``.
+    epochs : int
+    learning_rate : float
+        Adam's (initial) step size.
+    seed : int
+        ``keras.utils.set_random_seed(seed)`` just before fitting and again after it, so the
+        next model is built from the same random state whether this one was trained or loaded.
+    batch_size : int, optional
+        For arrays; the number of steps per epoch is then ceil(N / batch_size).
+    steps_per_epoch : int, optional
+        For a dataset (its length); sets the length of the cosine decay.
+    cosine_decay : bool
+        Lower the learning rate along a half cosine to 0 over all the training steps.
+    validation_data, callbacks
+        Passed to ``model.fit``.
+    cache : bool
+        Training is deterministic, so an identical earlier training (same architecture,
+        initial weights and random state, ``key_arrays``, ``key_settings`` and Keras version)
+        is loaded from ``data.cache_dir()/trained/`` instead of repeated; a line says so.
+        ``LAB_UTILS_RETRAIN=1`` or ``cache=False`` always trains.
+    key_arrays : sequence of ndarray
+        The data that determines the weights (hashed into the cache key).
+    key_settings : dict
+        The settings that determine the weights, as JSON-able values (hashed too).
+
+    Returns
+    -------
+    TrainingResult
+    """
+    keras = lesson.import_keras()
+    if steps_per_epoch is None:
+        steps_per_epoch = -(-len(inputs) // batch_size)
     key = None
     if cache and os.environ.get("LAB_UTILS_RETRAIN", "") not in {"1", "true", "yes"}:
-        key = _training_key(model, [images, labels, *(validation_data or ())],
-                            {"epochs": epochs, "batch_size": batch_size, "seed": seed,
-                             "learning_rate": learning_rate, "cosine_decay": cosine_decay})
-    learning_rate_schedule = learning_rate
+        key = _training_key(model, list(key_arrays), dict(key_settings or {}))
+    schedule = learning_rate
     if cosine_decay:
-        steps = epochs * -(-len(images) // batch_size)
-        learning_rate_schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps_per_epoch)
+    compile_options = {"metrics": metrics} if metrics is not None else {}
+    if loss_weights is not None:
+        compile_options["loss_weights"] = loss_weights
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, **compile_options)
     cached = _load_trained(model, key) if key else None
     if cached is not None:
         keras.utils.set_random_seed(seed)   # leave the generators as a real training does
         return cached
+    fit_options = {"epochs": epochs, "verbose": 0}
+    if targets is not None:
+        fit_options.update(batch_size=batch_size, shuffle=True)
+    if validation_data is not None:
+        fit_options["validation_data"] = validation_data
+    if callbacks:
+        fit_options["callbacks"] = list(callbacks)
     keras.utils.set_random_seed(seed)
     start, cpu_start = time.perf_counter(), time.process_time()
     with lesson.native_stderr_silenced():
-        fitted = model.fit(images, labels, validation_data=validation_data, epochs=epochs,
-                           batch_size=batch_size, shuffle=True, verbose=0)
+        if targets is None:
+            fitted = model.fit(inputs, **fit_options)
+        else:
+            fitted = model.fit(inputs, targets, **fit_options)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    # Re-seed so that the next model is built from the same random state whether this one
-    # was trained or loaded from the cache (fit consumes random numbers, loading does not).
     keras.utils.set_random_seed(seed)
-    history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
+    history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
     result = TrainingResult(model, history, seconds, cpu_seconds)
     if key:
         _store_trained(result, key)
@@ -462,7 +526,7 @@ def reinitialise(model, seed: int = 0) -> None:
     the same figures in the lesson and in the benchmark. The random state is left seeded.
     """
     keras = lesson.import_keras()
-    _require_model(model)
+    require_model(model)
     seed = validation.as_seed(seed)
     keras.utils.set_random_seed(seed)
     with lesson.native_stderr_silenced():
@@ -484,7 +548,7 @@ def predict_probabilities(model, images, batch_size: int = 512) -> np.ndarray:
     small batches of a lesson or a widget, and prints nothing.
     """
     keras = lesson.import_keras()
-    _require_model(model)
+    require_model(model)
     images = as_batch(images)
     check_input_shape(model, images.shape[1:])
     if len(_input_shape(model) or ()) == 2:      # a model built for (H, W) inputs
@@ -551,7 +615,7 @@ def layer_facts(layer, input_shape) -> dict:
 
 def layer_table(model) -> list[dict]:
     """One row per layer: name, type, output shape (without batch axis), parameters."""
-    _require_model(model)
+    require_model(model)
     rows = []
     for layer in model.layers:
         shape = layer.output.shape if hasattr(layer, "output") else None
@@ -563,7 +627,7 @@ def layer_table(model) -> list[dict]:
 
 def summary_text(model) -> str:
     """``model.summary()`` as a string (for tests, reports and widgets)."""
-    _require_model(model)
+    require_model(model)
     lines = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
     return "\n".join(lines)
@@ -580,7 +644,7 @@ def save(model, path) -> Path:
     The folder is created if needed. Only the ``.keras`` suffix is accepted: it is the format
     Keras 3 loads safely (no pickled Python code).
     """
-    _require_model(model)
+    require_model(model)
     if not isinstance(path, (str, Path)):
         raise TypeError(f"path must be a file name such as 'cnn.keras', but got "
                         f"{validation.describe(path)}.")

@@ -215,7 +215,7 @@ def draw_perceptron(inputs, weights, bias: float, activation: str = "step"):
     validation.one_of(activation, "activation", [a for a in ACTIVATIONS if a != "softmax"])
     total = float(inputs.astype(np.float64) @ weights.astype(np.float64) + bias)
     output = float(activation_curves(np.array([total]), [activation])[activation][0][0])
-    figure = plots._new_figure(figsize=(7.0, 1.0 + 0.7 * inputs.size))
+    figure = plots.new_figure(figsize=(7.0, 1.0 + 0.7 * inputs.size))
     axis = figure.subplots()
     axis.set_axis_off()
     count = inputs.size
@@ -351,7 +351,7 @@ def plot_activations(z=None, names=ACTIVATIONS):
     from lab_utils import plots
     z = np.linspace(-4, 4, 401) if z is None else z
     curves = activation_curves(z, names)
-    figure = plots._new_figure(figsize=(2.6 * min(len(curves), 3),
+    figure = plots.new_figure(figsize=(2.6 * min(len(curves), 3),
                                         2.3 * -(-len(curves) // 3)))
     axes = np.atleast_1d(figure.subplots(-(-len(curves) // 3), min(len(curves), 3),
                                          squeeze=False)).ravel()

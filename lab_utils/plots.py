@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # matplotlib is imported when the first figure is made, not a
     from matplotlib.figure import Figure
 
 
-def _new_figure(**options) -> Figure:
+def new_figure(**options) -> Figure:
     """A pyplot-free Figure that a notebook still displays when a cell returns it.
 
     Figures made without pyplot have no notebook display until IPython is told how to
@@ -77,7 +77,7 @@ def show_images(images, titles=None, *, columns: int | None = None, size: float 
     columns = min(len(images), 6) if columns is None else validation.as_int(
         columns, "columns", minimum=1)
     rows = -(-len(images) // columns)
-    figure = _new_figure(figsize=(size * columns, size * rows + 0.4 * (titles is not None)))
+    figure = new_figure(figsize=(size * columns, size * rows + 0.4 * (titles is not None)))
     axes = figure.subplots(rows, columns, squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.set_axis_off()
@@ -113,7 +113,7 @@ def show_pixel_grid(values, *, title: str | None = None, vmin: float = 0,
         raise ValueError(f"a {values.shape[0]}x{values.shape[1]} grid is too large to write "
                          f"every number; crop it to at most 40x40 pixels first.")
     height, width = values.shape
-    figure = _new_figure(figsize=(max(2.0, width * cell_size),
+    figure = new_figure(figsize=(max(2.0, width * cell_size),
                                   max(2.0, height * cell_size) + 0.3))
     axis = figure.subplots()
     axis.imshow(values, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
@@ -144,7 +144,7 @@ def plot_curves(x, curves: dict, *, xlabel: str, ylabel: str, title: str | None 
     x = validation.as_array(list(x), "x")
     if not isinstance(curves, dict) or not curves:
         raise TypeError("curves must be a non-empty dict mapping a label to its y values.")
-    figure = _new_figure(figsize=(6.0, 3.6))
+    figure = new_figure(figsize=(6.0, 3.6))
     axis = figure.subplots()
     for label, y in curves.items():
         y = validation.as_array(list(y), f"curves[{label!r}]")
@@ -185,7 +185,7 @@ def plot_panels(x_values: dict, curves: dict, *, ylabel: str, ylim=None,
             if len(y) != len(x_values[panel]):
                 raise ValueError(f"curves[{panel!r}][{label!r}] has {len(y)} values but "
                                  f"x_values[{panel!r}] has {len(x_values[panel])}.")
-    figure = _new_figure(figsize=(3.2 * len(x_values), 3.0))
+    figure = new_figure(figsize=(3.2 * len(x_values), 3.0))
     axes = np.atleast_1d(figure.subplots(1, len(x_values), sharey=True))
     for axis, panel in zip(axes, x_values):
         for label, y in curves[panel].items():
