@@ -33,8 +33,10 @@ FRESH_MARK = "# added by the grader: a fresh copy of the kit for this check"
 
 
 def kit_modules() -> set:
-    """Names of the kit's modules (``pixels``, ``exercises``, ...)."""
-    return {path.stem for path in KIT.glob("*.py") if not path.stem.startswith("_")}
+    """Names of the kit's modules and lesson packages (``pixels``, ``exercises``, ...)."""
+    modules = {path.stem for path in KIT.glob("*.py")}
+    packages = {path.name for path in KIT.iterdir() if (path / "__init__.py").exists()}
+    return {name for name in modules | packages if not name.startswith("_")}
 
 
 def fresh_prefix(source: str) -> str:

@@ -338,7 +338,10 @@ def checker(exercise: str, *, forbid: Sequence[str], time_limit: float = DEFAULT
         check.exercise = exercise
         check.forbid = forbid
         check.time_limit = time_limit
-        CHECKS[f"{body.__module__}.{body.__name__}"] = check
+        # Keyed by the lesson package ("lab_utils.pixels.check_x"), the path notebooks use,
+        # not by the role file the check is written in ("lab_utils.pixels.checks").
+        lesson_module = body.__module__.removesuffix(".checks")
+        CHECKS[f"{lesson_module}.{body.__name__}"] = check
         return check
     return decorate
 
