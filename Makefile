@@ -13,7 +13,7 @@ GRADING_TIME ?= 3h
 GRADING_NOTEBOOK_TIME ?= 900
 
 .DEFAULT_GOAL := help
-.PHONY: help lab instructor-lab test test-fast benchmark lock clean release autograde present
+.PHONY: help lab instructor-lab test test-fast lint benchmark lock clean release autograde present
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,11 +54,18 @@ instructor-lab: $(STAMP) ## Instructors: open notebooks/ (the versions with solu
 	exec $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
 		--ServerApp.root_dir=notebooks $(if $(AS_ROOT),--allow-root)
 
+# Two workers by default (the 2-core laptop the kit is sized for): `make test TEST_WORKERS=4`.
+TEST_WORKERS ?= 2
+
 test: $(INSTRUCTOR) ## Run every test: unit, notebooks end to end, grading, real browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: $(STAMP) ## Unit tests only (skips the notebooks and slow tests)
-	$(BIN)/python -m pytest tests -m "not slow"
+	$(BIN)/python -m pytest tests -m "not slow" -n $(TEST_WORKERS) --dist loadgroup
+
+lint: $(INSTRUCTOR) ## Ruff: lint rules and formatting of lab_utils, tests, benchmarks (pyproject.toml)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 benchmark: $(STAMP) ## Print the kit's measured figures (import time, lesson run times, ...)
 	$(BIN)/python benchmarks/run.py

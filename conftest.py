@@ -39,3 +39,13 @@ def keras():
     """Keras, imported quietly (TensorFlow's native log lines silenced) by the kit's own helper."""
     from lab_utils import lesson
     return lesson.import_keras()
+
+
+def pytest_collection_modifyitems(items):
+    """Groups for `pytest -n 2 --dist loadgroup` (what `make test` runs): every cell of a
+    notebook in one group (nbval runs them in one kernel, in order), every test module in one
+    group (its module-scoped fixtures are built once), except items that name their own
+    group (tests/test_grading.py: one group per lesson, so lessons are graded in parallel)."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))

@@ -9,9 +9,17 @@ TensorFlow. Each notebook imports the modules it needs by name and calls
 
 Modules shared by every lesson: ``lesson`` (setup), ``data`` (the data registry), ``plots``,
 ``widgets`` (the widget pattern), ``exercises`` (the exercise pattern), ``validation`` (input
-checks with student-readable errors), ``models`` (Keras model builders, training, saving;
-from lesson 04 on). Lesson modules mirror the notebooks: ``pixels`` (01), ``kernels`` (02),
-``perceptrons`` (03), ``cnns`` (04), ``detection`` (05).
+checks with student-readable errors), ``models`` (Keras model builders and ``models.fit``, the
+one training loop with its weight cache; from lesson 04 on), ``boxes`` (box formats, IoU, NMS,
+matching, drawing; 05-06) and ``detectors`` (Haar cascades, dlib, selective search; 05-06).
+
+Lesson packages mirror the notebooks, each with the same role files (``compute``, ``widgets``,
+``plots``, ``checks``; its ``__init__`` re-exports what the notebook uses): ``pixels`` (01),
+``kernels`` (02), ``perceptrons`` (03), ``cnns`` (04), ``detection`` (05), ``faces`` (06).
+AUTHORING.md has the map of where a new exercise, widget, dataset or model goes.
+
+Instructor tools (need the ``instructor`` extra): ``grading`` (release, autograde),
+``autograde_hooks`` and ``sandbox`` (what grading runs), ``students`` (copies of the lessons).
 """
 
 __version__ = "0.1.0"

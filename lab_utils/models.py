@@ -18,10 +18,14 @@ import os
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lab_utils import lesson, validation
+
+if TYPE_CHECKING:  # Keras is imported when a model is first needed, not at import time
+    import keras
 
 
 # --------------------------------------------------------------------------------------------
@@ -29,7 +33,7 @@ from lab_utils import lesson, validation
 # --------------------------------------------------------------------------------------------
 
 
-def as_batch(images, name: str = "images") -> np.ndarray:
+def as_batch(images: np.ndarray, name: str = "images") -> np.ndarray:
     """Check a batch of images and return it as float32 of shape (N, H, W, C).
 
     Parameters
@@ -68,7 +72,8 @@ def as_batch(images, name: str = "images") -> np.ndarray:
 as_labels = validation.as_labels  # lessons import it from here too
 
 
-def as_input_shape(input_shape, name: str = "input_shape") -> tuple:
+def as_input_shape(input_shape: tuple[int, ...] | list[int],
+                   name: str = "input_shape") -> tuple:
     """(height, width, channels) as a tuple of positive ints."""
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
         raise ValueError(f"{name} must be (height, width, channels), e.g. (32, 32, 1), "
@@ -77,7 +82,7 @@ def as_input_shape(input_shape, name: str = "input_shape") -> tuple:
                  for i, side in enumerate(input_shape))
 
 
-def check_input_shape(model, image_shape, *, name: str = "model",
+def check_input_shape(model: keras.Model, image_shape: tuple[int, ...], *, name: str = "model",
                       images: str = "images") -> None:
     """Raise ValueError (in plain words) unless ``model`` takes images of ``image_shape``.
 
@@ -109,7 +114,8 @@ def _input_shape(model):
     return tuple(shape[1:])
 
 
-def require_model(model, name: str = "model"):
+def require_model(model: object, name: str = "model") -> keras.Model:
+    """Return ``model`` unchanged if it is a Keras model; raise a plain TypeError if not."""
     keras = lesson.import_keras()
     if not isinstance(model, keras.Model):
         raise TypeError(f"{name} must be a Keras model (keras.Model), but got "
@@ -122,8 +128,10 @@ def require_model(model, name: str = "model"):
 # --------------------------------------------------------------------------------------------
 
 
-def dense_classifier(input_shape, classes: int, hidden_units=(256, 128), *,
-                     dropout: float = 0.0, random_shift: float = 0.0, name: str = "dense"):
+def dense_classifier(input_shape: tuple[int, int, int], classes: int,
+                     hidden_units: tuple[int, ...] | list[int] = (256, 128), *,
+                     dropout: float = 0.0, random_shift: float = 0.0,
+                     name: str = "dense") -> keras.Model:
     """A fully connected classifier: Flatten, Dense+ReLU layers, Dense+softmax.
 
     Parameters
@@ -167,9 +175,11 @@ def dense_classifier(input_shape, classes: int, hidden_units=(256, 128), *,
     return keras.Model(inputs, outputs, name=name)
 
 
-def cnn_classifier(input_shape, classes: int, filters=(32, 64, 64), *, kernel_size: int = 3,
+def cnn_classifier(input_shape: tuple[int, int, int], classes: int,
+                   filters: tuple[int, ...] | list[int] = (32, 64, 64), *, kernel_size: int = 3,
                    pooling: bool = True, head: str = "global_max", dropout: float = 0.0,
-                   batch_norm: bool = False, random_shift: float = 0.0, name: str = "cnn"):
+                   batch_norm: bool = False, random_shift: float = 0.0,
+                   name: str = "cnn") -> keras.Model:
     """A plain CNN: Conv2D+ReLU blocks, each but the last followed by 2x2 max pooling.
 
     Parameters
@@ -282,6 +292,7 @@ class TrainingResult:
 
     @property
     def epochs(self) -> int:
+        """Number of epochs in ``history``."""
         return len(self.history.get("loss", []))
 
 
@@ -324,7 +335,8 @@ def _output_activation(model) -> str | None:
         return getattr(activation, "__name__", None)
 
 
-def train(model, images, labels, *, validation_data=None, epochs: int = 10,
+def train(model: keras.Model, images: np.ndarray, labels: np.ndarray, *,
+          validation_data: tuple[np.ndarray, np.ndarray] | None = None, epochs: int = 10,
           batch_size: int = 64, learning_rate: float = 1e-3, cosine_decay: bool = True,
           seed: int = 0, cache: bool = True) -> TrainingResult:
     """Compile ``model`` (Adam, sparse categorical cross-entropy, accuracy) and fit it.
@@ -397,10 +409,13 @@ def train(model, images, labels, *, validation_data=None, epochs: int = 10,
                              "learning_rate": learning_rate, "cosine_decay": cosine_decay})
 
 
-def fit(model, inputs, targets=None, *, loss, epochs: int, learning_rate: float, seed: int,
+def fit(model: keras.Model, inputs: object, targets: object = None, *, loss: object,
+        epochs: int, learning_rate: float, seed: int,
         batch_size: int | None = None, steps_per_epoch: int | None = None,
-        cosine_decay: bool = True, metrics=None, loss_weights=None, validation_data=None,
-        callbacks=(), cache: bool = True, key_arrays=(), key_settings=None) -> TrainingResult:
+        cosine_decay: bool = True, metrics: list | None = None,
+        loss_weights: dict | list | None = None, validation_data: object = None,
+        callbacks: tuple | list = (), cache: bool = True,
+        key_arrays: tuple | list = (), key_settings: dict | None = None) -> TrainingResult:
     """The kit's one training loop: compile with Adam, then fit seeded, or load the cache.
 
     Every lesson trains through here (``train`` for classifiers, ``detection.fit`` for the
@@ -491,12 +506,22 @@ def _trained_paths(key: str) -> tuple[Path, Path]:
 
 
 def _store_trained(result: TrainingResult, key: str) -> None:
-    """Keep the trained weights and what was measured while training them."""
+    """Keep the trained weights and what was measured while training them.
+
+    Each file is written under a temporary name and renamed into place, so a process reading
+    the cache while another stores the same training (parallel test workers, two kernels of
+    one student) sees either no entry or a whole one.
+    """
     weights, facts = _trained_paths(key)
     weights.parent.mkdir(parents=True, exist_ok=True)
-    result.model.save_weights(weights)
-    facts.write_text(json.dumps({"history": result.history, "seconds": result.seconds,
-                                 "cpu_seconds": result.cpu_seconds}))
+    partial = f".partial-{os.getpid()}"
+    weights_partial = weights.with_name(weights.name.replace(".weights.h5", partial + ".weights.h5"))
+    result.model.save_weights(weights_partial)       # Keras insists on the .weights.h5 ending
+    os.replace(weights_partial, weights)
+    facts_partial = facts.with_name(facts.name + partial)
+    facts_partial.write_text(json.dumps({"history": result.history, "seconds": result.seconds,
+                                         "cpu_seconds": result.cpu_seconds}))
+    os.replace(facts_partial, facts)
 
 
 def _load_trained(model, key: str) -> TrainingResult | None:
@@ -518,7 +543,7 @@ def _load_trained(model, key: str) -> TrainingResult | None:
                           recorded["cpu_seconds"], from_cache=True)
 
 
-def reinitialise(model, seed: int = 0) -> None:
+def reinitialise(model: keras.Model, seed: int = 0) -> None:
     """Give ``model`` fresh initial weights drawn from ``seed`` alone (in place).
 
     A new model's weights depend on every random number Keras drew before it was built; after
@@ -541,7 +566,8 @@ def reinitialise(model, seed: int = 0) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def predict_probabilities(model, images, batch_size: int = 512) -> np.ndarray:
+def predict_probabilities(model: keras.Model, images: np.ndarray,
+                          batch_size: int = 512) -> np.ndarray:
     """Class probabilities, shape (N, classes) float32, from ``model(x, training=False)``.
 
     Calling the model directly is several times faster than ``model.predict`` for the
@@ -560,7 +586,7 @@ def predict_probabilities(model, images, batch_size: int = 512) -> np.ndarray:
     return np.concatenate(outputs).astype(np.float32)
 
 
-def accuracy(model, images, labels) -> float:
+def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of ``images`` whose most probable class is the label (0-1)."""
     probabilities = predict_probabilities(model, images)
     labels = as_labels(labels, len(probabilities), probabilities.shape[1])
@@ -572,7 +598,7 @@ def accuracy(model, images, labels) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def parameter_count(model) -> int:
+def parameter_count(model: keras.Model | keras.layers.Layer) -> int:
     """Total number of weights (trainable and not) of a built Keras model or layer."""
     keras = lesson.import_keras()
     if not isinstance(model, (keras.Model, keras.layers.Layer)):
@@ -584,7 +610,7 @@ def parameter_count(model) -> int:
     return int(model.count_params())
 
 
-def layer_facts(layer, input_shape) -> dict:
+def layer_facts(layer: keras.layers.Layer, input_shape: tuple[int, ...]) -> dict:
     """Output shape and parameter count of one Keras layer applied to ``input_shape``.
 
     Parameters
@@ -613,7 +639,7 @@ def layer_facts(layer, input_shape) -> dict:
             "parameters": int(layer.count_params())}
 
 
-def layer_table(model) -> list[dict]:
+def layer_table(model: keras.Model) -> list[dict]:
     """One row per layer: name, type, output shape (without batch axis), parameters."""
     require_model(model)
     rows = []
@@ -625,7 +651,7 @@ def layer_table(model) -> list[dict]:
     return rows
 
 
-def summary_text(model) -> str:
+def summary_text(model: keras.Model) -> str:
     """``model.summary()`` as a string (for tests, reports and widgets)."""
     require_model(model)
     lines = []
@@ -638,7 +664,7 @@ def summary_text(model) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def save(model, path) -> Path:
+def save(model: keras.Model, path: str | Path) -> Path:
     """Save ``model`` in the native ``.keras`` format (architecture + weights) and return the path.
 
     The folder is created if needed. Only the ``.keras`` suffix is accepted: it is the format
@@ -662,7 +688,7 @@ def save(model, path) -> Path:
     return path
 
 
-def load(path):
+def load(path: str | Path) -> keras.Model:
     """Load a model saved with ``save``, with Keras's ``safe_mode`` on.
 
     Safe mode refuses to deserialise arbitrary Python code (e.g. ``Lambda`` layers), so a

@@ -182,7 +182,11 @@ def submissions_for(lesson, released, source, battery):
 
 # --- the round trip, once per lesson ------------------------------------------------------
 
-@pytest.fixture(scope="module", params=LESSONS)
+# One xdist group per lesson: `make test` grades lessons on different workers in parallel,
+# and every test of one lesson runs where that lesson's batch was graded (no second batch).
+@pytest.fixture(scope="module",
+                params=[pytest.param(lesson, marks=pytest.mark.xdist_group(f"grading-{lesson}"))
+                        for lesson in LESSONS])
 def graded(request, tmp_path_factory):
     lesson = request.param
     battery = lesson == FIRST_LESSON
@@ -304,7 +308,9 @@ def battery(graded):
     return graded
 
 
-first_lesson_only = pytest.mark.parametrize("graded", [FIRST_LESSON], indirect=True)
+first_lesson_only = pytest.mark.parametrize(
+    "graded", [pytest.param(FIRST_LESSON, marks=pytest.mark.xdist_group(f"grading-{FIRST_LESSON}"))],
+    indirect=True)
 
 
 @first_lesson_only
