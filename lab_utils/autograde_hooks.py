@@ -24,9 +24,13 @@ import os
 import textwrap
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 KIT = Path(__file__).resolve().parent
 FRESH_MARK = "# added by the grader: a fresh copy of the kit for this check"
@@ -79,7 +83,9 @@ def fresh_prefix(source: str) -> str:
 class FreshKit(NbGraderPreprocessor):
     """Prefix every graded check cell with a fresh import of the kit modules it uses."""
 
-    def preprocess_cell(self, cell, resources, index):
+    def preprocess_cell(self, cell: NotebookNode, resources: dict,
+                        index: int) -> tuple[NotebookNode, dict]:
+        """Wrap a graded check cell (not a solution cell) in ``fresh_prefix``, once."""
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
             wrapped = fresh_prefix(cell.source)
@@ -95,7 +101,9 @@ class LimitOutputBytes(NbGraderPreprocessor):
                         help="largest output (bytes of text or encoded data) kept").tag(
         config=True)
 
-    def preprocess_cell(self, cell, resources, index):
+    def preprocess_cell(self, cell: NotebookNode, resources: dict,
+                        index: int) -> tuple[NotebookNode, dict]:
+        """Replace each of the cell's outputs larger than ``max_bytes`` by a note."""
         if cell.cell_type != "code":
             return cell, resources
         kept = []
@@ -120,7 +128,7 @@ class LimitOutputBytes(NbGraderPreprocessor):
 _started: list = []
 
 
-def notebook_timeout(source=None) -> int:
+def notebook_timeout(source: object = None) -> int:
     """Seconds for the next cell: min(per-cell limit, what is left of the notebook's limit)."""
     per_cell = int(os.environ.get("LAB_UTILS_CELL_TIMEOUT", "300"))
     total = os.environ.get("LAB_UTILS_NOTEBOOK_TIMEOUT")

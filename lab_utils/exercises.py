@@ -42,7 +42,7 @@ import random
 import signal
 import sys
 import threading
-from typing import Callable, Sequence
+from typing import Callable, Iterator, NoReturn, Sequence
 
 import numpy as np
 
@@ -64,13 +64,13 @@ class ExerciseIncorrect(_ShortTraceback, AssertionError):
     """The student's function runs but gives a wrong answer."""
 
 
-def fail(message: str, hint: str | None = None):
+def fail(message: str, hint: str | None = None) -> NoReturn:
     """Raise ExerciseIncorrect with ``message`` and, if given, a hint on its own line."""
     __tracebackhide__ = True
     raise ExerciseIncorrect(message + (f"\nHint: {hint}" if hint else ""))
 
 
-def require_function(function, name: str):
+def require_function(function: object, name: str) -> None:
     """Raise ExerciseIncorrect unless ``function`` is callable (a student may pass a value)."""
     __tracebackhide__ = True
     if not callable(function):
@@ -79,7 +79,8 @@ def require_function(function, name: str):
               f"check({name}), not check({name}(...)).", None)
 
 
-def call(function, *args, name: str, hint: str | None = None):
+def call(function: Callable[..., object], *args: object, name: str,
+         hint: str | None = None) -> object:
     """Call the student's function; turn its exceptions into exercise messages.
 
     NotImplementedError becomes ``ExerciseNotStarted``; any other exception becomes
@@ -98,7 +99,7 @@ def call(function, *args, name: str, hint: str | None = None):
         fail(f"{name} raised {type(error).__name__}: {error}\n(called with {shapes})", hint)
 
 
-def describe_argument(value) -> str:
+def describe_argument(value: object) -> str:
     """Short text for an argument: shape and dtype of arrays, repr of small values."""
     if isinstance(value, np.ndarray):
         return f"array of shape {value.shape}, dtype {value.dtype}"
@@ -106,8 +107,9 @@ def describe_argument(value) -> str:
     return text if len(text) < 40 else type(value).__name__
 
 
-def expect_array(result, expected: np.ndarray, *, name: str, hint: str | None = None,
-                 atol: float = 1e-6, rtol: float = 1e-6, known_mistakes=()):
+def expect_array(result: object, expected: np.ndarray, *, name: str, hint: str | None = None,
+                 atol: float = 1e-6, rtol: float = 1e-6,
+                 known_mistakes: Sequence[tuple[np.ndarray, str]] = ()) -> None:
     """Compare a student's array with the expected one and explain the first difference.
 
     Parameters
@@ -156,8 +158,8 @@ def expect_array(result, expected: np.ndarray, *, name: str, hint: str | None = 
           f"(largest difference {difference[where]:.3g}).", hint)
 
 
-def expect_number(result, expected: float, *, name: str, hint: str | None = None,
-                  rtol: float = 1e-6, atol: float = 1e-9):
+def expect_number(result: object, expected: float, *, name: str, hint: str | None = None,
+                  rtol: float = 1e-6, atol: float = 1e-9) -> None:
     """Compare a student's number with the expected one."""
     __tracebackhide__ = True
     if isinstance(result, np.ndarray) and result.shape == ():
@@ -179,7 +181,8 @@ def passed(name: str, tests: int) -> None:
     print(f"✔ {name} passed {tests} tests.")
 
 
-def solution_or(student_function, *, check: Callable, fallback: Callable) -> Callable:
+def solution_or(student_function: Callable[..., object], *, check: Callable,
+                fallback: Callable) -> Callable:
     """The student's function if it passes ``check``, otherwise ``fallback``.
 
     Later cells call the returned function, so a lesson keeps running while an exercise is
@@ -202,7 +205,8 @@ def solution_or(student_function, *, check: Callable, fallback: Callable) -> Cal
     return student_function
 
 
-def forbid_calls(function, names, *, exercise: str):
+def forbid_calls(function: Callable[..., object], names: Sequence[str], *,
+                 exercise: str) -> None:
     """Fail if the student's code calls one of ``names`` (the library functions the check
     compares with): the exercise is to compute the result, not to look it up.
 
@@ -301,7 +305,8 @@ class Student:
 _TIMED_OUT = object()
 
 
-def checker(exercise: str, *, forbid: Sequence[str], time_limit: float = DEFAULT_TIME_LIMIT):
+def checker(exercise: str, *, forbid: Sequence[str], time_limit: float = DEFAULT_TIME_LIMIT
+            ) -> Callable[[Callable[[Student], int]], Callable[[Callable[..., object]], None]]:
     """Turn a check body into the check a notebook calls: ``check_x(student_function)``.
 
     Parameters
@@ -468,7 +473,7 @@ def _time_limit(seconds: float):
 
 
 @contextlib.contextmanager
-def preserved_random_state():
+def preserved_random_state() -> Iterator[None]:
     """Leave Python's, NumPy's and Keras's global random generators as they were.
 
     Checks draw test inputs; without this a lesson's later figures would depend on whether
@@ -513,7 +518,7 @@ def _restore_keras_generator(saved) -> None:
         pass
 
 
-def plain(value):
+def plain(value: object) -> object:
     """``value`` rebuilt from built-in types and base NumPy arrays.
 
     Answers are compared only after this conversion, so an answer cannot carry behaviour of its

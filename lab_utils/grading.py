@@ -34,6 +34,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # nbformat is imported when a notebook is read, not at import time
+    import nbformat
 
 PROJECT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = PROJECT / "notebooks"
@@ -109,7 +113,7 @@ def _require_success(result: subprocess.CompletedProcess, what: str) -> None:
                            f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
 
 
-def prepare_source(names, root: Path, notebooks: Path = NOTEBOOKS) -> None:
+def prepare_source(names: list[str], root: Path, notebooks: Path = NOTEBOOKS) -> None:
     """Copy each lesson notebook to ``<root>/source/<lesson>/<lesson>.ipynb`` (replacing it)."""
     for name in names:
         folder = root / "source" / name
@@ -119,7 +123,7 @@ def prepare_source(names, root: Path, notebooks: Path = NOTEBOOKS) -> None:
         shutil.copy2(notebooks / f"{name}.ipynb", folder / f"{name}.ipynb")
 
 
-def release(names=None, *, root: Path | str = COURSE_ROOT,
+def release(names: list[str] | None = None, *, root: Path | str = COURSE_ROOT,
             out: Path | str | None = RELEASE_FOLDER,
             notebooks: Path | str = NOTEBOOKS) -> dict[str, Path]:
     """Generate the student version of each lesson; return ``{lesson: released notebook}``.
@@ -190,7 +194,7 @@ def _lesson_of(path: Path, names) -> tuple[str | None, str]:
     return None, ""
 
 
-def find_submissions(folder: Path | str, names) -> list[Submission]:
+def find_submissions(folder: Path | str, names: list[str]) -> list[Submission]:
     """Submissions in ``folder``: ``<student>/<lesson>.ipynb`` (any depth below the student).
 
     The student id is the folder name in ASCII (:func:`student_id`); two folders that give the
@@ -247,7 +251,8 @@ def find_submissions(folder: Path | str, names) -> list[Submission]:
 MAX_NOTEBOOK_BYTES = 100_000_000
 
 
-def read_submission(submission: Submission, students_folder: Path | None = None):
+def read_submission(submission: Submission,
+                    students_folder: Path | None = None) -> nbformat.NotebookNode:
     """The submission as an nbformat notebook, or raise ValueError saying why it is unusable.
 
     Symbolic links are resolved: a link to a file outside the student's own folder (the
@@ -286,7 +291,7 @@ def read_submission(submission: Submission, students_folder: Path | None = None)
     return notebook
 
 
-def repair_duplicate_ids(notebook) -> list[str]:
+def repair_duplicate_ids(notebook: nbformat.NotebookNode) -> list[str]:
     """Keep one cell per nbgrader ``grade_id`` (the last, as nbgrader does); return flags.
 
     A copy-pasted graded cell in JupyterLab duplicates its id. The earlier copies become plain
@@ -328,6 +333,7 @@ def graded_folder(root: Path | str, lesson: str, student: str) -> Path:
 
 
 def gradebook_path(root: Path | str, lesson: str, student: str) -> Path:
+    """The gradebook database of one graded submission (inside its ``graded_folder``)."""
     return graded_folder(root, lesson, student) / "gradebook.db"
 
 
@@ -606,7 +612,7 @@ def _source(cell: dict) -> str:
     return "".join(source) if isinstance(source, list) else source
 
 
-def tamper_flags(submitted, released) -> list[str]:
+def tamper_flags(submitted: dict | Path | str, released: dict | Path | str) -> list[str]:
     """Reasons to look at a submission by hand: code that could game the checks.
 
     Scans the code the student wrote (cells that differ from the released notebook) for:
@@ -837,7 +843,7 @@ def hide_nbgrader_ui() -> None:
 
 # --- command line ----------------------------------------------------------------------------
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """``python -m lab_utils.grading release [LESSON...]``, ``autograde FOLDER``, ``hide-nbgrader``."""
     import argparse
     parser = argparse.ArgumentParser(prog="python -m lab_utils.grading",

@@ -12,6 +12,8 @@ import os
 import platform
 import random
 import sys
+from collections.abc import Iterator
+from types import ModuleType
 
 import numpy as np
 
@@ -29,7 +31,7 @@ PLOT_STYLE = {
 
 
 @contextlib.contextmanager
-def native_stderr_silenced():
+def native_stderr_silenced() -> Iterator[None]:
     """Send file descriptor 2 to /dev/null for the duration of the block.
 
     TensorFlow's C++ runtime writes some lines before its logging settings apply; they reach
@@ -48,7 +50,7 @@ def native_stderr_silenced():
         os.close(saved)
 
 
-def import_keras():
+def import_keras() -> ModuleType:
     """Import Keras (and its TensorFlow backend) quietly and return the ``keras`` module."""
     for name, value in _QUIET_TENSORFLOW.items():
         os.environ.setdefault(name, value)
@@ -63,7 +65,7 @@ def import_keras():
     return keras
 
 
-def compute_device(keras) -> str:
+def compute_device(keras: ModuleType) -> str:
     """'GPU (name)' when the Keras backend sees a GPU, else 'CPU'."""
     backend = keras.backend.backend()
     with native_stderr_silenced():

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # matplotlib is imported when the first figure is made, not a
     from matplotlib.figure import Figure
 
 
-def new_figure(**options) -> Figure:
+def new_figure(**options: object) -> Figure:
     """A pyplot-free Figure that a notebook still displays when a cell returns it.
 
     Figures made without pyplot have no notebook display until IPython is told how to
@@ -43,7 +43,8 @@ def _as_displayable(image, name):
     return validation.as_image(image, name)
 
 
-def show_images(images, titles=None, *, columns: int | None = None, size: float = 2.6,
+def show_images(images: list[np.ndarray] | np.ndarray, titles: list[str] | None = None, *,
+                columns: int | None = None, size: float = 2.6,
                 cmap: str = "gray") -> Figure:
     """Show images side by side in a grid.
 
@@ -91,7 +92,7 @@ def show_images(images, titles=None, *, columns: int | None = None, size: float 
     return figure
 
 
-def show_pixel_grid(values, *, title: str | None = None, vmin: float = 0,
+def show_pixel_grid(values: np.ndarray, *, title: str | None = None, vmin: float = 0,
                     vmax: float | None = None,
                     cell_size: float = 0.45, fontsize: float | None = None) -> Figure:
     """Draw a 2-D grid of gray levels with each number written on its pixel, as on the slide.
@@ -132,8 +133,9 @@ def show_pixel_grid(values, *, title: str | None = None, vmin: float = 0,
     return figure
 
 
-def plot_curves(x, curves: dict, *, xlabel: str, ylabel: str, title: str | None = None,
-                ylim=None) -> Figure:
+def plot_curves(x: list[float] | np.ndarray, curves: dict, *, xlabel: str, ylabel: str,
+                title: str | None = None,
+                ylim: tuple[float, float] | None = None) -> Figure:
     """Line plot of several named curves that share the same x values.
 
     Parameters
@@ -162,7 +164,8 @@ def plot_curves(x, curves: dict, *, xlabel: str, ylabel: str, title: str | None 
     return figure
 
 
-def plot_panels(x_values: dict, curves: dict, *, ylabel: str, ylim=None,
+def plot_panels(x_values: dict, curves: dict, *, ylabel: str,
+                ylim: tuple[float, float] | None = None,
                 xlabels: dict | None = None) -> Figure:
     """One small line plot per panel, e.g. accuracy against each kind of perturbation.
 

@@ -263,7 +263,8 @@ def _enter(config: dict, argv: list[str]) -> None:
     os.execvpe(argv[0], argv, environment)
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lab_utils.sandbox CONFIG.json -- COMMAND...``; the exit status on failure."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:2] == ["--outer", "--"] and len(argv) > 2:
         return _outer(argv[2:])

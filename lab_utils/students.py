@@ -85,7 +85,8 @@ def make_copies(folder: Path | str = STUDENT_FOLDER, notebooks: Path | str = NOT
     return result
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lab_utils.students [FOLDER]``: make the missing copies, say where they are."""
     argv = sys.argv[1:] if argv is None else argv
     folder = Path(argv[0]) if argv else STUDENT_FOLDER
     for name, what in make_copies(folder).items():

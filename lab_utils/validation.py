@@ -15,6 +15,7 @@ uint8, which shows black) is refused with an explanation; float images must lie 
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -25,7 +26,7 @@ MAX_IMAGE_PIXELS = 4096 * 4096
 MAX_SEED = 2**32 - 1
 
 
-def describe(value) -> str:
+def describe(value: object) -> str:
     """A short description of ``value`` for error messages: type, and shape/dtype for arrays."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
@@ -33,7 +34,7 @@ def describe(value) -> str:
     return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
 
 
-def as_array(value, name: str = "array", *, finite: bool = False) -> np.ndarray:
+def as_array(value: object, name: str = "array", *, finite: bool = False) -> np.ndarray:
     """Convert a list or array of numbers to a NumPy array, or raise TypeError.
 
     ``finite=True`` also refuses NaN and infinite values (ValueError naming where the first
@@ -59,7 +60,7 @@ def as_array(value, name: str = "array", *, finite: bool = False) -> np.ndarray:
     return array
 
 
-def require_finite(array, name: str = "array") -> None:
+def require_finite(array: np.ndarray, name: str = "array") -> None:
     """Raise ValueError if ``array`` holds NaN or an infinite value, saying where."""
     array = np.asarray(array)
     if not np.issubdtype(array.dtype, np.inexact):
@@ -74,7 +75,7 @@ def require_finite(array, name: str = "array") -> None:
                          f"and would make every result computed from it meaningless.")
 
 
-def is_finite_number(value) -> bool:
+def is_finite_number(value: object) -> bool:
     """True for a real number that is neither NaN, infinite, nor too large for a float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
@@ -84,7 +85,8 @@ def is_finite_number(value) -> bool:
         return False
 
 
-def check_size(shape, name: str = "image", *, limit: int = MAX_IMAGE_PIXELS) -> None:
+def check_size(shape: tuple[int, ...], name: str = "image", *,
+               limit: int = MAX_IMAGE_PIXELS) -> None:
     """Refuse an image (or a batch of images) whose height x width exceeds ``limit`` pixels.
 
     ``shape`` is an image's shape, (H, W) or (H, W, C); for a batch (N, H, W[, C]) pass
@@ -101,7 +103,8 @@ def check_size(shape, name: str = "image", *, limit: int = MAX_IMAGE_PIXELS) -> 
                              f"image[::4, ::4].")
 
 
-def as_image(value, name: str = "image", *, channels=(None, 3)) -> np.ndarray:
+def as_image(value: object, name: str = "image", *,
+             channels: tuple[int | None, ...] = (None, 3)) -> np.ndarray:
     """Check that ``value`` is an image array and return it as a NumPy array.
 
     Parameters
@@ -156,7 +159,8 @@ def as_image(value, name: str = "image", *, channels=(None, 3)) -> np.ndarray:
                     f"gray level to get floats.")
 
 
-def as_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def as_int(value: object, name: str, *, minimum: int | None = None,
+           maximum: int | None = None) -> int:
     """Check that ``value`` is an integer within [minimum, maximum] and return it as int."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be a whole number, but got {describe(value)} ({value!r}).")
@@ -168,12 +172,12 @@ def as_int(value, name: str, *, minimum: int | None = None, maximum: int | None 
     return value
 
 
-def as_seed(value, name: str = "seed") -> int:
+def as_seed(value: object, name: str = "seed") -> int:
     """Check a random seed: a whole number from 0 to 2**32 - 1 (what NumPy and Keras accept)."""
     return as_int(value, name, minimum=0, maximum=MAX_SEED)
 
 
-def as_float(value, name: str, *, minimum: float | None = None,
+def as_float(value: object, name: str, *, minimum: float | None = None,
              maximum: float | None = None) -> float:
     """Check that ``value`` is a real number within [minimum, maximum] and return it as float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -188,7 +192,7 @@ def as_float(value, name: str, *, minimum: float | None = None,
     return value
 
 
-def one_of(value, name: str, choices) -> str:
+def one_of(value: object, name: str, choices: Sequence[str]) -> str:
     """Check that ``value`` is one of ``choices`` and return it."""
     choices = list(choices)
     if value not in choices:
@@ -197,8 +201,8 @@ def one_of(value, name: str, choices) -> str:
     return value
 
 
-def as_labels(labels, count: int, classes: int | None = None, name: str = "labels") \
-        -> np.ndarray:
+def as_labels(labels: object, count: int, classes: int | None = None,
+              name: str = "labels") -> np.ndarray:
     """Check integer class labels, one per example, and return them as int64 of shape (count,).
 
     ``classes``, when given, is the number of classes: labels must lie in [0, classes).

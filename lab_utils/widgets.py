@@ -25,14 +25,17 @@ import contextlib
 import html
 import io
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
 from lab_utils import validation
 
+if TYPE_CHECKING:  # ipywidgets is imported when a widget is built, not at import time
+    import ipywidgets
 
-def to_uint8(image) -> np.ndarray:
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
     """Convert an image (uint8, or float in [0, 1]) to uint8 for display."""
     image = validation.as_image(image, "image")
     if image.dtype == np.uint8:
@@ -40,7 +43,7 @@ def to_uint8(image) -> np.ndarray:
     return np.round(image * 255).astype(np.uint8)
 
 
-def upscale(image, factor: int) -> np.ndarray:
+def upscale(image: np.ndarray, factor: int) -> np.ndarray:
     """Enlarge an image by repeating each pixel ``factor`` times in both directions."""
     factor = validation.as_int(factor, "factor", minimum=1, maximum=64)
     image = validation.as_array(image, "image")
@@ -51,7 +54,7 @@ def upscale(image, factor: int) -> np.ndarray:
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
-def encode(image, image_format: str = "jpeg", quality: int = 85) -> bytes:
+def encode(image: np.ndarray, image_format: str = "jpeg", quality: int = 85) -> bytes:
     """Encode an image as JPEG (photos) or PNG (sharp pixel grids) bytes for ``widgets.Image``."""
     from PIL import Image
     validation.one_of(image_format, "image_format", ["jpeg", "png"])
@@ -117,7 +120,7 @@ class Interactive:
         return self.state
 
     @contextlib.contextmanager
-    def hold(self):
+    def hold(self) -> Iterator[Interactive]:
         """Change several controls (a preset) and render once at the end."""
         self._held = True
         try:
@@ -143,7 +146,7 @@ def error_text(error: BaseException) -> str:
             f"Change a control to try again.")
 
 
-def labelled(widget, text: str):
+def labelled(widget: ipywidgets.Widget, text: str) -> ipywidgets.VBox:
     """A display widget with a short caption above it."""
     import ipywidgets
     return ipywidgets.VBox([ipywidgets.HTML(f"<b>{text}</b>"), widget])
