@@ -253,6 +253,17 @@ def test_enrolment_experiment_counts_right_and_strangers():
     result = faces.enrolment_experiment(embeddings, labels, enrolled=2, threshold=1.0)
     assert result == {"correct": 1.0, "rejected_strangers": 1.0, "gallery_size": 2,
                       "probes": 10}
+    # the lesson passes the student's identify: it is the one that names the probes
+    asked = []
+
+    def nobody(gallery, names, probes, threshold):
+        asked.append((len(gallery), list(names), len(probes), threshold))
+        return ["unknown"] * len(probes)
+
+    result = faces.enrolment_experiment(embeddings, labels, enrolled=2, threshold=1.0,
+                                        identify_with=nobody)
+    assert asked == [(2, ["person 0", "person 1"], 10, 1.0)]
+    assert result["correct"] == 0.0 and result["rejected_strangers"] == 1.0
 
 
 # --- exercise checks: right answers pass, typical mistakes get specific messages ------------------

@@ -1,0 +1,79 @@
+"""Lesson 06 "Faces": detection with Haar cascades, recognition as few-shot learning with a
+Siamese network and the triplet loss, verification, enrolment, and facial landmarks.
+
+Which file holds what:
+
+* ``compute.py``: the face data: batches of grayscale faces checked (``as_faces``) and
+  resized, splits by identity (``identity_split``, ``FaceSplit``).
+* ``verification.py``: squared distances, pairs, ROC curves and thresholds, raw pixels and
+  eigenfaces, identification against a gallery and enrolment, the threshold widget's pure
+  compute step.
+* ``siamese.py``: the embedding network, the Siamese model, the triplet loss with in-batch
+  mining, PK batches, ``train_embedding`` (through ``models.fit``, cached) and ``embed``.
+* ``haar.py``: OpenCV's Haar cascades, the rotation sweep, the photos where detection fails,
+  Haar-like features and OpenCV's cascade XML, the Haar widget's pure compute step.
+* ``dlib_faces.py``: dlib's HOG and CNN detectors, the 68 landmarks, alignment by the eyes and
+  the pretrained ResNet descriptor.
+* ``widgets.py``: the threshold and Haar explorers (thin builders).
+* ``plots.py``: every figure of the lesson (``plot_*``).
+* ``checks.py``: the checks of the lesson's five exercises, their hints and known mistakes.
+
+Importing this package imports neither TensorFlow nor OpenCV nor dlib.
+
+Vocabulary: ``images`` are (N, H, W) float32 in [0, 1] (grayscale faces) unless said
+otherwise; ``embeddings`` are (N, D) float arrays, one row per image; a *distance* between
+two embeddings is the squared Euclidean distance of the slide's triplet loss; boxes are
+(x, y, w, h) in pixels, x to the right and y down, as OpenCV returns them.
+"""
+
+from lab_utils.faces.checks import (check_choose_threshold, check_identify,
+                                    check_pairwise_squared_distances, check_semi_hard_negative,
+                                    check_triplet_loss)
+from lab_utils.faces.compute import FaceSplit, as_faces, identity_split, resize_faces
+from lab_utils.faces.dlib_faces import (LANDMARK_GROUPS, align_face, detect_faces_dlib,
+                                        dlib_embeddings, eye_centres, landmarks)
+from lab_utils.faces.haar import (as_gray_uint8, box_hits, detect_faces_haar, draw_boxes,
+                                  draw_haar_feature, failure_photos, haar_cascade,
+                                  haar_feature_sample, haar_features, haar_view,
+                                  opencv_cascade_summary, padded_faces, rotate_about,
+                                  rotation_sweep)
+from lab_utils.faces.plots import (plot_cascade_features, plot_distance_histograms,
+                                   plot_landmarks, plot_roc, plot_rotation_sweeps,
+                                   plot_training_curves)
+from lab_utils.faces.siamese import (INPUT_SIZE, MINING, SIAMESE_SETTINGS, embed,
+                                     embedding_network, pk_batches, siamese_model,
+                                     train_embedding, triplet_loss_keras)
+from lab_utils.faces.verification import (Roc, as_embeddings, as_threshold, best_threshold,
+                                          eigenface_embeddings, enrolment_experiment,
+                                          error_rates, fit_eigenfaces, identify,
+                                          pair_distances, pixel_embeddings, squared_distances,
+                                          threshold_view, verification_auc, verification_roc)
+from lab_utils.faces.widgets import haar_explorer, threshold_explorer
+
+__all__ = [
+    # compute
+    "FaceSplit", "as_faces", "identity_split", "resize_faces",
+    # verification
+    "Roc", "as_embeddings", "as_threshold", "best_threshold", "eigenface_embeddings",
+    "enrolment_experiment", "error_rates", "fit_eigenfaces", "identify", "pair_distances",
+    "pixel_embeddings", "squared_distances", "threshold_view", "verification_auc",
+    "verification_roc",
+    # siamese
+    "INPUT_SIZE", "MINING", "SIAMESE_SETTINGS", "embed", "embedding_network", "pk_batches",
+    "siamese_model", "train_embedding", "triplet_loss_keras",
+    # haar
+    "as_gray_uint8", "box_hits", "detect_faces_haar", "draw_boxes", "draw_haar_feature",
+    "failure_photos", "haar_cascade", "haar_feature_sample", "haar_features", "haar_view",
+    "opencv_cascade_summary", "padded_faces", "rotate_about", "rotation_sweep",
+    # dlib_faces
+    "LANDMARK_GROUPS", "align_face", "detect_faces_dlib", "dlib_embeddings", "eye_centres",
+    "landmarks",
+    # widgets
+    "haar_explorer", "threshold_explorer",
+    # plots
+    "plot_cascade_features", "plot_distance_histograms", "plot_landmarks", "plot_roc",
+    "plot_rotation_sweeps", "plot_training_curves",
+    # checks
+    "check_choose_threshold", "check_identify", "check_pairwise_squared_distances",
+    "check_semi_hard_negative", "check_triplet_loss",
+]

@@ -1,0 +1,293 @@
+"""Lesson 06's face detection with OpenCV's Haar cascades: detection, the rotation sweep
+(detection rate as faces turn in the image plane), the photos where detection fails, what
+Haar-like features are (scikit-image's features, OpenCV's own cascade XML) and the Haar
+widget's pure compute step.
+
+Boxes are (x, y, w, h) in pixels, x to the right and y down, as OpenCV returns them.
+OpenCV is imported when a cascade is first needed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from lab_utils import validation
+from lab_utils import widgets as kit_widgets
+from lab_utils.faces import compute
+
+# A detection "hits" the reference face when its side is within this factor of the reference's.
+HIT_SIZE_RATIO = 2.0
+
+# --------------------------------------------------------------------------------------------
+# Face detection: OpenCV's Haar cascades, rotation sweep
+# --------------------------------------------------------------------------------------------
+
+_CASCADES: dict = {}
+
+
+def haar_cascade(name: str = "frontalface_default") -> object:
+    """One of OpenCV's shipped Haar cascades (``cv2.data.haarcascades``), loaded once."""
+    import cv2
+    from pathlib import Path
+    folder = Path(cv2.data.haarcascades)
+    available = sorted(p.name[len("haarcascade_"):-4] for p in folder.glob("haarcascade_*.xml"))
+    validation.one_of(name, "name", available)
+    if name not in _CASCADES:
+        cascade = cv2.CascadeClassifier(str(folder / f"haarcascade_{name}.xml"))
+        if cascade.empty():
+            raise RuntimeError(f"OpenCV could not read haarcascade_{name}.xml.")
+        _CASCADES[name] = cascade
+    return _CASCADES[name]
+
+
+def as_gray_uint8(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """A grayscale or RGB image (uint8 or float in [0, 1]) as (H, W) uint8 for the detectors."""
+    image = kit_widgets.to_uint8(validation.as_image(image, name))
+    if image.ndim == 3:
+        weights = np.array([0.299, 0.587, 0.114])
+        image = np.clip(np.round(image @ weights), 0, 255).astype(np.uint8)
+    return image
+
+
+def detect_faces_haar(image: np.ndarray, *, scale_factor: float = 1.1, min_neighbors: int = 5,
+                      min_size: int = 30, cascade: str = "frontalface_default") -> np.ndarray:
+    """Faces found by an OpenCV Haar cascade.
+
+    Parameters
+    ----------
+    image : (H, W) or (H, W, 3) uint8 or float in [0, 1]
+    scale_factor : float > 1
+        The image pyramid's step: the detector window grows by this factor per level
+        (1.05 = thorough and slow, 1.4 = fast, may miss faces between sizes).
+    min_neighbors : int >= 0
+        How many overlapping raw detections a face needs (higher = fewer false faces).
+    min_size : int
+        Smallest face side in pixels.
+    cascade : str
+        Which of OpenCV's shipped cascades (``haarcascade_<cascade>.xml``).
+
+    Returns
+    -------
+    boxes : ndarray (F, 4) int, (x, y, w, h) per face
+    """
+    gray = as_gray_uint8(image)
+    scale_factor = validation.as_float(scale_factor, "scale_factor", minimum=1.001,
+                                       maximum=3.0)
+    min_neighbors = validation.as_int(min_neighbors, "min_neighbors", minimum=0, maximum=100)
+    min_size = validation.as_int(min_size, "min_size", minimum=1)
+    found = haar_cascade(cascade).detectMultiScale(
+        gray, scaleFactor=scale_factor, minNeighbors=min_neighbors, minSize=(min_size, min_size))
+    return np.asarray(found, dtype=np.int64).reshape(-1, 4)
+
+
+def rotate_about(image: np.ndarray, angle: float, centre: tuple) -> np.ndarray:
+    """Rotate ``image`` by ``angle`` degrees (counter-clockwise) about ``centre`` = (x, y);
+    the corners are filled by repeating the edge pixels. Same dtype and shape."""
+    from skimage import transform
+    image = validation.as_image(image)
+    angle = validation.as_float(angle, "angle", minimum=-360, maximum=360)
+    rotated = transform.rotate(image, angle, center=tuple(float(c) for c in centre),
+                               mode="edge", preserve_range=True)
+    return rotated.round().astype(np.uint8) if image.dtype == np.uint8 else \
+        rotated.astype(image.dtype)
+
+
+def box_hits(boxes: np.ndarray, reference: tuple) -> bool:
+    """True if one of ``boxes`` is the reference face: its centre inside the reference box
+    and its side within a factor ``HIT_SIZE_RATIO`` (2) of the reference side (boxes
+    (x, y, w, h))."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    x, y, w, h = (float(v) for v in reference)
+    centres = boxes[:, :2] + boxes[:, 2:] / 2
+    inside = ((centres[:, 0] >= x) & (centres[:, 0] <= x + w) &
+              (centres[:, 1] >= y) & (centres[:, 1] <= y + h))
+    ratio = np.sqrt(boxes[:, 2] * boxes[:, 3] / (w * h))
+    return bool(np.any(inside & (ratio <= HIT_SIZE_RATIO) & (ratio >= 1 / HIT_SIZE_RATIO)))
+
+
+def rotation_sweep(detect: Callable, images: list, references: list,
+                   angles: list | tuple = tuple(range(-60, 61, 10))) -> dict:
+    """Detection rate of a face detector as the faces turn in the image plane.
+
+    Each image is rotated about the centre of its reference face box, so the face stays where
+    it was and only its angle changes; a detection counts when ``box_hits`` the reference.
+
+    Parameters
+    ----------
+    detect : callable(image) -> boxes (F, 4) as (x, y, w, h)
+    images : list of images (H, W) or (H, W, 3)
+    references : list of (x, y, w, h), the true face of each image
+    angles : sequence of degrees
+
+    Returns
+    -------
+    dict with "angles" (list), "rate" (fraction detected per angle) and "seconds" (mean
+    seconds per image per call).
+    """
+    if not callable(detect):
+        raise TypeError(f"detect must be a function image -> boxes, but got "
+                        f"{validation.describe(detect)}.")
+    if len(images) == 0 or len(images) != len(references):
+        raise ValueError(f"images and references must be non-empty and of equal length, "
+                         f"got {len(images)} and {len(references)}.")
+    angles = [validation.as_float(a, "angle", minimum=-180, maximum=180) for a in angles]
+    rates, seconds = [], []
+    for angle in angles:
+        hits = 0
+        for image, box in zip(images, references):
+            x, y, w, h = box
+            turned = rotate_about(image, angle, (x + w / 2, y + h / 2)) if angle else image
+            start = time.perf_counter()
+            found = detect(turned)
+            seconds.append(time.perf_counter() - start)
+            hits += box_hits(found, box)
+        rates.append(hits / len(images))
+    return {"angles": angles, "rate": rates, "seconds": float(np.mean(seconds))}
+
+
+def padded_faces(images: np.ndarray, pad: int = 32, *, scale: int = 1) -> tuple[list, list]:
+    """Tight face crops (N, S, S), enlarged ``scale`` times (pixel repetition) and framed by
+    ``pad`` pixels of edge-repeated border, so a detector sees the face with some
+    surroundings (dlib's HOG detector needs faces of about 80 pixels).
+
+    Returns (list of uint8 images, list of reference boxes (x, y, w, h)).
+    """
+    images = compute.as_faces(images)
+    pad = validation.as_int(pad, "pad", minimum=0, maximum=512)
+    scale = validation.as_int(scale, "scale", minimum=1, maximum=8)
+    framed = [np.pad(kit_widgets.upscale(kit_widgets.to_uint8(face), scale), pad, mode="edge")
+              for face in images]
+    height, width = images.shape[1] * scale, images.shape[2] * scale
+    return framed, [(pad, pad, width, height)] * len(framed)
+
+
+def draw_boxes(image: np.ndarray, boxes: np.ndarray, *, colour: tuple = (255, 40, 40),
+               thickness: int = 2) -> np.ndarray:
+    """An RGB uint8 copy of ``image`` with rectangles (x, y, w, h) drawn on it."""
+    image = kit_widgets.to_uint8(validation.as_image(image))
+    canvas = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image.copy()
+    height, width = canvas.shape[:2]
+    for x, y, w, h in np.asarray(boxes, dtype=np.int64).reshape(-1, 4):
+        x0, y0 = max(int(x), 0), max(int(y), 0)
+        x1, y1 = min(int(x + w), width) - 1, min(int(y + h), height) - 1
+        if x1 < x0 or y1 < y0:
+            continue
+        t = thickness
+        canvas[y0:y0 + t, x0:x1 + 1] = colour
+        canvas[max(y1 - t + 1, 0):y1 + 1, x0:x1 + 1] = colour
+        canvas[y0:y1 + 1, x0:x0 + t] = colour
+        canvas[y0:y1 + 1, max(x1 - t + 1, 0):x1 + 1] = colour
+    return canvas
+
+
+def failure_photos(image: np.ndarray, box: tuple) -> dict:
+    """The slide's "does not generalise well", made concrete on one real portrait: the photo
+    as it is, turned 40 degrees about the face, with the eyes covered, and in dim side
+    light. (No profile photo ships with the installed packages, so profiles are not shown.)
+
+    Returns name -> uint8 image, same size as ``image``.
+    """
+    pixels = kit_widgets.to_uint8(validation.as_image(image))
+    x, y, w, h = (int(v) for v in box)
+    covered = pixels.copy()
+    covered[y + int(0.2 * h):y + int(0.5 * h), x:x + w] = 0
+    ramp = np.linspace(0.05, 0.6, pixels.shape[1])[None, :]
+    ramp = ramp[..., None] if pixels.ndim == 3 else ramp
+    dim = np.clip(pixels * ramp, 0, 255).astype(np.uint8)
+    return {"as taken": pixels,
+            "turned 40°": rotate_about(pixels, 40, (x + w / 2, y + h / 2)),
+            "eyes covered": covered, "dim side light": dim}
+
+
+def haar_view(image: np.ndarray, scale_factor: float, min_neighbors: int,
+              min_size: int) -> dict:
+    """The Haar widget's compute step: boxes, the picture with them, seconds taken."""
+    start = time.perf_counter()
+    boxes = detect_faces_haar(image, scale_factor=scale_factor, min_neighbors=min_neighbors,
+                              min_size=min_size)
+    seconds = time.perf_counter() - start
+    return {"boxes": boxes, "seconds": seconds, "picture": draw_boxes(image, boxes)}
+
+
+# --------------------------------------------------------------------------------------------
+# What Haar-like features are: scikit-image's features, AdaBoost, OpenCV's own cascade
+# --------------------------------------------------------------------------------------------
+
+
+def haar_feature_sample(window: int = 25, count: int = 2000, *,
+                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A random sample of ``count`` Haar-like features of a ``window`` x ``window`` image
+    (scikit-image's five types: 2 rectangles side by side or stacked, 3 in a row or column,
+    4 in a checkerboard). Returns (coords, types) for ``haar_features``/``draw_haar_feature``.
+    """
+    from skimage.feature import haar_like_feature_coord
+    window = validation.as_int(window, "window", minimum=4, maximum=64)
+    count = validation.as_int(count, "count", minimum=1)
+    coords, types = [], []
+    for kind in ("type-2-x", "type-2-y", "type-3-x", "type-3-y", "type-4"):
+        kind_coords, kind_types = haar_like_feature_coord(window, window, kind)
+        coords.append(kind_coords)
+        types.append(kind_types)
+    coords, types = np.concatenate(coords), np.concatenate(types)
+    chosen = np.random.default_rng(seed).choice(len(coords), min(count, len(coords)),
+                                                replace=False)
+    return coords[chosen], types[chosen]
+
+
+def haar_features(images: np.ndarray, coords: np.ndarray, types: np.ndarray) -> np.ndarray:
+    """The chosen Haar-like features of every image: (N, H, W) -> (N, F) float64.
+
+    Each feature is (sum of the pixels under its white rectangles) - (sum under the black
+    ones), read from the integral image with 4 look-ups per rectangle, whatever its size.
+    """
+    from skimage.feature import haar_like_feature
+    from skimage.transform import integral_image
+    images = compute.as_faces(images)
+    height, width = images.shape[1:]
+    return np.stack([haar_like_feature(integral_image(image), 0, 0, width, height,
+                                       feature_type=types, feature_coord=coords)
+                     for image in images]).astype(np.float64)
+
+
+def draw_haar_feature(image: np.ndarray, coord: list) -> np.ndarray:
+    """An RGB picture of one Haar-like feature on ``image`` (scikit-image's
+    ``draw_haar_like_feature``): the two colours mark the rectangles that are added and
+    subtracted."""
+    from skimage.feature import draw_haar_like_feature
+    image = compute.as_faces(np.asarray(image)[None])[0]
+    height, width = image.shape
+    return draw_haar_like_feature(image, 0, 0, width, height, [coord], alpha=0.6)
+
+
+def opencv_cascade_summary(name: str = "frontalface_default") -> dict:
+    """What an OpenCV Haar cascade XML file contains.
+
+    Returns a dict: "window" (w, h) of the detector, "stages" (number), "weak_per_stage"
+    (list of the number of AdaBoost stumps per stage), "features" (number of distinct
+    rectangle features), and "first_stage" (list of features of stage 1, each a list of
+    rectangles (x, y, w, h, weight) in window pixels).
+    """
+    import xml.etree.ElementTree as ElementTree
+    from pathlib import Path
+    import cv2
+    validation.one_of(name, "name", [p.name[len("haarcascade_"):-4] for p in
+                                     Path(cv2.data.haarcascades).glob("haarcascade_*.xml")])
+    root = ElementTree.parse(Path(cv2.data.haarcascades) / f"haarcascade_{name}.xml")
+    cascade = root.getroot()[0]
+    window = (int(cascade.findtext("width")), int(cascade.findtext("height")))
+    features = []
+    for feature in cascade.find("features"):
+        rectangles = []
+        for rect in feature.find("rects"):
+            values = rect.text.split()
+            rectangles.append(tuple(int(v) for v in values[:4]) + (float(values[4]),))
+        features.append(rectangles)
+    stages = list(cascade.find("stages"))
+    weak = [len(stage.find("weakClassifiers")) for stage in stages]
+    first = [features[int(classifier.findtext("internalNodes").split()[2])]
+             for classifier in stages[0].find("weakClassifiers")]
+    return {"window": window, "stages": len(stages), "weak_per_stage": weak,
+            "features": len(features), "first_stage": first}
