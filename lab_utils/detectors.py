@@ -1,0 +1,259 @@
+"""Classical detectors, each model loaded once per process (lessons 05-06).
+
+OpenCV's Haar cascades (Viola & Jones 2001), dlib's HOG + linear SVM face detector (Dalal &
+Triggs 2005 features), dlib's CNN face detector (MMOD), dlib's 68-point landmark predictor
+and ResNet face descriptor (files shipped by face-recognition-models), and OpenCV's
+selective search (Uijlings et al. 2013). Boxes come back as "xywh" pixels (see
+``lab_utils.boxes``).
+
+Public API:
+
+* ``HAAR_CASCADES``: lesson 05's categories -> OpenCV cascade names ("face" ->
+  "frontalface_default", "eye", "person" -> "fullbody", "cat" -> "frontalcatface");
+* ``haar_cascade_names() -> list[str]``: every cascade OpenCV ships (``cv2.data.haarcascades``);
+* ``haar_cascade_file(name) -> Path``: the XML file of one of them;
+* ``haar_cascade(name="frontalface_default") -> cv2.CascadeClassifier``, loaded once;
+* ``dlib_model(kind) -> object``, loaded once; ``kind`` is one of ``DLIB_MODELS``:
+  "hog" (face detector), "cnn" (MMOD face detector), "landmarks" (68-point shape
+  predictor), "resnet" (128-d face descriptor);
+* ``as_gray_uint8(image, name="image") -> (H, W) uint8``: the one grayscale conversion of the
+  detectors (OpenCV's ``COLOR_RGB2GRAY``: 0.299 R + 0.587 G + 0.114 B);
+* ``as_rgb_uint8(image, name="image") -> (H, W, 3) uint8``, contiguous (what dlib takes);
+* ``cascade_detect(image, cascade="frontalface_default", *, scale_factor=1.1,
+  min_neighbors=5, min_size=30) -> (boxes (F, 4) float64, seconds)``;
+* ``haar_detect(image, category="face", *, scale_factor=1.1, min_neighbors=5, min_size=24)
+  -> (boxes, seconds)``: the same by lesson 05's category names;
+* ``dlib_detect(image, method="hog", *, max_side=None, upsample=0) -> (boxes, seconds)``;
+* ``selective_search(image, *, mode="fast", max_side=None, seed=0) -> (boxes, seconds)``.
+
+The seconds are those of the detector itself (not of the conversions around it). Importing
+this module imports neither OpenCV nor dlib: each is imported when first needed.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lab_utils import validation, widgets
+
+HAAR_CASCADES = {"face": "frontalface_default", "eye": "eye", "person": "fullbody",
+                 "cat": "frontalcatface"}
+DLIB_MODELS = ("hog", "cnn", "landmarks", "resnet")
+
+# --------------------------------------------------------------------------------------------
+# Images as the detectors take them
+# --------------------------------------------------------------------------------------------
+
+
+def as_gray_uint8(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """A grayscale or RGB image (uint8 or float in [0, 1]) as (H, W) uint8 for the detectors.
+
+    Colour is converted by OpenCV (``cv2.COLOR_RGB2GRAY``, weights 0.299, 0.587, 0.114 in
+    fixed point), the conversion OpenCV's own cascade examples use.
+    """
+    gray = widgets.to_uint8(validation.as_image(image, name))
+    if gray.ndim == 3:
+        import cv2
+        gray = cv2.cvtColor(gray, cv2.COLOR_RGB2GRAY)
+    return gray
+
+
+def as_rgb_uint8(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """A grayscale or RGB image (uint8 or float in [0, 1]) as a contiguous (H, W, 3) uint8."""
+    pixels = widgets.to_uint8(validation.as_image(image, name))
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[..., None], 3, axis=2)
+    return np.ascontiguousarray(pixels)
+
+
+def _shrunk(pixels: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
+    """``pixels`` resized (area interpolation) so its longer side is at most ``max_side``,
+    and the factor applied (1.0 when it is already small enough or max_side is None)."""
+    if max_side is None or max(pixels.shape[:2]) <= max_side:
+        return pixels, 1.0
+    import cv2
+    scale = max_side / max(pixels.shape[:2])
+    return cv2.resize(pixels, (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale)),
+                      interpolation=cv2.INTER_AREA), scale
+
+
+# --------------------------------------------------------------------------------------------
+# Models, loaded once
+# --------------------------------------------------------------------------------------------
+
+
+def haar_cascade_names() -> list[str]:
+    """The names of the Haar cascades OpenCV ships, e.g. "frontalface_default", "eye"."""
+    import cv2
+    folder = Path(cv2.data.haarcascades)
+    return sorted(p.name[len("haarcascade_"):-4] for p in folder.glob("haarcascade_*.xml"))
+
+
+def haar_cascade_file(name: str = "frontalface_default") -> Path:
+    """The XML file of one of OpenCV's Haar cascades (``haar_cascade_names()``)."""
+    import cv2
+    validation.one_of(name, "name", haar_cascade_names())
+    return Path(cv2.data.haarcascades) / f"haarcascade_{name}.xml"
+
+
+def haar_cascade(name: str = "frontalface_default") -> object:
+    """One of OpenCV's shipped Haar cascades as a ``cv2.CascadeClassifier``, loaded once."""
+    validation.one_of(name, "name", haar_cascade_names())
+    return _load_cascade(name)
+
+
+@functools.cache
+def _load_cascade(name: str):
+    import cv2
+    cascade = cv2.CascadeClassifier(str(haar_cascade_file(name)))
+    if cascade.empty():
+        raise RuntimeError(f"OpenCV could not read haarcascade_{name}.xml.")
+    return cascade
+
+
+def dlib_model(kind: str) -> object:
+    """dlib's detectors and models, loaded once (the files come with face-recognition-models).
+
+    ``kind``: "hog" (HOG face detector), "cnn" (MMOD CNN face detector), "landmarks" (the
+    68-point shape predictor), "resnet" (the 128-d face descriptor).
+    """
+    validation.one_of(kind, "kind", DLIB_MODELS)
+    return _load_dlib_model(kind)
+
+
+@functools.cache
+def _load_dlib_model(kind: str):
+    try:
+        import dlib
+        import face_recognition_models as files
+    except ImportError as error:
+        raise ImportError("dlib and its model files are needed here: pip install "
+                          "dlib-bin face-recognition-models (both pinned in "
+                          "requirements.txt).") from error
+    factories = {
+        "hog": dlib.get_frontal_face_detector,
+        "cnn": lambda: dlib.cnn_face_detection_model_v1(
+            files.cnn_face_detector_model_location()),
+        "landmarks": lambda: dlib.shape_predictor(files.pose_predictor_model_location()),
+        "resnet": lambda: dlib.face_recognition_model_v1(
+            files.face_recognition_model_location()),
+    }
+    return factories[kind]()
+
+
+# --------------------------------------------------------------------------------------------
+# Detectors
+# --------------------------------------------------------------------------------------------
+
+
+def cascade_detect(image: np.ndarray, cascade: str = "frontalface_default", *,
+                   scale_factor: float = 1.1, min_neighbors: int = 5,
+                   min_size: int = 30) -> tuple[np.ndarray, float]:
+    """Objects found by one of OpenCV's Haar cascades (``haar_cascade_names()``).
+
+    Parameters
+    ----------
+    image : (H, W) or (H, W, 3), uint8 or float in [0, 1]
+    scale_factor : float > 1
+        The image pyramid's step: the detector window grows by this factor per level
+        (1.05 = thorough and slow, 1.4 = fast, may miss objects between sizes).
+    min_neighbors : int >= 0
+        How many overlapping raw detections an object needs (higher = fewer false ones).
+    min_size : int
+        Smallest object side in pixels.
+
+    Returns
+    -------
+    boxes (F, 4) float64 "xywh" (whole numbers), seconds of ``detectMultiScale``
+    """
+    gray = as_gray_uint8(image)
+    scale_factor = validation.as_float(scale_factor, "scale_factor", minimum=1.001,
+                                       maximum=3.0)
+    min_neighbors = validation.as_int(min_neighbors, "min_neighbors", minimum=0, maximum=100)
+    min_size = validation.as_int(min_size, "min_size", minimum=1)
+    detector = haar_cascade(cascade)
+    start = time.perf_counter()
+    found = detector.detectMultiScale(gray, scaleFactor=scale_factor,
+                                      minNeighbors=min_neighbors, minSize=(min_size, min_size))
+    return np.asarray(found, dtype=np.float64).reshape(-1, 4), time.perf_counter() - start
+
+
+def haar_detect(image: np.ndarray, category: str = "face", *, scale_factor: float = 1.1,
+                min_neighbors: int = 5, min_size: int = 24) -> tuple[np.ndarray, float]:
+    """OpenCV's Haar cascade (Viola & Jones 2001) for ``category``: (boxes xywh, seconds)."""
+    validation.one_of(category, "category", list(HAAR_CASCADES))
+    return cascade_detect(image, HAAR_CASCADES[category], scale_factor=scale_factor,
+                          min_neighbors=min_neighbors, min_size=min_size)
+
+
+def dlib_detect(image: np.ndarray, method: str = "hog", *, max_side: int | None = None,
+                upsample: int = 0) -> tuple[np.ndarray, float]:
+    """dlib's face detectors: "hog" (HOG + linear SVM, built into dlib) or "cnn" (the MMOD
+    CNN shipped by face-recognition-models). Returns (boxes xywh in the original pixels,
+    seconds). ``max_side`` shrinks the photo first (the CNN takes ~11 s per 512-px image on
+    2 cores); ``upsample`` doubles the image that many times first, to find smaller faces.
+    """
+    validation.one_of(method, "method", ["hog", "cnn"])
+    upsample = validation.as_int(upsample, "upsample", minimum=0, maximum=3)
+    if max_side is not None:
+        max_side = validation.as_int(max_side, "max_side", minimum=16)
+    picture, scale = _shrunk(as_rgb_uint8(image), max_side)
+    detector = dlib_model(method)
+    start = time.perf_counter()
+    found = detector(np.ascontiguousarray(picture), upsample)
+    seconds = time.perf_counter() - start
+    rectangles = [getattr(item, "rect", item) for item in found]   # the CNN's are scored
+    boxes = np.array([[r.left(), r.top(), r.width(), r.height()] for r in rectangles],
+                     dtype=np.float64).reshape(-1, 4) / scale
+    return boxes, seconds
+
+
+def _seed_c_rand(seed: int) -> None:
+    """Seed the C library's rand(), which OpenCV's selective search uses to rank its boxes
+    (cv2.setRNGSeed does not reach it); without it the order changes from run to run."""
+    import ctypes
+    import sys
+    try:
+        library = ctypes.cdll.msvcrt if sys.platform == "win32" else ctypes.CDLL(None)
+        library.srand(ctypes.c_uint(seed))
+    except (OSError, AttributeError):  # an unusual platform: the order is then not repeatable
+        pass
+
+
+def selective_search(image: np.ndarray, *, mode: str = "fast", max_side: int | None = None,
+                     seed: int = 0) -> tuple[np.ndarray, float]:
+    """OpenCV's selective search (Uijlings et al. 2013; ``cv2.ximgproc.segmentation``).
+
+    Parameters
+    ----------
+    image : (H, W) or (H, W, 3), uint8 or float in [0, 1]
+    mode : "fast" or "quality"
+    max_side : shrink the image first so that its longer side is at most this (faster);
+        the boxes are returned in the original image's pixels.
+    seed : OpenCV ranks the proposals partly at random (C's rand()); seeding it makes the
+        order, and so "the first k proposals", repeatable.
+
+    Returns
+    -------
+    boxes (K, 4) "xywh" float64 in the order OpenCV ranks them, seconds
+    """
+    import cv2
+    pixels = as_rgb_uint8(image)
+    validation.one_of(mode, "mode", ["fast", "quality"])
+    if max_side is not None:
+        max_side = validation.as_int(max_side, "max_side", minimum=16)
+    pixels, scale = _shrunk(pixels, max_side)
+    seed = validation.as_int(seed, "seed", minimum=0, maximum=2**31 - 1)
+    cv2.setNumThreads(1)   # repeatable timing next to other work
+    _seed_c_rand(seed)
+    start = time.perf_counter()
+    search = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
+    search.setBaseImage(np.ascontiguousarray(pixels[..., ::-1]))   # OpenCV wants BGR
+    (search.switchToSelectiveSearchFast if mode == "fast"
+     else search.switchToSelectiveSearchQuality)()
+    boxes = search.process().astype(np.float64).reshape(-1, 4) / scale
+    return boxes, time.perf_counter() - start
