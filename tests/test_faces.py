@@ -199,7 +199,8 @@ def test_box_hits_and_draw_boxes():
     assert not faces.box_hits([[40, 40, 18, 18]], reference)          # elsewhere
     assert not faces.box_hits([[0, 0, 60, 60]], reference)            # far too large
     assert not faces.box_hits(np.zeros((0, 4)), reference)
-    canvas = faces.draw_boxes(np.zeros((30, 30), np.uint8), [[5, 5, 10, 10]])
+    canvas = faces.draw_boxes(np.zeros((30, 30), np.uint8), [[5, 5, 10, 10]],
+                              colour=(255, 40, 40), thickness=2)
     assert canvas.shape == (30, 30, 3) and canvas[5, 7].tolist() == [255, 40, 40]
     assert canvas[10, 10].tolist() == [0, 0, 0]
 

@@ -34,27 +34,37 @@ class FaceSplit:
 
     def identities(self) -> dict:
         """The person numbers of each part."""
-        return {part: sorted(int(k) for k in np.unique(getattr(self, f"{part}_labels")))
-                for part in ("train", "validation", "test")}
+        return {
+            part: sorted(int(k) for k in np.unique(getattr(self, f"{part}_labels")))
+            for part in ("train", "validation", "test")
+        }
 
 
 def _as_identity_list(values, name: str, known) -> list:
     if isinstance(values, range):
         values = list(values)
     if not isinstance(values, (list, tuple, np.ndarray)):
-        raise TypeError(f"{name} must be a list of person numbers such as range(30, 40), but "
-                        f"got {validation.describe(values)}.")
+        raise TypeError(
+            f"{name} must be a list of person numbers such as range(30, 40), but "
+            f"got {validation.describe(values)}."
+        )
     people = [validation.as_int(v, f"{name}[{i}]", minimum=0) for i, v in enumerate(values)]
     unknown = sorted(set(people) - set(known))
     if unknown:
-        raise ValueError(f"{name} names people that are not in the dataset: {unknown} "
-                         f"(it has people {min(known)} to {max(known)}).")
+        raise ValueError(
+            f"{name} names people that are not in the dataset: {unknown} "
+            f"(it has people {min(known)} to {max(known)})."
+        )
     return people
 
 
-def identity_split(dataset: Dataset, test_identities: range | list | tuple = range(30, 40),
-                   validation_identities: range | list | tuple = (),
-                   *, size: int | None = None) -> FaceSplit:
+def identity_split(
+    dataset: Dataset,
+    test_identities: range | list | tuple = range(30, 40),
+    validation_identities: range | list | tuple = (),
+    *,
+    size: int | None = None,
+) -> FaceSplit:
     """Split a face ``data.Dataset`` by person.
 
     Parameters
@@ -73,9 +83,11 @@ def identity_split(dataset: Dataset, test_identities: range | list | tuple = ran
     images = getattr(dataset, "images", None)
     labels = getattr(dataset, "labels", None)
     if not isinstance(images, np.ndarray) or not isinstance(labels, np.ndarray):
-        raise TypeError(f"dataset must be a data.Dataset (with .images and .labels), such as "
-                        f"data.load_dataset('olivetti_faces'), but got "
-                        f"{validation.describe(dataset)}.")
+        raise TypeError(
+            f"dataset must be a data.Dataset (with .images and .labels), such as "
+            f"data.load_dataset('olivetti_faces'), but got "
+            f"{validation.describe(dataset)}."
+        )
     images = as_faces(images, "dataset.images")
     labels = validation.as_labels(labels, len(images), name="dataset.labels")
     known = np.unique(labels).tolist()
@@ -84,8 +96,10 @@ def identity_split(dataset: Dataset, test_identities: range | list | tuple = ran
     if not test:
         raise ValueError("test_identities is empty: name at least two people to test on.")
     if set(test) & set(held):
-        raise ValueError(f"people {sorted(set(test) & set(held))} are in both the test and "
-                         f"the validation identities; each person belongs to one part.")
+        raise ValueError(
+            f"people {sorted(set(test) & set(held))} are in both the test and "
+            f"the validation identities; each person belongs to one part."
+        )
     if size is not None:
         size = validation.as_int(size, "size", minimum=8, maximum=512)
         images = resize_faces(images, size)
@@ -93,8 +107,14 @@ def identity_split(dataset: Dataset, test_identities: range | list | tuple = ran
     train = ~(in_test | in_held)
     if len(np.unique(labels[train])) < 2:
         raise ValueError("fewer than two people are left for training; hold out fewer.")
-    return FaceSplit(images[train], labels[train], images[in_held], labels[in_held],
-                     images[in_test], labels[in_test])
+    return FaceSplit(
+        images[train],
+        labels[train],
+        images[in_held],
+        labels[in_held],
+        images[in_test],
+        labels[in_test],
+    )
 
 
 def as_faces(images: np.ndarray, name: str = "images") -> np.ndarray:
@@ -105,15 +125,19 @@ def as_faces(images: np.ndarray, name: str = "images") -> np.ndarray:
     """
     batch = validation.as_array(images, name)
     if batch.ndim == 4 and batch.shape[-1] == 3:
-        raise ValueError(f"{name} are colour images (shape {batch.shape}); these functions "
-                         f"take grayscale faces of shape (N, height, width): convert them "
-                         f"with skimage.color.rgb2gray first.")
+        raise ValueError(
+            f"{name} are colour images (shape {batch.shape}); these functions "
+            f"take grayscale faces of shape (N, height, width): convert them "
+            f"with skimage.color.rgb2gray first."
+        )
     if batch.ndim == 4 and batch.shape[-1] == 1:
         batch = batch[..., 0]
     if batch.ndim != 3:
-        raise ValueError(f"{name} must be a batch of grayscale images, shape (N, height, "
-                         f"width), but it has shape {batch.shape}. For one image use "
-                         f"image[None].")
+        raise ValueError(
+            f"{name} must be a batch of grayscale images, shape (N, height, "
+            f"width), but it has shape {batch.shape}. For one image use "
+            f"image[None]."
+        )
     if len(batch) == 0:
         raise ValueError(f"{name} is empty: its shape is {batch.shape}.")
     return models.as_batch(batch, name)[..., 0]
@@ -122,9 +146,13 @@ def as_faces(images: np.ndarray, name: str = "images") -> np.ndarray:
 def resize_faces(images: np.ndarray, size: int) -> np.ndarray:
     """Anti-aliased resize of (N, H, W) faces to (N, size, size) float32 in [0, 1]."""
     from skimage import transform
+
     images = as_faces(images)
     size = validation.as_int(size, "size", minimum=2, maximum=1024)
     if images.shape[1:] == (size, size):
         return images
-    return np.stack([transform.resize(face, (size, size), anti_aliasing=True)
-                     for face in images]).astype(np.float32).clip(0, 1)
+    return (
+        np.stack([transform.resize(face, (size, size), anti_aliasing=True) for face in images])
+        .astype(np.float32)
+        .clip(0, 1)
+    )

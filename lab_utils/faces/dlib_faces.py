@@ -1,8 +1,8 @@
 """Lesson 06's dlib tools: the HOG and CNN face detectors, the 68 facial landmarks, alignment
 by the eyes, and the pretrained ResNet face descriptor (with its cache).
 
-dlib and its model files (face-recognition-models) are imported when first needed; each
-model is loaded once per process. Boxes are (x, y, w, h) in pixels.
+dlib's models come from ``lab_utils.detectors`` (imported when first needed, each loaded once
+per process). Boxes are (x, y, w, h) in pixels.
 """
 
 from __future__ import annotations
@@ -11,14 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
-from lab_utils import validation
-from lab_utils import widgets as kit_widgets
+from lab_utils import detectors, validation
 
 # The 68 points as numbered on the slide (1-68, iBUG 300-W order); dlib counts from 0.
-LANDMARK_GROUPS = {"jaw": range(1, 18), "right eyebrow": range(18, 23),
-                   "left eyebrow": range(23, 28), "nose": range(28, 37),
-                   "right eye": range(37, 43), "left eye": range(43, 49),
-                   "mouth": range(49, 69)}
+LANDMARK_GROUPS = {
+    "jaw": range(1, 18),
+    "right eyebrow": range(18, 23),
+    "left eyebrow": range(23, 28),
+    "nose": range(28, 37),
+    "right eye": range(37, 43),
+    "left eye": range(43, 49),
+    "mouth": range(49, 69),
+}
 # "right"/"left" are the person's own: the right eye is on the left of the picture.
 
 # Where ``align_face`` puts the eyes: on a horizontal line at ALIGNED_EYE_HEIGHT x the side
@@ -27,50 +31,16 @@ ALIGNED_SIZE = 64
 ALIGNED_EYE_DISTANCE = 0.42
 ALIGNED_EYE_HEIGHT = 0.38
 
-_DLIB: dict = {}
-
-
-def _dlib_model(kind: str):
-    """dlib's detectors and models, loaded once (the files come with face-recognition-models)."""
-    if kind not in _DLIB:
-        try:
-            import dlib
-            import face_recognition_models as files
-        except ImportError as error:
-            raise ImportError("dlib and its model files are needed here: pip install "
-                              "dlib-bin face-recognition-models (both pinned in "
-                              "requirements.txt).") from error
-        factories = {
-            "hog": dlib.get_frontal_face_detector,
-            "cnn": lambda: dlib.cnn_face_detection_model_v1(
-                files.cnn_face_detector_model_location()),
-            "landmarks": lambda: dlib.shape_predictor(files.pose_predictor_model_location()),
-            "resnet": lambda: dlib.face_recognition_model_v1(
-                files.face_recognition_model_location()),
-        }
-        _DLIB[kind] = factories[kind]()
-    return _DLIB[kind]
-
-
-def _as_rgb_uint8(image, name: str = "image") -> np.ndarray:
-    image = kit_widgets.to_uint8(validation.as_image(image, name))
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    return np.ascontiguousarray(image)
-
 
 def detect_faces_dlib(image: np.ndarray, *, method: str = "hog") -> np.ndarray:
-    """Faces found by dlib: "hog" (HOG features + linear SVM, fast) or "cnn" (MMOD CNN, slow
-    on a CPU: seconds per photo). Returns (F, 4) int boxes (x, y, w, h).
+    """Faces found by dlib (``detectors.dlib_detect``): "hog" (HOG features + linear SVM,
+    fast) or "cnn" (MMOD CNN, slow on a CPU: seconds per photo). Returns (F, 4) int boxes
+    (x, y, w, h).
 
     The image is searched as it is (no upsampling: faces of about 80 pixels and more).
     """
-    validation.one_of(method, "method", ["hog", "cnn"])
-    pixels = _as_rgb_uint8(image)
-    found = _dlib_model(method)(pixels, 0)
-    rectangles = [getattr(f, "rect", f) for f in found]     # the CNN returns scored rects
-    return np.array([[r.left(), r.top(), r.width(), r.height()] for r in rectangles],
-                    dtype=np.int64).reshape(-1, 4)
+    found, _seconds = detectors.dlib_detect(image, method)
+    return found.astype(np.int64)
 
 
 def landmarks(image: np.ndarray, box: tuple | None = None) -> np.ndarray:
@@ -84,17 +54,20 @@ def landmarks(image: np.ndarray, box: tuple | None = None) -> np.ndarray:
         ValueError (the predictor would otherwise place 68 points on anything).
     """
     import dlib
-    pixels = _as_rgb_uint8(image)
+
+    pixels = detectors.as_rgb_uint8(image)
     if box is None:
         boxes = detect_faces_dlib(pixels)
         if len(boxes) == 0:
-            raise ValueError("no face found in the image (dlib's HOG detector): pass a face "
-                             "photo, or give the face's box as box=(x, y, w, h).")
+            raise ValueError(
+                "no face found in the image (dlib's HOG detector): pass a face "
+                "photo, or give the face's box as box=(x, y, w, h)."
+            )
         box = boxes[np.argmax(boxes[:, 2] * boxes[:, 3])]
     x, y, w, h = (int(v) for v in box)
     if w <= 0 or h <= 0:
         raise ValueError(f"box must have a positive width and height, but got {box!r}.")
-    shape = _dlib_model("landmarks")(pixels, dlib.rectangle(x, y, x + w - 1, y + h - 1))
+    shape = detectors.dlib_model("landmarks")(pixels, dlib.rectangle(x, y, x + w - 1, y + h - 1))
     return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
 
 
@@ -102,8 +75,9 @@ def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centres of the person's right eye (points 37-42) and left eye (43-48), each (x, y)."""
     points = validation.as_array(points, "points").astype(np.float64)
     if points.shape != (68, 2):
-        raise ValueError(f"points must be the 68 landmarks, shape (68, 2), but have shape "
-                         f"{points.shape}.")
+        raise ValueError(
+            f"points must be the 68 landmarks, shape (68, 2), but have shape {points.shape}."
+        )
     return points[36:42].mean(axis=0), points[42:48].mean(axis=0)
 
 
@@ -115,14 +89,19 @@ def align_face(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     float32 grayscale in [0, 1] (colour images are converted).
     """
     from skimage import color, transform
+
     image = validation.as_image(image)
     size = ALIGNED_SIZE
     right, left = eye_centres(points)
     gray = image if image.ndim == 2 else color.rgb2gray(image)
     gray = gray.astype(np.float64) / (255.0 if image.dtype == np.uint8 else 1.0)
     source = np.array([right, left])
-    target = np.array([[size * (0.5 - ALIGNED_EYE_DISTANCE / 2), size * ALIGNED_EYE_HEIGHT],
-                       [size * (0.5 + ALIGNED_EYE_DISTANCE / 2), size * ALIGNED_EYE_HEIGHT]])
+    target = np.array(
+        [
+            [size * (0.5 - ALIGNED_EYE_DISTANCE / 2), size * ALIGNED_EYE_HEIGHT],
+            [size * (0.5 + ALIGNED_EYE_DISTANCE / 2), size * ALIGNED_EYE_HEIGHT],
+        ]
+    )
     warp = transform.SimilarityTransform.from_estimate(target, source)
     if not warp:
         raise ValueError("the eye landmarks coincide: cannot align this face.")
@@ -138,17 +117,20 @@ def dlib_embeddings(images: np.ndarray) -> np.ndarray:
     authors use a Euclidean distance of 0.6 as threshold.
     """
     import dlib
+
     batch = validation.as_array(images, "images")
     stored = _embedding_cache_path(batch)
     if stored.exists():
         return np.load(stored)
     if batch.ndim not in (3, 4) or len(batch) == 0:
-        raise ValueError(f"images must be a non-empty batch (N, H, W) or (N, H, W, 3), but "
-                         f"have shape {batch.shape}.")
-    resnet, predictor = _dlib_model("resnet"), _dlib_model("landmarks")
+        raise ValueError(
+            f"images must be a non-empty batch (N, H, W) or (N, H, W, 3), but "
+            f"have shape {batch.shape}."
+        )
+    resnet, predictor = detectors.dlib_model("resnet"), detectors.dlib_model("landmarks")
     rows = []
     for index, image in enumerate(batch):
-        pixels = _as_rgb_uint8(image, f"images[{index}]")
+        pixels = detectors.as_rgb_uint8(image, f"images[{index}]")
         height, width = pixels.shape[:2]
         shape = predictor(pixels, dlib.rectangle(0, 0, width - 1, height - 1))
         rows.append(np.array(resnet.compute_face_descriptor(pixels, shape)))
@@ -162,7 +144,9 @@ def _embedding_cache_path(images: np.ndarray) -> Path:
     """Where dlib's descriptors of these exact images are kept: ``data.cache_dir()/dlib/``
     (about 0.2 s per face on a 2-core CPU, so a lesson re-run reuses them)."""
     import hashlib
+
     from lab_utils import data
+
     digest = hashlib.sha256(str((images.shape, images.dtype)).encode())
     digest.update(np.ascontiguousarray(images).tobytes())
     return data.cache_dir() / "dlib" / f"{digest.hexdigest()[:32]}.npy"

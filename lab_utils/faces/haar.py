@@ -1,60 +1,45 @@
-"""Lesson 06's face detection with OpenCV's Haar cascades: detection, the rotation sweep
+"""Lesson 06's face detection with OpenCV's Haar cascades (from ``lab_utils.detectors``):
+detection, the rotation sweep
 (detection rate as faces turn in the image plane), the photos where detection fails, what
 Haar-like features are (scikit-image's features, OpenCV's own cascade XML) and the Haar
 widget's pure compute step.
 
-Boxes are (x, y, w, h) in pixels, x to the right and y down, as OpenCV returns them.
-OpenCV is imported when a cascade is first needed.
+Boxes are (x, y, w, h) in pixels, x to the right and y down, as OpenCV returns them, drawn
+with ``boxes.draw_boxes``. OpenCV is imported when a cascade is first needed.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from lab_utils import validation
+from lab_utils import boxes as kit_boxes
+from lab_utils import detectors, validation
 from lab_utils import widgets as kit_widgets
 from lab_utils.faces import compute
 
 # A detection "hits" the reference face when its side is within this factor of the reference's.
 HIT_SIZE_RATIO = 2.0
+# How the lesson draws the faces a detector found (``boxes.draw_boxes(..., **FACE_BOXES)``).
+FACE_BOXES = {"colour": (255, 40, 40), "thickness": 2}
 
 # --------------------------------------------------------------------------------------------
 # Face detection: OpenCV's Haar cascades, rotation sweep
 # --------------------------------------------------------------------------------------------
 
-_CASCADES: dict = {}
 
-
-def haar_cascade(name: str = "frontalface_default") -> object:
-    """One of OpenCV's shipped Haar cascades (``cv2.data.haarcascades``), loaded once."""
-    import cv2
-    from pathlib import Path
-    folder = Path(cv2.data.haarcascades)
-    available = sorted(p.name[len("haarcascade_"):-4] for p in folder.glob("haarcascade_*.xml"))
-    validation.one_of(name, "name", available)
-    if name not in _CASCADES:
-        cascade = cv2.CascadeClassifier(str(folder / f"haarcascade_{name}.xml"))
-        if cascade.empty():
-            raise RuntimeError(f"OpenCV could not read haarcascade_{name}.xml.")
-        _CASCADES[name] = cascade
-    return _CASCADES[name]
-
-
-def as_gray_uint8(image: np.ndarray, name: str = "image") -> np.ndarray:
-    """A grayscale or RGB image (uint8 or float in [0, 1]) as (H, W) uint8 for the detectors."""
-    image = kit_widgets.to_uint8(validation.as_image(image, name))
-    if image.ndim == 3:
-        weights = np.array([0.299, 0.587, 0.114])
-        image = np.clip(np.round(image @ weights), 0, 255).astype(np.uint8)
-    return image
-
-
-def detect_faces_haar(image: np.ndarray, *, scale_factor: float = 1.1, min_neighbors: int = 5,
-                      min_size: int = 30, cascade: str = "frontalface_default") -> np.ndarray:
-    """Faces found by an OpenCV Haar cascade.
+def detect_faces_haar(
+    image: np.ndarray,
+    *,
+    scale_factor: float = 1.1,
+    min_neighbors: int = 5,
+    min_size: int = 30,
+    cascade: str = "frontalface_default",
+) -> np.ndarray:
+    """Faces found by an OpenCV Haar cascade (``detectors.cascade_detect``, the cascade loaded
+    once per process).
 
     Parameters
     ----------
@@ -73,26 +58,25 @@ def detect_faces_haar(image: np.ndarray, *, scale_factor: float = 1.1, min_neigh
     -------
     boxes : ndarray (F, 4) int, (x, y, w, h) per face
     """
-    gray = as_gray_uint8(image)
-    scale_factor = validation.as_float(scale_factor, "scale_factor", minimum=1.001,
-                                       maximum=3.0)
-    min_neighbors = validation.as_int(min_neighbors, "min_neighbors", minimum=0, maximum=100)
-    min_size = validation.as_int(min_size, "min_size", minimum=1)
-    found = haar_cascade(cascade).detectMultiScale(
-        gray, scaleFactor=scale_factor, minNeighbors=min_neighbors, minSize=(min_size, min_size))
-    return np.asarray(found, dtype=np.int64).reshape(-1, 4)
+    found, _seconds = detectors.cascade_detect(
+        image, cascade, scale_factor=scale_factor, min_neighbors=min_neighbors, min_size=min_size
+    )
+    return found.astype(np.int64)
 
 
 def rotate_about(image: np.ndarray, angle: float, centre: tuple) -> np.ndarray:
     """Rotate ``image`` by ``angle`` degrees (counter-clockwise) about ``centre`` = (x, y);
     the corners are filled by repeating the edge pixels. Same dtype and shape."""
     from skimage import transform
+
     image = validation.as_image(image)
     angle = validation.as_float(angle, "angle", minimum=-360, maximum=360)
-    rotated = transform.rotate(image, angle, center=tuple(float(c) for c in centre),
-                               mode="edge", preserve_range=True)
-    return rotated.round().astype(np.uint8) if image.dtype == np.uint8 else \
-        rotated.astype(image.dtype)
+    rotated = transform.rotate(
+        image, angle, center=tuple(float(c) for c in centre), mode="edge", preserve_range=True
+    )
+    return (
+        rotated.round().astype(np.uint8) if image.dtype == np.uint8 else rotated.astype(image.dtype)
+    )
 
 
 def box_hits(boxes: np.ndarray, reference: tuple) -> bool:
@@ -102,14 +86,22 @@ def box_hits(boxes: np.ndarray, reference: tuple) -> bool:
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     x, y, w, h = (float(v) for v in reference)
     centres = boxes[:, :2] + boxes[:, 2:] / 2
-    inside = ((centres[:, 0] >= x) & (centres[:, 0] <= x + w) &
-              (centres[:, 1] >= y) & (centres[:, 1] <= y + h))
+    inside = (
+        (centres[:, 0] >= x)
+        & (centres[:, 0] <= x + w)
+        & (centres[:, 1] >= y)
+        & (centres[:, 1] <= y + h)
+    )
     ratio = np.sqrt(boxes[:, 2] * boxes[:, 3] / (w * h))
     return bool(np.any(inside & (ratio <= HIT_SIZE_RATIO) & (ratio >= 1 / HIT_SIZE_RATIO)))
 
 
-def rotation_sweep(detect: Callable, images: list, references: list,
-                   angles: list | tuple = tuple(range(-60, 61, 10))) -> dict:
+def rotation_sweep(
+    detect: Callable,
+    images: list,
+    references: list,
+    angles: list | tuple = tuple(range(-60, 61, 10)),
+) -> dict:
     """Detection rate of a face detector as the faces turn in the image plane.
 
     Each image is rotated about the centre of its reference face box, so the face stays where
@@ -128,11 +120,14 @@ def rotation_sweep(detect: Callable, images: list, references: list,
     seconds per image per call).
     """
     if not callable(detect):
-        raise TypeError(f"detect must be a function image -> boxes, but got "
-                        f"{validation.describe(detect)}.")
+        raise TypeError(
+            f"detect must be a function image -> boxes, but got {validation.describe(detect)}."
+        )
     if len(images) == 0 or len(images) != len(references):
-        raise ValueError(f"images and references must be non-empty and of equal length, "
-                         f"got {len(images)} and {len(references)}.")
+        raise ValueError(
+            f"images and references must be non-empty and of equal length, "
+            f"got {len(images)} and {len(references)}."
+        )
     angles = [validation.as_float(a, "angle", minimum=-180, maximum=180) for a in angles]
     rates, seconds = [], []
     for angle in angles:
@@ -158,29 +153,12 @@ def padded_faces(images: np.ndarray, pad: int = 32, *, scale: int = 1) -> tuple[
     images = compute.as_faces(images)
     pad = validation.as_int(pad, "pad", minimum=0, maximum=512)
     scale = validation.as_int(scale, "scale", minimum=1, maximum=8)
-    framed = [np.pad(kit_widgets.upscale(kit_widgets.to_uint8(face), scale), pad, mode="edge")
-              for face in images]
+    framed = [
+        np.pad(kit_widgets.upscale(kit_widgets.to_uint8(face), scale), pad, mode="edge")
+        for face in images
+    ]
     height, width = images.shape[1] * scale, images.shape[2] * scale
     return framed, [(pad, pad, width, height)] * len(framed)
-
-
-def draw_boxes(image: np.ndarray, boxes: np.ndarray, *, colour: tuple = (255, 40, 40),
-               thickness: int = 2) -> np.ndarray:
-    """An RGB uint8 copy of ``image`` with rectangles (x, y, w, h) drawn on it."""
-    image = kit_widgets.to_uint8(validation.as_image(image))
-    canvas = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image.copy()
-    height, width = canvas.shape[:2]
-    for x, y, w, h in np.asarray(boxes, dtype=np.int64).reshape(-1, 4):
-        x0, y0 = max(int(x), 0), max(int(y), 0)
-        x1, y1 = min(int(x + w), width) - 1, min(int(y + h), height) - 1
-        if x1 < x0 or y1 < y0:
-            continue
-        t = thickness
-        canvas[y0:y0 + t, x0:x1 + 1] = colour
-        canvas[max(y1 - t + 1, 0):y1 + 1, x0:x1 + 1] = colour
-        canvas[y0:y1 + 1, x0:x0 + t] = colour
-        canvas[y0:y1 + 1, max(x1 - t + 1, 0):x1 + 1] = colour
-    return canvas
 
 
 def failure_photos(image: np.ndarray, box: tuple) -> dict:
@@ -193,23 +171,30 @@ def failure_photos(image: np.ndarray, box: tuple) -> dict:
     pixels = kit_widgets.to_uint8(validation.as_image(image))
     x, y, w, h = (int(v) for v in box)
     covered = pixels.copy()
-    covered[y + int(0.2 * h):y + int(0.5 * h), x:x + w] = 0
+    covered[y + int(0.2 * h) : y + int(0.5 * h), x : x + w] = 0
     ramp = np.linspace(0.05, 0.6, pixels.shape[1])[None, :]
     ramp = ramp[..., None] if pixels.ndim == 3 else ramp
     dim = np.clip(pixels * ramp, 0, 255).astype(np.uint8)
-    return {"as taken": pixels,
-            "turned 40°": rotate_about(pixels, 40, (x + w / 2, y + h / 2)),
-            "eyes covered": covered, "dim side light": dim}
+    return {
+        "as taken": pixels,
+        "turned 40°": rotate_about(pixels, 40, (x + w / 2, y + h / 2)),
+        "eyes covered": covered,
+        "dim side light": dim,
+    }
 
 
-def haar_view(image: np.ndarray, scale_factor: float, min_neighbors: int,
-              min_size: int) -> dict:
+def haar_view(image: np.ndarray, scale_factor: float, min_neighbors: int, min_size: int) -> dict:
     """The Haar widget's compute step: boxes, the picture with them, seconds taken."""
     start = time.perf_counter()
-    boxes = detect_faces_haar(image, scale_factor=scale_factor, min_neighbors=min_neighbors,
-                              min_size=min_size)
+    boxes = detect_faces_haar(
+        image, scale_factor=scale_factor, min_neighbors=min_neighbors, min_size=min_size
+    )
     seconds = time.perf_counter() - start
-    return {"boxes": boxes, "seconds": seconds, "picture": draw_boxes(image, boxes)}
+    return {
+        "boxes": boxes,
+        "seconds": seconds,
+        "picture": kit_boxes.draw_boxes(image, boxes, **FACE_BOXES),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,13 +202,15 @@ def haar_view(image: np.ndarray, scale_factor: float, min_neighbors: int,
 # --------------------------------------------------------------------------------------------
 
 
-def haar_feature_sample(window: int = 25, count: int = 2000, *,
-                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def haar_feature_sample(
+    window: int = 25, count: int = 2000, *, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A random sample of ``count`` Haar-like features of a ``window`` x ``window`` image
     (scikit-image's five types: 2 rectangles side by side or stacked, 3 in a row or column,
     4 in a checkerboard). Returns (coords, types) for ``haar_features``/``draw_haar_feature``.
     """
     from skimage.feature import haar_like_feature_coord
+
     window = validation.as_int(window, "window", minimum=4, maximum=64)
     count = validation.as_int(count, "count", minimum=1)
     coords, types = [], []
@@ -232,8 +219,7 @@ def haar_feature_sample(window: int = 25, count: int = 2000, *,
         coords.append(kind_coords)
         types.append(kind_types)
     coords, types = np.concatenate(coords), np.concatenate(types)
-    chosen = np.random.default_rng(seed).choice(len(coords), min(count, len(coords)),
-                                                replace=False)
+    chosen = np.random.default_rng(seed).choice(len(coords), min(count, len(coords)), replace=False)
     return coords[chosen], types[chosen]
 
 
@@ -245,11 +231,17 @@ def haar_features(images: np.ndarray, coords: np.ndarray, types: np.ndarray) -> 
     """
     from skimage.feature import haar_like_feature
     from skimage.transform import integral_image
+
     images = compute.as_faces(images)
     height, width = images.shape[1:]
-    return np.stack([haar_like_feature(integral_image(image), 0, 0, width, height,
-                                       feature_type=types, feature_coord=coords)
-                     for image in images]).astype(np.float64)
+    return np.stack(
+        [
+            haar_like_feature(
+                integral_image(image), 0, 0, width, height, feature_type=types, feature_coord=coords
+            )
+            for image in images
+        ]
+    ).astype(np.float64)
 
 
 def draw_haar_feature(image: np.ndarray, coord: list) -> np.ndarray:
@@ -257,6 +249,7 @@ def draw_haar_feature(image: np.ndarray, coord: list) -> np.ndarray:
     ``draw_haar_like_feature``): the two colours mark the rectangles that are added and
     subtracted."""
     from skimage.feature import draw_haar_like_feature
+
     image = compute.as_faces(np.asarray(image)[None])[0]
     height, width = image.shape
     return draw_haar_like_feature(image, 0, 0, width, height, [coord], alpha=0.6)
@@ -271,11 +264,8 @@ def opencv_cascade_summary(name: str = "frontalface_default") -> dict:
     rectangles (x, y, w, h, weight) in window pixels).
     """
     import xml.etree.ElementTree as ElementTree
-    from pathlib import Path
-    import cv2
-    validation.one_of(name, "name", [p.name[len("haarcascade_"):-4] for p in
-                                     Path(cv2.data.haarcascades).glob("haarcascade_*.xml")])
-    root = ElementTree.parse(Path(cv2.data.haarcascades) / f"haarcascade_{name}.xml")
+
+    root = ElementTree.parse(detectors.haar_cascade_file(name))
     cascade = root.getroot()[0]
     window = (int(cascade.findtext("width")), int(cascade.findtext("height")))
     features = []
@@ -287,7 +277,14 @@ def opencv_cascade_summary(name: str = "frontalface_default") -> dict:
         features.append(rectangles)
     stages = list(cascade.find("stages"))
     weak = [len(stage.find("weakClassifiers")) for stage in stages]
-    first = [features[int(classifier.findtext("internalNodes").split()[2])]
-             for classifier in stages[0].find("weakClassifiers")]
-    return {"window": window, "stages": len(stages), "weak_per_stage": weak,
-            "features": len(features), "first_stage": first}
+    first = [
+        features[int(classifier.findtext("internalNodes").split()[2])]
+        for classifier in stages[0].find("weakClassifiers")
+    ]
+    return {
+        "window": window,
+        "stages": len(stages),
+        "weak_per_stage": weak,
+        "features": len(features),
+        "first_stage": first,
+    }

@@ -17,11 +17,17 @@ from lab_utils.plots import new_figure
 if TYPE_CHECKING:  # matplotlib is imported when the first figure is made, not at import time
     from matplotlib.figure import Figure
 
-CASCADE_COLUMNS = 9      # stumps per row in ``plot_cascade_features``
+CASCADE_COLUMNS = 9  # stumps per row in ``plot_cascade_features``
 
-_GROUP_COLOURS = {"jaw": "tab:orange", "right eyebrow": "tab:green",
-                  "left eyebrow": "tab:olive", "nose": "tab:cyan", "right eye": "tab:blue",
-                  "left eye": "tab:purple", "mouth": "tab:red"}
+_GROUP_COLOURS = {
+    "jaw": "tab:orange",
+    "right eyebrow": "tab:green",
+    "left eyebrow": "tab:olive",
+    "nose": "tab:cyan",
+    "right eye": "tab:blue",
+    "left eye": "tab:purple",
+    "mouth": "tab:red",
+}
 
 
 def plot_roc(rocs: dict, *, title: str | None = None) -> Figure:
@@ -42,9 +48,13 @@ def plot_roc(rocs: dict, *, title: str | None = None) -> Figure:
     return figure
 
 
-def plot_distance_histograms(distances: np.ndarray, same: np.ndarray, *,
-                             threshold: float | None = None,
-                             title: str | None = None) -> Figure:
+def plot_distance_histograms(
+    distances: np.ndarray,
+    same: np.ndarray,
+    *,
+    threshold: float | None = None,
+    title: str | None = None,
+) -> Figure:
     """Histograms of same-person and different-person pair distances (and a threshold)."""
     distances, same = verification.as_pairs(distances, same)
     figure = new_figure(figsize=(5.6, 3.0))
@@ -84,8 +94,12 @@ def plot_rotation_sweeps(sweeps: dict) -> Figure:
     figure = new_figure(figsize=(5.6, 3.4))
     axis = figure.subplots()
     for name, sweep in sweeps.items():
-        axis.plot(sweep["angles"], sweep["rate"], marker="o",
-                  label=f"{name} ({sweep['seconds'] * 1000:.0f} ms/image)")
+        axis.plot(
+            sweep["angles"],
+            sweep["rate"],
+            marker="o",
+            label=f"{name} ({sweep['seconds'] * 1000:.0f} ms/image)",
+        )
     axis.set_xlabel("rotation of the face in the image plane (degrees)")
     axis.set_ylabel("faces found")
     axis.set_ylim(-0.05, 1.05)
@@ -94,8 +108,7 @@ def plot_rotation_sweeps(sweeps: dict) -> Figure:
     return figure
 
 
-def plot_landmarks(image: np.ndarray, points: np.ndarray, *,
-                   title: str | None = None) -> Figure:
+def plot_landmarks(image: np.ndarray, points: np.ndarray, *, title: str | None = None) -> Figure:
     """The 68 landmarks on ``image``, coloured by group and numbered 1-68 as on the slide."""
     image = validation.as_image(image)
     points = validation.as_array(points, "points")
@@ -106,11 +119,22 @@ def plot_landmarks(image: np.ndarray, points: np.ndarray, *,
     axis.imshow(image, cmap="gray")
     for group, numbers_range in dlib_faces.LANDMARK_GROUPS.items():
         rows = [n - 1 for n in numbers_range]
-        axis.scatter(points[rows, 0], points[rows, 1], s=10, color=_GROUP_COLOURS[group],
-                     label=f"{group} ({numbers_range[0]}-{numbers_range[-1]})")
+        axis.scatter(
+            points[rows, 0],
+            points[rows, 1],
+            s=10,
+            color=_GROUP_COLOURS[group],
+            label=f"{group} ({numbers_range[0]}-{numbers_range[-1]})",
+        )
         for n in numbers_range:
-            axis.annotate(str(n), points[n - 1], fontsize=5, color="yellow",
-                          xytext=(2, 2), textcoords="offset points")
+            axis.annotate(
+                str(n),
+                points[n - 1],
+                fontsize=5,
+                color="yellow",
+                xytext=(2, 2),
+                textcoords="offset points",
+            )
     axis.legend(fontsize=6, loc="upper right")
     axis.set_axis_off()
     if title:
@@ -136,12 +160,16 @@ def plot_cascade_features(summary: dict, background: np.ndarray | None = None) -
             colour = "white" if weight > 0 else "black"
             axis.add_patch(_rectangle((x - 0.5, y - 0.5), w, h, colour))
         axis.set_title(f"stump {index}", fontsize=8)
-    figure.suptitle(f"stage 1 of {summary['stages']}: {len(features)} features "
-                    f"({summary['window'][0]}x{summary['window'][1]} window)")
+    figure.suptitle(
+        f"stage 1 of {summary['stages']}: {len(features)} features "
+        f"({summary['window'][0]}x{summary['window'][1]} window)"
+    )
     return figure
 
 
 def _rectangle(corner, width, height, colour):
     from matplotlib.patches import Rectangle
-    return Rectangle(corner, width, height, facecolor=colour, edgecolor="red", alpha=0.7,
-                     linewidth=0.8)
+
+    return Rectangle(
+        corner, width, height, facecolor=colour, edgecolor="red", alpha=0.7, linewidth=0.8
+    )

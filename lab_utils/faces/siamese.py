@@ -9,7 +9,8 @@ imported when a model is first built.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,23 +21,31 @@ if TYPE_CHECKING:  # Keras is imported when a model is first needed, not at impo
     import keras
 
 MINING = ("batch_all", "batch_hard", "semi_hard", "random", "positives_only")
-INPUT_SIZE = 32          # faces are resized to 32x32 for the network (4x fewer pixels than 64x64)
+INPUT_SIZE = 32  # faces are resized to 32x32 for the network (4x fewer pixels than 64x64)
 # The lesson's Siamese training, also run by benchmarks/faces.py on four splits: 420 steps of
 # 10 people x 5 photos with the default network (24-48-96 filters). Measured on 2026-12-02
 # (one seed each; mean AUC over the benchmark's four splits, and on the lesson's own split):
 # 24-48-96 filters, 420 steps: 0.967 and 0.962, about 60 CPU s per split; 32-64-128, 600
 # steps: 0.967, 123-131 CPU s; 32-64-128, 300 steps: 0.959; the same without random shifts:
 # 0.971, but 0.909 on the lesson's split, below raw pixels (0.920).
-SIAMESE_SETTINGS = {"mining": "batch_all", "margin": 0.5, "epochs": 7, "batches_per_epoch": 60,
-                    "people": 10, "per_person": 5, "learning_rate": 3e-3}
+SIAMESE_SETTINGS = {
+    "mining": "batch_all",
+    "margin": 0.5,
+    "epochs": 7,
+    "batches_per_epoch": 60,
+    "people": 10,
+    "per_person": 5,
+    "learning_rate": 3e-3,
+}
 # Training-only augmentation of the embedding network: random shifts of up to this fraction
 # of the side, and horizontal flips.
 SHIFT = 0.05
-EMBED_BATCH_SIZE = 256   # faces per forward pass in ``embed``
+EMBED_BATCH_SIZE = 256  # faces per forward pass in ``embed``
 
 
-def embedding_network(input_size: int = INPUT_SIZE, dimensions: int = 64, *,
-                      filters: list | tuple = (24, 48, 96)) -> keras.Model:
+def embedding_network(
+    input_size: int = INPUT_SIZE, dimensions: int = 64, *, filters: list | tuple = (24, 48, 96)
+) -> keras.Model:
     """The CNN f(x) of the slide: a face in, a point on the unit sphere out.
 
     Conv2D (no bias) -> BatchNormalization -> ReLU -> 2x2 max pooling per block, global
@@ -54,16 +63,18 @@ def embedding_network(input_size: int = INPUT_SIZE, dimensions: int = 64, *,
     input_size = validation.as_int(input_size, "input_size", minimum=8, maximum=256)
     dimensions = validation.as_int(dimensions, "dimensions", minimum=2, maximum=1024)
     if not isinstance(filters, (list, tuple)) or not filters:
-        raise TypeError(f"filters must be a non-empty list such as [24, 48, 96], but got "
-                        f"{validation.describe(filters)}.")
+        raise TypeError(
+            f"filters must be a non-empty list such as [24, 48, 96], but got "
+            f"{validation.describe(filters)}."
+        )
     counts = [validation.as_int(f, f"filters[{i}]", minimum=1) for i, f in enumerate(filters)]
     inputs = keras.Input(shape=(input_size, input_size, 1), name="face")
-    x = keras.layers.RandomTranslation(SHIFT, SHIFT, fill_mode="nearest",
-                                       name="random_shift")(inputs)
+    x = keras.layers.RandomTranslation(SHIFT, SHIFT, fill_mode="nearest", name="random_shift")(
+        inputs
+    )
     x = keras.layers.RandomFlip("horizontal", name="random_flip")(x)
     for index, count in enumerate(counts, start=1):
-        x = keras.layers.Conv2D(count, 3, padding="same", use_bias=False,
-                                name=f"conv_{index}")(x)
+        x = keras.layers.Conv2D(count, 3, padding="same", use_bias=False, name=f"conv_{index}")(x)
         # momentum 0.9: the averages used at inference settle within a few dozen steps
         # (Keras's default 0.99 needs hundreds, too many for the lesson's short trainings)
         x = keras.layers.BatchNormalization(momentum=0.9, name=f"batch_norm_{index}")(x)
@@ -94,8 +105,7 @@ def siamese_model(embedding: keras.Model) -> keras.Model:
     return keras.Model([first, second], distance, name="siamese")
 
 
-def triplet_loss_keras(margin: float = 0.2, mining: str = "batch_hard",
-                       seed: int = 0) -> Callable:
+def triplet_loss_keras(margin: float = 0.2, mining: str = "batch_hard", seed: int = 0) -> Callable:
     """The slide's triplet loss on a batch of embeddings, with the triplets chosen in the batch.
 
     ``loss(labels, embeddings)``: every image of the batch is an anchor; its positives are the
@@ -123,8 +133,12 @@ def triplet_loss_keras(margin: float = 0.2, mining: str = "batch_hard",
     def loss(labels, embeddings):
         labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
         squared = ops.sum(ops.square(embeddings), axis=1)
-        distances = ops.maximum(squared[:, None] + squared[None, :]
-                                - 2.0 * ops.matmul(embeddings, ops.transpose(embeddings)), 0.0)
+        distances = ops.maximum(
+            squared[:, None]
+            + squared[None, :]
+            - 2.0 * ops.matmul(embeddings, ops.transpose(embeddings)),
+            0.0,
+        )
         same = ops.equal(labels[:, None], labels[None, :])
         count = ops.shape(labels)[0]
         positive = ops.logical_and(same, ops.logical_not(ops.eye(count, dtype="bool")))
@@ -139,8 +153,8 @@ def triplet_loss_keras(margin: float = 0.2, mining: str = "batch_hard",
             terms = ops.relu(hardest_positive - hardest_negative + margin) * has_positive
             return ops.sum(terms) / ops.maximum(ops.sum(has_positive), 1.0)
         # one negative per anchor-positive pair: d_an[a, p] as an (N, N) matrix
-        positive_d = distances[:, :, None]                      # (a, p, 1)
-        negative_d = distances[:, None, :]                      # (a, 1, n)
+        positive_d = distances[:, :, None]  # (a, p, 1)
+        negative_d = distances[:, None, :]  # (a, 1, n)
         is_negative = negative[:, None, :]
         if mining == "batch_all":
             valid = ops.logical_and(positive[:, :, None], is_negative)
@@ -154,8 +168,8 @@ def triplet_loss_keras(margin: float = 0.2, mining: str = "batch_hard",
             chosen = ops.where(ops.any(farther, axis=2), semi, easiest)
         else:
             noise = keras.random.uniform(ops.shape(distances), seed=generator)
-            pick = ops.argmax(ops.where(negative, noise, -1.0), axis=1)      # per anchor
-            chosen = ops.take_along_axis(distances, pick[:, None], axis=1)   # (a, 1)
+            pick = ops.argmax(ops.where(negative, noise, -1.0), axis=1)  # per anchor
+            chosen = ops.take_along_axis(distances, pick[:, None], axis=1)  # (a, 1)
         terms = ops.relu(distances - chosen + margin) * positive_f
         return ops.sum(terms) / ops.maximum(ops.sum(positive_f), 1.0)
 
@@ -163,8 +177,9 @@ def triplet_loss_keras(margin: float = 0.2, mining: str = "batch_hard",
     return loss
 
 
-def pk_batches(labels: np.ndarray, people: int = 10, per_person: int = 5, batches: int = 100,
-               *, seed: int = 0) -> np.ndarray:
+def pk_batches(
+    labels: np.ndarray, people: int = 10, per_person: int = 5, batches: int = 100, *, seed: int = 0
+) -> np.ndarray:
     """Indices of ``batches`` batches of ``people`` x ``per_person`` images ("PK batches").
 
     Triplets need positives in the batch: each batch takes ``people`` random people and
@@ -178,8 +193,7 @@ def pk_batches(labels: np.ndarray, people: int = 10, per_person: int = 5, batche
     rng = np.random.default_rng(seed)
     groups = {person: np.flatnonzero(labels == person) for person in np.unique(labels)}
     if len(groups) < people:
-        raise ValueError(f"a batch needs {people} people but the labels name only "
-                         f"{len(groups)}.")
+        raise ValueError(f"a batch needs {people} people but the labels name only {len(groups)}.")
     smallest = min(len(g) for g in groups.values())
     if smallest < per_person:
         raise ValueError(f"per_person={per_person} but one person has only {smallest} images.")
@@ -200,15 +214,15 @@ def _batch_stream(images, labels, order, batch_size, batches_per_epoch):
     class Stream(keras.utils.PyDataset):
         def __init__(self):
             super().__init__()
-            self.epoch = 0          # set by the EpochTracker callback (Keras may call the
-                                    # dataset's own on_epoch_end a different number of times)
+            self.epoch = 0  # set by the EpochTracker callback (Keras may call the
+            # dataset's own on_epoch_end a different number of times)
 
         def __len__(self):
             return batches_per_epoch
 
         def __getitem__(self, index):
             start = ((self.epoch * batches_per_epoch + index) % total) * batch_size
-            chosen = order[start:start + batch_size]
+            chosen = order[start : start + batch_size]
             return images[chosen], labels[chosen]
 
     class EpochTracker(keras.callbacks.Callback):
@@ -227,14 +241,26 @@ def _auc_each_epoch(images, labels):
         def on_epoch_end(self, epoch, logs=None):
             embedded = embed(self.model, images, checked=True)
             logs["val_auc"] = verification.verification_auc(embedded, labels)
+
     return AucEachEpoch()
 
 
-def train_embedding(model: keras.Model, images: np.ndarray, labels: np.ndarray, *,
-                    mining: str = "batch_hard", margin: float = 0.2, epochs: int = 10,
-                    batches_per_epoch: int = 60, people: int = 10, per_person: int = 5,
-                    learning_rate: float = 3e-3, validation_data: tuple | None = None,
-                    seed: int = 0, cache: bool = True) -> models.TrainingResult:
+def train_embedding(
+    model: keras.Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    mining: str = "batch_hard",
+    margin: float = 0.2,
+    epochs: int = 10,
+    batches_per_epoch: int = 60,
+    people: int = 10,
+    per_person: int = 5,
+    learning_rate: float = 3e-3,
+    validation_data: tuple | None = None,
+    seed: int = 0,
+    cache: bool = True,
+) -> models.TrainingResult:
     """Train an embedding network with the triplet loss on PK batches.
 
     Parameters
@@ -262,39 +288,60 @@ def train_embedding(model: keras.Model, images: np.ndarray, labels: np.ndarray, 
     models.require_model(model)
     images = compute.as_faces(images)
     if tuple(model.input_shape[1:3]) != images.shape[1:]:
-        raise ValueError(f"the network takes {model.input_shape[1]}x{model.input_shape[2]} "
-                         f"faces but the images are {images.shape[1]}x{images.shape[2]}: "
-                         f"use faces.resize_faces(images, {model.input_shape[1]}).")
+        raise ValueError(
+            f"the network takes {model.input_shape[1]}x{model.input_shape[2]} "
+            f"faces but the images are {images.shape[1]}x{images.shape[2]}: "
+            f"use faces.resize_faces(images, {model.input_shape[1]})."
+        )
     labels = validation.as_labels(labels, len(images))
     validation.one_of(mining, "mining", MINING)
     margin = validation.as_float(margin, "margin", minimum=0.0, maximum=4.0)
     epochs = validation.as_int(epochs, "epochs", minimum=1)
     batches_per_epoch = validation.as_int(batches_per_epoch, "batches_per_epoch", minimum=1)
-    learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-6,
-                                        maximum=1.0)
+    learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-6, maximum=1.0)
     seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data must be a pair (images, labels).")
         validation_images = compute.as_faces(validation_data[0], "validation images")
-        validation_labels = validation.as_labels(validation_data[1], len(validation_images),
-                                                 name="validation labels")
+        validation_labels = validation.as_labels(
+            validation_data[1], len(validation_images), name="validation labels"
+        )
     order = pk_batches(labels, people, per_person, epochs * batches_per_epoch, seed=seed)
-    settings = {"kind": "triplet", "mining": mining, "margin": margin, "epochs": epochs,
-                "batches_per_epoch": batches_per_epoch, "people": people,
-                "per_person": per_person, "learning_rate": learning_rate, "seed": seed,
-                "validation": validation_data is not None}
-    arrays = [images, labels] + ([validation_images, validation_labels]
-                                 if validation_data is not None else [])
+    settings = {
+        "kind": "triplet",
+        "mining": mining,
+        "margin": margin,
+        "epochs": epochs,
+        "batches_per_epoch": batches_per_epoch,
+        "people": people,
+        "per_person": per_person,
+        "learning_rate": learning_rate,
+        "seed": seed,
+        "validation": validation_data is not None,
+    }
+    arrays = [images, labels] + (
+        [validation_images, validation_labels] if validation_data is not None else []
+    )
     callbacks = []
     if validation_data is not None:
         callbacks.append(_auc_each_epoch(validation_images, validation_labels))
-    stream, tracker = _batch_stream(images[..., None], labels, order, people * per_person,
-                                    batches_per_epoch)
-    return models.fit(model, stream, loss=triplet_loss_keras(margin, mining, seed),
-                      epochs=epochs, steps_per_epoch=batches_per_epoch,
-                      learning_rate=learning_rate, seed=seed, callbacks=[tracker, *callbacks],
-                      cache=cache, key_arrays=arrays, key_settings=settings)
+    stream, tracker = _batch_stream(
+        images[..., None], labels, order, people * per_person, batches_per_epoch
+    )
+    return models.fit(
+        model,
+        stream,
+        loss=triplet_loss_keras(margin, mining, seed),
+        epochs=epochs,
+        steps_per_epoch=batches_per_epoch,
+        learning_rate=learning_rate,
+        seed=seed,
+        callbacks=[tracker, *callbacks],
+        cache=cache,
+        key_arrays=arrays,
+        key_settings=settings,
+    )
 
 
 def embed(model: keras.Model, images: np.ndarray, *, checked: bool = False) -> np.ndarray:
@@ -307,11 +354,15 @@ def embed(model: keras.Model, images: np.ndarray, *, checked: bool = False) -> n
         models.require_model(model)
         images = compute.as_faces(images)
         if tuple(model.input_shape[1:3]) != images.shape[1:]:
-            raise ValueError(f"the network takes {model.input_shape[1]}x"
-                             f"{model.input_shape[2]} faces but the images are "
-                             f"{images.shape[1]}x{images.shape[2]}: use "
-                             f"faces.resize_faces(images, {model.input_shape[1]}).")
+            raise ValueError(
+                f"the network takes {model.input_shape[1]}x"
+                f"{model.input_shape[2]} faces but the images are "
+                f"{images.shape[1]}x{images.shape[2]}: use "
+                f"faces.resize_faces(images, {model.input_shape[1]})."
+            )
     batch = images[..., None]
-    parts = [keras.ops.convert_to_numpy(model(batch[i:i + EMBED_BATCH_SIZE], training=False))
-             for i in range(0, len(batch), EMBED_BATCH_SIZE)]
+    parts = [
+        keras.ops.convert_to_numpy(model(batch[i : i + EMBED_BATCH_SIZE], training=False))
+        for i in range(0, len(batch), EMBED_BATCH_SIZE)
+    ]
     return np.concatenate(parts).astype(np.float64)

@@ -10,7 +10,8 @@ embeddings is the squared Euclidean distance of the slide's triplet loss.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,14 +30,18 @@ def as_embeddings(embeddings: np.ndarray, name: str = "embeddings") -> np.ndarra
     """Check (N, D) embeddings (finite numbers) and return them as float64."""
     array = validation.as_array(embeddings, name)
     if array.ndim != 2:
-        raise ValueError(f"{name} must have shape (N, D): one row of D numbers per image, "
-                         f"but it has shape {array.shape}.")
+        raise ValueError(
+            f"{name} must have shape (N, D): one row of D numbers per image, "
+            f"but it has shape {array.shape}."
+        )
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(f"{name} is empty: its shape is {array.shape}.")
     array = array.astype(np.float64)
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinite values (a diverged training or "
-                         f"a division by a zero norm?).")
+        raise ValueError(
+            f"{name} contains NaN or infinite values (a diverged training or "
+            f"a division by a zero norm?)."
+        )
     return array
 
 
@@ -49,8 +54,10 @@ def squared_distances(embeddings: np.ndarray, others: np.ndarray | None = None) 
     a = as_embeddings(embeddings)
     b = a if others is None else as_embeddings(others, "others")
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"embeddings have {a.shape[1]} numbers per row but others have "
-                         f"{b.shape[1]}: they must come from the same embedding.")
+        raise ValueError(
+            f"embeddings have {a.shape[1]} numbers per row but others have "
+            f"{b.shape[1]}: they must come from the same embedding."
+        )
     distances = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
     distances = np.maximum(distances, 0.0)
     if others is None:
@@ -80,8 +87,10 @@ def as_pairs(distances: np.ndarray, same: np.ndarray) -> tuple[np.ndarray, np.nd
     distances = validation.as_array(distances, "distances").astype(np.float64)
     same = validation.as_array(same, "same")
     if distances.ndim != 1 or same.shape != distances.shape:
-        raise ValueError(f"distances and same must be 1-D arrays of equal length (one value "
-                         f"per pair), but have shapes {distances.shape} and {same.shape}.")
+        raise ValueError(
+            f"distances and same must be 1-D arrays of equal length (one value "
+            f"per pair), but have shapes {distances.shape} and {same.shape}."
+        )
     if not np.all(np.isfinite(distances)):
         raise ValueError("distances contain NaN or infinite values.")
     if same.dtype != bool:
@@ -89,8 +98,10 @@ def as_pairs(distances: np.ndarray, same: np.ndarray) -> tuple[np.ndarray, np.nd
             raise ValueError("same must hold True/False (or 1/0) for each pair.")
         same = same.astype(bool)
     if same.all() or not same.any():
-        raise ValueError("the pairs must include both same-person and different-person "
-                         "pairs to measure verification.")
+        raise ValueError(
+            "the pairs must include both same-person and different-person "
+            "pairs to measure verification."
+        )
     return distances, same
 
 
@@ -113,10 +124,11 @@ def verification_roc(distances: np.ndarray, same: np.ndarray) -> Roc:
     """ROC curve and AUC of "same person if distance <= threshold" (scikit-learn's roc_curve
     on the score -distance)."""
     from sklearn.metrics import roc_auc_score, roc_curve
+
     distances, same = as_pairs(distances, same)
     false_accept, true_accept, scores = roc_curve(same, -distances, drop_intermediate=False)
     with np.errstate(over="ignore"):
-        thresholds = -scores                     # the first score is +inf: accept nothing
+        thresholds = -scores  # the first score is +inf: accept nothing
     return Roc(false_accept, true_accept, thresholds, float(roc_auc_score(same, -distances)))
 
 
@@ -135,10 +147,12 @@ def error_rates(distances: np.ndarray, same: np.ndarray, threshold: float) -> di
     distances, same = as_pairs(distances, same)
     threshold = as_threshold(threshold, distances)
     accepted = distances <= threshold
-    return {"threshold": threshold,
-            "false_accept": float(accepted[~same].mean()),
-            "false_reject": float((~accepted[same]).mean()),
-            "accuracy": float((accepted == same).mean())}
+    return {
+        "threshold": threshold,
+        "false_accept": float(accepted[~same].mean()),
+        "false_reject": float((~accepted[same]).mean()),
+        "accuracy": float((accepted == same).mean()),
+    }
 
 
 def as_threshold(threshold: float, distances: np.ndarray) -> float:
@@ -146,8 +160,10 @@ def as_threshold(threshold: float, distances: np.ndarray) -> float:
     threshold = validation.as_float(threshold, "threshold")
     low, high = float(np.min(distances)), float(np.max(distances))
     if threshold < 0 or threshold > 2 * high + 1e-12:
-        raise ValueError(f"threshold {threshold:g} is outside the range of the distances "
-                         f"({low:.3g} to {high:.3g}); pick a value in that range.")
+        raise ValueError(
+            f"threshold {threshold:g} is outside the range of the distances "
+            f"({low:.3g} to {high:.3g}); pick a value in that range."
+        )
     return threshold
 
 
@@ -177,9 +193,9 @@ def fit_eigenfaces(train_images: np.ndarray, components: int = 50, *, seed: int 
     Returns a fitted scikit-learn ``PCA``; ``eigenface_embeddings(pca, images)`` projects.
     """
     from sklearn.decomposition import PCA
+
     flat = pixel_embeddings(train_images)
-    components = validation.as_int(components, "components", minimum=1,
-                                   maximum=min(flat.shape))
+    components = validation.as_int(components, "components", minimum=1, maximum=min(flat.shape))
     return PCA(components, whiten=True, random_state=seed).fit(flat)
 
 
@@ -193,12 +209,15 @@ def eigenface_embeddings(pca: PCA, images: np.ndarray) -> np.ndarray:
     over the four 10-person splits, against 0.878 without normalising).
     """
     if not hasattr(pca, "components_"):
-        raise TypeError(f"pca must be the result of fit_eigenfaces, but got "
-                        f"{validation.describe(pca)}.")
+        raise TypeError(
+            f"pca must be the result of fit_eigenfaces, but got {validation.describe(pca)}."
+        )
     flat = pixel_embeddings(images)
     if flat.shape[1] != pca.components_.shape[1]:
-        raise ValueError(f"the images have {flat.shape[1]} pixels but the eigenfaces were "
-                         f"fitted on images of {pca.components_.shape[1]} pixels.")
+        raise ValueError(
+            f"the images have {flat.shape[1]} pixels but the eigenfaces were "
+            f"fitted on images of {pca.components_.shape[1]} pixels."
+        )
     projected = pca.transform(flat)
     return projected / np.maximum(np.linalg.norm(projected, axis=1, keepdims=True), 1e-12)
 
@@ -225,17 +244,26 @@ def identify(gallery: np.ndarray, names: list, probes: np.ndarray, threshold: fl
     gallery = as_embeddings(gallery, "gallery")
     probes = as_embeddings(probes, "probes")
     if not isinstance(names, (list, tuple, np.ndarray)) or len(names) != len(gallery):
-        raise ValueError(f"names must be a list with one name per gallery row "
-                         f"({len(gallery)}), but got {validation.describe(names)}.")
+        raise ValueError(
+            f"names must be a list with one name per gallery row "
+            f"({len(gallery)}), but got {validation.describe(names)}."
+        )
     distances = squared_distances(probes, gallery)
     threshold = as_threshold(threshold, distances)
     nearest = distances.argmin(axis=1)
-    return [str(names[j]) if distances[i, j] <= threshold else "unknown"
-            for i, j in enumerate(nearest)]
+    return [
+        str(names[j]) if distances[i, j] <= threshold else "unknown" for i, j in enumerate(nearest)
+    ]
 
 
-def enrolment_experiment(embeddings: np.ndarray, labels: np.ndarray, *, enrolled: int,
-                         threshold: float, identify_with: Callable | None = None) -> dict:
+def enrolment_experiment(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    *,
+    enrolled: int,
+    threshold: float,
+    identify_with: Callable | None = None,
+) -> dict:
     """Enrol the first photo of each of the first ``enrolled`` people (no retraining: their
     embeddings join the gallery), then identify every other photo of everyone, enrolled or not.
 
@@ -258,23 +286,31 @@ def enrolment_experiment(embeddings: np.ndarray, labels: np.ndarray, *, enrolled
     people = np.unique(labels)
     enrolled = validation.as_int(enrolled, "enrolled", minimum=1, maximum=len(people))
     if identify_with is not None and not callable(identify_with):
-        raise TypeError(f"identify_with must be a function like faces.identify, but got "
-                        f"{validation.describe(identify_with)}.")
+        raise TypeError(
+            f"identify_with must be a function like faces.identify, but got "
+            f"{validation.describe(identify_with)}."
+        )
     members = set(people[:enrolled].tolist())
     in_gallery = np.zeros(len(labels), bool)
     for person in members:
         in_gallery[np.flatnonzero(labels == person)[0]] = True
     names = [f"person {k}" for k in labels[in_gallery]]
-    answers = (identify_with or identify)(embeddings[in_gallery], names,
-                                          embeddings[~in_gallery], threshold)
+    answers = (identify_with or identify)(
+        embeddings[in_gallery], names, embeddings[~in_gallery], threshold
+    )
     truth = labels[~in_gallery]
     member = np.isin(truth, list(members))
     correct = [a == f"person {t}" for a, t in zip(answers, truth)]
-    return {"correct": float(np.mean(np.array(correct)[member])) if member.any() else None,
-            "rejected_strangers": float(np.mean([a == "unknown" for a, m in
-                                                 zip(answers, member) if not m]))
-            if (~member).any() else None,
-            "gallery_size": int(in_gallery.sum()), "probes": int((~in_gallery).sum())}
+    return {
+        "correct": float(np.mean(np.array(correct)[member])) if member.any() else None,
+        "rejected_strangers": float(
+            np.mean([a == "unknown" for a, m in zip(answers, member) if not m])
+        )
+        if (~member).any()
+        else None,
+        "gallery_size": int(in_gallery.sum()),
+        "probes": int((~in_gallery).sum()),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,21 +318,27 @@ def enrolment_experiment(embeddings: np.ndarray, labels: np.ndarray, *, enrolled
 # --------------------------------------------------------------------------------------------
 
 
-def threshold_view(distances: np.ndarray, same: np.ndarray, threshold: float,
-                   examples: list) -> dict:
+def threshold_view(
+    distances: np.ndarray, same: np.ndarray, threshold: float, examples: list
+) -> dict:
     """The threshold widget's pure compute step: error rates and the example pairs' verdicts.
 
     ``examples`` is a list of (index of the pair, first face, second face). Returns the
     dict of ``error_rates`` plus "accepted" (one bool per example).
     """
     rates = error_rates(distances, same, threshold)
-    rates["accepted"] = [bool(distances[index] <= rates["threshold"])
-                         for index, _, _ in examples]
+    rates["accepted"] = [bool(distances[index] <= rates["threshold"]) for index, _, _ in examples]
     return rates
 
 
-def hardest_examples(distances: np.ndarray, same: np.ndarray, images: np.ndarray,
-                     first: np.ndarray, second: np.ndarray, count: int) -> list:
+def hardest_examples(
+    distances: np.ndarray,
+    same: np.ndarray,
+    images: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    count: int,
+) -> list:
     """The same-person pairs that are farthest apart and the different-person pairs that are
     closest: where a threshold makes its mistakes. Returns (index of the pair, first face,
     second face) per pair, the ``count`` same-person pairs first."""
