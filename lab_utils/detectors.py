@@ -23,7 +23,7 @@ Public API:
   min_neighbors=5, min_size=30) -> (boxes (F, 4) float64, seconds)``;
 * ``haar_detect(image, category="face", *, scale_factor=1.1, min_neighbors=5, min_size=24)
   -> (boxes, seconds)``: the same by lesson 05's category names;
-* ``dlib_detect(image, method="hog", *, max_side=None, upsample=0) -> (boxes, seconds)``;
+* ``dlib_detect(image, method="hog", *, max_side=None) -> (boxes, seconds)``;
 * ``selective_search(image, *, mode="fast", max_side=None, seed=0) -> (boxes, seconds)``.
 
 The seconds are those of the detector itself (not of the conversions around it). Importing
@@ -190,21 +190,20 @@ def haar_detect(image: np.ndarray, category: str = "face", *, scale_factor: floa
                           min_neighbors=min_neighbors, min_size=min_size)
 
 
-def dlib_detect(image: np.ndarray, method: str = "hog", *, max_side: int | None = None,
-                upsample: int = 0) -> tuple[np.ndarray, float]:
+def dlib_detect(image: np.ndarray, method: str = "hog", *,
+                max_side: int | None = None) -> tuple[np.ndarray, float]:
     """dlib's face detectors: "hog" (HOG + linear SVM, built into dlib) or "cnn" (the MMOD
     CNN shipped by face-recognition-models). Returns (boxes xywh in the original pixels,
     seconds). ``max_side`` shrinks the photo first (the CNN takes ~11 s per 512-px image on
-    2 cores); ``upsample`` doubles the image that many times first, to find smaller faces.
+    2 cores). The image is searched as it is (dlib's ``upsample`` = 0).
     """
     validation.one_of(method, "method", ["hog", "cnn"])
-    upsample = validation.as_int(upsample, "upsample", minimum=0, maximum=3)
     if max_side is not None:
         max_side = validation.as_int(max_side, "max_side", minimum=16)
     picture, scale = _shrunk(as_rgb_uint8(image), max_side)
     detector = dlib_model(method)
     start = time.perf_counter()
-    found = detector(np.ascontiguousarray(picture), upsample)
+    found = detector(np.ascontiguousarray(picture), 0)
     seconds = time.perf_counter() - start
     rectangles = [getattr(item, "rect", item) for item in found]   # the CNN's are scored
     boxes = np.array([[r.left(), r.top(), r.width(), r.height()] for r in rectangles],

@@ -310,7 +310,7 @@ PEOPLE = np.array([0, 0, 1, 1, 2, 2, 3, 3])
 
 
 def lesson_05_06_cases():
-    from lab_utils import detection, faces
+    from lab_utils import boxes, detection, detectors, faces
     return [
         ("as_boxes NaN", detection.as_boxes, ([[1, 2, NAN, 3]],), {}, ValueError,
          "contains NaN or infinite values"),
@@ -334,6 +334,16 @@ def lesson_05_06_cases():
          ValueError, "only the values 0 and 1"),
         ("sliding_windows stride", detection.sliding_windows, ((64, 64),), {"stride": 0},
          ValueError, "stride must be at least 1"),
+        ("boxes draw_boxes colour", boxes.draw_boxes, (RNG.random((8, 8)), BOXES),
+         {"colour": (0, 0, 256)}, ValueError, "0 to 255"),
+        ("detectors cascade_detect scale_factor", detectors.cascade_detect,
+         (RNG.random((40, 40)),), {"scale_factor": 1.0}, ValueError, "at least 1.001"),
+        ("detectors haar_cascade name", detectors.haar_cascade, ("smile_face",), {},
+         ValueError, "name must be one of"),
+        ("detectors dlib_model kind", detectors.dlib_model, ("sift",), {}, ValueError,
+         "kind must be one of"),
+        ("detectors dlib_detect NaN image", detectors.dlib_detect,
+         (np.full((20, 20), NAN),), {}, ValueError, "NaN"),
         ("as_faces colour", faces.as_faces, (RNG.random((2, 8, 8, 3)),), {}, ValueError,
          "rgb2gray"),
         ("as_faces NaN", faces.as_faces, (np.full((2, 8, 8), NAN),), {}, ValueError, "NaN"),

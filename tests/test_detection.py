@@ -1,118 +1,15 @@
-"""lab_utils.detection (lesson 05): boxes, IoU, NMS, scenes, widgets, detector and checks."""
+"""lab_utils.detection (lesson 05): scenes, widgets, detectors, evaluation and checks; the
+classical detectors of lab_utils.detectors."""
 
 import numpy as np
 import pytest
 
-from lab_utils import data, detection
+from lab_utils import data, detection, detectors
+
+# The box functions (formats, IoU, NMS, matching, drawing) are tested in tests/test_boxes.py.
 
 
-# --- boxes ---------------------------------------------------------------------------------
-
-def test_convert_boxes_round_trips_every_format():
-    boxes = np.array([[2.0, 3.0, 4.0, 5.0], [0.0, 0.0, 10.0, 1.0]])
-    assert np.allclose(detection.convert_boxes(boxes, "xywh", "xyxy"), [[2, 3, 6, 8],
-                                                                         [0, 0, 10, 1]])
-    assert np.allclose(detection.convert_boxes(boxes, "xywh", "center_xywh"),
-                       [[4, 5.5, 4, 5], [5, 0.5, 10, 1]])
-    relative = detection.convert_boxes(boxes, "xywh", "rel_xyxy", image_size=(10, 20))
-    assert np.allclose(relative, [[0.1, 0.3, 0.3, 0.8], [0, 0, 0.5, 0.1]])
-    for target in detection.BOX_FORMATS:
-        there = detection.convert_boxes(boxes, "xywh", target, image_size=(10, 20))
-        back = detection.convert_boxes(there, target, "xywh", image_size=(10, 20))
-        assert np.allclose(back, boxes)
-
-
-def test_convert_boxes_agrees_with_keras(keras):
-    from keras.utils import bounding_boxes
-    rng = np.random.default_rng(0)
-    boxes = np.column_stack([rng.uniform(0, 50, (6, 2)), rng.uniform(1, 20, (6, 2))])
-    for target in ("xyxy", "center_xywh"):
-        expected = np.asarray(bounding_boxes.convert_format(boxes, "xywh", target))
-        assert np.allclose(detection.convert_boxes(boxes, "xywh", target), expected, atol=1e-4)
-
-
-@pytest.mark.parametrize("boxes, message", [
-    ([[0, 0, -1, 2]], "negative width or height"),
-    ([[0, 0, 1]], "shape (N, 4)"),
-    ([[0, 0, np.nan, 2]], "NaN"),
-    ("box", "NumPy array"),
-    ([["a", "b", "c", "d"]], "numbers"),
-])
-def test_bad_boxes_get_clear_errors(boxes, message):
-    with pytest.raises((TypeError, ValueError), match=message.replace("(", r"\(").replace(")", r"\)")):
-        detection.convert_boxes(boxes, "xywh", "xyxy")
-
-
-def test_corners_in_wrong_order_name_the_format():
-    with pytest.raises(ValueError, match="another format"):
-        detection.as_boxes([[5, 5, 2, 2]], box_format="xyxy")
-
-
-def test_unknown_format_and_missing_image_size():
-    with pytest.raises(ValueError, match="box_format must be one of"):
-        detection.convert_boxes([[0, 0, 1, 1]], "yxhw", "xyxy")
-    with pytest.raises(ValueError, match="image_size"):
-        detection.convert_boxes([[0, 0, 1, 1]], "xywh", "rel_xyxy")
-
-
-def test_empty_box_sets_are_allowed():
-    assert detection.as_boxes([]).shape == (0, 4)
-    assert detection.iou_matrix(np.zeros((0, 4)), [[0, 0, 1, 1]]).shape == (0, 1)
-    assert detection.non_max_suppression(np.zeros((0, 4)), np.zeros(0)).shape == (0,)
-
-
-# --- IoU and NMS -----------------------------------------------------------------------------
-
-def test_iou_matrix_known_values_and_keras(keras):
-    from keras.utils import bounding_boxes
-    a = np.array([[0, 0, 10, 10], [20, 20, 5, 5]], float)
-    b = np.array([[5, 5, 10, 10], [40, 40, 2, 2], [0, 0, 10, 10]], float)
-    iou = detection.iou_matrix(a, b)
-    assert np.isclose(iou[0, 0], 25 / 175) and iou[0, 1] == 0 and iou[0, 2] == 1
-    expected = np.asarray(bounding_boxes.compute_iou(a, b, "xywh"))
-    assert np.allclose(iou, expected, atol=1e-5)
-
-
-def test_iou_of_touching_and_zero_area_boxes_is_zero():
-    assert detection.iou_matrix([[0, 0, 10, 10]], [[10, 0, 10, 10]])[0, 0] == 0
-    assert detection.iou_matrix([[0, 0, 0, 0]], [[0, 0, 0, 0]])[0, 0] == 0
-
-
-def test_nms_matches_tensorflow_on_random_boxes(keras):
-    import tensorflow as tf
-    rng = np.random.default_rng(1)
-    for _ in range(20):
-        boxes = np.column_stack([rng.uniform(0, 40, (30, 2)), rng.uniform(2, 25, (30, 2))])
-        scores = rng.uniform(0, 1, 30)
-        for threshold in (0.3, 0.5, 0.7):
-            corners = detection.convert_boxes(boxes, "xywh", "xyxy")[:, [1, 0, 3, 2]]
-            expected = tf.image.non_max_suppression(corners, scores, 30,
-                                                    iou_threshold=threshold).numpy()
-            ours = detection.non_max_suppression(boxes, scores, iou_threshold=threshold)
-            assert ours.tolist() == expected.tolist()
-
-
-def test_nms_score_threshold_and_bad_scores():
-    boxes = [[0, 0, 10, 10], [1, 1, 10, 10], [30, 30, 5, 5]]
-    assert detection.non_max_suppression(boxes, [0.9, 0.8, 0.7]).tolist() == [0, 2]
-    assert detection.non_max_suppression(boxes, [0.9, 0.8, 0.2],
-                                         score_threshold=0.5).tolist() == [0]
-    with pytest.raises(ValueError, match="one score per box"):
-        detection.non_max_suppression(boxes, [0.9, 0.8])
-    with pytest.raises(ValueError, match="NaN"):
-        detection.non_max_suppression(boxes, [0.9, np.nan, 0.1])
-    with pytest.raises(ValueError, match="iou_threshold must be at most 1"):
-        detection.non_max_suppression(boxes, [0.9, 0.8, 0.7], iou_threshold=2)
-
-
-def test_match_detections_takes_best_scores_first():
-    truths = [[0, 0, 10, 10], [50, 50, 10, 10]]
-    found = [[1, 1, 10, 10], [0, 0, 10, 10], [80, 80, 5, 5]]
-    matched = detection.match_detections(found, [0.5, 0.9, 0.8], truths)
-    assert matched.tolist() == [-1, 0, -1]       # the duplicate is a false positive
-
-
-# --- scenes and drawing ----------------------------------------------------------------------
+# --- scenes ----------------------------------------------------------------------------------
 
 def test_digit_scenes_are_deterministic_and_boxes_fit():
     first = data.load_dataset("digit_scenes", count=20, seed=3)
@@ -135,16 +32,7 @@ def test_scene_generator_rejects_bad_arguments():
         detection.generate_scenes(2.5)
 
 
-def test_draw_boxes_outlines_in_colour():
-    image = np.zeros((10, 10), dtype=np.float32)
-    drawn = detection.draw_boxes(image, [[2, 2, 4, 4]], colours=(255, 0, 0), scale=2)
-    assert drawn.shape == (20, 20, 3) and drawn.dtype == np.uint8
-    assert tuple(drawn[4, 4]) == (255, 0, 0) and tuple(drawn[8, 8]) == (0, 0, 0)
-    with pytest.raises(ValueError, match="image must have shape"):
-        detection.draw_boxes(np.zeros((2, 2, 2)), [[0, 0, 1, 1]])
-    with pytest.raises(TypeError, match="uint8"):
-        detection.draw_boxes(np.zeros((4, 4), dtype=np.int32), [[0, 0, 1, 1]])
-
+# --- widgets ---------------------------------------------------------------------------------
 
 def test_widgets_render_and_respond():
     scenes = detection.generate_scenes(4, seed=0)
@@ -344,11 +232,11 @@ WRONG = [
     ("check_nms", _unsorted_nms, "decreasing score|order"),
     ("check_nms", lambda boxes, scores, t: list(range(len(boxes))), "kept every box"),
     ("check_nms", lambda boxes, scores, t: boxes[_nms(boxes, scores, t)], "returned boxes"),
-    ("check_multitask_loss", lambda p, l, b, t, w: _loss(p, l, b, t, 1.0), "box_weight is not"),
+    ("check_multitask_loss", lambda p, y, b, t, w: _loss(p, y, b, t, 1.0), "box_weight is not"),
     ("check_multitask_loss",
-     lambda p, l, b, t, w: _loss(p, l, b, t, 0) + w * np.mean(np.abs(b - t)), "L1"),
+     lambda p, y, b, t, w: _loss(p, y, b, t, 0) + w * np.mean(np.abs(b - t)), "L1"),
     ("check_multitask_loss",
-     lambda p, l, b, t, w: -np.mean(np.log(p.max(axis=1))) + w * np.mean((b - t) ** 2),
+     lambda p, y, b, t, w: -np.mean(np.log(p.max(axis=1))) + w * np.mean((b - t) ** 2),
      "TRUE class"),
     ("check_match_detections", _duplicate_match, "only once"),
     ("check_match_detections", _unsorted_match, "highest score"),
@@ -356,17 +244,17 @@ WRONG = [
     ("check_iou", lambda a, b: int(_iou(a, b)), "whole number"),
     ("check_iou", lambda a, b: max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
      * max(0.0, min(a[3], b[3]) - max(a[1], b[1])), "intersection's area"),
-    ("check_multitask_loss", lambda p, l, b, t, w: -np.mean(p[np.arange(len(l)), l])
+    ("check_multitask_loss", lambda p, y, b, t, w: -np.mean(p[np.arange(len(y)), y])
      + w * np.mean((b - t) ** 2), "LOG"),
-    ("check_multitask_loss", lambda p, l, b, t, w: -np.mean(np.log10(p[np.arange(len(l)), l]))
+    ("check_multitask_loss", lambda p, y, b, t, w: -np.mean(np.log10(p[np.arange(len(y)), y]))
      + w * np.mean((b - t) ** 2), "log10"),
-    ("check_multitask_loss", lambda p, l, b, t, w: -np.mean(np.log(p))
+    ("check_multitask_loss", lambda p, y, b, t, w: -np.mean(np.log(p))
      + w * np.mean((b - t) ** 2), "EVERY class"),
-    ("check_multitask_loss", lambda p, l, b, t, w: -np.mean(np.log(p[:, l]))
+    ("check_multitask_loss", lambda p, y, b, t, w: -np.mean(np.log(p[:, y]))
      + w * np.mean((b - t) ** 2), r"N x N"),
-    ("check_multitask_loss", lambda p, l, b, t, w: -np.sum(np.log(p[np.arange(len(l)), l]))
+    ("check_multitask_loss", lambda p, y, b, t, w: -np.sum(np.log(p[np.arange(len(y)), y]))
      + w * np.mean((b - t) ** 2), "summed"),
-    ("check_multitask_loss", lambda p, l, b, t, w: _loss(p, l, b, t, 0)
+    ("check_multitask_loss", lambda p, y, b, t, w: _loss(p, y, b, t, 0)
      + w * np.mean((b - t) ** 2) / 2, "factor 1/2"),
     ("check_match_detections", _first_above_match, "overlaps MOST"),
     ("check_match_detections", _strict_match, ">= threshold"),
@@ -428,11 +316,11 @@ def test_bad_inputs_name_what_was_expected():
 
 def test_coco_evaluation_is_one_for_the_truth_and_lower_for_shifted_boxes():
     scenes = detection.generate_scenes(10, seed=4)
-    perfect = [{"boxes": b, "scores": np.ones(len(b)), "labels": l}
-               for b, l in zip(scenes.boxes, scenes.labels)]
+    perfect = [{"boxes": b, "scores": np.ones(len(b)), "labels": y}
+               for b, y in zip(scenes.boxes, scenes.labels)]
     assert detection.coco_evaluation(scenes, perfect)["map_50"] == pytest.approx(1.0)
-    shifted = [{"boxes": b + [b[0, 2] * 0.6, 0, 0, 0], "scores": np.ones(len(b)), "labels": l}
-               for b, l in zip(scenes.boxes, scenes.labels)]
+    shifted = [{"boxes": b + [b[0, 2] * 0.6, 0, 0, 0], "scores": np.ones(len(b)), "labels": y}
+               for b, y in zip(scenes.boxes, scenes.labels)]
     assert detection.coco_evaluation(scenes, shifted)["map_50_95"] < 0.5
 
 
@@ -502,3 +390,50 @@ def test_selective_search_order_repeats_with_its_seed():
     first, _ = detection.selective_search(image, max_side=128, seed=3)
     second, _ = detection.selective_search(image, max_side=128, seed=3)
     assert first.shape[1] == 4 and len(first) > 10 and np.array_equal(first, second)
+
+
+# --- classical detectors (lab_utils.detectors) -----------------------------------------------
+
+def test_gray_conversion_uses_the_luma_weights():
+    colours = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]]], np.uint8)
+    assert detectors.as_gray_uint8(colours).tolist() == [[76, 150, 29, 255]]   # 0.299 R ...
+    assert np.array_equal(detectors.as_gray_uint8(colours / 255.0),
+                          detectors.as_gray_uint8(colours))
+    assert detectors.as_rgb_uint8(np.full((2, 3), 0.5)).shape == (2, 3, 3)
+
+
+def test_haar_cascades_are_loaded_once_and_find_the_annotated_faces():
+    assert detectors.haar_cascade("frontalface_default") is \
+        detectors.haar_cascade("frontalface_default")
+    assert set(detection.HAAR_CASCADES.values()) <= set(detectors.haar_cascade_names())
+    table = data.load_table("detection_photos")
+    for name in ("astronaut", "grace_hopper"):
+        photo = data.load_image(name)
+        found, seconds = detection.haar_detect(photo, "face")
+        counts = detection.precision_recall(found, detection.photo_truths(table, name, "face"))
+        assert counts["true_positives"] == 1 and counts["misses"] == 0 and seconds > 0
+        assert np.array_equal(detection.haar_detect(photo / 255.0, "face")[0], found)
+    with pytest.raises(ValueError, match="frontalface_default"):
+        detectors.cascade_detect(np.zeros((40, 40), np.uint8), "cat_face")
+
+
+def test_dlib_s_cnn_model_is_loaded_once_per_process(monkeypatch):
+    dlib = pytest.importorskip("dlib")
+    assert detectors.dlib_model("cnn") is detectors.dlib_model("cnn")
+    loads = []
+    load = dlib.cnn_face_detection_model_v1
+    monkeypatch.setattr(dlib, "cnn_face_detection_model_v1",
+                        lambda *args: loads.append(args) or load(*args))
+    for _ in range(3):
+        boxes, _seconds = detection.dlib_detect(np.zeros((40, 40, 3), np.uint8), "cnn")
+        assert boxes.shape == (0, 4)
+    assert loads == []                  # every call used the model loaded above
+
+
+def test_dlib_finds_the_annotated_face_in_original_pixels():
+    pytest.importorskip("dlib")
+    photo = data.load_image("grace_hopper")
+    truths = detection.photo_truths(data.load_table("detection_photos"), "grace_hopper", "face")
+    for method, max_side in (("hog", None), ("hog", 300), ("cnn", 300)):
+        found, _ = detection.dlib_detect(photo, method, max_side=max_side)
+        assert detection.precision_recall(found, truths)["true_positives"] == 1, method

@@ -1,0 +1,55 @@
+"""Lesson 05's figures: the timeline of detection milestones and precision-recall curves."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lab_utils.plots import new_figure
+
+if TYPE_CHECKING:  # matplotlib is imported when the first figure is made, not at import time
+    from matplotlib.figure import Figure
+
+
+def plot_history(table: dict) -> Figure:
+    """Detection milestones on a timeline, coloured by kind (from 'detection_history')."""
+    figure = new_figure(figsize=(9.5, 3.6))
+    axes = figure.add_subplot(1, 1, 1)
+    kinds = sorted(set(table["kind"]))
+    colours = dict(zip(kinds, ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e",
+                               "#e6ab02", "#a6761d"]))
+    seen: dict[int, int] = {}
+    for year, method, kind in zip(table["year"], table["method"], table["kind"]):
+        level = seen.get(year, 0)
+        seen[year] = level + 1
+        height = 1 + level * 0.9 + (year % 2) * 0.45
+        axes.vlines(year, 0, height, color=colours[kind], linewidth=1)
+        axes.plot(year, 0, "o", color=colours[kind])
+        axes.text(year, height, method, rotation=30, ha="left", va="bottom", fontsize=8,
+                  color=colours[kind])
+    for kind, colour in colours.items():
+        axes.plot([], [], "o", color=colour, label=kind)
+    axes.legend(loc="upper left", fontsize=8, ncol=len(kinds))
+    axes.set_ylim(-0.3, 5)
+    axes.set_yticks([])
+    axes.set_xlim(min(table["year"]) - 1, max(table["year"]) + 3)
+    axes.set_xlabel("year of publication")
+    axes.set_title("Object detection milestones (sources: data/detection_history.csv)")
+    return figure
+
+
+def plot_precision_recall(curves: dict) -> Figure:
+    """Precision against recall at IoU 0.5 (COCO's 101 recall points), one line per detector.
+
+    ``curves`` maps a name to a ``coco_evaluation`` result."""
+    figure = new_figure(figsize=(4.8, 3.6))
+    axes = figure.add_subplot(1, 1, 1)
+    for name, result in curves.items():
+        axes.plot(result["recall_points"], result["precision_50"],
+                  label=f"{name} (AP@0.5 {result['map_50']:.3f})")
+    axes.set_xlabel("recall")
+    axes.set_ylabel("precision")
+    axes.set_xlim(0, 1.02)
+    axes.set_ylim(0, 1.02)
+    axes.set_title("precision-recall at IoU 0.5 (mean over classes)")
+    axes.legend(loc="lower left", fontsize=8)
+    return figure

@@ -1,0 +1,181 @@
+"""Detection by classifying candidate boxes: crops for a window classifier, sliding windows,
+selective-search proposals (``lab_utils.detectors``), classification + NMS per class, and
+how many ground-truth boxes the first k proposals cover.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lab_utils import validation
+from lab_utils.boxes import as_boxes, iou_matrix, non_max_suppression
+from lab_utils.data import Scenes
+from lab_utils.detection.compute import predict, require_scenes
+from lab_utils.detectors import selective_search
+
+if TYPE_CHECKING:  # Keras is imported when a model is first needed, not at import time
+    import keras
+
+CROP = 24
+BACKGROUND = 10   # class index of "no digit" for the crop classifier
+#: A candidate box is a detection when its best digit probability is at least this ...
+DIGIT_THRESHOLD = 0.5
+#: ... and NMS (per class) removes boxes overlapping a better one by more than this IoU.
+NMS_IOU = 0.3
+
+
+def _crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The square around ``box`` (xywh), enlarged by 15 %, cut out and resized to CROP x CROP."""
+    import cv2
+    x, y, w, h = box
+    side = max(int(round(max(w, h) * 1.15 + 2)), 2)
+    left, top = int(round(x + w / 2 - side / 2)), int(round(y + h / 2 - side / 2))
+    padded = np.pad(image, side)          # windows may stick out of the image: zeros there
+    piece = padded[top + side:top + 2 * side, left + side:left + 2 * side]
+    return cv2.resize(piece.astype(np.float32), (CROP, CROP), interpolation=cv2.INTER_AREA)
+
+
+def crop_dataset(scenes: Scenes, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Crops for a window classifier: each object's square (label = its digit) and two random
+    squares per scene that overlap no object much (IoU < 0.2, label ``BACKGROUND``).
+
+    Returns
+    -------
+    images (M, 24, 24) float32 in [0, 1], labels (M,) int64 in 0..10
+    """
+    scenes = require_scenes(scenes)
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    side = scenes.images.shape[1]
+    for image, boxes, classes in zip(scenes.images, scenes.boxes, scenes.labels):
+        for box, label in zip(boxes, classes):
+            images.append(_crop(image, box))
+            labels.append(int(label))
+        made = 0
+        for _attempt in range(50):
+            if made == 2:
+                break
+            size = float(rng.uniform(10, 30))
+            x, y = rng.uniform(-4, side - size + 4, size=2)
+            box = np.array([[x, y, size, size]])
+            if len(boxes) and iou_matrix(box, boxes).max() >= 0.2:
+                continue
+            images.append(_crop(image, box[0]))
+            labels.append(BACKGROUND)
+            made += 1
+    return np.clip(np.stack(images), 0, 1).astype(np.float32), np.array(labels, np.int64)
+
+
+def sliding_windows(image_shape: tuple, *, sizes: tuple = (12, 16, 20, 24),
+                    stride: int = 4) -> np.ndarray:
+    """Every square window of the given sizes, moved by ``stride`` pixels: (K, 4) "xywh"."""
+    height, width = (validation.as_int(v, "image_shape", minimum=1) for v in image_shape[:2])
+    stride = validation.as_int(stride, "stride", minimum=1)
+    windows = []
+    for size in sizes:
+        size = validation.as_int(size, "sizes", minimum=2)
+        for y in range(0, height - size + 1, stride):
+            for x in range(0, width - size + 1, stride):
+                windows.append([x, y, size, size])
+    return np.array(windows, dtype=np.float64).reshape(-1, 4)
+
+
+def classify_boxes(classifier: keras.Model, image: np.ndarray,
+                   boxes: np.ndarray | list) -> np.ndarray:
+    """Class probabilities (K, 11) of the crop classifier on every box of one image."""
+    image = validation.as_image(image, "image", channels=(None,))
+    boxes = as_boxes(boxes)
+    if not len(boxes):
+        return np.zeros((0, BACKGROUND + 1), dtype=np.float32)
+    crops = np.clip(np.stack([_crop(image, box) for box in boxes]), 0, 1)
+    return predict(classifier, crops)
+
+
+def detect_with_classifier(classifier: keras.Model, image: np.ndarray,
+                           boxes: np.ndarray | list) -> dict:
+    """Classify each candidate box, keep those whose best digit probability is at least
+    ``DIGIT_THRESHOLD``, then NMS per class (IoU ``NMS_IOU``).
+
+    Returns
+    -------
+    dict with "boxes", "scores", "labels" (after NMS), "evaluations" (classifier calls),
+    "raw_boxes", "raw_scores" (before NMS)
+    """
+    boxes = as_boxes(boxes)
+    probabilities = classify_boxes(classifier, image, boxes)
+    labels = probabilities[:, :BACKGROUND].argmax(axis=1) if len(boxes) else \
+        np.zeros(0, np.int64)
+    scores = probabilities[np.arange(len(boxes)), labels] if len(boxes) else np.zeros(0)
+    candidate = scores >= DIGIT_THRESHOLD
+    kept_boxes, kept_scores, kept_labels = [], [], []
+    for label in np.unique(labels[candidate]):
+        chosen = np.flatnonzero(candidate & (labels == label))
+        keep = chosen[non_max_suppression(boxes[chosen], scores[chosen], iou_threshold=NMS_IOU)]
+        kept_boxes.append(boxes[keep])
+        kept_scores.append(scores[keep])
+        kept_labels.append(labels[keep])
+    if kept_boxes:
+        return {"boxes": np.concatenate(kept_boxes), "scores": np.concatenate(kept_scores),
+                "labels": np.concatenate(kept_labels).astype(np.int64),
+                "evaluations": len(boxes), "raw_boxes": boxes[candidate],
+                "raw_scores": scores[candidate]}
+    return {"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "labels": np.zeros(0, np.int64),
+            "evaluations": len(boxes), "raw_boxes": np.zeros((0, 4)), "raw_scores": np.zeros(0)}
+
+
+def window_score_map(classifier: keras.Model, image: np.ndarray, *, size: int = 16,
+                     stride: int = 2) -> np.ndarray:
+    """The classifier's best digit probability for every window of one size: (rows, cols)."""
+    image = validation.as_image(image, "image", channels=(None,))
+    windows = sliding_windows(image.shape, sizes=(size,), stride=stride)
+    probabilities = classify_boxes(classifier, image, windows)
+    rows = (image.shape[0] - size) // stride + 1
+    return probabilities[:, :BACKGROUND].max(axis=1).reshape(rows, -1)
+
+
+def proposal_recall(proposals: np.ndarray | list, truths: np.ndarray | list,
+                    counts: list) -> list[float]:
+    """Fraction of ground-truth boxes covered (IoU >= 0.5) by the first k proposals, for
+    each k in ``counts``."""
+    proposals, truths = as_boxes(proposals, "proposals"), as_boxes(truths, "truths")
+    if not len(truths):
+        raise ValueError("truths is empty: recall needs at least one ground-truth box.")
+    overlaps = iou_matrix(proposals, truths)
+    return [float(np.mean(overlaps[:int(k)].max(axis=0, initial=0) >= 0.5)) for k in counts]
+
+
+def _scene_proposals(image: np.ndarray, options: dict) -> np.ndarray:
+    """Selective-search boxes of a 64-pixel scene (searched at twice the size: 64 px is too
+    small for it), kept if 4 to 40 pixels wide and high."""
+    import cv2
+    big = cv2.resize(image, (image.shape[1] * 2, image.shape[0] * 2),
+                     interpolation=cv2.INTER_LINEAR)
+    boxes, _ = selective_search(np.clip(big, 0, 1), **options)
+    boxes = boxes / 2
+    return boxes[(boxes[:, 2] >= 4) & (boxes[:, 3] >= 4) & (boxes[:, 2] <= 40)
+                 & (boxes[:, 3] <= 40)]
+
+
+def classifier_detections(classifier: keras.Model, scenes: Scenes, method: str,
+                          **options: object) -> dict:
+    """Run a crop classifier over candidate boxes on every scene: "sliding window" or
+    "selective search" candidates (``options`` go to ``sliding_windows`` or
+    ``selective_search``). Returns detections, evaluations and seconds per image."""
+    scenes = require_scenes(scenes)
+    validation.one_of(method, "method", ["sliding window", "selective search"])
+    found, evaluations = [], 0
+    start = time.perf_counter()
+    for image in scenes.images:
+        if method == "sliding window":
+            boxes = sliding_windows(image.shape, **options)
+        else:
+            boxes = _scene_proposals(image, options)
+        result = detect_with_classifier(classifier, image, boxes)
+        evaluations += result["evaluations"]
+        found.append(result)
+    seconds = (time.perf_counter() - start) / len(scenes)
+    return {"detections": found, "evaluations_per_image": evaluations / len(scenes),
+            "seconds_per_image": seconds}
