@@ -3,11 +3,11 @@ tested with right answers (written here with SciPy and Keras) and typical wrong 
 
 import sys
 
+import kernel_reference as reference
 import numpy as np
 import pytest
 from scipy import ndimage, signal
 
-import kernel_reference as reference
 from lab_utils import exercises, kernels
 from lab_utils.kernels import checks as kernel_checks
 

@@ -18,20 +18,48 @@ Models are built and trained with ``lab_utils.models``. Importing this package d
 import TensorFlow.
 """
 
-from lab_utils.cnns.checks import (CNN_SPEC, check_build_cnn, check_conv_output_shape,
-                                   check_conv_parameters, check_pool_output_shape,
-                                   describe_spec)
-from lab_utils.cnns.compute import (DENSE_UNITS, EPOCHS, Comparison, Split, compare_classifiers,
-                                    confusion, dense_vs_conv_parameters, misclassified,
-                                    split_dataset)
-from lab_utils.cnns.features import (bright_centroid, chance_similarity, feature_maps,
-                                     first_layer_filters, most_similar_filters,
-                                     receptive_fields)
-from lab_utils.cnns.plots import (plot_confusion, plot_feature_maps, plot_filters_and_kernels,
-                                  plot_imagenet_errors, plot_learning_curves,
-                                  plot_receptive_fields)
-from lab_utils.cnns.robustness import (DEMO_RANGES, SWEEP_STRENGTHS, describe_perturbation,
-                                       perturbed_prediction, robustness_sweep)
+from lab_utils.cnns.checks import (
+                                   CNN_SPEC,
+                                   check_build_cnn,
+                                   check_conv_output_shape,
+                                   check_conv_parameters,
+                                   check_pool_output_shape,
+                                   describe_spec,
+)
+from lab_utils.cnns.compute import (
+                                   DENSE_UNITS,
+                                   EPOCHS,
+                                   Comparison,
+                                   Split,
+                                   compare_classifiers,
+                                   confusion,
+                                   dense_vs_conv_parameters,
+                                   misclassified,
+                                   split_dataset,
+)
+from lab_utils.cnns.features import (
+                                   bright_centroid,
+                                   chance_similarity,
+                                   feature_maps,
+                                   first_layer_filters,
+                                   most_similar_filters,
+                                   receptive_fields,
+)
+from lab_utils.cnns.plots import (
+                                   plot_confusion,
+                                   plot_feature_maps,
+                                   plot_filters_and_kernels,
+                                   plot_imagenet_errors,
+                                   plot_learning_curves,
+                                   plot_receptive_fields,
+)
+from lab_utils.cnns.robustness import (
+                                   DEMO_RANGES,
+                                   SWEEP_STRENGTHS,
+                                   describe_perturbation,
+                                   perturbed_prediction,
+                                   robustness_sweep,
+)
 from lab_utils.cnns.widgets import prediction_demo, probability_bars_html
 
 __all__ = ["CNN_SPEC", "DEMO_RANGES", "DENSE_UNITS", "EPOCHS", "SWEEP_STRENGTHS", "Comparison",

@@ -9,7 +9,7 @@ exercise 4 asks for, layer by layer.
 from __future__ import annotations
 
 import types
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -13,7 +13,7 @@ import collections
 import contextlib
 import dataclasses
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

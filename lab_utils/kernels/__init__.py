@@ -14,17 +14,40 @@ Importing this package does not import TensorFlow: Keras is imported inside the 
 need it, through ``lesson.import_keras()``.
 """
 
-from lab_utils.kernels.checks import (check_average_pool2d, check_conv2d, check_conv2d_loops,
-                                      check_max_pool2d, check_output_size)
-from lab_utils.kernels.compute import (CLASSIC_KERNELS, DISPLAY_MODES, MAX_KERNEL_WEIGHT,
-                                       POOLING_GRID, POOLING_MODES, SLIDE_GRID, FixedConv2D,
-                                       as_kernel, clipped_fraction, combine_kernels, correlate,
-                                       convolution_step, filter_image, fixed_conv2d,
-                                       keras_tolerance, normalise_kernel, padding_amount, pool,
-                                       pooling_step, receptive_field, shift_columns,
-                                       shift_effect, to_display, window_positions)
-from lab_utils.kernels.widgets import (convolution_stepper, grid_html, kernel_editor,
-                                       pooling_stepper)
+from lab_utils.kernels.checks import (
+                                      check_average_pool2d,
+                                      check_conv2d,
+                                      check_conv2d_loops,
+                                      check_max_pool2d,
+                                      check_output_size,
+)
+from lab_utils.kernels.compute import (
+                                      CLASSIC_KERNELS,
+                                      DISPLAY_MODES,
+                                      MAX_KERNEL_WEIGHT,
+                                      POOLING_GRID,
+                                      POOLING_MODES,
+                                      SLIDE_GRID,
+                                      FixedConv2D,
+                                      as_kernel,
+                                      clipped_fraction,
+                                      combine_kernels,
+                                      convolution_step,
+                                      correlate,
+                                      filter_image,
+                                      fixed_conv2d,
+                                      keras_tolerance,
+                                      normalise_kernel,
+                                      padding_amount,
+                                      pool,
+                                      pooling_step,
+                                      receptive_field,
+                                      shift_columns,
+                                      shift_effect,
+                                      to_display,
+                                      window_positions,
+)
+from lab_utils.kernels.widgets import convolution_stepper, grid_html, kernel_editor, pooling_stepper
 
 __all__ = ["CLASSIC_KERNELS", "DISPLAY_MODES", "MAX_KERNEL_WEIGHT",
            "POOLING_GRID", "POOLING_MODES", "SLIDE_GRID", "FixedConv2D", "as_kernel",

@@ -7,7 +7,7 @@ a function of the case's inputs; the message it earns), tried in one loop.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

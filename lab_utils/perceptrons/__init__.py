@@ -17,25 +17,61 @@ Keras is imported inside the functions that need it (``lesson.import_keras``), s
 this package stays light.
 """
 
-from lab_utils.perceptrons.backprop import (autodiff_backward, fit_with_keras, keras_forward,
-                                            keras_network, keras_weighted_sum, network_loss,
-                                            numerical_gradient, relative_error)
-from lab_utils.perceptrons.checks import (check_backward, check_binary_cross_entropy,
-                                          check_categorical_cross_entropy, check_forward,
-                                          check_mse, check_relu, check_relu_derivative,
-                                          check_sigmoid, check_sigmoid_derivative,
-                                          check_weighted_sum)
-from lab_utils.perceptrons.compute import (ACTIVATIONS, DATASETS, EXTENT, MULTICLASS_DATASETS,
-                                           PerceptronResult, activation_curves,
-                                           collapse_linear_layers, gradient, loss_curves,
-                                           make_dataset, step, train_perceptron)
+from lab_utils.perceptrons.backprop import (
+                                            autodiff_backward,
+                                            fit_with_keras,
+                                            keras_forward,
+                                            keras_network,
+                                            keras_weighted_sum,
+                                            network_loss,
+                                            numerical_gradient,
+                                            relative_error,
+)
+from lab_utils.perceptrons.checks import (
+                                            check_backward,
+                                            check_binary_cross_entropy,
+                                            check_categorical_cross_entropy,
+                                            check_forward,
+                                            check_mse,
+                                            check_relu,
+                                            check_relu_derivative,
+                                            check_sigmoid,
+                                            check_sigmoid_derivative,
+                                            check_weighted_sum,
+)
+from lab_utils.perceptrons.compute import (
+                                            ACTIVATIONS,
+                                            DATASETS,
+                                            EXTENT,
+                                            MULTICLASS_DATASETS,
+                                            PerceptronResult,
+                                            activation_curves,
+                                            collapse_linear_layers,
+                                            gradient,
+                                            loss_curves,
+                                            make_dataset,
+                                            step,
+                                            train_perceptron,
+)
 from lab_utils.perceptrons.plots import draw_perceptron, plot_activations
-from lab_utils.perceptrons.training import (CLASS_COLOUR_NAMES, CLASS_COLOURS, LEARNING_RATES,
-                                            PLAYGROUND_ACTIVATIONS, PlaygroundTrainer,
-                                            boundary_image, build_network, colour_key,
-                                            grid_points)
-from lab_utils.perceptrons.widgets import (Playground, loss_explorer, nice_ticks, playground,
-                                           svg_line_plot)
+from lab_utils.perceptrons.training import (
+                                            CLASS_COLOUR_NAMES,
+                                            CLASS_COLOURS,
+                                            LEARNING_RATES,
+                                            PLAYGROUND_ACTIVATIONS,
+                                            PlaygroundTrainer,
+                                            boundary_image,
+                                            build_network,
+                                            colour_key,
+                                            grid_points,
+)
+from lab_utils.perceptrons.widgets import (
+                                            Playground,
+                                            loss_explorer,
+                                            nice_ticks,
+                                            playground,
+                                            svg_line_plot,
+)
 
 __all__ = ["ACTIVATIONS", "CLASS_COLOURS", "CLASS_COLOUR_NAMES", "DATASETS", "EXTENT",
            "LEARNING_RATES", "MULTICLASS_DATASETS", "PLAYGROUND_ACTIVATIONS",

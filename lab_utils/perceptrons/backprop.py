@@ -6,7 +6,7 @@ differentiation), a numerical gradient to check hand-written ones, and training 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -9,13 +9,18 @@ inputs; the message it earns), tried in one loop.
 from __future__ import annotations
 
 import types
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from lab_utils import exercises, lesson
-from lab_utils.perceptrons.backprop import (autodiff_backward, keras_dense, keras_forward,
-                                            keras_network, to_numpy)
+from lab_utils.perceptrons.backprop import (
+    autodiff_backward,
+    keras_dense,
+    keras_forward,
+    keras_network,
+    to_numpy,
+)
 from lab_utils.perceptrons.compute import activation_curves
 
 #: Library (and kit) functions that would turn an exercise into a look-up (exercises.checker).

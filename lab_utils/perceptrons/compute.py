@@ -11,7 +11,7 @@ this module stays light.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -247,6 +247,11 @@ def _activation_function(name: str) -> Callable:
     return getattr(keras.activations, name)
 
 
+def _summed(keras: object, function: Callable) -> Callable:
+    """``function``'s outputs added up: the scalar whose gradient holds each point's slope."""
+    return lambda t: keras.ops.sum(function(t))
+
+
 def activation_curves(z: np.ndarray, names: list | tuple | str = ACTIVATIONS) -> dict:
     """Values and derivatives of activations at the points ``z``.
 
@@ -279,7 +284,7 @@ def activation_curves(z: np.ndarray, names: list | tuple | str = ACTIVATIONS) ->
         function = _activation_function(name)
         values = np.asarray(keras.ops.convert_to_numpy(function(keras.ops.convert_to_tensor(
             z, dtype="float64"))), dtype=np.float64)
-        (derivatives,) = gradient(lambda t: keras.ops.sum(function(t)), z)
+        (derivatives,) = gradient(_summed(keras, function), z)
         curves[name] = (values, derivatives)
     return curves
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -149,9 +149,9 @@ def build_network(hidden_layers: int, units: int, activation: str, classes: int,
 #: Compiled Keras networks, one per architecture, reused by every trainer of that shape (each
 #: trainer loads its own weights before it trains). Building and tracing a network costs
 #: 0.3-1 s; a slider that rebuilt one on every change made the playground lag.
-_NETWORKS: "dict[tuple, object]" = {}
+_NETWORKS: dict[tuple, object] = {}
 
-_NETWORK_OWNERS: "dict[tuple, int]" = {}
+_NETWORK_OWNERS: dict[tuple, int] = {}
 
 _MAX_NETWORKS = 12
 

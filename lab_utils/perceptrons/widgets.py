@@ -11,14 +11,13 @@ import html
 import itertools
 import time
 import weakref
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from lab_utils import validation
 from lab_utils import widgets as kit_widgets
-from lab_utils.perceptrons import compute
-from lab_utils.perceptrons import training
+from lab_utils.perceptrons import compute, training
 
 # --------------------------------------------------------------------------------------------
 # Small SVG line plots
@@ -188,7 +187,7 @@ class Playground(kit_widgets.Interactive):
     otherwise keep the kernel busy.
     """
 
-    _instances: "weakref.WeakSet[Playground]" = weakref.WeakSet()
+    _instances: weakref.WeakSet[Playground] = weakref.WeakSet()
 
     def __init__(self, controls: dict, render: Callable, layout: object, *, trainer_box: dict,
                  play_button: object, step_button: object, reset_button: object,
@@ -242,7 +241,7 @@ class Playground(kit_widgets.Interactive):
                 self._pending = None
 
     def _schedule(self):
-        import asyncio   # here rather than at the top: importing it costs ~50 ms
+        import asyncio  # here rather than at the top: importing it costs ~50 ms
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

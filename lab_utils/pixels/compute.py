@@ -7,7 +7,7 @@ Every function is pure: arrays in, arrays (or numbers) out; the widgets call the
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -53,13 +53,13 @@ def draw_frame(framed: np.ndarray, top: int, left: int, bottom: int, right: int,
     edged in white so that it shows on dark and on red pictures (in place)."""
     height, width = framed.shape[:2]
     for colour, grow in (([255, 255, 255], thickness + 1), ([255, 0, 0], thickness)):
-        t, b = max(top - grow, 0), min(bottom + grow, height)
-        l, r = max(left - grow, 0), min(right + grow, width)
+        outer_top, outer_bottom = max(top - grow, 0), min(bottom + grow, height)
+        outer_left, outer_right = max(left - grow, 0), min(right + grow, width)
         colour = np.array(colour, dtype=np.uint8)
-        framed[t:top, l:r] = colour
-        framed[bottom:b, l:r] = colour
-        framed[t:b, l:left] = colour
-        framed[t:b, right:r] = colour
+        framed[outer_top:top, outer_left:outer_right] = colour
+        framed[bottom:outer_bottom, outer_left:outer_right] = colour
+        framed[outer_top:outer_bottom, outer_left:left] = colour
+        framed[outer_top:outer_bottom, right:outer_right] = colour
 
 
 def locate_region(image: np.ndarray, row: int, column: int, size: int, *,
