@@ -161,8 +161,7 @@ def kernel_editor(photos: dict, preset: str = "sharpen", *, width: int = 320) \
     """
     import ipywidgets
     photos = _editor_photos(photos)
-    presets = dict(compute.CLASSIC_KERNELS)
-    presets["gaussian blur (no /16)"] = compute.CLASSIC_KERNELS["gaussian blur"] * 16
+    presets = _editor_presets()
     validation.one_of(preset, "preset", list(presets))
     width = validation.as_int(width, "width", minimum=64, maximum=1024)
 
@@ -221,6 +220,13 @@ def kernel_editor(photos: dict, preset: str = "sharpen", *, width: int = 320) \
     preset_menu.observe(apply_preset, names="value")
     editor.controls["preset"] = preset_menu     # listed for tests; rendered via apply_preset
     return editor
+
+
+def _editor_presets() -> dict:
+    """The kernel editor's presets: the classic kernels and the slide's blur without /16."""
+    presets = dict(compute.CLASSIC_KERNELS)
+    presets["gaussian blur (no /16)"] = compute.CLASSIC_KERNELS["gaussian blur"] * 16
+    return presets
 
 
 def _editor_photos(photos: dict) -> dict:

@@ -296,8 +296,7 @@ def playground(*, dataset: str = "circles", classes: int = 2, noise: float = 0.1
     step_button = ipywidgets.Button(description=f"step ×{steps_per_tick}", icon="step-forward")
     reset = ipywidgets.Button(description="reset", icon="refresh")
     picture = ipywidgets.Image(format="png", width=300, height=300)
-    loss_plot = ipywidgets.HTML()
-    status = ipywidgets.HTML()
+    loss_plot, status = ipywidgets.HTML(), ipywidgets.HTML()
     rate_readout = ipywidgets.HTML(layout=ipywidgets.Layout(width="4em", margin="0 0 0 12px"))
     box = {"trainer": None, "config": None}
     grid = training.grid_points(resolution)
@@ -336,8 +335,7 @@ def playground(*, dataset: str = "circles", classes: int = 2, noise: float = 0.1
                                           accuracy, draw_ms, diverged)
         return {"step": trainer.steps, "loss": loss, "accuracy": accuracy,
                 "ms_per_step": trainer.ms_per_step, "draw_ms": draw_ms, "image": image,
-                "classes": trainer.classes, "rebuilt": rebuilt,
-                "diverged": diverged}
+                "classes": trainer.classes, "rebuilt": rebuilt, "diverged": diverged}
 
     layout = ipywidgets.HBox([
         ipywidgets.VBox([controls["dataset"], controls["classes"], controls["noise"],
