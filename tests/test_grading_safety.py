@@ -40,7 +40,7 @@ if sandbox.available() and os.environ.get("CI", "").lower() not in ("1", "true",
 
 pytestmark = pytest.mark.slow
 LESSON = "01_fake"
-KIT_FILE = grading.PROJECT / "lab_utils" / "pixels.py"
+KIT_FILE = grading.PROJECT / "lab_utils" / "pixels" / "compute.py"
 
 
 def code(source, **nbgrader):

@@ -264,7 +264,7 @@ def attempt(name, action):
         seen[name] = "blocked"
 attempt("read_notebooks", lambda: os.listdir({str(grading.NOTEBOOKS)!r}))
 attempt("read_grader_file", lambda: open({str(config)!r}).read())
-attempt("append_kit", lambda: open({str(grading.PROJECT / "lab_utils" / "pixels.py")!r}, "a"))
+attempt("append_kit", lambda: open({str(grading.PROJECT / "lab_utils" / "pixels" / "compute.py")!r}, "a"))
 attempt("network", lambda: socket.create_connection(("127.0.0.1", 22), timeout=2))
 attempt("map_3gb", lambda: mmap.mmap(-1, 3 * 2**30))
 attempt("write_start", lambda: open("given.txt", "a").write("changed"))
