@@ -22,6 +22,7 @@ SHARED_DATA = PROJECT.parent / "shared" / "data"
 _OLIVETTI = SHARED_DATA / "olivetti_py3.pkz"
 if _OLIVETTI.exists() and not (Path(os.environ["LAB_UTILS_CACHE"]) / _OLIVETTI.name).exists():
     import shutil
+
     shutil.copy(_OLIVETTI, Path(os.environ["LAB_UTILS_CACHE"]) / _OLIVETTI.name)
 
 
@@ -38,6 +39,7 @@ def cache(tmp_path, monkeypatch):
 def keras():
     """Keras, imported quietly (TensorFlow's native log lines silenced) by the kit's own helper."""
     from lab_utils import lesson
+
     return lesson.import_keras()
 
 

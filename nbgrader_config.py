@@ -19,7 +19,7 @@ PROJECT = Path(__file__).resolve().parent
 # command line (the tests use a temporary folder) overrides it.
 c.CourseDirectory.course_id = "image-dl"
 c.CourseDirectory.root = str(PROJECT / "build" / "course")
-c.CourseDirectory.source_directory = "source"      # generated from notebooks/, never edited
+c.CourseDirectory.source_directory = "source"  # generated from notebooks/, never edited
 c.CourseDirectory.release_directory = "release"
 
 # Grading runs the whole lesson. Training cells of the deep-learning lessons take tens of
@@ -48,9 +48,18 @@ import os  # noqa: E402
 
 if os.environ.get("LAB_UTILS_GRADING_SANDBOX") == "1":
     from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,
-                                        DeduplicateIds, Execute, IgnorePattern, LimitOutput,
-                                        OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+    from nbgrader.preprocessors import (
+        AssignLatePenalties,
+        CheckCellMetadata,
+        ClearOutput,
+        DeduplicateIds,
+        Execute,
+        IgnorePattern,
+        LimitOutput,
+        OverwriteCells,
+        OverwriteKernelspec,
+        SaveAutoGrades,
+    )
 
     from lab_utils.autograde_hooks import FreshKit, LimitOutputBytes, notebook_timeout
     from lab_utils.sandbox import KERNEL_NAME
@@ -59,8 +68,21 @@ if os.environ.get("LAB_UTILS_GRADING_SANDBOX") == "1":
     c.KernelManager.transport = "ipc"
     c.KernelManager.ip = os.path.join(os.environ["JUPYTER_RUNTIME_DIR"], "kernel")
     c.Execute.timeout_func = notebook_timeout
-    c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
-                                          OverwriteCells, FreshKit, CheckCellMetadata]
-    c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPreprocessor,
-                                           LimitOutput, LimitOutputBytes, SaveAutoGrades,
-                                           AssignLatePenalties, CheckCellMetadata]
+    c.Autograde.sanitize_preprocessors = [
+        ClearOutput,
+        DeduplicateIds,
+        OverwriteKernelspec,
+        OverwriteCells,
+        FreshKit,
+        CheckCellMetadata,
+    ]
+    c.Autograde.autograde_preprocessors = [
+        Execute,
+        IgnorePattern,
+        ClearMetadataPreprocessor,
+        LimitOutput,
+        LimitOutputBytes,
+        SaveAutoGrades,
+        AssignLatePenalties,
+        CheckCellMetadata,
+    ]

@@ -17,78 +17,109 @@ import os
 
 from _machine import machine  # benchmarks/_machine.py (scripts run from this folder)
 
-os.environ["LAB_UTILS_RETRAIN"] = "1"   # measure real training, never the cache
+os.environ["LAB_UTILS_RETRAIN"] = "1"  # measure real training, never the cache
 
 
 def main() -> None:
     import numpy as np
 
     from lab_utils import data, detection, lesson, models
+
     lesson.setup(seed=0, deep_learning=True)
     settings = detection.DETECTOR_SETTINGS
-    train = data.load_dataset("digit_scenes", count=settings["train_scenes"],
-                              seed=settings["train_seed"])
-    test = data.load_dataset("digit_scenes", count=settings["test_scenes"],
-                             seed=settings["test_seed"])
+    train = data.load_dataset(
+        "digit_scenes", count=settings["train_scenes"], seed=settings["train_seed"]
+    )
+    test = data.load_dataset(
+        "digit_scenes", count=settings["test_scenes"], seed=settings["test_seed"]
+    )
     print(f"before training: {machine()}")
     lesson.reseed(0)
     trained = detection.train_lesson_detector(train, seed=0)
     print(f"after training:  {machine()}")
     found, seconds = detection.detect_scenes(trained.model, test)
     result = detection.coco_evaluation(test, found)
-    print(f"1. heat-map detector, {len(train)} training scenes, {trained.epochs} epochs, "
-          f"{models.parameter_count(trained.model):,} parameters: "
-          f"{trained.seconds:.1f} s of training ({trained.cpu_seconds:.1f} CPU s)")
-    print(f"   held-out ({len(test)} scenes, {test.object_count()} objects): "
-          f"mAP@0.5 {result['map_50']:.3f}, mAP@0.75 {result['map_75']:.3f}, "
-          f"mAP@[.5:.95] {result['map_50_95']:.3f}; {seconds * 1000:.1f} ms per image")
-    print(f"   aim: mAP@0.5 >= 0.95 with <= 90 s of training -> {result['map_50']:.3f} in "
-          f"{trained.seconds:.1f} s")
-    print(f"RESULT lesson 05 heat-map detector ({len(train)} scenes, {trained.epochs} epochs): "
-          f"mAP@0.5 / mAP@[.5:.95] on {len(test)} held-out scenes; training time, CPU time | "
-          f"{result['map_50']:.3f} / {result['map_50_95']:.3f}; {trained.seconds:.1f} s; "
-          f"{trained.cpu_seconds:.1f} CPU s")
+    print(
+        f"1. heat-map detector, {len(train)} training scenes, {trained.epochs} epochs, "
+        f"{models.parameter_count(trained.model):,} parameters: "
+        f"{trained.seconds:.1f} s of training ({trained.cpu_seconds:.1f} CPU s)"
+    )
+    print(
+        f"   held-out ({len(test)} scenes, {test.object_count()} objects): "
+        f"mAP@0.5 {result['map_50']:.3f}, mAP@0.75 {result['map_75']:.3f}, "
+        f"mAP@[.5:.95] {result['map_50_95']:.3f}; {seconds * 1000:.1f} ms per image"
+    )
+    print(
+        f"   aim: mAP@0.5 >= 0.95 with <= 90 s of training -> {result['map_50']:.3f} in "
+        f"{trained.seconds:.1f} s"
+    )
+    print(
+        f"RESULT lesson 05 heat-map detector ({len(train)} scenes, {trained.epochs} epochs): "
+        f"mAP@0.5 / mAP@[.5:.95] on {len(test)} held-out scenes; training time, CPU time | "
+        f"{result['map_50']:.3f} / {result['map_50_95']:.3f}; {trained.seconds:.1f} s; "
+        f"{trained.cpu_seconds:.1f} CPU s"
+    )
 
     crops, labels = detection.crop_dataset(train.subset(range(1500)), seed=0)
     lesson.reseed(0)
-    classifier = models.cnn_classifier((24, 24, 1), 11, filters=(32, 64, 64), batch_norm=True,
-                                       name="window_classifier")
+    classifier = models.cnn_classifier(
+        (24, 24, 1), 11, filters=(32, 64, 64), batch_norm=True, name="window_classifier"
+    )
     models.train(classifier, crops, labels, epochs=8, batch_size=64, seed=0)
     scenes = test.subset(range(30))
-    runs = {"sliding window + CNN": detection.classifier_detections(
-                classifier, scenes, "sliding window", sizes=(12, 16, 20, 24), stride=4),
-            "selective search + CNN": detection.classifier_detections(
-                classifier, scenes, "selective search")}
+    runs = {
+        "sliding window + CNN": detection.classifier_detections(
+            classifier, scenes, "sliding window", sizes=(12, 16, 20, 24), stride=4
+        ),
+        "selective search + CNN": detection.classifier_detections(
+            classifier, scenes, "selective search"
+        ),
+    }
     print(f"2. cost table on {len(scenes)} held-out scenes ({machine()}):")
     print(f"   {'method':24s} {'CNN evaluations/image':>22s} {'s/image':>8s} {'mAP@0.5':>8s}")
     for name, run in runs.items():
         value = detection.coco_evaluation(scenes, run["detections"])["map_50"]
-        print(f"   {name:24s} {run['evaluations_per_image']:22.0f} "
-              f"{run['seconds_per_image']:8.3f} {value:8.3f}")
-        print(f"RESULT lesson 05 {name}: CNN evaluations per image, s per image, mAP@0.5 "
-              f"({len(scenes)} scenes) | {run['evaluations_per_image']:.0f}; "
-              f"{run['seconds_per_image']:.3f} s; {value:.3f}")
+        print(
+            f"   {name:24s} {run['evaluations_per_image']:22.0f} "
+            f"{run['seconds_per_image']:8.3f} {value:8.3f}"
+        )
+        print(
+            f"RESULT lesson 05 {name}: CNN evaluations per image, s per image, mAP@0.5 "
+            f"({len(scenes)} scenes) | {run['evaluations_per_image']:.0f}; "
+            f"{run['seconds_per_image']:.3f} s; {value:.3f}"
+        )
     one_stage, one_seconds = detection.detect_scenes(trained.model, scenes)
     value = detection.coco_evaluation(scenes, one_stage)["map_50"]
     print(f"   {'one-stage (heat map)':24s} {1:22d} {one_seconds:8.3f} {value:8.3f}")
-    print(f"RESULT lesson 05 one-stage detector: network passes per image, s per image, mAP@0.5 "
-          f"({len(scenes)} scenes) | 1; {one_seconds:.3f} s; {value:.3f}")
+    print(
+        f"RESULT lesson 05 one-stage detector: network passes per image, s per image, mAP@0.5 "
+        f"({len(scenes)} scenes) | 1; {one_seconds:.3f} s; {value:.3f}"
+    )
 
     table = data.load_table("detection_photos")
-    truths = np.vstack([detection.photo_truths(table, "astronaut", category)
-                        for category in ["face", "person", "rocket", "helmet", "flag", "eye"]])
+    truths = np.vstack(
+        [
+            detection.photo_truths(table, "astronaut", category)
+            for category in ["face", "person", "rocket", "helmet", "flag", "eye"]
+        ]
+    )
     for side in (256, 512):
-        proposals, search_seconds = detection.selective_search(data.load_image("astronaut"),
-                                                               max_side=side)
+        proposals, search_seconds = detection.selective_search(
+            data.load_image("astronaut"), max_side=side
+        )
         counts = [10, 50, 100, 300, 1000, len(proposals)]
         recall = detection.proposal_recall(proposals, truths, counts)
-        print(f"3. selective search (fast) on astronaut at {side} px: {len(proposals)} "
-              f"proposals in {search_seconds:.2f} s; recall of {len(truths)} boxes at IoU 0.5: "
-              + ", ".join(f"{c}: {r:.2f}" for c, r in zip(counts, recall)))
-        print(f"RESULT lesson 05 selective search on astronaut at {side} px: proposals, seconds, "
-              f"recall at IoU 0.5 of {len(truths)} boxes for the first 10/100/1000/all | "
-              f"{len(proposals)}; {search_seconds:.2f} s; "
-              + " / ".join(f"{r:.2f}" for r in (recall[0], recall[2], recall[4], recall[5])))
+        print(
+            f"3. selective search (fast) on astronaut at {side} px: {len(proposals)} "
+            f"proposals in {search_seconds:.2f} s; recall of {len(truths)} boxes at IoU 0.5: "
+            + ", ".join(f"{c}: {r:.2f}" for c, r in zip(counts, recall))
+        )
+        print(
+            f"RESULT lesson 05 selective search on astronaut at {side} px: proposals, seconds, "
+            f"recall at IoU 0.5 of {len(truths)} boxes for the first 10/100/1000/all | "
+            f"{len(proposals)}; {search_seconds:.2f} s; "
+            + " / ".join(f"{r:.2f}" for r in (recall[0], recall[2], recall[4], recall[5]))
+        )
 
 
 if __name__ == "__main__":

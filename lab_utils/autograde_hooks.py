@@ -55,36 +55,41 @@ def fresh_prefix(source: str) -> str:
         tree = ast.parse(source)
     except SyntaxError:
         return ""
-    used = sorted({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-                  & kit_modules())
+    used = sorted(
+        {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} & kit_modules()
+    )
     if not used:
         return ""
-    imports = "".join(f"    {name} = __grader_importlib.import_module(\"lab_utils.{name}\")\n"
-                      for name in used)
+    imports = "".join(
+        f'    {name} = __grader_importlib.import_module("lab_utils.{name}")\n' for name in used
+    )
     body = textwrap.indent(source.rstrip() or "pass", "    ") + "\n"
     kit = "(__n == 'lab_utils' or __n.startswith('lab_utils.'))"
-    return (f"{FRESH_MARK}\n"
-            "import sys as __grader_sys, importlib as __grader_importlib\n"
-            f"__grader_saved = {{__n: __m for __n, __m in list(__grader_sys.modules.items()) "
-            f"if {kit}}}\n"
-            f"__grader_names = {{__n: globals()[__n] for __n in {used!r} if __n in globals()}}\n"
-            "for __grader_name in __grader_saved:\n"
-            "    del __grader_sys.modules[__grader_name]\n"
-            "try:\n"
-            f"{imports}"
-            f"{body}"
-            "finally:\n"
-            f"    for __grader_name in [__n for __n in list(__grader_sys.modules) if {kit}]:\n"
-            "        del __grader_sys.modules[__grader_name]\n"
-            "    __grader_sys.modules.update(__grader_saved)\n"
-            "    globals().update(__grader_names)\n")
+    return (
+        f"{FRESH_MARK}\n"
+        "import sys as __grader_sys, importlib as __grader_importlib\n"
+        f"__grader_saved = {{__n: __m for __n, __m in list(__grader_sys.modules.items()) "
+        f"if {kit}}}\n"
+        f"__grader_names = {{__n: globals()[__n] for __n in {used!r} if __n in globals()}}\n"
+        "for __grader_name in __grader_saved:\n"
+        "    del __grader_sys.modules[__grader_name]\n"
+        "try:\n"
+        f"{imports}"
+        f"{body}"
+        "finally:\n"
+        f"    for __grader_name in [__n for __n in list(__grader_sys.modules) if {kit}]:\n"
+        "        del __grader_sys.modules[__grader_name]\n"
+        "    __grader_sys.modules.update(__grader_saved)\n"
+        "    globals().update(__grader_names)\n"
+    )
 
 
 class FreshKit(NbGraderPreprocessor):
     """Prefix every graded check cell with a fresh import of the kit modules it uses."""
 
-    def preprocess_cell(self, cell: NotebookNode, resources: dict,
-                        index: int) -> tuple[NotebookNode, dict]:
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: dict, index: int
+    ) -> tuple[NotebookNode, dict]:
         """Wrap a graded check cell (not a solution cell) in ``fresh_prefix``, once."""
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
@@ -97,12 +102,14 @@ class FreshKit(NbGraderPreprocessor):
 class LimitOutputBytes(NbGraderPreprocessor):
     """Replace any output bigger than ``max_bytes`` by a note saying so."""
 
-    max_bytes = Integer(int(os.environ.get("LAB_UTILS_OUTPUT_BYTES", 1_000_000)),
-                        help="largest output (bytes of text or encoded data) kept").tag(
-        config=True)
+    max_bytes = Integer(
+        int(os.environ.get("LAB_UTILS_OUTPUT_BYTES", 1_000_000)),
+        help="largest output (bytes of text or encoded data) kept",
+    ).tag(config=True)
 
-    def preprocess_cell(self, cell: NotebookNode, resources: dict,
-                        index: int) -> tuple[NotebookNode, dict]:
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: dict, index: int
+    ) -> tuple[NotebookNode, dict]:
         """Replace each of the cell's outputs larger than ``max_bytes`` by a note."""
         if cell.cell_type != "code":
             return cell, resources
@@ -112,14 +119,17 @@ class LimitOutputBytes(NbGraderPreprocessor):
             if size <= self.max_bytes:
                 kept.append(output)
                 continue
-            note = (f"[grader] an output of {size:,} bytes was removed "
-                    f"(limit {self.max_bytes:,} bytes)\n")
+            note = (
+                f"[grader] an output of {size:,} bytes was removed "
+                f"(limit {self.max_bytes:,} bytes)\n"
+            )
             if output.get("output_type") == "error":
                 output["traceback"] = [note]
                 output["evalue"] = output.get("evalue", "")[:1000]
                 kept.append(output)
             else:
                 from nbformat.v4 import new_output
+
                 kept.append(new_output("stream", name="stdout", text=note))
         cell.outputs = kept
         return cell, resources

@@ -46,8 +46,7 @@ BOX_FORMATS = ("xywh", "xyxy", "center_xywh", "rel_xyxy")
 # --------------------------------------------------------------------------------------------
 
 
-def as_boxes(boxes: np.ndarray | list, name: str = "boxes",
-             box_format: str = "xywh") -> np.ndarray:
+def as_boxes(boxes: np.ndarray | list, name: str = "boxes", box_format: str = "xywh") -> np.ndarray:
     """Check a set of boxes and return it as float64 of shape (N, 4).
 
     Parameters
@@ -70,13 +69,16 @@ def as_boxes(boxes: np.ndarray | list, name: str = "boxes",
     if array.ndim == 1 and array.shape[0] == 4:
         array = array[None]
     if array.ndim != 2 or array.shape[1] != 4:
-        raise ValueError(f"{name} must have shape (N, 4): one row of 4 numbers per box "
-                         f"({_format_text(box_format)}), but it has shape {array.shape}.")
+        raise ValueError(
+            f"{name} must have shape (N, 4): one row of 4 numbers per box "
+            f"({_format_text(box_format)}), but it has shape {array.shape}."
+        )
     array = array.astype(np.float64)
     if not np.all(np.isfinite(array)):
         row = int(np.argwhere(~np.isfinite(array))[0, 0])
-        raise ValueError(f"{name} contains NaN or infinite values (box {row}: "
-                         f"{array[row].tolist()}).")
+        raise ValueError(
+            f"{name} contains NaN or infinite values (box {row}: {array[row].tolist()})."
+        )
     if box_format in ("xywh", "center_xywh"):
         bad = np.flatnonzero((array[:, 2] < 0) | (array[:, 3] < 0))
         problem = "a negative width or height"
@@ -84,33 +86,42 @@ def as_boxes(boxes: np.ndarray | list, name: str = "boxes",
         bad = np.flatnonzero((array[:, 2] < array[:, 0]) | (array[:, 3] < array[:, 1]))
         problem = "its right (bottom) corner left of (above) its left (top) corner"
     if bad.size:
-        raise ValueError(f"{name}[{bad[0]}] = {array[bad[0]].tolist()} has {problem} "
-                         f"for box_format {box_format!r} ({_format_text(box_format)}). "
-                         f"Is it in another format?")
+        raise ValueError(
+            f"{name}[{bad[0]}] = {array[bad[0]].tolist()} has {problem} "
+            f"for box_format {box_format!r} ({_format_text(box_format)}). "
+            f"Is it in another format?"
+        )
     return array
 
 
 def _format_text(box_format: str) -> str:
-    return {"xywh": "left x, top y, width, height",
-            "xyxy": "left, top, right, bottom",
-            "center_xywh": "centre x, centre y, width, height",
-            "rel_xyxy": "left, top, right, bottom divided by the image width/height"}[box_format]
+    return {
+        "xywh": "left x, top y, width, height",
+        "xyxy": "left, top, right, bottom",
+        "center_xywh": "centre x, centre y, width, height",
+        "rel_xyxy": "left, top, right, bottom divided by the image width/height",
+    }[box_format]
 
 
 def _image_size(image_size, box_format, target) -> tuple[int, int] | None:
     if "rel_xyxy" not in (box_format, target):
         return None
     if image_size is None:
-        raise ValueError("relative boxes ('rel_xyxy') need image_size=(height, width) to "
-                         "convert to or from pixels.")
+        raise ValueError(
+            "relative boxes ('rel_xyxy') need image_size=(height, width) to "
+            "convert to or from pixels."
+        )
     if not isinstance(image_size, (tuple, list)) or len(image_size) < 2:
         raise ValueError(f"image_size must be (height, width), but got {image_size!r}.")
-    return (validation.as_int(image_size[0], "image_size[0]", minimum=1),
-            validation.as_int(image_size[1], "image_size[1]", minimum=1))
+    return (
+        validation.as_int(image_size[0], "image_size[0]", minimum=1),
+        validation.as_int(image_size[1], "image_size[1]", minimum=1),
+    )
 
 
-def convert_boxes(boxes: np.ndarray | list, source: str, target: str,
-                  image_size: tuple | None = None) -> np.ndarray:
+def convert_boxes(
+    boxes: np.ndarray | list, source: str, target: str, image_size: tuple | None = None
+) -> np.ndarray:
     """Convert boxes from one format to another (see the module docstring).
 
     Parameters
@@ -147,8 +158,11 @@ def convert_boxes(boxes: np.ndarray | list, source: str, target: str,
 
 def box_areas(boxes: np.ndarray | list, box_format: str = "xywh") -> np.ndarray:
     """Area of each box, shape (N,)."""
-    corners = convert_boxes(boxes, box_format, "xyxy") if box_format != "rel_xyxy" else \
-        as_boxes(boxes, "boxes", box_format)
+    corners = (
+        convert_boxes(boxes, box_format, "xyxy")
+        if box_format != "rel_xyxy"
+        else as_boxes(boxes, "boxes", box_format)
+    )
     return (corners[:, 2] - corners[:, 0]) * (corners[:, 3] - corners[:, 1])
 
 
@@ -157,8 +171,9 @@ def box_areas(boxes: np.ndarray | list, box_format: str = "xywh") -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def iou_matrix(boxes_a: np.ndarray | list, boxes_b: np.ndarray | list,
-               box_format: str = "xywh") -> np.ndarray:
+def iou_matrix(
+    boxes_a: np.ndarray | list, boxes_b: np.ndarray | list, box_format: str = "xywh"
+) -> np.ndarray:
     """Intersection over union of every box of ``boxes_a`` with every box of ``boxes_b``.
 
     Returns
@@ -170,10 +185,12 @@ def iou_matrix(boxes_a: np.ndarray | list, boxes_b: np.ndarray | list,
     else:
         a = convert_boxes(as_boxes(boxes_a, "boxes_a", box_format), box_format, "xyxy")
         b = convert_boxes(as_boxes(boxes_b, "boxes_b", box_format), box_format, "xyxy")
-    width = np.clip(np.minimum(a[:, None, 2], b[None, :, 2])
-                    - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    height = np.clip(np.minimum(a[:, None, 3], b[None, :, 3])
-                     - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    width = np.clip(
+        np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None
+    )
+    height = np.clip(
+        np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None
+    )
     intersection = width * height
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
@@ -185,18 +202,25 @@ def as_scores(scores: np.ndarray | list, count: int, name: str = "scores") -> np
     """Check one finite score per box, shape (count,), and return it as float64."""
     scores = validation.as_array(scores, name)
     if scores.shape != (count,):
-        raise ValueError(f"{name} must hold one score per box, shape ({count},), but it has "
-                         f"shape {scores.shape}.")
+        raise ValueError(
+            f"{name} must hold one score per box, shape ({count},), but it has "
+            f"shape {scores.shape}."
+        )
     scores = scores.astype(np.float64)
     if not np.all(np.isfinite(scores)):
         raise ValueError(f"{name} contains NaN or infinite values.")
     return scores
 
 
-def non_max_suppression(boxes: np.ndarray | list, scores: np.ndarray | list, *,
-                        iou_threshold: float = 0.5, score_threshold: float = -np.inf,
-                        max_output: int | None = None,
-                        box_format: str = "xywh") -> np.ndarray:
+def non_max_suppression(
+    boxes: np.ndarray | list,
+    scores: np.ndarray | list,
+    *,
+    iou_threshold: float = 0.5,
+    score_threshold: float = -np.inf,
+    max_output: int | None = None,
+    box_format: str = "xywh",
+) -> np.ndarray:
     """Greedy NMS: indices of the boxes kept, highest score first.
 
     Repeatedly keep the highest-scoring remaining box and drop every remaining box whose
@@ -210,13 +234,14 @@ def non_max_suppression(boxes: np.ndarray | list, scores: np.ndarray | list, *,
     """
     boxes = as_boxes(boxes, "boxes", box_format)
     scores = as_scores(scores, len(boxes))
-    iou_threshold = validation.as_float(iou_threshold, "iou_threshold", minimum=0.0,
-                                        maximum=1.0)
+    iou_threshold = validation.as_float(iou_threshold, "iou_threshold", minimum=0.0, maximum=1.0)
     if not (isinstance(score_threshold, (int, float)) and not isinstance(score_threshold, bool)):
-        raise TypeError(f"score_threshold must be a number, but got "
-                        f"{validation.describe(score_threshold)}.")
-    limit = len(boxes) if max_output is None else validation.as_int(max_output, "max_output",
-                                                                     minimum=0)
+        raise TypeError(
+            f"score_threshold must be a number, but got {validation.describe(score_threshold)}."
+        )
+    limit = (
+        len(boxes) if max_output is None else validation.as_int(max_output, "max_output", minimum=0)
+    )
     order = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] >= score_threshold]
     overlaps = iou_matrix(boxes, boxes, box_format)
     kept: list[int] = []
@@ -227,9 +252,14 @@ def non_max_suppression(boxes: np.ndarray | list, scores: np.ndarray | list, *,
     return np.array(kept, dtype=np.int64)
 
 
-def match_detections(detections: np.ndarray | list, scores: np.ndarray | list,
-                     truths: np.ndarray | list, *, iou_threshold: float = 0.5,
-                     box_format: str = "xywh") -> np.ndarray:
+def match_detections(
+    detections: np.ndarray | list,
+    scores: np.ndarray | list,
+    truths: np.ndarray | list,
+    *,
+    iou_threshold: float = 0.5,
+    box_format: str = "xywh",
+) -> np.ndarray:
     """Match detections to ground-truth boxes the way COCO and PASCAL VOC do.
 
     Detections are taken from the highest score down; each takes the unmatched ground-truth
@@ -243,8 +273,7 @@ def match_detections(detections: np.ndarray | list, scores: np.ndarray | list,
     detections = as_boxes(detections, "detections", box_format)
     truths = as_boxes(truths, "truths", box_format)
     scores = as_scores(scores, len(detections))
-    iou_threshold = validation.as_float(iou_threshold, "iou_threshold", minimum=0.0,
-                                        maximum=1.0)
+    iou_threshold = validation.as_float(iou_threshold, "iou_threshold", minimum=0.0, maximum=1.0)
     overlaps = iou_matrix(detections, truths, box_format)
     matched = np.full(len(detections), -1, dtype=np.int64)
     taken = np.zeros(len(truths), dtype=bool)
@@ -263,13 +292,25 @@ def match_detections(detections: np.ndarray | list, scores: np.ndarray | list,
 # Drawing
 # --------------------------------------------------------------------------------------------
 
-COLOURS = {"truth": (40, 220, 60), "prediction": (255, 60, 40), "other": (60, 140, 255),
-           "kept": (255, 200, 0), "dropped": (150, 150, 150)}
+COLOURS = {
+    "truth": (40, 220, 60),
+    "prediction": (255, 60, 40),
+    "other": (60, 140, 255),
+    "kept": (255, 200, 0),
+    "dropped": (150, 150, 150),
+}
 
 
-def draw_boxes(image: np.ndarray, boxes: np.ndarray | list, *,
-               colours: tuple | list | None = None, colour: tuple | None = None,
-               box_format: str = "xywh", scale: int = 1, thickness: int = 1) -> np.ndarray:
+def draw_boxes(
+    image: np.ndarray,
+    boxes: np.ndarray | list,
+    *,
+    colours: tuple | list | None = None,
+    colour: tuple | None = None,
+    box_format: str = "xywh",
+    scale: int = 1,
+    thickness: int = 1,
+) -> np.ndarray:
     """Draw box outlines on an image (enlarged ``scale`` times first) with OpenCV.
 
     Each box covers the pixels its continuous edges touch (``floor(x1)`` to ``ceil(x2) - 1``,
@@ -294,15 +335,19 @@ def draw_boxes(image: np.ndarray, boxes: np.ndarray | list, *,
     thickness = validation.as_int(thickness, "thickness", minimum=1, maximum=10)
     if picture.ndim == 2:
         picture = np.repeat(picture[..., None], 3, axis=2)
-    picture = np.ascontiguousarray(widgets.upscale(picture, scale)) if scale > 1 else \
-        picture.copy()
-    corners = (convert_boxes(boxes, box_format, "xyxy", image_size=image.shape[:2])
-               if box_format != "xyxy" else as_boxes(boxes, "boxes", "xyxy"))
+    picture = np.ascontiguousarray(widgets.upscale(picture, scale)) if scale > 1 else picture.copy()
+    corners = (
+        convert_boxes(boxes, box_format, "xyxy", image_size=image.shape[:2])
+        if box_format != "xyxy"
+        else as_boxes(boxes, "boxes", "xyxy")
+    )
     paints = _box_colours(colours, colour, len(corners))
     height, width = picture.shape[:2]
     for (x1, y1, x2, y2), paint in zip(corners * scale, paints):
-        left, top = int(np.clip(np.floor(x1), 0, width - 1)), int(np.clip(np.floor(y1), 0,
-                                                                           height - 1))
+        left, top = (
+            int(np.clip(np.floor(x1), 0, width - 1)),
+            int(np.clip(np.floor(y1), 0, height - 1)),
+        )
         right = int(np.clip(np.ceil(x2) - 1, 0, width - 1))
         bottom = int(np.clip(np.ceil(y2) - 1, 0, height - 1))
         _outline(picture, (left, top, right, bottom), paint, thickness)
@@ -313,25 +358,31 @@ def _box_colours(colours, colour, count: int) -> list[tuple[int, int, int]]:
     """One (r, g, b) of ints per box, from ``draw_boxes``'s ``colours`` or ``colour``."""
     if colour is not None:
         if colours is not None:
-            raise TypeError("give colours= (one per box, or one for all) or colour= (one "
-                            "for all), not both.")
+            raise TypeError(
+                "give colours= (one per box, or one for all) or colour= (one for all), not both."
+            )
         colours = [colour] * count
     elif colours is None:
         colours = [COLOURS["prediction"]] * count
     elif len(colours) == 3 and all(isinstance(c, (int, np.integer)) for c in colours):
         colours = [tuple(colours)] * count
     if len(colours) != count:
-        raise ValueError(f"colours must be one (r, g, b) or one per box ({count}), "
-                         f"but got {len(colours)}.")
+        raise ValueError(
+            f"colours must be one (r, g, b) or one per box ({count}), but got {len(colours)}."
+        )
     return [_as_colour(paint) for paint in colours]
 
 
 def _as_colour(paint) -> tuple[int, int, int]:
     values = np.asarray(paint) if not isinstance(paint, str) else np.zeros(0)
-    if values.shape != (3,) or values.dtype.kind not in "iuf" or \
-            not np.all((values >= 0) & (values <= 255)):
-        raise ValueError(f"a box colour must be (r, g, b) with numbers from 0 to 255, but got "
-                         f"{paint!r}.")
+    if (
+        values.shape != (3,)
+        or values.dtype.kind not in "iuf"
+        or not np.all((values >= 0) & (values <= 255))
+    ):
+        raise ValueError(
+            f"a box colour must be (r, g, b) with numbers from 0 to 255, but got {paint!r}."
+        )
     return tuple(int(value) for value in paint)
 
 
@@ -341,6 +392,7 @@ def _outline(picture: np.ndarray, pixels: tuple, paint: tuple, thickness: int) -
     edge, with rounded corners). A degenerate box (right < left or bottom < top) gets only
     the strips that have pixels; OpenCV clips what reaches past the image."""
     import cv2
+
     left, top, right, bottom = pixels
     inside = thickness - 1
     if right >= left:

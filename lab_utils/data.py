@@ -28,8 +28,8 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -38,7 +38,7 @@ from lab_utils import validation
 PROJECT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 # Loaders add their entries to this dict through ``_register``; ``catalogue`` lists them.
-_REGISTRY: dict[str, "Entry"] = {}
+_REGISTRY: dict[str, Entry] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,10 +46,10 @@ class Entry:
     """One registered image or dataset: where it comes from and under which licence."""
 
     name: str
-    kind: str          # "image", "dataset" or "table"
-    source: str        # "package", "project file", "generated" or "download"
+    kind: str  # "image", "dataset" or "table"
+    source: str  # "package", "project file", "generated" or "download"
     description: str
-    origin: str        # who made it / where the file lives
+    origin: str  # who made it / where the file lives
     licence: str
     loader: Callable = dataclasses.field(repr=False, compare=False)
 
@@ -99,9 +99,11 @@ class UnknownDataError(KeyError):
 
 def _register(name, kind, source, description, origin, licence):
     """Decorator that adds a loader function to the registry."""
+
     def decorate(loader):
         _REGISTRY[name] = Entry(name, kind, source, description, origin, licence, loader)
         return loader
+
     return decorate
 
 
@@ -115,19 +117,25 @@ def names(kind: str | None = None) -> list[str]:
 def info(name: str) -> Entry:
     """The registry entry for ``name`` (source, origin, licence); unknown names list what exists."""
     if not isinstance(name, str):
-        raise TypeError(f"A data name must be a string such as 'coffee', "
-                        f"but got {validation.describe(name)}.")
+        raise TypeError(
+            f"A data name must be a string such as 'coffee', but got {validation.describe(name)}."
+        )
     if name not in _REGISTRY:
-        raise UnknownDataError(f"There is no image or dataset called {name!r}. "
-                               f"Known names: {', '.join(names())}.")
+        raise UnknownDataError(
+            f"There is no image or dataset called {name!r}. Known names: {', '.join(names())}."
+        )
     return _REGISTRY[name]
 
 
 def catalogue() -> list[dict]:
     """Every registered entry as a dict (name, kind, source, description, origin, licence)."""
-    return [{field: getattr(entry, field) for field in
-             ("name", "kind", "source", "description", "origin", "licence")}
-            for entry in (_REGISTRY[n] for n in names())]
+    return [
+        {
+            field: getattr(entry, field)
+            for field in ("name", "kind", "source", "description", "origin", "licence")
+        }
+        for entry in (_REGISTRY[n] for n in names())
+    ]
 
 
 def load_image(name: str) -> np.ndarray:
@@ -143,8 +151,9 @@ def load_image(name: str) -> np.ndarray:
     if entry.kind == "table":
         raise ValueError(f"{name!r} is a table, not an image: use data.load_table({name!r}).")
     if entry.kind != "image":
-        raise ValueError(f"{name!r} is a dataset, not a single image: use "
-                         f"data.load_dataset({name!r}).")
+        raise ValueError(
+            f"{name!r} is a dataset, not a single image: use data.load_dataset({name!r})."
+        )
     return entry.loader()
 
 
@@ -154,8 +163,9 @@ def load_dataset(name: str, **options: object) -> Dataset:
     if entry.kind == "table":
         raise ValueError(f"{name!r} is a table, not a dataset: use data.load_table({name!r}).")
     if entry.kind != "dataset":
-        raise ValueError(f"{name!r} is a single image, not a dataset: use "
-                         f"data.load_image({name!r}).")
+        raise ValueError(
+            f"{name!r} is a single image, not a dataset: use data.load_image({name!r})."
+        )
     return entry.loader(**options)
 
 
@@ -166,8 +176,10 @@ def load_table(name: str) -> dict:
     """
     entry = info(name)
     if entry.kind != "table":
-        raise ValueError(f"{name!r} is not a table (it is an {entry.kind}): use "
-                         f"data.load_{entry.kind}({name!r}).")
+        raise ValueError(
+            f"{name!r} is not a table (it is an {entry.kind}): use "
+            f"data.load_{entry.kind}({name!r})."
+        )
     return entry.loader()
 
 
@@ -177,6 +189,7 @@ def _read_csv_columns(path: Path) -> dict:
     In a column of numbers an empty cell (a figure that was not published) becomes None.
     """
     import csv
+
     with open(path, newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
     columns = {key: [row[key] for row in rows] for key in (rows[0] if rows else {})}
@@ -200,16 +213,25 @@ def _read_csv_columns(path: Path) -> dict:
 
 _SKIMAGE_PHOTOS = {
     # name: (description, origin, licence) as stated in skimage.data's docstrings.
-    "astronaut": ("Astronaut Eileen Collins, (512, 512, 3)", "NASA Great Images database",
-                  "public domain"),
+    "astronaut": (
+        "Astronaut Eileen Collins, (512, 512, 3)",
+        "NASA Great Images database",
+        "public domain",
+    ),
     "camera": ("Man with a camera, grayscale (512, 512)", "Lav Varshney", "CC0"),
     "chelsea": ("Chelsea the cat, (300, 451, 3)", "Stefan van der Walt", "CC0"),
     "coffee": ("A cup of coffee, (400, 600, 3)", "Rachel Michetti", "CC0"),
-    "coins": ("Greek coins from Pompeii, grayscale (303, 384)", "Walters Art Museum",
-              "no known copyright restrictions"),
+    "coins": (
+        "Greek coins from Pompeii, grayscale (303, 384)",
+        "Walters Art Museum",
+        "no known copyright restrictions",
+    ),
     "rocket": ("Launch of DSCOVR on a Falcon 9, (427, 640, 3)", "SpaceX", "public domain"),
-    "page": ("A scanned page of text, grayscale (191, 384)", "scikit-image",
-             "no known copyright restrictions"),
+    "page": (
+        "A scanned page of text, grayscale (191, 384)",
+        "scikit-image",
+        "no known copyright restrictions",
+    ),
     "brick": ("Brick wall texture, grayscale (512, 512)", "CC0Textures (Bricks25)", "CC0"),
     "gravel": ("Gravel texture, grayscale (512, 512)", "CC0Textures (Gravel04)", "CC0"),
     "grass": ("Grass texture, grayscale (512, 512)", "CC0Textures (Grass001)", "CC0"),
@@ -219,73 +241,108 @@ _SKIMAGE_PHOTOS = {
 def _skimage_photo(name):
     def load():
         import skimage.data
+
         return getattr(skimage.data, name)()
+
     return load
 
 
 for _name, (_description, _origin, _licence) in _SKIMAGE_PHOTOS.items():
-    _register(_name, "image", "package", _description,
-              f"{_origin}, shipped with scikit-image (skimage.data.{_name})",
-              _licence)(_skimage_photo(_name))
+    _register(
+        _name,
+        "image",
+        "package",
+        _description,
+        f"{_origin}, shipped with scikit-image (skimage.data.{_name})",
+        _licence,
+    )(_skimage_photo(_name))
 
 
-@_register("grace_hopper", "image", "package",
-           "Portrait of Rear Admiral Grace Hopper, (600, 512, 3)",
-           "U.S. Navy photograph, shipped with matplotlib (cbook.get_sample_data)",
-           "public domain (work of the U.S. federal government)")
+@_register(
+    "grace_hopper",
+    "image",
+    "package",
+    "Portrait of Rear Admiral Grace Hopper, (600, 512, 3)",
+    "U.S. Navy photograph, shipped with matplotlib (cbook.get_sample_data)",
+    "public domain (work of the U.S. federal government)",
+)
 def load_grace_hopper() -> np.ndarray:
     """Grace Hopper's portrait: (600, 512, 3) uint8 RGB."""
     import matplotlib.cbook
     import matplotlib.image
+
     with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as file:
         return np.asarray(matplotlib.image.imread(file, format="jpg"), dtype=np.uint8)
 
 
-@_register("digits", "dataset", "package",
-           "1797 handwritten digits 0-9, 8x8, gray levels 0-16",
-           "UCI ML hand-written digits (optdigits), shipped with scikit-learn (load_digits)",
-           "CC BY 4.0")
+@_register(
+    "digits",
+    "dataset",
+    "package",
+    "1797 handwritten digits 0-9, 8x8, gray levels 0-16",
+    "UCI ML hand-written digits (optdigits), shipped with scikit-learn (load_digits)",
+    "CC BY 4.0",
+)
 def load_digits() -> Dataset:
     """scikit-learn's digits: images (1797, 8, 8) float64 in [0, 16], labels 0-9."""
     import sklearn.datasets
+
     bunch = sklearn.datasets.load_digits()
-    return Dataset(bunch.images, bunch.target.astype(np.int64),
-                   [str(d) for d in range(10)], "digits",
-                   note="scikit-learn's copy of the UCI optdigits test set", max_value=16.0)
+    return Dataset(
+        bunch.images,
+        bunch.target.astype(np.int64),
+        [str(d) for d in range(10)],
+        "digits",
+        note="scikit-learn's copy of the UCI optdigits test set",
+        max_value=16.0,
+    )
 
 
-@_register("lfw_subset", "dataset", "package",
-           "200 grayscale 25x25 crops: 100 faces then 100 non-faces",
-           "Labeled Faces in the Wild (UMass Amherst), subset shipped with scikit-image",
-           "LFW is published for research use; its images are news photographs")
+@_register(
+    "lfw_subset",
+    "dataset",
+    "package",
+    "200 grayscale 25x25 crops: 100 faces then 100 non-faces",
+    "Labeled Faces in the Wild (UMass Amherst), subset shipped with scikit-image",
+    "LFW is published for research use; its images are news photographs",
+)
 def load_lfw_subset() -> Dataset:
     """Faces vs non-faces: images (200, 25, 25) float64 in [0, 1]; label 1 = face."""
     import skimage.data
+
     images = skimage.data.lfw_subset()
     labels = np.array([1] * 100 + [0] * 100, dtype=np.int64)
-    return Dataset(images, labels, ["non-face", "face"], "lfw_subset",
-                   note="scikit-image's lfw_subset()")
+    return Dataset(
+        images, labels, ["non-face", "face"], "lfw_subset", note="scikit-image's lfw_subset()"
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # 2. Files in the project's data/ folder
 # --------------------------------------------------------------------------------------------
 
-def out_of_range_pixels(values: np.ndarray, low: int = 0,
-                        high: int = 255) -> list[tuple[int, int, int]]:
+
+def out_of_range_pixels(
+    values: np.ndarray, low: int = 0, high: int = 255
+) -> list[tuple[int, int, int]]:
     """(row, column, value) of every entry of a 2-D grid outside [low, high], 0-based."""
     values = validation.as_array(values, "values")
     if values.ndim != 2:
-        raise ValueError(f"values must be a 2-D grid (rows, columns), "
-                         f"but it has shape {values.shape}.")
+        raise ValueError(
+            f"values must be a 2-D grid (rows, columns), but it has shape {values.shape}."
+        )
     rows, columns = np.nonzero((values < low) | (values > high))
     return [(int(r), int(c), int(values[r, c])) for r, c in zip(rows, columns)]
 
 
-@_register("lincoln", "image", "project file",
-           "The lecture slide's 16x12 pixel matrix of Abraham Lincoln (gray levels)",
-           "data/lincoln.csv, typed from the slide 'What are images?' (see data/README.md)",
-           "a factual table reproduced for teaching")
+@_register(
+    "lincoln",
+    "image",
+    "project file",
+    "The lecture slide's 16x12 pixel matrix of Abraham Lincoln (gray levels)",
+    "data/lincoln.csv, typed from the slide 'What are images?' (see data/README.md)",
+    "a factual table reproduced for teaching",
+)
 def load_lincoln() -> np.ndarray:
     """The slide's Lincoln matrix: (16, 12) int16, exactly as printed on the slide.
 
@@ -294,17 +351,23 @@ def load_lincoln() -> np.ndarray:
     """
     values = np.loadtxt(PROJECT_DATA_DIR / "lincoln.csv", delimiter=",", dtype=np.int16)
     for row, column, value in out_of_range_pixels(values):
-        print(f"[data] lincoln: the slide's value {value} at row {row}, column {column} "
-              f"(counting from 0) does not fit in an 8-bit pixel (0-255).")
+        print(
+            f"[data] lincoln: the slide's value {value} at row {row}, column {column} "
+            f"(counting from 0) does not fit in an 8-bit pixel (0-255)."
+        )
     return values
 
 
-@_register("imagenet_top5", "table", "project file",
-           "ImageNet (ILSVRC) classification: top-5 error of each year's winner, 2010-2017, "
-           "and one human estimate",
-           "data/imagenet_top5.csv, from the published ILSVRC results and papers named in its "
-           "'source' column (see data/README.md)",
-           "published figures (facts) with their citations")
+@_register(
+    "imagenet_top5",
+    "table",
+    "project file",
+    "ImageNet (ILSVRC) classification: top-5 error of each year's winner, 2010-2017, "
+    "and one human estimate",
+    "data/imagenet_top5.csv, from the published ILSVRC results and papers named in its "
+    "'source' column (see data/README.md)",
+    "published figures (facts) with their citations",
+)
 def load_imagenet_top5() -> dict:
     """ILSVRC top-5 error by year: columns year, team, model, top5_error_percent, kind, source.
 
@@ -314,22 +377,30 @@ def load_imagenet_top5() -> dict:
     return _read_csv_columns(PROJECT_DATA_DIR / "imagenet_top5.csv")
 
 
-@_register("detection_photos", "table", "project file",
-           "hand-annotated ground-truth boxes (face, eye, person, ...) on astronaut, "
-           "grace_hopper, camera and chelsea",
-           "data/detection_photos.csv, drawn for this kit; each row names its photo and "
-           "annotator in its 'source' column (see data/README.md)",
-           "the annotations: CC0; the photos: as their own entries")
+@_register(
+    "detection_photos",
+    "table",
+    "project file",
+    "hand-annotated ground-truth boxes (face, eye, person, ...) on astronaut, "
+    "grace_hopper, camera and chelsea",
+    "data/detection_photos.csv, drawn for this kit; each row names its photo and "
+    "annotator in its 'source' column (see data/README.md)",
+    "the annotations: CC0; the photos: as their own entries",
+)
 def load_detection_photos() -> dict:
     """Boxes on real photos (lesson 05): columns image, category, x, y, w, h (pixels, the
     slide's (x, y, w, h)), source."""
     return _read_csv_columns(PROJECT_DATA_DIR / "detection_photos.csv")
 
 
-@_register("detection_history", "table", "project file",
-           "object-detection milestones 2001-2020, one published paper per row",
-           "data/detection_history.csv, each row with its publication in its 'source' column",
-           "published facts with their citations")
+@_register(
+    "detection_history",
+    "table",
+    "project file",
+    "object-detection milestones 2001-2020, one published paper per row",
+    "data/detection_history.csv, each row with its publication in its 'source' column",
+    "published facts with their citations",
+)
 def load_detection_history() -> dict:
     """Detection milestones (lesson 05): columns year, method, kind, contribution, source."""
     return _read_csv_columns(PROJECT_DATA_DIR / "detection_history.csv")
@@ -339,18 +410,25 @@ def load_detection_history() -> dict:
 # 3. Deterministic generators
 # --------------------------------------------------------------------------------------------
 
-@_register("placed_digits", "dataset", "generated",
-           "scikit-learn's digits pasted at random positions and sizes on a 32x32 canvas",
-           "generated by lab_utils.data.load_placed_digits from the 'digits' dataset",
-           "as 'digits' (CC BY 4.0)")
-def load_placed_digits(seed: int = 0, canvas: int = 32, min_size: int = 10,
-                       max_size: int = 24) -> Dataset:
+
+@_register(
+    "placed_digits",
+    "dataset",
+    "generated",
+    "scikit-learn's digits pasted at random positions and sizes on a 32x32 canvas",
+    "generated by lab_utils.data.load_placed_digits from the 'digits' dataset",
+    "as 'digits' (CC BY 4.0)",
+)
+def load_placed_digits(
+    seed: int = 0, canvas: int = 32, min_size: int = 10, max_size: int = 24
+) -> Dataset:
     """Digits at random positions and scales: images (1797, canvas, canvas) float32 in [0, 1].
 
     Each 8x8 digit is resized to a random square size in [min_size, max_size] and pasted at
     a random position on a black canvas. The same ``seed`` gives the same dataset.
     """
     from skimage import transform
+
     canvas = validation.as_int(canvas, "canvas", minimum=8)
     min_size = validation.as_int(min_size, "min_size", minimum=4, maximum=canvas)
     max_size = validation.as_int(max_size, "max_size", minimum=min_size, maximum=canvas)
@@ -361,18 +439,28 @@ def load_placed_digits(seed: int = 0, canvas: int = 32, min_size: int = 10,
     for index, digit in enumerate(digits.images / 16.0):
         size = int(rng.integers(min_size, max_size + 1))
         top, left = rng.integers(0, canvas - size + 1, size=2)
-        images[index, top:top + size, left:left + size] = transform.resize(
-            digit, (size, size), order=1, anti_aliasing=False)
-    return Dataset(images, digits.labels.copy(), digits.class_names, "placed_digits",
-                   note=f"generated from scikit-learn's digits with seed={seed}")
+        images[index, top : top + size, left : left + size] = transform.resize(
+            digit, (size, size), order=1, anti_aliasing=False
+        )
+    return Dataset(
+        images,
+        digits.labels.copy(),
+        digits.class_names,
+        "placed_digits",
+        note=f"generated from scikit-learn's digits with seed={seed}",
+    )
 
 
-@_register("digit_scenes", "dataset", "generated",
-           "detection scenes: 1-3 digits with ground-truth boxes on real texture crops, 64x64",
-           "generated by lab_utils.data.generate_scenes from 'digits' and scikit-image's "
-           "brick, gravel and grass photos",
-           "as 'digits' (CC BY 4.0) and the textures (CC0)")
-def load_digit_scenes(**options: object) -> "Scenes":
+@_register(
+    "digit_scenes",
+    "dataset",
+    "generated",
+    "detection scenes: 1-3 digits with ground-truth boxes on real texture crops, 64x64",
+    "generated by lab_utils.data.generate_scenes from 'digits' and scikit-image's "
+    "brick, gravel and grass photos",
+    "as 'digits' (CC BY 4.0) and the textures (CC0)",
+)
+def load_digit_scenes(**options: object) -> Scenes:
     """Detection scenes (lesson 05): a ``Scenes`` with images (N, 64, 64) float32 in [0, 1]
     and, per image, boxes (k, 4) "xywh" pixels and labels (k,). Options such as ``count``
     and ``seed`` go to ``generate_scenes``."""
@@ -402,15 +490,19 @@ class Scenes:
     def __len__(self) -> int:
         return len(self.images)
 
-    def subset(self, indices: slice | range | list[int]) -> "Scenes":
+    def subset(self, indices: slice | range | list[int]) -> Scenes:
         """The scenes at ``indices`` (a slice, a range or a list of ints)."""
         if isinstance(indices, slice):
             indices = range(*indices.indices(len(self)))
-        indices = [validation.as_int(i, "index", minimum=0, maximum=len(self) - 1)
-                   for i in indices]
-        return Scenes(self.images[indices], [self.boxes[i] for i in indices],
-                      [self.labels[i] for i in indices], self.class_names, self.name,
-                      self.note)
+        indices = [validation.as_int(i, "index", minimum=0, maximum=len(self) - 1) for i in indices]
+        return Scenes(
+            self.images[indices],
+            [self.boxes[i] for i in indices],
+            [self.labels[i] for i in indices],
+            self.class_names,
+            self.name,
+            self.note,
+        )
 
     def object_count(self) -> int:
         """Total number of boxes over all the scenes."""
@@ -420,9 +512,16 @@ class Scenes:
 TEXTURES = ("brick", "gravel", "grass")
 
 
-def generate_scenes(count: int = 800, *, size: int = 64, max_objects: int = 3,
-                    min_digit: int = 14, max_digit: int = 22, contrast: float = 0.45,
-                    seed: int = 0) -> Scenes:
+def generate_scenes(
+    count: int = 800,
+    *,
+    size: int = 64,
+    max_objects: int = 3,
+    min_digit: int = 14,
+    max_digit: int = 22,
+    contrast: float = 0.45,
+    seed: int = 0,
+) -> Scenes:
     """Deterministic scenes: 1 to ``max_objects`` digits on crops of real textures.
 
     Each scene is a random ``size`` x ``size`` crop of scikit-image's brick, gravel or grass
@@ -451,38 +550,56 @@ def generate_scenes(count: int = 800, *, size: int = 64, max_objects: int = 3,
     for index in range(count):
         texture = textures[int(rng.integers(len(textures)))]
         top, left = rng.integers(0, texture.shape[0] - size + 1, size=2)
-        scene = texture[top:top + size, left:left + size] * contrast
+        scene = texture[top : top + size, left : left + size] * contrast
         occupied: list[tuple[int, int, int]] = []
         boxes, labels = [], []
         for _ in range(int(rng.integers(1, max_objects + 1))):
             for _attempt in range(30):
                 side = int(rng.integers(min_digit, max_digit + 1))
                 y, x = (int(v) for v in rng.integers(0, size - side + 1, size=2))
-                if all(x + side <= ox or ox + oside <= x or y + side <= oy or oy + oside <= y
-                       for ox, oy, oside in occupied):
+                if all(
+                    x + side <= ox or ox + oside <= x or y + side <= oy or oy + oside <= y
+                    for ox, oy, oside in occupied
+                ):
                     break
             else:
                 continue  # no free place left: fewer digits in this scene
             choice = int(rng.integers(len(digit_images)))
-            ink = np.clip(cv2.resize(digit_images[choice], (side, side),
-                                     interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
-            scene[y:y + side, x:x + side] = np.maximum(scene[y:y + side, x:x + side], ink)
+            ink = np.clip(
+                cv2.resize(digit_images[choice], (side, side), interpolation=cv2.INTER_LINEAR),
+                0.0,
+                1.0,
+            )
+            scene[y : y + side, x : x + side] = np.maximum(scene[y : y + side, x : x + side], ink)
             rows, columns = np.nonzero(ink > 0.25)
-            boxes.append([x + columns.min(), y + rows.min(), columns.max() - columns.min() + 1,
-                          rows.max() - rows.min() + 1])
+            boxes.append(
+                [
+                    x + columns.min(),
+                    y + rows.min(),
+                    columns.max() - columns.min() + 1,
+                    rows.max() - rows.min() + 1,
+                ]
+            )
             labels.append(int(digits.labels[choice]))
             occupied.append((x, y, side))
         images[index] = scene
         all_boxes.append(np.array(boxes, dtype=np.float64).reshape(-1, 4))
         all_labels.append(np.array(labels, dtype=np.int64))
-    return Scenes(images, all_boxes, all_labels, [str(d) for d in range(10)], "digit_scenes",
-                  note=f"generated: {count} scenes {size}x{size}, 1-{max_objects} digits of "
-                       f"{min_digit}-{max_digit} px on scikit-image textures, seed={seed}")
+    return Scenes(
+        images,
+        all_boxes,
+        all_labels,
+        [str(d) for d in range(10)],
+        "digit_scenes",
+        note=f"generated: {count} scenes {size}x{size}, 1-{max_objects} digits of "
+        f"{min_digit}-{max_digit} px on scikit-image textures, seed={seed}",
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # 4. Downloads into a sha256-verified cache
 # --------------------------------------------------------------------------------------------
+
 
 class DownloadError(RuntimeError):
     """A file could not be downloaded or did not match its checksum."""
@@ -519,8 +636,10 @@ def verified_cached_file(filename: str, sha256: str) -> Path | None:
         return path
     corrupt = path.with_name(path.name + ".corrupt")
     path.replace(corrupt)
-    print(f"[data] {path} is corrupted (sha256 {actual[:12]}... instead of {sha256[:12]}...); "
-          f"it was moved to {corrupt.name} and will not be used.")
+    print(
+        f"[data] {path} is corrupted (sha256 {actual[:12]}... instead of {sha256[:12]}...); "
+        f"it was moved to {corrupt.name} and will not be used."
+    )
     return None
 
 
@@ -541,6 +660,7 @@ def fetch_file(url: str, filename: str, sha256: str, timeout: float = 30.0) -> P
     if offline():
         raise DownloadError(f"{filename} is not in the cache and LAB_UTILS_OFFLINE is set.")
     import urllib.request  # only needed for a real download; keeps `import lab_utils` fast
+
     target = cache_dir() / filename
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as temporary:
         try:
@@ -557,14 +677,18 @@ def fetch_file(url: str, filename: str, sha256: str, timeout: float = 30.0) -> P
     return target
 
 
-OLIVETTI_FILE = "olivetti_py3.pkz"   # scikit-learn's own cache file name for these faces
+OLIVETTI_FILE = "olivetti_py3.pkz"  # scikit-learn's own cache file name for these faces
 OLIVETTI_SHA256 = "9dbc94bfe9fb4524eb42864d1c91bdf11f6752627cef8a1282a68c44d467dd36"
 
 
-@_register("olivetti_faces", "dataset", "download",
-           "400 grayscale 64x64 faces of 40 people, 10 each",
-           "AT&T Laboratories Cambridge, downloaded by sklearn.datasets.fetch_olivetti_faces",
-           "free for research and teaching with acknowledgement of AT&T Laboratories Cambridge")
+@_register(
+    "olivetti_faces",
+    "dataset",
+    "download",
+    "400 grayscale 64x64 faces of 40 people, 10 each",
+    "AT&T Laboratories Cambridge, downloaded by sklearn.datasets.fetch_olivetti_faces",
+    "free for research and teaching with acknowledgement of AT&T Laboratories Cambridge",
+)
 def load_olivetti_faces(seed: int = 0) -> Dataset:
     """Olivetti faces: images (400, 64, 64) float32 in [0, 1], labels = person 0-39.
 
@@ -574,6 +698,7 @@ def load_olivetti_faces(seed: int = 0) -> Dataset:
     rotations and lighting changes (``seed`` fixes them). It is labelled as a substitute.
     """
     import sklearn.datasets
+
     seed = validation.as_seed(seed)
     folder = cache_dir()
     if verified_cached_file(OLIVETTI_FILE, OLIVETTI_SHA256) is not None or not offline():
@@ -581,29 +706,46 @@ def load_olivetti_faces(seed: int = 0) -> Dataset:
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
                 warnings.simplefilter("ignore")  # scikit-learn warns on every retry
                 bunch = sklearn.datasets.fetch_olivetti_faces(
-                    data_home=folder, shuffle=False, download_if_missing=not offline(),
-                    n_retries=1, delay=0.5)
+                    data_home=folder,
+                    shuffle=False,
+                    download_if_missing=not offline(),
+                    n_retries=1,
+                    delay=0.5,
+                )
             if verified_cached_file(OLIVETTI_FILE, OLIVETTI_SHA256) is None:
                 raise DownloadError("the downloaded file failed its sha256 check")
-            return Dataset(bunch.images.astype(np.float32), bunch.target.astype(np.int64),
-                           [f"person {k}" for k in range(40)], "olivetti_faces",
-                           note=f"Olivetti faces from {folder / OLIVETTI_FILE}")
+            return Dataset(
+                bunch.images.astype(np.float32),
+                bunch.target.astype(np.int64),
+                [f"person {k}" for k in range(40)],
+                "olivetti_faces",
+                note=f"Olivetti faces from {folder / OLIVETTI_FILE}",
+            )
         except (OSError, DownloadError) as error:
             reason = f"the download failed ({error})"
     else:
         reason = "LAB_UTILS_OFFLINE is set and the file is not in the cache"
-    note = (f"SUBSTITUTE for the Olivetti faces: {reason}. These are 40 LFW faces, "
-            f"each shown 10 times with small random shifts, rotations and lighting changes.")
+    note = (
+        f"SUBSTITUTE for the Olivetti faces: {reason}. These are 40 LFW faces, "
+        f"each shown 10 times with small random shifts, rotations and lighting changes."
+    )
     print(f"[data] {note}")
     images, labels = _augmented_faces(seed=seed)
-    return Dataset(images, labels, [f"person {k}" for k in range(40)], "olivetti_faces",
-                   substitute=True, note=note)
+    return Dataset(
+        images,
+        labels,
+        [f"person {k}" for k in range(40)],
+        "olivetti_faces",
+        substitute=True,
+        note=note,
+    )
 
 
 def _augmented_faces(seed: int, people: int = 40, views: int = 10, size: int = 64):
     """``people`` LFW faces, ``views`` perturbed copies each: (people*views, size, size) float32."""
-    from skimage import transform
     import skimage.data
+    from skimage import transform
+
     rng = np.random.default_rng(seed)
     faces = skimage.data.lfw_subset()[:people]
     images, labels = [], []
@@ -611,7 +753,8 @@ def _augmented_faces(seed: int, people: int = 40, views: int = 10, size: int = 6
         face = transform.resize(face, (size, size), anti_aliasing=True)
         for _ in range(views):
             warp = transform.SimilarityTransform(
-                rotation=np.deg2rad(rng.uniform(-8, 8)), translation=rng.uniform(-3, 3, 2))
+                rotation=np.deg2rad(rng.uniform(-8, 8)), translation=rng.uniform(-3, 3, 2)
+            )
             view = transform.warp(face, warp.inverse, mode="edge")
             view = np.clip(view * rng.uniform(0.8, 1.2) + rng.uniform(-0.08, 0.08), 0, 1)
             images.append(view.astype(np.float32))

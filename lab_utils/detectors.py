@@ -40,8 +40,12 @@ import numpy as np
 
 from lab_utils import validation, widgets
 
-HAAR_CASCADES = {"face": "frontalface_default", "eye": "eye", "person": "fullbody",
-                 "cat": "frontalcatface"}
+HAAR_CASCADES = {
+    "face": "frontalface_default",
+    "eye": "eye",
+    "person": "fullbody",
+    "cat": "frontalcatface",
+}
 DLIB_MODELS = ("hog", "cnn", "landmarks", "resnet")
 
 # --------------------------------------------------------------------------------------------
@@ -58,6 +62,7 @@ def as_gray_uint8(image: np.ndarray, name: str = "image") -> np.ndarray:
     gray = widgets.to_uint8(validation.as_image(image, name))
     if gray.ndim == 3:
         import cv2
+
         gray = cv2.cvtColor(gray, cv2.COLOR_RGB2GRAY)
     return gray
 
@@ -76,9 +81,13 @@ def _shrunk(pixels: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float
     if max_side is None or max(pixels.shape[:2]) <= max_side:
         return pixels, 1.0
     import cv2
+
     scale = max_side / max(pixels.shape[:2])
-    return cv2.resize(pixels, (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale)),
-                      interpolation=cv2.INTER_AREA), scale
+    return cv2.resize(
+        pixels,
+        (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale)),
+        interpolation=cv2.INTER_AREA,
+    ), scale
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,13 +98,15 @@ def _shrunk(pixels: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float
 def haar_cascade_names() -> list[str]:
     """The names of the Haar cascades OpenCV ships, e.g. "frontalface_default", "eye"."""
     import cv2
+
     folder = Path(cv2.data.haarcascades)
-    return sorted(p.name[len("haarcascade_"):-4] for p in folder.glob("haarcascade_*.xml"))
+    return sorted(p.name[len("haarcascade_") : -4] for p in folder.glob("haarcascade_*.xml"))
 
 
 def haar_cascade_file(name: str = "frontalface_default") -> Path:
     """The XML file of one of OpenCV's Haar cascades (``haar_cascade_names()``)."""
     import cv2
+
     validation.one_of(name, "name", haar_cascade_names())
     return Path(cv2.data.haarcascades) / f"haarcascade_{name}.xml"
 
@@ -109,6 +120,7 @@ def haar_cascade(name: str = "frontalface_default") -> object:
 @functools.cache
 def _load_cascade(name: str):
     import cv2
+
     cascade = cv2.CascadeClassifier(str(haar_cascade_file(name)))
     if cascade.empty():
         raise RuntimeError(f"OpenCV could not read haarcascade_{name}.xml.")
@@ -131,16 +143,16 @@ def _load_dlib_model(kind: str):
         import dlib
         import face_recognition_models as files
     except ImportError as error:
-        raise ImportError("dlib and its model files are needed here: pip install "
-                          "dlib-bin face-recognition-models (both pinned in "
-                          "requirements.txt).") from error
+        raise ImportError(
+            "dlib and its model files are needed here: pip install "
+            "dlib-bin face-recognition-models (both pinned in "
+            "requirements.txt)."
+        ) from error
     factories = {
         "hog": dlib.get_frontal_face_detector,
-        "cnn": lambda: dlib.cnn_face_detection_model_v1(
-            files.cnn_face_detector_model_location()),
+        "cnn": lambda: dlib.cnn_face_detection_model_v1(files.cnn_face_detector_model_location()),
         "landmarks": lambda: dlib.shape_predictor(files.pose_predictor_model_location()),
-        "resnet": lambda: dlib.face_recognition_model_v1(
-            files.face_recognition_model_location()),
+        "resnet": lambda: dlib.face_recognition_model_v1(files.face_recognition_model_location()),
     }
     return factories[kind]()
 
@@ -150,9 +162,14 @@ def _load_dlib_model(kind: str):
 # --------------------------------------------------------------------------------------------
 
 
-def cascade_detect(image: np.ndarray, cascade: str = "frontalface_default", *,
-                   scale_factor: float = 1.1, min_neighbors: int = 5,
-                   min_size: int = 30) -> tuple[np.ndarray, float]:
+def cascade_detect(
+    image: np.ndarray,
+    cascade: str = "frontalface_default",
+    *,
+    scale_factor: float = 1.1,
+    min_neighbors: int = 5,
+    min_size: int = 30,
+) -> tuple[np.ndarray, float]:
     """Objects found by one of OpenCV's Haar cascades (``haar_cascade_names()``).
 
     Parameters
@@ -171,27 +188,39 @@ def cascade_detect(image: np.ndarray, cascade: str = "frontalface_default", *,
     boxes (F, 4) float64 "xywh" (whole numbers), seconds of ``detectMultiScale``
     """
     gray = as_gray_uint8(image)
-    scale_factor = validation.as_float(scale_factor, "scale_factor", minimum=1.001,
-                                       maximum=3.0)
+    scale_factor = validation.as_float(scale_factor, "scale_factor", minimum=1.001, maximum=3.0)
     min_neighbors = validation.as_int(min_neighbors, "min_neighbors", minimum=0, maximum=100)
     min_size = validation.as_int(min_size, "min_size", minimum=1)
     detector = haar_cascade(cascade)
     start = time.perf_counter()
-    found = detector.detectMultiScale(gray, scaleFactor=scale_factor,
-                                      minNeighbors=min_neighbors, minSize=(min_size, min_size))
+    found = detector.detectMultiScale(
+        gray, scaleFactor=scale_factor, minNeighbors=min_neighbors, minSize=(min_size, min_size)
+    )
     return np.asarray(found, dtype=np.float64).reshape(-1, 4), time.perf_counter() - start
 
 
-def haar_detect(image: np.ndarray, category: str = "face", *, scale_factor: float = 1.1,
-                min_neighbors: int = 5, min_size: int = 24) -> tuple[np.ndarray, float]:
+def haar_detect(
+    image: np.ndarray,
+    category: str = "face",
+    *,
+    scale_factor: float = 1.1,
+    min_neighbors: int = 5,
+    min_size: int = 24,
+) -> tuple[np.ndarray, float]:
     """OpenCV's Haar cascade (Viola & Jones 2001) for ``category``: (boxes xywh, seconds)."""
     validation.one_of(category, "category", list(HAAR_CASCADES))
-    return cascade_detect(image, HAAR_CASCADES[category], scale_factor=scale_factor,
-                          min_neighbors=min_neighbors, min_size=min_size)
+    return cascade_detect(
+        image,
+        HAAR_CASCADES[category],
+        scale_factor=scale_factor,
+        min_neighbors=min_neighbors,
+        min_size=min_size,
+    )
 
 
-def dlib_detect(image: np.ndarray, method: str = "hog", *,
-                max_side: int | None = None) -> tuple[np.ndarray, float]:
+def dlib_detect(
+    image: np.ndarray, method: str = "hog", *, max_side: int | None = None
+) -> tuple[np.ndarray, float]:
     """dlib's face detectors: "hog" (HOG + linear SVM, built into dlib) or "cnn" (the MMOD
     CNN shipped by face-recognition-models). Returns (boxes xywh in the original pixels,
     seconds). ``max_side`` shrinks the photo first (the CNN takes ~11 s per 512-px image on
@@ -205,9 +234,13 @@ def dlib_detect(image: np.ndarray, method: str = "hog", *,
     start = time.perf_counter()
     found = detector(np.ascontiguousarray(picture), 0)
     seconds = time.perf_counter() - start
-    rectangles = [getattr(item, "rect", item) for item in found]   # the CNN's are scored
-    boxes = np.array([[r.left(), r.top(), r.width(), r.height()] for r in rectangles],
-                     dtype=np.float64).reshape(-1, 4) / scale
+    rectangles = [getattr(item, "rect", item) for item in found]  # the CNN's are scored
+    boxes = (
+        np.array(
+            [[r.left(), r.top(), r.width(), r.height()] for r in rectangles], dtype=np.float64
+        ).reshape(-1, 4)
+        / scale
+    )
     return boxes, seconds
 
 
@@ -216,6 +249,7 @@ def _seed_c_rand(seed: int) -> None:
     (cv2.setRNGSeed does not reach it); without it the order changes from run to run."""
     import ctypes
     import sys
+
     try:
         library = ctypes.cdll.msvcrt if sys.platform == "win32" else ctypes.CDLL(None)
         library.srand(ctypes.c_uint(seed))
@@ -223,8 +257,9 @@ def _seed_c_rand(seed: int) -> None:
         pass
 
 
-def selective_search(image: np.ndarray, *, mode: str = "fast", max_side: int | None = None,
-                     seed: int = 0) -> tuple[np.ndarray, float]:
+def selective_search(
+    image: np.ndarray, *, mode: str = "fast", max_side: int | None = None, seed: int = 0
+) -> tuple[np.ndarray, float]:
     """OpenCV's selective search (Uijlings et al. 2013; ``cv2.ximgproc.segmentation``).
 
     Parameters
@@ -241,18 +276,22 @@ def selective_search(image: np.ndarray, *, mode: str = "fast", max_side: int | N
     boxes (K, 4) "xywh" float64 in the order OpenCV ranks them, seconds
     """
     import cv2
+
     pixels = as_rgb_uint8(image)
     validation.one_of(mode, "mode", ["fast", "quality"])
     if max_side is not None:
         max_side = validation.as_int(max_side, "max_side", minimum=16)
     pixels, scale = _shrunk(pixels, max_side)
     seed = validation.as_int(seed, "seed", minimum=0, maximum=2**31 - 1)
-    cv2.setNumThreads(1)   # repeatable timing next to other work
+    cv2.setNumThreads(1)  # repeatable timing next to other work
     _seed_c_rand(seed)
     start = time.perf_counter()
     search = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
-    search.setBaseImage(np.ascontiguousarray(pixels[..., ::-1]))   # OpenCV wants BGR
-    (search.switchToSelectiveSearchFast if mode == "fast"
-     else search.switchToSelectiveSearchQuality)()
+    search.setBaseImage(np.ascontiguousarray(pixels[..., ::-1]))  # OpenCV wants BGR
+    (
+        search.switchToSelectiveSearchFast
+        if mode == "fast"
+        else search.switchToSelectiveSearchQuality
+    )()
     boxes = search.process().astype(np.float64).reshape(-1, 4) / scale
     return boxes, time.perf_counter() - start

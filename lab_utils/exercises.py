@@ -42,7 +42,8 @@ import random
 import signal
 import sys
 import threading
-from typing import Callable, Iterator, NoReturn, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import NoReturn
 
 import numpy as np
 
@@ -52,8 +53,10 @@ class _ShortTraceback:
     of the kit, while the message already says what to fix (IPython calls this hook)."""
 
     def _render_traceback_(self):
-        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {line}" if index == 0 else line
-                for index, line in enumerate(str(self).splitlines())]
+        return [
+            f"\x1b[0;31m{type(self).__name__}\x1b[0m: {line}" if index == 0 else line
+            for index, line in enumerate(str(self).splitlines())
+        ]
 
 
 class ExerciseNotStarted(_ShortTraceback, NotImplementedError):
@@ -74,13 +77,17 @@ def require_function(function: object, name: str) -> None:
     """Raise ExerciseIncorrect unless ``function`` is callable (a student may pass a value)."""
     __tracebackhide__ = True
     if not callable(function):
-        fail(f"{name} should be a function, but it is {type(function).__name__} "
-              f"{function!r}. Pass the function itself, without calling it: "
-              f"check({name}), not check({name}(...)).", None)
+        fail(
+            f"{name} should be a function, but it is {type(function).__name__} "
+            f"{function!r}. Pass the function itself, without calling it: "
+            f"check({name}), not check({name}(...)).",
+            None,
+        )
 
 
-def call(function: Callable[..., object], *args: object, name: str,
-         hint: str | None = None) -> object:
+def call(
+    function: Callable[..., object], *args: object, name: str, hint: str | None = None
+) -> object:
     """Call the student's function; turn its exceptions into exercise messages.
 
     NotImplementedError becomes ``ExerciseNotStarted``; any other exception becomes
@@ -91,9 +98,11 @@ def call(function: Callable[..., object], *args: object, name: str,
         with contextlib.redirect_stdout(io.StringIO()):  # students' debug prints stay quiet
             return function(*args)
     except NotImplementedError:
-        raise ExerciseNotStarted(f"{name} is not written yet: replace "
-                                 f"`raise NotImplementedError()` with your code, run that "
-                                 f"cell, then run this check again.") from None
+        raise ExerciseNotStarted(
+            f"{name} is not written yet: replace "
+            f"`raise NotImplementedError()` with your code, run that "
+            f"cell, then run this check again."
+        ) from None
     except Exception as error:  # noqa: BLE001 - any student error becomes a message
         shapes = ", ".join(describe_argument(argument) for argument in args)
         fail(f"{name} raised {type(error).__name__}: {error}\n(called with {shapes})", hint)
@@ -107,9 +116,16 @@ def describe_argument(value: object) -> str:
     return text if len(text) < 40 else type(value).__name__
 
 
-def expect_array(result: object, expected: np.ndarray, *, name: str, hint: str | None = None,
-                 atol: float = 1e-6, rtol: float = 1e-6,
-                 known_mistakes: Sequence[tuple[np.ndarray, str]] = ()) -> None:
+def expect_array(
+    result: object,
+    expected: np.ndarray,
+    *,
+    name: str,
+    hint: str | None = None,
+    atol: float = 1e-6,
+    rtol: float = 1e-6,
+    known_mistakes: Sequence[tuple[np.ndarray, str]] = (),
+) -> None:
     """Compare a student's array with the expected one and explain the first difference.
 
     Parameters
@@ -130,36 +146,53 @@ def expect_array(result: object, expected: np.ndarray, *, name: str, hint: str |
         if np.isscalar(result) and expected.ndim == 0:
             result = np.asarray(result)
         else:
-            fail(f"{name} returned a {type(result).__name__}; expected a NumPy array of "
-                  f"shape {expected.shape}.", hint)
+            fail(
+                f"{name} returned a {type(result).__name__}; expected a NumPy array of "
+                f"shape {expected.shape}.",
+                hint,
+            )
     if result.shape != expected.shape:
         fail(f"{name} has shape {result.shape}; expected {expected.shape}.", hint)
     if not np.issubdtype(result.dtype, np.number) and result.dtype != bool:
         fail(f"{name} has dtype {result.dtype}; expected numbers.", hint)
     if result.dtype == bool and expected.dtype != bool:
-        fail(f"{name} has dtype bool (True/False); expected numbers like {expected.dtype}: "
-             f"convert the comparison's result with .astype(float).", hint)
-    if np.issubdtype(expected.dtype, np.floating) and not np.issubdtype(result.dtype,
-                                                                        np.floating):
-        fail(f"{name} has dtype {result.dtype}; expected a float array like "
-              f"{expected.dtype} (integer arithmetic rounds the values).", hint)
+        fail(
+            f"{name} has dtype bool (True/False); expected numbers like {expected.dtype}: "
+            f"convert the comparison's result with .astype(float).",
+            hint,
+        )
+    if np.issubdtype(expected.dtype, np.floating) and not np.issubdtype(result.dtype, np.floating):
+        fail(
+            f"{name} has dtype {result.dtype}; expected a float array like "
+            f"{expected.dtype} (integer arithmetic rounds the values).",
+            hint,
+        )
     if np.issubdtype(result.dtype, np.floating) and not np.all(np.isfinite(result)):
         fail(f"{name} contains NaN or infinite values.", hint)
     if np.allclose(result, expected, atol=atol, rtol=rtol):
         return
     for mistake, message in known_mistakes:
-        if np.shape(mistake) == result.shape and np.allclose(result, mistake, atol=atol,
-                                                             rtol=rtol):
+        if np.shape(mistake) == result.shape and np.allclose(result, mistake, atol=atol, rtol=rtol):
             fail(f"{name} is not right yet: {message}", hint)
     difference = np.abs(result.astype(np.float64) - expected.astype(np.float64))
     where = np.unravel_index(np.argmax(difference), difference.shape)
-    fail(f"{name} differs from the expected values: at index {tuple(int(i) for i in where)} "
-          f"it is {result[where].item()!r}, expected {expected[where].item()!r} "
-          f"(largest difference {difference[where]:.3g}).", hint)
+    fail(
+        f"{name} differs from the expected values: at index {tuple(int(i) for i in where)} "
+        f"it is {result[where].item()!r}, expected {expected[where].item()!r} "
+        f"(largest difference {difference[where]:.3g}).",
+        hint,
+    )
 
 
-def expect_number(result: object, expected: float, *, name: str, hint: str | None = None,
-                  rtol: float = 1e-6, atol: float = 1e-9) -> None:
+def expect_number(
+    result: object,
+    expected: float,
+    *,
+    name: str,
+    hint: str | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+) -> None:
     """Compare a student's number with the expected one."""
     __tracebackhide__ = True
     if isinstance(result, np.ndarray) and result.shape == ():
@@ -168,7 +201,7 @@ def expect_number(result: object, expected: float, *, name: str, hint: str | Non
         fail(f"{name} returned {describe_argument(result)}; expected a single number.", hint)
     try:
         finite = bool(np.isfinite(float(result)))
-    except OverflowError:          # a Python int too large for a float
+    except OverflowError:  # a Python int too large for a float
         finite = False
     if not finite:
         fail(f"{name} returned {describe_argument(result)}; expected a finite number.", hint)
@@ -181,8 +214,9 @@ def passed(name: str, tests: int) -> None:
     print(f"✔ {name} passed {tests} tests.")
 
 
-def solution_or(student_function: Callable[..., object], *, check: Callable,
-                fallback: Callable) -> Callable:
+def solution_or(
+    student_function: Callable[..., object], *, check: Callable, fallback: Callable
+) -> Callable:
     """The student's function if it passes ``check``, otherwise ``fallback``.
 
     Later cells call the returned function, so a lesson keeps running while an exercise is
@@ -205,8 +239,7 @@ def solution_or(student_function: Callable[..., object], *, check: Callable,
     return student_function
 
 
-def forbid_calls(function: Callable[..., object], names: Sequence[str], *,
-                 exercise: str) -> None:
+def forbid_calls(function: Callable[..., object], names: Sequence[str], *, exercise: str) -> None:
     """Fail if the student's code calls one of ``names`` (the library functions the check
     compares with): the exercise is to compute the result, not to look it up.
 
@@ -220,9 +253,11 @@ def forbid_calls(function: Callable[..., object], names: Sequence[str], *,
     called = {call for call in _called_names(function) if not _own_helper(function, call)}
     for name in names:
         if any(call == name or call.endswith("." + name) for call in called):
-            fail(f"{exercise} calls {name}(), the library function this check compares "
-                 f"with. Write the computation yourself with NumPy; the lesson uses {name} "
-                 f"afterwards.")
+            fail(
+                f"{exercise} calls {name}(), the library function this check compares "
+                f"with. Write the computation yourself with NumPy; the lesson uses {name} "
+                f"afterwards."
+            )
 
 
 def _own_helper(function, call: str) -> bool:
@@ -237,8 +272,8 @@ def _own_helper(function, call: str) -> bool:
 def _called_names(function) -> set[str]:
     """Dotted names of everything ``function``'s source calls, e.g. {"np.sum", "rgb2gray"}."""
     import ast
-    import inspect
     import textwrap
+
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     except (OSError, TypeError, SyntaxError):  # no source (built-in, console lambda)
@@ -276,7 +311,7 @@ class Student:
     def __init__(self, function, exercise: str, forbidden: dict, time_limit: float):
         self.function = function
         self.exercise = exercise
-        self.forbidden = forbidden          # id(object) -> dotted name
+        self.forbidden = forbidden  # id(object) -> dotted name
         self.time_limit = time_limit
         self.calls = 0
 
@@ -289,24 +324,30 @@ class Student:
                 result = call(self.function, *args, name=name, hint=hint)
             except KeyboardInterrupt:
                 if not timer.fired:
-                    raise                   # the student pressed Stop
+                    raise  # the student pressed Stop
                 result = _TIMED_OUT
         if result is _TIMED_OUT:
-            fail(f"{name} did not finish within {self.time_limit:g} s, so the check stopped "
-                 f"it. Look for a loop that never ends, or for work repeated far more often "
-                 f"than needed.", hint)
+            fail(
+                f"{name} did not finish within {self.time_limit:g} s, so the check stopped "
+                f"it. Look for a loop that never ends, or for work repeated far more often "
+                f"than needed.",
+                hint,
+            )
         if seen:
-            fail(f"{self.exercise} calls {seen[0]}(), the library function this check "
-                 f"compares with (reached at run time). Write the computation yourself; the "
-                 f"lesson uses {seen[0].rsplit('.', 1)[-1]} afterwards.")
+            fail(
+                f"{self.exercise} calls {seen[0]}(), the library function this check "
+                f"compares with (reached at run time). Write the computation yourself; the "
+                f"lesson uses {seen[0].rsplit('.', 1)[-1]} afterwards."
+            )
         return plain(result)
 
 
 _TIMED_OUT = object()
 
 
-def checker(exercise: str, *, forbid: Sequence[str], time_limit: float = DEFAULT_TIME_LIMIT
-            ) -> Callable[[Callable[[Student], int]], Callable[[Callable[..., object]], None]]:
+def checker(
+    exercise: str, *, forbid: Sequence[str], time_limit: float = DEFAULT_TIME_LIMIT
+) -> Callable[[Callable[[Student], int]], Callable[[Callable[..., object]], None]]:
     """Turn a check body into the check a notebook calls: ``check_x(student_function)``.
 
     Parameters
@@ -333,8 +374,7 @@ def checker(exercise: str, *, forbid: Sequence[str], time_limit: float = DEFAULT
         def check(function):
             __tracebackhide__ = True
             require_function(function, exercise)
-            forbid_calls(function, [path.rsplit(".", 1)[-1] for path in forbid],
-                         exercise=exercise)
+            forbid_calls(function, [path.rsplit(".", 1)[-1] for path in forbid], exercise=exercise)
             student = Student(function, exercise, _resolve(forbid), time_limit)
             with preserved_random_state():
                 cases = body(student)
@@ -348,6 +388,7 @@ def checker(exercise: str, *, forbid: Sequence[str], time_limit: float = DEFAULT
         lesson_module = body.__module__.removesuffix(".checks")
         CHECKS[f"{lesson_module}.{body.__name__}"] = check
         return check
+
     return decorate
 
 
@@ -365,8 +406,9 @@ def _resolve(paths) -> dict:
             continue
         targets = [target]
         if isinstance(target, type):
-            targets = [vars(target)[name] for name in ("__init__", "__new__")
-                       if name in vars(target)]
+            targets = [
+                vars(target)[name] for name in ("__init__", "__new__") if name in vars(target)
+            ]
         for layer in (layer for each in targets for layer in _wrapper_chain(each)):
             found[id(layer)] = path
             code = getattr(layer, "__code__", None)
@@ -497,6 +539,7 @@ def _keras_generator_state():
     try:
         from keras.src.backend.common import global_state
         from keras.src.random import seed_generator
+
         generator = global_state.get_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR)
         state = None if generator is None else np.array(generator.state.numpy())
         return generator, state
@@ -511,6 +554,7 @@ def _restore_keras_generator(saved) -> None:
     try:
         from keras.src.backend.common import global_state
         from keras.src.random import seed_generator
+
         global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, generator)
         if generator is not None:
             generator.state.assign(state)
@@ -528,8 +572,9 @@ def plain(value: object) -> object:
     """
     if isinstance(value, np.ndarray):
         if value.dtype == object:
-            return np.array([plain(item) for item in value.ravel()],
-                            dtype=object).reshape(value.shape)
+            return np.array([plain(item) for item in value.ravel()], dtype=object).reshape(
+                value.shape
+            )
         return np.array(value, copy=True, subok=False)
     if isinstance(value, bool) or value is None:
         return value

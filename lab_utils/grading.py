@@ -50,9 +50,13 @@ SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_TEST_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
 # Environment of the grading kernels: no download attempts, no windows, quiet TensorFlow.
-GRADING_ENVIRONMENT = {"LAB_UTILS_OFFLINE": "1", "MPLBACKEND": "Agg",
-                       "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0",
-                       "PYTHONWARNINGS": "ignore"}
+GRADING_ENVIRONMENT = {
+    "LAB_UTILS_OFFLINE": "1",
+    "MPLBACKEND": "Agg",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "PYTHONWARNINGS": "ignore",
+}
 
 
 def lessons(folder: Path | str = NOTEBOOKS) -> list[str]:
@@ -68,9 +72,14 @@ def _check_lessons(names, available) -> list[str]:
     return names
 
 
-def nbgrader(*arguments: str, root: Path | str = COURSE_ROOT, timeout: int | None = None,
-             log: Path | None = None, environment: dict | None = None,
-             limit: float | None = None) -> subprocess.CompletedProcess:
+def nbgrader(
+    *arguments: str,
+    root: Path | str = COURSE_ROOT,
+    timeout: int | None = None,
+    log: Path | None = None,
+    environment: dict | None = None,
+    limit: float | None = None,
+) -> subprocess.CompletedProcess:
     """Run one ``nbgrader`` command on the course folder ``root``.
 
     nbgrader runs from the project folder so that ``nbgrader_config.py`` applies; ``root`` and
@@ -79,14 +88,25 @@ def nbgrader(*arguments: str, root: Path | str = COURSE_ROOT, timeout: int | Non
     -9). Returns the finished process: nbgrader exits non-zero when a submission failed,
     which must not stop the batch, so the caller decides what a non-zero exit means.
     """
-    command = [sys.executable, "-m", "nbgrader", *arguments,
-               f"--CourseDirectory.root={Path(root).resolve()}"]
+    command = [
+        sys.executable,
+        "-m",
+        "nbgrader",
+        *arguments,
+        f"--CourseDirectory.root={Path(root).resolve()}",
+    ]
     if timeout is not None:
         command.append(f"--Execute.timeout={int(timeout)}")
-    env = {**os.environ, **GRADING_ENVIRONMENT, "PATH": _path_with_scripts(),
-           **(environment or {})}
-    process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    env = {**os.environ, **GRADING_ENVIRONMENT, "PATH": _path_with_scripts(), **(environment or {})}
+    process = subprocess.Popen(
+        command,
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         stdout, stderr = process.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
@@ -109,8 +129,10 @@ def _path_with_scripts() -> str:
 
 def _require_success(result: subprocess.CompletedProcess, what: str) -> None:
     if result.returncode != 0:
-        raise RuntimeError(f"{what} failed (exit {result.returncode}):\n"
-                           f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
+        raise RuntimeError(
+            f"{what} failed (exit {result.returncode}):\n"
+            f"{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        )
 
 
 def prepare_source(names: list[str], root: Path, notebooks: Path = NOTEBOOKS) -> None:
@@ -123,9 +145,13 @@ def prepare_source(names: list[str], root: Path, notebooks: Path = NOTEBOOKS) ->
         shutil.copy2(notebooks / f"{name}.ipynb", folder / f"{name}.ipynb")
 
 
-def release(names: list[str] | None = None, *, root: Path | str = COURSE_ROOT,
-            out: Path | str | None = RELEASE_FOLDER,
-            notebooks: Path | str = NOTEBOOKS) -> dict[str, Path]:
+def release(
+    names: list[str] | None = None,
+    *,
+    root: Path | str = COURSE_ROOT,
+    out: Path | str | None = RELEASE_FOLDER,
+    notebooks: Path | str = NOTEBOOKS,
+) -> dict[str, Path]:
     """Generate the student version of each lesson; return ``{lesson: released notebook}``.
 
     The released notebooks are ``<root>/release/<lesson>/<lesson>.ipynb``; with ``out`` they
@@ -137,8 +163,9 @@ def release(names: list[str] | None = None, *, root: Path | str = COURSE_ROOT,
     prepare_source(names, root, notebooks)
     released = {}
     for name in names:
-        result = nbgrader("generate_assignment", name, "--force", root=root,
-                          log=root / "logs" / "release.log")
+        result = nbgrader(
+            "generate_assignment", name, "--force", root=root, log=root / "logs" / "release.log"
+        )
         _require_success(result, f"nbgrader generate_assignment {name}")
         released[name] = root / "release" / name / f"{name}.ipynb"
         if out is not None:
@@ -168,6 +195,7 @@ def _set_aside_damaged_gradebook(root: Path) -> None:
 @dataclass
 class Submission:
     """One student's notebook for one lesson (``problem`` says why it cannot be graded)."""
+
     student: str
     lesson: str
     path: Path
@@ -217,42 +245,57 @@ def find_submissions(folder: Path | str, names: list[str]) -> list[Submission]:
             if len(group) > 1:
                 digest = hashlib.sha1(student_folder.name.encode("utf-8", "surrogateescape"))
                 student = f"{base}-{digest.hexdigest()[:6]}"
-                flags.append(f"student id {student} for folder {student_folder.name!r} "
-                             f"(folders {sorted(p.name for p in group)} share the id {base})")
+                flags.append(
+                    f"student id {student} for folder {student_folder.name!r} "
+                    f"(folders {sorted(p.name for p in group)} share the id {base})"
+                )
             copies: dict[str, list[tuple[Path, str]]] = {}
             for path in sorted(student_folder.rglob("*.ipynb")):
                 if ".ipynb_checkpoints" in path.parts:
                     continue
                 lesson, how = _lesson_of(path, names)
                 if lesson is None:
-                    others.append(Submission(
-                        student, path.stem, path, list(flags), student_folder.name,
-                        f"not graded: {path.name!r} is not a lesson notebook "
-                        f"(expected names like {sorted(names)[:2]})"))
+                    others.append(
+                        Submission(
+                            student,
+                            path.stem,
+                            path,
+                            list(flags),
+                            student_folder.name,
+                            f"not graded: {path.name!r} is not a lesson notebook "
+                            f"(expected names like {sorted(names)[:2]})",
+                        )
+                    )
                     continue
                 copies.setdefault(lesson, []).append((path, how))
             for lesson, paths in copies.items():
+
                 def modified(item):
                     try:
                         return item[0].lstat().st_mtime
                     except OSError:
                         return 0.0
+
                 paths.sort(key=modified, reverse=True)
                 (path, how), older = paths[0], paths[1:]
                 extra = [how] if how else []
                 if older:
-                    extra.append("also submitted, older, not graded: " + ", ".join(
-                        str(p.relative_to(student_folder)) for p, _ in older))
-                found[(student, lesson)] = Submission(student, lesson, path, flags + extra,
-                                                      student_folder.name)
+                    extra.append(
+                        "also submitted, older, not graded: "
+                        + ", ".join(str(p.relative_to(student_folder)) for p, _ in older)
+                    )
+                found[(student, lesson)] = Submission(
+                    student, lesson, path, flags + extra, student_folder.name
+                )
     return sorted([*found.values(), *others], key=lambda s: (s.lesson, s.student, str(s.path)))
 
 
 MAX_NOTEBOOK_BYTES = 100_000_000
 
 
-def read_submission(submission: Submission,
-                    students_folder: Path | None = None) -> nbformat.NotebookNode:
+def read_submission(
+    submission: Submission, students_folder: Path | None = None
+) -> nbformat.NotebookNode:
     """The submission as an nbformat notebook, or raise ValueError saying why it is unusable.
 
     Symbolic links are resolved: a link to a file outside the student's own folder (the
@@ -264,13 +307,16 @@ def read_submission(submission: Submission,
     real = path.resolve()
     if students_folder is not None:
         if Path(students_folder).is_symlink():
-            raise ValueError(f"the student folder {Path(students_folder).name!r} is a symbolic "
-                             "link; not graded")
+            raise ValueError(
+                f"the student folder {Path(students_folder).name!r} is a symbolic link; not graded"
+            )
         own = Path(students_folder).resolve()
         if path.is_symlink() or real != path.absolute():
             if own not in real.parents:
-                raise ValueError(f"{path.name} is a symbolic link to a file outside the "
-                                 f"student's folder ({real}); not graded")
+                raise ValueError(
+                    f"{path.name} is a symbolic link to a file outside the "
+                    f"student's folder ({real}); not graded"
+                )
     if not real.is_file():
         raise ValueError(f"{path.name} is not a regular file")
     size = real.stat().st_size
@@ -305,8 +351,9 @@ def repair_duplicate_ids(notebook: nbformat.NotebookNode) -> list[str]:
             continue
         if grade_id in seen:
             del cell["metadata"]["nbgrader"]
-            flags.append(f"duplicate cell id {grade_id} (a copied graded cell): "
-                         f"only the last copy is graded")
+            flags.append(
+                f"duplicate cell id {grade_id} (a copied graded cell): only the last copy is graded"
+            )
         seen.add(grade_id)
     return sorted(set(flags))
 
@@ -341,27 +388,49 @@ def _sandbox_config(folder: Path, runtime: Path, memory: int | None) -> Path:
     """The kernel sandbox's JSON description: what a grading kernel may see."""
     from lab_utils import data
 
-    read_only = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-                 str(Path(sys.executable).resolve().parent.parent), str(PROJECT / "lab_utils"),
-                 str(PROJECT / "data")}
+    read_only = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        str(Path(sys.executable).resolve().parent.parent),
+        str(PROJECT / "lab_utils"),
+        str(PROJECT / "data"),
+    }
     cache = data.cache_dir()
-    config = {"scratch": str(folder / "sandbox"), "read_only": sorted(read_only),
-              "overlay": [str(cache)] if cache.is_dir() else [], "writable": [str(runtime)],
-              "memory": memory, "disk": 1024 * 2**20,
-              # Fewer malloc arenas: TensorFlow's threads otherwise reserve gigabytes of
-              # address space they never use, which the memory limit would count.
-              "environment": {**GRADING_ENVIRONMENT, "LAB_UTILS_CACHE": str(cache),
-                              "MALLOC_ARENA_MAX": "2",
-                              "JUPYTER_RUNTIME_DIR": str(runtime)}}
+    config = {
+        "scratch": str(folder / "sandbox"),
+        "read_only": sorted(read_only),
+        "overlay": [str(cache)] if cache.is_dir() else [],
+        "writable": [str(runtime)],
+        "memory": memory,
+        "disk": 1024 * 2**20,
+        # Fewer malloc arenas: TensorFlow's threads otherwise reserve gigabytes of
+        # address space they never use, which the memory limit would count.
+        "environment": {
+            **GRADING_ENVIRONMENT,
+            "LAB_UTILS_CACHE": str(cache),
+            "MALLOC_ARENA_MAX": "2",
+            "JUPYTER_RUNTIME_DIR": str(runtime),
+        },
+    }
     path = folder / "sandbox.json"
     path.write_text(json.dumps(config, indent=1))
     return path
 
 
-def grade_submission(submission: Submission, template: Path, root: Path, *,
-                     released: Path, students_folder: Path | None = None,
-                     timeout: int | None = None, notebook_timeout: int = 900,
-                     memory: int | None = 4_000_000_000, isolation: bool = True) -> dict:
+def grade_submission(
+    submission: Submission,
+    template: Path,
+    root: Path,
+    *,
+    released: Path,
+    students_folder: Path | None = None,
+    timeout: int | None = None,
+    notebook_timeout: int = 900,
+    memory: int | None = 4_000_000_000,
+    isolation: bool = True,
+) -> dict:
     """Grade one submission in its own throw-away course folder; return its CSV row.
 
     The folder (:func:`graded_folder`) receives a copy of the lesson's freshly released
@@ -399,32 +468,53 @@ def grade_submission(submission: Submission, template: Path, root: Path, *,
     shutil.copy2(template / "gradebook.db", folder / "gradebook.db")
     _copy_submission(notebook, submission, folder)
 
-    environment = {"TMPDIR": str(folder / "tmp"),  # (the runtime folder under isolation)
-                   "LAB_UTILS_NOTEBOOK_TIMEOUT": str(int(notebook_timeout))}
+    environment = {
+        "TMPDIR": str(folder / "tmp"),  # (the runtime folder under isolation)
+        "LAB_UTILS_NOTEBOOK_TIMEOUT": str(int(notebook_timeout)),
+    }
     (folder / "tmp").mkdir()
     if timeout is not None:
         environment["LAB_UTILS_CELL_TIMEOUT"] = str(int(timeout))
     runtime = None
     if isolation:
-        runtime = Path(tempfile.mkdtemp(prefix="lu-"))   # short: Unix socket paths < 108
+        runtime = Path(tempfile.mkdtemp(prefix="lu-"))  # short: Unix socket paths < 108
         config = _sandbox_config(folder, runtime, memory)
         sandbox.write_kernelspec(folder / "jupyter", config)
         # jupyter_client writes the kernel's connection file to TMPDIR: the kernel sees
         # only this folder of the grader's.
-        environment.update({"LAB_UTILS_GRADING_SANDBOX": "1",
-                            "JUPYTER_PATH": str(folder / "jupyter"),
-                            "JUPYTER_RUNTIME_DIR": str(runtime), "TMPDIR": str(runtime)})
+        environment.update(
+            {
+                "LAB_UTILS_GRADING_SANDBOX": "1",
+                "JUPYTER_PATH": str(folder / "jupyter"),
+                "JUPYTER_RUNTIME_DIR": str(runtime),
+                "TMPDIR": str(runtime),
+            }
+        )
     else:
         flags.append("graded without isolation")
     log = root / "logs" / "autograde.log"
     try:
-        result = nbgrader("autograde", submission.lesson, "--force", root=folder,
-                          timeout=timeout, log=log, environment=environment,
-                          limit=notebook_timeout + 180)
+        result = nbgrader(
+            "autograde",
+            submission.lesson,
+            "--force",
+            root=folder,
+            timeout=timeout,
+            log=log,
+            environment=environment,
+            limit=notebook_timeout + 180,
+        )
         if result.returncode == -9:
             flags.append(f"stopped: grading took longer than {notebook_timeout + 180} s")
-        nbgrader("generate_feedback", submission.lesson, "--force", root=folder, log=log,
-                 environment=environment, limit=600)
+        nbgrader(
+            "generate_feedback",
+            submission.lesson,
+            "--force",
+            root=folder,
+            log=log,
+            environment=environment,
+            limit=600,
+        )
     finally:
         if runtime is not None:
             shutil.rmtree(runtime, ignore_errors=True)
@@ -432,8 +522,7 @@ def grade_submission(submission: Submission, template: Path, root: Path, *,
     try:
         scores, max_score, more = read_scores(folder, submission.lesson, submission.student)
     except Exception as error:  # noqa: BLE001 - a broken gradebook is one failed row
-        return failed(f"grading failed ({type(error).__name__}: {str(error)[:200]}; see "
-                      f"{log})")
+        return failed(f"grading failed ({type(error).__name__}: {str(error)[:200]}; see {log})")
     row.update(scores)
     row.update(total=_points(sum(scores.values())), max_score=_points(max_score))
     row["flags"] = "; ".join(flags + more)
@@ -472,24 +561,37 @@ def read_scores(folder: Path, lesson: str, student: str) -> tuple[dict, float, l
         max_score = float(stored.max_score)
         for grade in stored.grades:
             if grade.cell.name not in recomputed and grade.cell.name.startswith("check"):
-                recomputed[grade.cell.name] = 0.0   # a deleted check cell
+                recomputed[grade.cell.name] = 0.0  # a deleted check cell
             if grade.manual_score is not None:
                 flags.append(f"gradebook changed: manual score on {grade.name}")
-            elif grade.name in recomputed and float(grade.auto_score or 0) != \
-                    recomputed[grade.name]:
-                flags.append(f"gradebook changed: {grade.name} says {grade.auto_score}, "
-                             f"the notebook {recomputed[grade.name]} (kept)")
+            elif (
+                grade.name in recomputed and float(grade.auto_score or 0) != recomputed[grade.name]
+            ):
+                flags.append(
+                    f"gradebook changed: {grade.name} says {grade.auto_score}, "
+                    f"the notebook {recomputed[grade.name]} (kept)"
+                )
             if grade.needs_manual_grade and grade.cell.name not in recomputed:
                 flags.append(f"{grade.name} needs manual grading")
         known = {grade.name for grade in stored.grades}
-    return ({name: _points(value) for name, value in sorted(recomputed.items())
-             if name in known}, max_score, flags)
+    return (
+        {name: _points(value) for name, value in sorted(recomputed.items()) if name in known},
+        max_score,
+        flags,
+    )
 
 
-def autograde(submissions: Path | str, *, root: Path | str = COURSE_ROOT,
-              out: Path | str = GRADES_FOLDER, timeout: int | None = None,
-              notebooks: Path | str = NOTEBOOKS, notebook_timeout: int = 900,
-              memory: int | None = 4_000_000_000, isolation: bool = True) -> Path:
+def autograde(
+    submissions: Path | str,
+    *,
+    root: Path | str = COURSE_ROOT,
+    out: Path | str = GRADES_FOLDER,
+    timeout: int | None = None,
+    notebooks: Path | str = NOTEBOOKS,
+    notebook_timeout: int = 900,
+    memory: int | None = 4_000_000_000,
+    isolation: bool = True,
+) -> Path:
     """Grade every submission in ``submissions``; return the path of the grades CSV.
 
     Releases the lessons found into a fresh template course (so no old or damaged gradebook is
@@ -508,38 +610,64 @@ def autograde(submissions: Path | str, *, root: Path | str = COURSE_ROOT,
     if not found:
         raise FileNotFoundError(
             f"no submissions in {submissions}: expected <student>/<lesson>.ipynb with lessons "
-            f"named like {lessons(notebooks)[:2]}")
+            f"named like {lessons(notebooks)[:2]}"
+        )
     if isolation:
         reason = sandbox.available()
         if reason:
-            raise RuntimeError(f"cannot isolate the grading kernels: {reason}. Grade in a "
-                               "container or VM, or pass --no-isolation (trusted code only).")
+            raise RuntimeError(
+                f"cannot isolate the grading kernels: {reason}. Grade in a "
+                "container or VM, or pass --no-isolation (trusted code only)."
+            )
     graded_lessons = sorted({s.lesson for s in found if not s.problem})
     template = root / "template"
     if template.exists():
         shutil.rmtree(template)
-    released = release(graded_lessons, root=template, out=None, notebooks=notebooks) \
-        if graded_lessons else {}
+    released = (
+        release(graded_lessons, root=template, out=None, notebooks=notebooks)
+        if graded_lessons
+        else {}
+    )
     for name in graded_lessons:
         if (root / "graded" / name).exists():
             shutil.rmtree(root / "graded" / name)
     rows = []
     for submission in found:
         if submission.problem:
-            rows.append({"student": submission.student, "lesson": submission.lesson,
-                         "total": "", "max_score": "",
-                         "flags": "; ".join(submission.flags + [submission.problem])})
+            rows.append(
+                {
+                    "student": submission.student,
+                    "lesson": submission.lesson,
+                    "total": "",
+                    "max_score": "",
+                    "flags": "; ".join(submission.flags + [submission.problem]),
+                }
+            )
             continue
-        rows.append(grade_submission(
-            submission, template, root, released=released[submission.lesson],
-            students_folder=Path(submissions) / submission.folder, timeout=timeout,
-            notebook_timeout=notebook_timeout, memory=memory, isolation=isolation))
+        rows.append(
+            grade_submission(
+                submission,
+                template,
+                root,
+                released=released[submission.lesson],
+                students_folder=Path(submissions) / submission.folder,
+                timeout=timeout,
+                notebook_timeout=notebook_timeout,
+                memory=memory,
+                isolation=isolation,
+            )
+        )
     verify_scores(rows, root)
     out.mkdir(parents=True, exist_ok=True)
     feedback = out / "feedback"
     for row in rows:
-        html = graded_folder(root, row["lesson"], row["student"]) / "feedback" / \
-            row["student"] / row["lesson"] / f"{row['lesson']}.html"
+        html = (
+            graded_folder(root, row["lesson"], row["student"])
+            / "feedback"
+            / row["student"]
+            / row["lesson"]
+            / f"{row['lesson']}.html"
+        )
         if html.exists():
             target = feedback / row["student"] / f"{row['lesson']}.html"
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -577,8 +705,7 @@ def write_csv(rows: list[dict], path: Path) -> None:
     fixed_front, fixed_back = ["student", "lesson"], ["total", "max_score", "flags"]
     checks = sorted({key for row in rows for key in row} - set(fixed_front + fixed_back))
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fixed_front + checks + fixed_back,
-                                restval="")
+        writer = csv.DictWriter(handle, fieldnames=fixed_front + checks + fixed_back, restval="")
         writer.writeheader()
         writer.writerows(rows)
 
@@ -592,12 +719,38 @@ def read_csv(path: Path | str) -> list[dict]:
 # --- tamper flags ----------------------------------------------------------------------------
 
 _EXEC_CALLS = {"exec", "eval", "compile", "__import__"}
-_IPYTHON_HOOKS = {"input_transformers_post", "input_transformers_cleanup", "ast_transformers",
-                  "register_cell_magic", "register_line_magic", "register_magic_function",
-                  "set_custom_exc", "showtraceback", "run_cell"}
-_RISKY_MODULES = {"builtins", "importlib", "IPython", "unittest", "ctypes", "inspect", "gc",
-                  "traceback", "types", "threading", "multiprocessing", "subprocess", "os",
-                  "signal", "atexit", "socket", "sqlite3", "pickle", "marshal"}
+_IPYTHON_HOOKS = {
+    "input_transformers_post",
+    "input_transformers_cleanup",
+    "ast_transformers",
+    "register_cell_magic",
+    "register_line_magic",
+    "register_magic_function",
+    "set_custom_exc",
+    "showtraceback",
+    "run_cell",
+}
+_RISKY_MODULES = {
+    "builtins",
+    "importlib",
+    "IPython",
+    "unittest",
+    "ctypes",
+    "inspect",
+    "gc",
+    "traceback",
+    "types",
+    "threading",
+    "multiprocessing",
+    "subprocess",
+    "os",
+    "signal",
+    "atexit",
+    "socket",
+    "sqlite3",
+    "pickle",
+    "marshal",
+}
 _HARMLESS_MAGICS = {"matplotlib", "time", "timeit", "who", "whos", "pinfo", "pinfo2", "pwd"}
 
 
@@ -631,8 +784,7 @@ def tamper_flags(submitted: dict | Path | str, released: dict | Path | str) -> l
             continue
         if nbgrader.get("grade") and not nbgrader.get("solution"):
             check_names |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-            check_names |= {node.attr for node in ast.walk(tree)
-                            if isinstance(node, ast.Attribute)}
+            check_names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
         if nbgrader.get("solution"):
             student_names |= _bound_names(tree)
     protected = check_names - student_names
@@ -659,8 +811,10 @@ def tamper_flags(submitted: dict | Path | str, released: dict | Path | str) -> l
 def _locked_cell_flags(released_cells, submitted_cells) -> list[str]:
     """Graded or locked cells that the student deleted or edited (nbgrader restores edits)."""
     flags = []
-    submitted = {cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"): cell
-                 for cell in submitted_cells}
+    submitted = {
+        cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"): cell
+        for cell in submitted_cells
+    }
     for cell in released_cells:
         nbgrader = cell.get("metadata", {}).get("nbgrader", {})
         grade_id = nbgrader.get("grade_id")
@@ -668,8 +822,9 @@ def _locked_cell_flags(released_cells, submitted_cells) -> list[str]:
             continue
         if grade_id not in submitted:
             flags.append(f"deleted graded cell {grade_id} (scored 0)")
-        elif nbgrader.get("locked") and _source(submitted[grade_id]).strip() \
-                != _source(cell).strip():
+        elif (
+            nbgrader.get("locked") and _source(submitted[grade_id]).strip() != _source(cell).strip()
+        ):
             flags.append(f"edited locked cell {grade_id} (restored before grading)")
     return flags
 
@@ -678,6 +833,7 @@ def _parse(text: str):
     """The cell as a Python AST (magics become get_ipython calls), or None if it is invalid."""
     try:
         from IPython.core.inputtransformer2 import TransformerManager
+
         text = TransformerManager().transform_cell(text)
     except Exception:  # noqa: BLE001 - IPython missing or odd input: parse the raw text
         pass
@@ -700,9 +856,12 @@ def _bound_names(tree) -> set:
 
 
 def _imported_names(tree) -> set:
-    return {(alias.asname or alias.name).split(".")[0]
-            for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
-            for alias in node.names}
+    return {
+        (alias.asname or alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
 
 
 def _root_name(node):
@@ -732,10 +891,30 @@ def _text_flags(text: str) -> list[str]:
     return flags
 
 
-_FRAME_ATTRIBUTES = {"f_back", "f_locals", "f_globals", "tb_frame", "gi_frame", "cr_frame",
-                     "_getframe", "currentframe"}
-_VALUE_BASES = {"ndarray", "float", "int", "complex", "str", "list", "tuple", "dict", "bool",
-                "float64", "Number", "Real"}
+_FRAME_ATTRIBUTES = {
+    "f_back",
+    "f_locals",
+    "f_globals",
+    "tb_frame",
+    "gi_frame",
+    "cr_frame",
+    "_getframe",
+    "currentframe",
+}
+_VALUE_BASES = {
+    "ndarray",
+    "float",
+    "int",
+    "complex",
+    "str",
+    "list",
+    "tuple",
+    "dict",
+    "bool",
+    "float64",
+    "Number",
+    "Real",
+}
 
 
 def _reach_flags(node) -> list[str]:
@@ -746,14 +925,24 @@ def _reach_flags(node) -> list[str]:
             flags.append("uses vars() on an object")
         elif node.func.id in ("globals", "locals"):
             flags.append(f"uses {node.func.id}()")
-        elif node.func.id in ("getattr", "hasattr") and len(node.args) > 1 and not isinstance(
-                node.args[1], ast.Constant):
+        elif (
+            node.func.id in ("getattr", "hasattr")
+            and len(node.args) > 1
+            and not isinstance(node.args[1], ast.Constant)
+        ):
             flags.append("getattr with a computed name")
     if isinstance(node, ast.Attribute):
         if node.attr in ("modules", "meta_path", "path_hooks") and _root_name(node) == "sys":
             flags.append(f"touches sys.{node.attr}")
-        elif node.attr in ("__dict__", "__globals__", "__code__", "__class__", "__subclasses__",
-                           "__builtins__", "__closure__"):
+        elif node.attr in (
+            "__dict__",
+            "__globals__",
+            "__code__",
+            "__class__",
+            "__subclasses__",
+            "__builtins__",
+            "__closure__",
+        ):
             flags.append(f"touches {node.attr}")
         elif node.attr in _FRAME_ATTRIBUTES:
             flags.append(f"reads interpreter frames ({node.attr})")
@@ -770,22 +959,34 @@ def _code_flags(tree, protected: set, module_names: set) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             function = node.func
-            name = function.id if isinstance(function, ast.Name) else (
-                function.attr if isinstance(function, ast.Attribute) else None)
+            name = (
+                function.id
+                if isinstance(function, ast.Name)
+                else (function.attr if isinstance(function, ast.Attribute) else None)
+            )
             if isinstance(function, ast.Name) and name in _EXEC_CALLS:
                 flags.append(f"calls {name}")
             if name in ("setattr", "delattr") and isinstance(function, ast.Name):
                 flags.append(f"monkeypatches with {name}")
-            if name == "patch" or (isinstance(function, ast.Attribute)
-                                   and _dotted(function).startswith("mock.")):
+            if name == "patch" or (
+                isinstance(function, ast.Attribute) and _dotted(function).startswith("mock.")
+            ):
                 flags.append("monkeypatches with unittest.mock")
         if isinstance(node, ast.Attribute) and (
-                node.attr in _IPYTHON_HOOKS or (node.attr == "register" and isinstance(
-                    node.value, ast.Attribute) and node.value.attr == "events")):
+            node.attr in _IPYTHON_HOOKS
+            or (
+                node.attr == "register"
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "events"
+            )
+        ):
             flags.append(f"touches IPython hook {_dotted(node)}")
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) \
+            modules = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
                 else [node.module or ""]
+            )
             for module in modules:
                 if module.split(".")[0] in _RISKY_MODULES:
                     flags.append(f"imports {module}")
@@ -796,31 +997,41 @@ def _code_flags(tree, protected: set, module_names: set) -> list[str]:
             targets = [node.target]
         for target in targets:
             for element in ast.walk(target):
-                if isinstance(element, ast.Attribute) and isinstance(element.ctx,
-                                                                     (ast.Store, ast.Del)):
+                if isinstance(element, ast.Attribute) and isinstance(
+                    element.ctx, (ast.Store, ast.Del)
+                ):
                     root = _root_name(element)
-                    if root in module_names or root in protected or root in (
-                            "np", "numpy", "__builtins__"):
+                    if (
+                        root in module_names
+                        or root in protected
+                        or root in ("np", "numpy", "__builtins__")
+                    ):
                         flags.append(f"monkeypatches {_dotted(element)}")
-                elif isinstance(element, ast.Name) and isinstance(element.ctx, ast.Store) \
-                        and element.id in protected:
+                elif (
+                    isinstance(element, ast.Name)
+                    and isinstance(element.ctx, ast.Store)
+                    and element.id in protected
+                ):
                     flags.append(f"redefines {element.id} (used by a check)")
         flags += _reach_flags(node)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
-                and node.name in protected:
+        if (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and node.name in protected
+        ):
             flags.append(f"redefines {node.name} (used by a check)")
         if isinstance(node, ast.alias) and (node.asname or node.name).split(".")[0] in protected:
-            flags.append(f"redefines {(node.asname or node.name).split('.')[0]} "
-                         f"(used by a check)")
+            flags.append(f"redefines {(node.asname or node.name).split('.')[0]} (used by a check)")
     return flags
 
 
 # --- keeping nbgrader out of the students' JupyterLab ------------------------------------
 
-NBGRADER_SERVER_EXTENSIONS = ["nbgrader.server_extensions.formgrader",
-                              "nbgrader.server_extensions.validate_assignment",
-                              "nbgrader.server_extensions.assignment_list",
-                              "nbgrader.server_extensions.course_list"]
+NBGRADER_SERVER_EXTENSIONS = [
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.validate_assignment",
+    "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.course_list",
+]
 
 
 def hide_nbgrader_ui() -> None:
@@ -834,8 +1045,10 @@ def hide_nbgrader_ui() -> None:
     scripts = Path(sys.executable).parent
     jupyter = str(scripts / "jupyter") if (scripts / "jupyter").exists() else "jupyter"
     commands = [[jupyter, "labextension", "disable", "--level=sys_prefix", "@jupyter/nbgrader"]]
-    commands += [[jupyter, "server", "extension", "disable", "--sys-prefix", extension]
-                 for extension in NBGRADER_SERVER_EXTENSIONS]
+    commands += [
+        [jupyter, "server", "extension", "disable", "--sys-prefix", extension]
+        for extension in NBGRADER_SERVER_EXTENSIONS
+    ]
     for command in commands:
         subprocess.run(command, check=True, capture_output=True)
     print("nbgrader's JupyterLab panels and server extensions are disabled in this environment.")
@@ -843,11 +1056,14 @@ def hide_nbgrader_ui() -> None:
 
 # --- command line ----------------------------------------------------------------------------
 
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m lab_utils.grading release [LESSON...]``, ``autograde FOLDER``, ``hide-nbgrader``."""
     import argparse
-    parser = argparse.ArgumentParser(prog="python -m lab_utils.grading",
-                                     description=__doc__.split("\n\n")[0])
+
+    parser = argparse.ArgumentParser(
+        prog="python -m lab_utils.grading", description=__doc__.split("\n\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     release_parser = commands.add_parser("release", help="write the student notebooks")
     release_parser.add_argument("lessons", nargs="*", help="default: every lesson")
@@ -855,14 +1071,23 @@ def main(argv: list[str] | None = None) -> int:
     grade_parser = commands.add_parser("autograde", help="grade a folder of submissions")
     grade_parser.add_argument("submissions", help="folder of <student>/<lesson>.ipynb")
     grade_parser.add_argument("--out", default=str(GRADES_FOLDER))
-    grade_parser.add_argument("--timeout", type=int, default=None,
-                              help="seconds per cell (default: nbgrader_config.py)")
-    grade_parser.add_argument("--notebook-timeout", type=int, default=900,
-                              help="seconds per notebook (default 900)")
-    grade_parser.add_argument("--memory", type=int, default=4_000_000_000,
-                              help="bytes of address space per grading kernel (default 4e9)")
-    grade_parser.add_argument("--no-isolation", action="store_true",
-                              help="run kernels without the sandbox (trusted code only)")
+    grade_parser.add_argument(
+        "--timeout", type=int, default=None, help="seconds per cell (default: nbgrader_config.py)"
+    )
+    grade_parser.add_argument(
+        "--notebook-timeout", type=int, default=900, help="seconds per notebook (default 900)"
+    )
+    grade_parser.add_argument(
+        "--memory",
+        type=int,
+        default=4_000_000_000,
+        help="bytes of address space per grading kernel (default 4e9)",
+    )
+    grade_parser.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="run kernels without the sandbox (trusted code only)",
+    )
     commands.add_parser("hide-nbgrader", help="disable nbgrader's panels in JupyterLab")
     arguments = parser.parse_args(argv)
     start = time.perf_counter()
@@ -874,16 +1099,21 @@ def main(argv: list[str] | None = None) -> int:
         for name in released:
             print(f"released {Path(arguments.out) / (name + '.ipynb')}")
     else:
-        csv_path = autograde(arguments.submissions, out=arguments.out,
-                             timeout=arguments.timeout,
-                             notebook_timeout=arguments.notebook_timeout,
-                             memory=arguments.memory or None,
-                             isolation=not arguments.no_isolation)
+        csv_path = autograde(
+            arguments.submissions,
+            out=arguments.out,
+            timeout=arguments.timeout,
+            notebook_timeout=arguments.notebook_timeout,
+            memory=arguments.memory or None,
+            isolation=not arguments.no_isolation,
+        )
         rows = read_csv(csv_path)
         for row in rows:
             flags = f"   FLAGS: {row['flags']}" if row["flags"] else ""
-            print(f"{row['student']:20s} {row['lesson']:16s} {row['total']:>5}"
-                  f" / {row['max_score']}{flags}")
+            print(
+                f"{row['student']:20s} {row['lesson']:16s} {row['total']:>5}"
+                f" / {row['max_score']}{flags}"
+            )
         print(f"grades: {csv_path}\nfeedback: {Path(arguments.out) / 'feedback'}")
     print(f"took {time.perf_counter() - start:.1f} s")
     return 0

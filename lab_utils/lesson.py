@@ -24,7 +24,7 @@ PLOT_STYLE = {
     "figure.figsize": (6.4, 4.0),
     "figure.dpi": 90,
     "image.cmap": "gray",
-    "image.interpolation": "nearest",   # show pixels as squares, never smoothed
+    "image.interpolation": "nearest",  # show pixels as squares, never smoothed
     "axes.grid": False,
     "font.size": 10,
 }
@@ -56,8 +56,10 @@ def import_keras() -> ModuleType:
         os.environ.setdefault(name, value)
     with native_stderr_silenced():
         import keras
+
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
+
             tf.get_logger().setLevel("ERROR")
             # Device discovery prints "failed call to cuInit" on machines without a GPU:
             # do it now, while stderr is silenced, rather than at the first Keras operation.
@@ -71,14 +73,17 @@ def compute_device(keras: ModuleType) -> str:
     with native_stderr_silenced():
         if backend == "tensorflow":
             import tensorflow as tf
+
             gpus = tf.config.list_physical_devices("GPU")
             return f"GPU ({gpus[0].name})" if gpus else "CPU"
         if backend == "jax":
             import jax
+
             device = jax.devices()[0]
             return "CPU" if device.platform == "cpu" else f"GPU ({device.device_kind})"
         if backend == "torch":
             import torch
+
             return f"GPU ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "CPU"
     return "unknown"
 
@@ -98,6 +103,7 @@ def setup(seed: int = 0, *, deep_learning: bool = False) -> None:
     call directly.
     """
     from lab_utils import validation
+
     seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
     if not isinstance(deep_learning, bool):
         raise TypeError(f"deep_learning must be True or False, but got {deep_learning!r}.")
@@ -107,6 +113,7 @@ def setup(seed: int = 0, *, deep_learning: bool = False) -> None:
     np.random.seed(seed)
 
     import matplotlib
+
     matplotlib.rcParams.update(PLOT_STYLE)
     if deep_learning:
         import_keras().utils.set_random_seed(seed)
@@ -123,6 +130,7 @@ def reseed(seed: int = 0) -> None:
     is already imported, Keras (``keras.utils.set_random_seed``, which also seeds TensorFlow).
     """
     from lab_utils import validation
+
     seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
     random.seed(seed)
     np.random.seed(seed)
@@ -133,13 +141,19 @@ def reseed(seed: int = 0) -> None:
 def report(deep_learning: bool = False) -> dict:
     """Versions of Python and the main libraries, plus the Keras backend and device if asked."""
     import matplotlib
-    versions = {"python": platform.python_version(), "numpy": np.__version__,
-                "matplotlib": matplotlib.__version__}
+
+    versions = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "matplotlib": matplotlib.__version__,
+    }
     if deep_learning:
         keras = import_keras()
-        versions.update(keras=keras.__version__, backend=keras.backend.backend(),
-                        device=compute_device(keras))
+        versions.update(
+            keras=keras.__version__, backend=keras.backend.backend(), device=compute_device(keras)
+        )
         if versions["backend"] == "tensorflow":
             import tensorflow as tf
+
             versions["tensorflow"] = tf.__version__
     return versions

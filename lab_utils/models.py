@@ -43,28 +43,35 @@ def as_batch(images: np.ndarray, name: str = "images") -> np.ndarray:
     """
     batch = validation.as_array(images, name)
     if batch.ndim not in (3, 4):
-        raise ValueError(f"{name} must be a batch of images of shape (N, height, width) or "
-                         f"(N, height, width, channels), but it has shape {batch.shape}. "
-                         f"For a single image use image[None].")
+        raise ValueError(
+            f"{name} must be a batch of images of shape (N, height, width) or "
+            f"(N, height, width, channels), but it has shape {batch.shape}. "
+            f"For a single image use image[None]."
+        )
     if batch.shape[0] == 0:
         raise ValueError(f"{name} is an empty batch: its shape is {batch.shape}.")
     validation.check_size(batch.shape[1:], f"each image of {name}")
     if batch.dtype == np.uint8:
         if batch.size > 1 and int(batch.max()) == 1:
-            raise ValueError(f"{name} is uint8 but holds only 0 and 1: it looks like [0, 1] "
-                             f"floats cast with .astype(np.uint8), which rounds every value "
-                             f"down. Pass the floats themselves.")
+            raise ValueError(
+                f"{name} is uint8 but holds only 0 and 1: it looks like [0, 1] "
+                f"floats cast with .astype(np.uint8), which rounds every value "
+                f"down. Pass the floats themselves."
+            )
         batch = batch.astype(np.float32) / 255.0
     elif np.issubdtype(batch.dtype, np.floating):
         if not np.all(np.isfinite(batch)):
             raise ValueError(f"{name} contains NaN or infinite values.")
         low, high = float(batch.min()), float(batch.max())
         if low < 0.0 or high > 1.0:
-            raise ValueError(f"{name} must hold floats in [0, 1], but they range from "
-                             f"{low:g} to {high:g}. Divide gray levels by their maximum.")
+            raise ValueError(
+                f"{name} must hold floats in [0, 1], but they range from "
+                f"{low:g} to {high:g}. Divide gray levels by their maximum."
+            )
     else:
-        raise TypeError(f"{name} must be float (0-1) or uint8 (0-255), but its dtype is "
-                        f"{batch.dtype}.")
+        raise TypeError(
+            f"{name} must be float (0-1) or uint8 (0-255), but its dtype is {batch.dtype}."
+        )
     batch = batch.astype(np.float32, copy=False)
     return batch[..., None] if batch.ndim == 3 else batch
 
@@ -72,18 +79,20 @@ def as_batch(images: np.ndarray, name: str = "images") -> np.ndarray:
 as_labels = validation.as_labels  # lessons import it from here too
 
 
-def as_input_shape(input_shape: tuple[int, ...] | list[int],
-                   name: str = "input_shape") -> tuple:
+def as_input_shape(input_shape: tuple[int, ...] | list[int], name: str = "input_shape") -> tuple:
     """(height, width, channels) as a tuple of positive ints."""
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
-        raise ValueError(f"{name} must be (height, width, channels), e.g. (32, 32, 1), "
-                         f"but got {input_shape!r}.")
-    return tuple(validation.as_int(side, f"{name}[{i}]", minimum=1)
-                 for i, side in enumerate(input_shape))
+        raise ValueError(
+            f"{name} must be (height, width, channels), e.g. (32, 32, 1), but got {input_shape!r}."
+        )
+    return tuple(
+        validation.as_int(side, f"{name}[{i}]", minimum=1) for i, side in enumerate(input_shape)
+    )
 
 
-def check_input_shape(model: keras.Model, image_shape: tuple[int, ...], *, name: str = "model",
-                      images: str = "images") -> None:
+def check_input_shape(
+    model: keras.Model, image_shape: tuple[int, ...], *, name: str = "model", images: str = "images"
+) -> None:
     """Raise ValueError (in plain words) unless ``model`` takes images of ``image_shape``.
 
     ``image_shape`` is one image's (height, width, channels). A model whose input shape is not
@@ -94,13 +103,16 @@ def check_input_shape(model: keras.Model, image_shape: tuple[int, ...], *, name:
     if shape is None:
         return
     fits = len(shape) == len(expected) and all(
-        want is None or want == got for want, got in zip(shape, expected))
+        want is None or want == got for want, got in zip(shape, expected)
+    )
     if not fits and shape != expected[:2]:
         shown = tuple("any" if side is None else side for side in shape)
-        raise ValueError(f"{name} expects images of shape {shown} (height, width, channels), "
-                         f"but {images} have shape {expected}: use images of the size the "
-                         f"model was built for (e.g. the same split it was trained on), or "
-                         f"build the model with input_shape={expected}.")
+        raise ValueError(
+            f"{name} expects images of shape {shown} (height, width, channels), "
+            f"but {images} have shape {expected}: use images of the size the "
+            f"model was built for (e.g. the same split it was trained on), or "
+            f"build the model with input_shape={expected}."
+        )
 
 
 def _input_shape(model):
@@ -110,7 +122,7 @@ def _input_shape(model):
     except (AttributeError, ValueError, TypeError):
         return None
     if not isinstance(shape, tuple) or not shape:
-        return None                  # several inputs: not a lesson model, Keras checks it
+        return None  # several inputs: not a lesson model, Keras checks it
     return tuple(shape[1:])
 
 
@@ -118,8 +130,9 @@ def require_model(model: object, name: str = "model") -> keras.Model:
     """Return ``model`` unchanged if it is a Keras model; raise a plain TypeError if not."""
     keras = lesson.import_keras()
     if not isinstance(model, keras.Model):
-        raise TypeError(f"{name} must be a Keras model (keras.Model), but got "
-                        f"{validation.describe(model)}.")
+        raise TypeError(
+            f"{name} must be a Keras model (keras.Model), but got {validation.describe(model)}."
+        )
     return model
 
 
@@ -128,10 +141,15 @@ def require_model(model: object, name: str = "model") -> keras.Model:
 # --------------------------------------------------------------------------------------------
 
 
-def dense_classifier(input_shape: tuple[int, int, int], classes: int,
-                     hidden_units: tuple[int, ...] | list[int] = (256, 128), *,
-                     dropout: float = 0.0, random_shift: float = 0.0,
-                     name: str = "dense") -> keras.Model:
+def dense_classifier(
+    input_shape: tuple[int, int, int],
+    classes: int,
+    hidden_units: tuple[int, ...] | list[int] = (256, 128),
+    *,
+    dropout: float = 0.0,
+    random_shift: float = 0.0,
+    name: str = "dense",
+) -> keras.Model:
     """A fully connected classifier: Flatten, Dense+ReLU layers, Dense+softmax.
 
     Parameters
@@ -154,18 +172,21 @@ def dense_classifier(input_shape: tuple[int, int, int], classes: int,
     input_shape = as_input_shape(input_shape)
     classes = validation.as_int(classes, "classes", minimum=2)
     dropout = validation.as_float(dropout, "dropout", minimum=0.0, maximum=0.99)
-    random_shift = validation.as_float(random_shift, "random_shift", minimum=0.0,
-                                       maximum=0.49)
+    random_shift = validation.as_float(random_shift, "random_shift", minimum=0.0, maximum=0.49)
     if not isinstance(hidden_units, (list, tuple)):
-        raise TypeError(f"hidden_units must be a list of whole numbers such as [256, 128], "
-                        f"but got {validation.describe(hidden_units)}.")
-    units = [validation.as_int(u, f"hidden_units[{i}]", minimum=1)
-             for i, u in enumerate(hidden_units)]
+        raise TypeError(
+            f"hidden_units must be a list of whole numbers such as [256, 128], "
+            f"but got {validation.describe(hidden_units)}."
+        )
+    units = [
+        validation.as_int(u, f"hidden_units[{i}]", minimum=1) for i, u in enumerate(hidden_units)
+    ]
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     if random_shift:
-        x = keras.layers.RandomTranslation(random_shift, random_shift, fill_mode="constant",
-                                           name="random_shift")(x)
+        x = keras.layers.RandomTranslation(
+            random_shift, random_shift, fill_mode="constant", name="random_shift"
+        )(x)
     x = keras.layers.Flatten(name="flatten")(x)
     for index, count in enumerate(units, start=1):
         x = keras.layers.Dense(count, activation="relu", name=f"dense_{index}")(x)
@@ -175,11 +196,19 @@ def dense_classifier(input_shape: tuple[int, int, int], classes: int,
     return keras.Model(inputs, outputs, name=name)
 
 
-def cnn_classifier(input_shape: tuple[int, int, int], classes: int,
-                   filters: tuple[int, ...] | list[int] = (32, 64, 64), *, kernel_size: int = 3,
-                   pooling: bool = True, head: str = "global_max", dropout: float = 0.0,
-                   batch_norm: bool = False, random_shift: float = 0.0,
-                   name: str = "cnn") -> keras.Model:
+def cnn_classifier(
+    input_shape: tuple[int, int, int],
+    classes: int,
+    filters: tuple[int, ...] | list[int] = (32, 64, 64),
+    *,
+    kernel_size: int = 3,
+    pooling: bool = True,
+    head: str = "global_max",
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+    random_shift: float = 0.0,
+    name: str = "cnn",
+) -> keras.Model:
     """A plain CNN: Conv2D+ReLU blocks, each but the last followed by 2x2 max pooling.
 
     Parameters
@@ -214,37 +243,44 @@ def cnn_classifier(input_shape: tuple[int, int, int], classes: int,
     keras = lesson.import_keras()
     input_shape = as_input_shape(input_shape)
     classes = validation.as_int(classes, "classes", minimum=2)
-    random_shift = validation.as_float(random_shift, "random_shift", minimum=0.0,
-                                       maximum=0.49)
+    random_shift = validation.as_float(random_shift, "random_shift", minimum=0.0, maximum=0.49)
     if not isinstance(batch_norm, bool):
         raise TypeError(f"batch_norm must be True or False, but got {batch_norm!r}.")
-    kernel_size = validation.as_int(kernel_size, "kernel_size", minimum=1,
-                                    maximum=min(input_shape[:2]))
+    kernel_size = validation.as_int(
+        kernel_size, "kernel_size", minimum=1, maximum=min(input_shape[:2])
+    )
     dropout = validation.as_float(dropout, "dropout", minimum=0.0, maximum=0.99)
     validation.one_of(head, "head", ["global_max", "global_average", "flatten"])
     if not isinstance(pooling, bool):
         raise TypeError(f"pooling must be True or False, but got {pooling!r}.")
     if not isinstance(filters, (list, tuple)) or not filters:
-        raise TypeError(f"filters must be a non-empty list of whole numbers such as "
-                        f"[32, 64, 64], but got {validation.describe(filters)}.")
+        raise TypeError(
+            f"filters must be a non-empty list of whole numbers such as "
+            f"[32, 64, 64], but got {validation.describe(filters)}."
+        )
     counts = [validation.as_int(f, f"filters[{i}]", minimum=1) for i, f in enumerate(filters)]
     if pooling and min(input_shape[:2]) < 2 ** (len(counts) - 1):
-        raise ValueError(f"a {input_shape[0]}x{input_shape[1]} input is too small for "
-                         f"{len(counts) - 1} 2x2 poolings; use fewer layers or pooling=False.")
+        raise ValueError(
+            f"a {input_shape[0]}x{input_shape[1]} input is too small for "
+            f"{len(counts) - 1} 2x2 poolings; use fewer layers or pooling=False."
+        )
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     if random_shift:
-        x = keras.layers.RandomTranslation(random_shift, random_shift, fill_mode="constant",
-                                           name="random_shift")(x)
+        x = keras.layers.RandomTranslation(
+            random_shift, random_shift, fill_mode="constant", name="random_shift"
+        )(x)
     for index, count in enumerate(counts, start=1):
         if batch_norm:
-            x = keras.layers.Conv2D(count, kernel_size, padding="same", use_bias=False,
-                                    name=f"conv_{index}")(x)
+            x = keras.layers.Conv2D(
+                count, kernel_size, padding="same", use_bias=False, name=f"conv_{index}"
+            )(x)
             x = keras.layers.BatchNormalization(momentum=0.9, name=f"batch_norm_{index}")(x)
             x = keras.layers.Activation("relu", name=f"relu_{index}")(x)
         else:
-            x = keras.layers.Conv2D(count, kernel_size, padding="same", activation="relu",
-                                    name=f"conv_{index}")(x)
+            x = keras.layers.Conv2D(
+                count, kernel_size, padding="same", activation="relu", name=f"conv_{index}"
+            )(x)
         if pooling and index < len(counts):
             x = keras.layers.MaxPooling2D(2, name=f"pool_{index}")(x)
     if head == "global_max":
@@ -300,9 +336,17 @@ def _training_key(model, arrays, settings: dict) -> str:
     """sha256 over everything that determines the trained weights."""
     keras = lesson.import_keras()
     digest = hashlib.sha256()
-    digest.update(json.dumps({**settings, "keras": keras.__version__,
-                              "backend": keras.backend.backend(),
-                              "architecture": model.to_json()}, sort_keys=True).encode())
+    digest.update(
+        json.dumps(
+            {
+                **settings,
+                "keras": keras.__version__,
+                "backend": keras.backend.backend(),
+                "architecture": model.to_json(),
+            },
+            sort_keys=True,
+        ).encode()
+    )
     # model.variables, not get_weights(): a random layer's seed state (e.g. RandomTranslation)
     # changes the training as much as the initial weights do.
     variables = [np.asarray(keras.ops.convert_to_numpy(v)) for v in model.variables]
@@ -335,10 +379,19 @@ def _output_activation(model) -> str | None:
         return getattr(activation, "__name__", None)
 
 
-def train(model: keras.Model, images: np.ndarray, labels: np.ndarray, *,
-          validation_data: tuple[np.ndarray, np.ndarray] | None = None, epochs: int = 10,
-          batch_size: int = 64, learning_rate: float = 1e-3, cosine_decay: bool = True,
-          seed: int = 0, cache: bool = True) -> TrainingResult:
+def train(
+    model: keras.Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    epochs: int = 10,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    cosine_decay: bool = True,
+    seed: int = 0,
+    cache: bool = True,
+) -> TrainingResult:
     """Compile ``model`` (Adam, sparse categorical cross-entropy, accuracy) and fit it.
 
     Parameters
@@ -377,45 +430,75 @@ def train(model: keras.Model, images: np.ndarray, labels: np.ndarray, *,
     if isinstance(activation, dict):
         activation = activation.get("config", {}).get("name", activation.get("class_name"))
     if activation is not None and activation != "softmax":
-        raise ValueError(f"model {model.name!r} ends with activation {activation!r} "
-                         f"(layer {model.layers[-1].name!r}), but models.train uses the "
-                         f"sparse categorical cross-entropy, which expects probabilities: end "
-                         f"the model with keras.layers.Dense(classes, activation='softmax').")
+        raise ValueError(
+            f"model {model.name!r} ends with activation {activation!r} "
+            f"(layer {model.layers[-1].name!r}), but models.train uses the "
+            f"sparse categorical cross-entropy, which expects probabilities: end "
+            f"the model with keras.layers.Dense(classes, activation='softmax')."
+        )
     images = as_batch(images)
     classes = int(model.output_shape[-1])
     labels = as_labels(labels, len(images), classes)
     epochs = validation.as_int(epochs, "epochs", minimum=1, maximum=1000)
     batch_size = validation.as_int(batch_size, "batch_size", minimum=1)
-    learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-7,
-                                        maximum=10.0)
+    learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-7, maximum=10.0)
     seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data must be a pair (images, labels).")
         validation_images = as_batch(validation_data[0], "validation images")
-        validation_data = (validation_images,
-                           as_labels(validation_data[1], len(validation_images), classes,
-                                     "validation labels"))
+        validation_data = (
+            validation_images,
+            as_labels(validation_data[1], len(validation_images), classes, "validation labels"),
+        )
     if not isinstance(cosine_decay, bool):
         raise TypeError(f"cosine_decay must be True or False, but got {cosine_decay!r}.")
     if not isinstance(cache, bool):
         raise TypeError(f"cache must be True or False, but got {cache!r}.")
-    return fit(model, images, labels, loss="sparse_categorical_crossentropy",
-               metrics=["accuracy"], epochs=epochs, batch_size=batch_size,
-               learning_rate=learning_rate, cosine_decay=cosine_decay, seed=seed,
-               validation_data=validation_data, cache=cache,
-               key_arrays=[images, labels, *(validation_data or ())],
-               key_settings={"epochs": epochs, "batch_size": batch_size, "seed": seed,
-                             "learning_rate": learning_rate, "cosine_decay": cosine_decay})
+    return fit(
+        model,
+        images,
+        labels,
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        cosine_decay=cosine_decay,
+        seed=seed,
+        validation_data=validation_data,
+        cache=cache,
+        key_arrays=[images, labels, *(validation_data or ())],
+        key_settings={
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "seed": seed,
+            "learning_rate": learning_rate,
+            "cosine_decay": cosine_decay,
+        },
+    )
 
 
-def fit(model: keras.Model, inputs: object, targets: object = None, *, loss: object,
-        epochs: int, learning_rate: float, seed: int,
-        batch_size: int | None = None, steps_per_epoch: int | None = None,
-        cosine_decay: bool = True, metrics: list | None = None,
-        loss_weights: dict | list | None = None, validation_data: object = None,
-        callbacks: tuple | list = (), cache: bool = True,
-        key_arrays: tuple | list = (), key_settings: dict | None = None) -> TrainingResult:
+def fit(
+    model: keras.Model,
+    inputs: object,
+    targets: object = None,
+    *,
+    loss: object,
+    epochs: int,
+    learning_rate: float,
+    seed: int,
+    batch_size: int | None = None,
+    steps_per_epoch: int | None = None,
+    cosine_decay: bool = True,
+    metrics: list | None = None,
+    loss_weights: dict | list | None = None,
+    validation_data: object = None,
+    callbacks: tuple | list = (),
+    cache: bool = True,
+    key_arrays: tuple | list = (),
+    key_settings: dict | None = None,
+) -> TrainingResult:
     """The kit's one training loop: compile with Adam, then fit seeded, or load the cache.
 
     Every lesson trains through here (``train`` for classifiers, ``detection.fit`` for the
@@ -474,7 +557,7 @@ def fit(model: keras.Model, inputs: object, targets: object = None, *, loss: obj
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, **compile_options)
     cached = _load_trained(model, key) if key else None
     if cached is not None:
-        keras.utils.set_random_seed(seed)   # leave the generators as a real training does
+        keras.utils.set_random_seed(seed)  # leave the generators as a real training does
         return cached
     fit_options = {"epochs": epochs, "verbose": 0}
     if targets is not None:
@@ -501,6 +584,7 @@ def fit(model: keras.Model, inputs: object, targets: object = None, *, loss: obj
 
 def _trained_paths(key: str) -> tuple[Path, Path]:
     from lab_utils import data
+
     folder = data.cache_dir() / "trained"
     return folder / f"{key}.weights.h5", folder / f"{key}.json"
 
@@ -515,12 +599,21 @@ def _store_trained(result: TrainingResult, key: str) -> None:
     weights, facts = _trained_paths(key)
     weights.parent.mkdir(parents=True, exist_ok=True)
     partial = f".partial-{os.getpid()}"
-    weights_partial = weights.with_name(weights.name.replace(".weights.h5", partial + ".weights.h5"))
-    result.model.save_weights(weights_partial)       # Keras insists on the .weights.h5 ending
+    weights_partial = weights.with_name(
+        weights.name.replace(".weights.h5", partial + ".weights.h5")
+    )
+    result.model.save_weights(weights_partial)  # Keras insists on the .weights.h5 ending
     os.replace(weights_partial, weights)
     facts_partial = facts.with_name(facts.name + partial)
-    facts_partial.write_text(json.dumps({"history": result.history, "seconds": result.seconds,
-                                         "cpu_seconds": result.cpu_seconds}))
+    facts_partial.write_text(
+        json.dumps(
+            {
+                "history": result.history,
+                "seconds": result.seconds,
+                "cpu_seconds": result.cpu_seconds,
+            }
+        )
+    )
     os.replace(facts_partial, facts)
 
 
@@ -532,15 +625,18 @@ def _load_trained(model, key: str) -> TrainingResult | None:
     try:
         recorded = json.loads(facts.read_text())
         with lesson.native_stderr_silenced(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # the optimizer's state is not needed: no more fit
+            warnings.simplefilter("ignore")  # the optimizer's state is not needed: no more fit
             model.load_weights(weights)
     except (OSError, ValueError, KeyError) as error:
         print(f"[models] ignoring an unreadable training cache entry ({error}); training.")
         return None
-    print(f"[models] {model.name}: loaded the weights of an identical earlier training "
-          f"({recorded['seconds']:.1f} s) from the cache; LAB_UTILS_RETRAIN=1 trains again.")
-    return TrainingResult(model, recorded["history"], recorded["seconds"],
-                          recorded["cpu_seconds"], from_cache=True)
+    print(
+        f"[models] {model.name}: loaded the weights of an identical earlier training "
+        f"({recorded['seconds']:.1f} s) from the cache; LAB_UTILS_RETRAIN=1 trains again."
+    )
+    return TrainingResult(
+        model, recorded["history"], recorded["seconds"], recorded["cpu_seconds"], from_cache=True
+    )
 
 
 def reinitialise(model: keras.Model, seed: int = 0) -> None:
@@ -561,13 +657,14 @@ def reinitialise(model: keras.Model, seed: int = 0) -> None:
     if [v.shape for v in model.variables] == [v.shape for v in fresh.variables]:
         for variable, new in zip(model.variables, fresh.variables):
             variable.assign(new)
-    else:                      # an unusual layer layout: the weights at least
+    else:  # an unusual layer layout: the weights at least
         model.set_weights(fresh.get_weights())
     keras.utils.set_random_seed(seed)
 
 
-def predict_probabilities(model: keras.Model, images: np.ndarray,
-                          batch_size: int = 512) -> np.ndarray:
+def predict_probabilities(
+    model: keras.Model, images: np.ndarray, batch_size: int = 512
+) -> np.ndarray:
     """Class probabilities, shape (N, classes) float32, from ``model(x, training=False)``.
 
     Calling the model directly is several times faster than ``model.predict`` for the
@@ -577,12 +674,13 @@ def predict_probabilities(model: keras.Model, images: np.ndarray,
     require_model(model)
     images = as_batch(images)
     check_input_shape(model, images.shape[1:])
-    if len(_input_shape(model) or ()) == 2:      # a model built for (H, W) inputs
+    if len(_input_shape(model) or ()) == 2:  # a model built for (H, W) inputs
         images = images[..., 0]
     batch_size = validation.as_int(batch_size, "batch_size", minimum=1)
-    outputs = [keras.ops.convert_to_numpy(model(images[start:start + batch_size],
-                                                training=False))
-               for start in range(0, len(images), batch_size)]
+    outputs = [
+        keras.ops.convert_to_numpy(model(images[start : start + batch_size], training=False))
+        for start in range(0, len(images), batch_size)
+    ]
     return np.concatenate(outputs).astype(np.float32)
 
 
@@ -602,11 +700,14 @@ def parameter_count(model: keras.Model | keras.layers.Layer) -> int:
     """Total number of weights (trainable and not) of a built Keras model or layer."""
     keras = lesson.import_keras()
     if not isinstance(model, (keras.Model, keras.layers.Layer)):
-        raise TypeError(f"model must be a Keras model or layer, but got "
-                        f"{validation.describe(model)}.")
+        raise TypeError(
+            f"model must be a Keras model or layer, but got {validation.describe(model)}."
+        )
     if not model.built:
-        raise ValueError("the layer is not built yet, so it has no weights to count: call it "
-                         "on an input first (or use layer_facts).")
+        raise ValueError(
+            "the layer is not built yet, so it has no weights to count: call it "
+            "on an input first (or use layer_facts)."
+        )
     return int(model.count_params())
 
 
@@ -627,16 +728,24 @@ def layer_facts(layer: keras.layers.Layer, input_shape: tuple[int, ...]) -> dict
     """
     keras = lesson.import_keras()
     if not isinstance(layer, keras.layers.Layer) or isinstance(layer, keras.Model):
-        raise TypeError(f"layer must be a Keras layer such as keras.layers.Conv2D(8, 3), "
-                        f"but got {validation.describe(layer)}.")
+        raise TypeError(
+            f"layer must be a Keras layer such as keras.layers.Conv2D(8, 3), "
+            f"but got {validation.describe(layer)}."
+        )
     if not isinstance(input_shape, (tuple, list)) or not input_shape:
-        raise TypeError(f"input_shape must be a tuple of whole numbers such as (32, 32, 1), "
-                        f"but got {input_shape!r}.")
-    shape = tuple(validation.as_int(side, f"input_shape[{i}]", minimum=1)
-                  for i, side in enumerate(input_shape))
+        raise TypeError(
+            f"input_shape must be a tuple of whole numbers such as (32, 32, 1), "
+            f"but got {input_shape!r}."
+        )
+    shape = tuple(
+        validation.as_int(side, f"input_shape[{i}]", minimum=1)
+        for i, side in enumerate(input_shape)
+    )
     output = layer(keras.KerasTensor((1,) + shape))
-    return {"output_shape": tuple(int(s) for s in output.shape[1:]),
-            "parameters": int(layer.count_params())}
+    return {
+        "output_shape": tuple(int(s) for s in output.shape[1:]),
+        "parameters": int(layer.count_params()),
+    }
 
 
 def layer_table(model: keras.Model) -> list[dict]:
@@ -645,9 +754,14 @@ def layer_table(model: keras.Model) -> list[dict]:
     rows = []
     for layer in model.layers:
         shape = layer.output.shape if hasattr(layer, "output") else None
-        rows.append({"name": layer.name, "type": type(layer).__name__,
-                     "output_shape": tuple(shape[1:]) if shape is not None else None,
-                     "parameters": int(layer.count_params())})
+        rows.append(
+            {
+                "name": layer.name,
+                "type": type(layer).__name__,
+                "output_shape": tuple(shape[1:]) if shape is not None else None,
+                "parameters": int(layer.count_params()),
+            }
+        )
     return rows
 
 
@@ -672,12 +786,12 @@ def save(model: keras.Model, path: str | Path) -> Path:
     """
     require_model(model)
     if not isinstance(path, (str, Path)):
-        raise TypeError(f"path must be a file name such as 'cnn.keras', but got "
-                        f"{validation.describe(path)}.")
+        raise TypeError(
+            f"path must be a file name such as 'cnn.keras', but got {validation.describe(path)}."
+        )
     path = Path(path)
     if path.suffix != ".keras":
-        raise ValueError(f"path must end in '.keras' (the Keras 3 format), but got "
-                         f"{path.name!r}.")
+        raise ValueError(f"path must end in '.keras' (the Keras 3 format), but got {path.name!r}.")
     path.parent.mkdir(parents=True, exist_ok=True)
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None and not optimizer.built:
@@ -696,22 +810,27 @@ def load(path: str | Path) -> keras.Model:
     """
     keras = lesson.import_keras()
     if not isinstance(path, (str, Path)):
-        raise TypeError(f"path must be the name of a '.keras' file, but got "
-                        f"{validation.describe(path)}.")
+        raise TypeError(
+            f"path must be the name of a '.keras' file, but got {validation.describe(path)}."
+        )
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"path must end in '.keras', but got {path.name!r}.")
     if not path.is_file():
-        raise FileNotFoundError(f"there is no model file at {path}; save one first with "
-                                f"models.save(model, {str(path)!r}).")
+        raise FileNotFoundError(
+            f"there is no model file at {path}; save one first with "
+            f"models.save(model, {str(path)!r})."
+        )
     try:
         with lesson.native_stderr_silenced():
             return keras.saving.load_model(path, safe_mode=True)
     except Exception as error:  # noqa: BLE001 - Keras raises many types for a damaged file
         if isinstance(error, ValueError) and "safe_mode" in str(error):
-            raise                    # the safe-mode refusal already explains itself
-        raise ValueError(f"{path} exists but is not a readable .keras model: the file is "
-                         f"damaged or incomplete (for example a save that was interrupted), "
-                         f"or it is not a Keras model. Save the model again with "
-                         f"models.save(model, {str(path)!r}). (Keras said: "
-                         f"{type(error).__name__}: {str(error)[:200]})") from None
+            raise  # the safe-mode refusal already explains itself
+        raise ValueError(
+            f"{path} exists but is not a readable .keras model: the file is "
+            f"damaged or incomplete (for example a save that was interrupted), "
+            f"or it is not a Keras model. Save the model again with "
+            f"models.save(model, {str(path)!r}). (Keras said: "
+            f"{type(error).__name__}: {str(error)[:200]})"
+        ) from None

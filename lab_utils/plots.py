@@ -24,6 +24,7 @@ def new_figure(**options: object) -> Figure:
     IPython) keeps that detail out of the lessons.
     """
     from matplotlib.figure import Figure
+
     try:
         from IPython import get_ipython
     except ImportError:
@@ -33,8 +34,10 @@ def new_figure(**options: object) -> Figure:
         formatter = shell.display_formatter.formatters["image/png"]
         if Figure not in formatter.type_printers:
             from IPython.core.pylabtools import print_figure
-            formatter.for_type(Figure, lambda figure: print_figure(figure, "png",
-                                                                   bbox_inches="tight"))
+
+            formatter.for_type(
+                Figure, lambda figure: print_figure(figure, "png", bbox_inches="tight")
+            )
     return Figure(layout="constrained", **options)
 
 
@@ -43,9 +46,14 @@ def _as_displayable(image, name):
     return validation.as_image(image, name)
 
 
-def show_images(images: list[np.ndarray] | np.ndarray, titles: list[str] | None = None, *,
-                columns: int | None = None, size: float = 2.6,
-                cmap: str = "gray") -> Figure:
+def show_images(
+    images: list[np.ndarray] | np.ndarray,
+    titles: list[str] | None = None,
+    *,
+    columns: int | None = None,
+    size: float = 2.6,
+    cmap: str = "gray",
+) -> Figure:
     """Show images side by side in a grid.
 
     Parameters
@@ -59,13 +67,20 @@ def show_images(images: list[np.ndarray] | np.ndarray, titles: list[str] | None 
     size : float
         Width of one panel in inches.
     """
-    if isinstance(images, np.ndarray) and images.ndim in (2, 3) and (
-            images.ndim == 2 or images.shape[-1] == 3):
-        raise TypeError("show_images expects a list of images; wrap a single image in a list: "
-                        "show_images([image]).")
+    if (
+        isinstance(images, np.ndarray)
+        and images.ndim in (2, 3)
+        and (images.ndim == 2 or images.shape[-1] == 3)
+    ):
+        raise TypeError(
+            "show_images expects a list of images; wrap a single image in a list: "
+            "show_images([image])."
+        )
     if isinstance(titles, str):
-        raise TypeError(f"titles must be a list with one title per image, e.g. "
-                        f"titles=[{titles!r}], but got the string {titles!r}.")
+        raise TypeError(
+            f"titles must be a list with one title per image, e.g. "
+            f"titles=[{titles!r}], but got the string {titles!r}."
+        )
     images = list(images)
     if not images:
         raise ValueError("show_images needs at least one image, but the list is empty.")
@@ -73,10 +88,13 @@ def show_images(images: list[np.ndarray] | np.ndarray, titles: list[str] | None 
     if titles is not None:
         titles = list(titles)
         if len(titles) != len(images):
-            raise ValueError(f"titles must have one entry per image: {len(images)} images "
-                             f"but {len(titles)} titles.")
-    columns = min(len(images), 6) if columns is None else validation.as_int(
-        columns, "columns", minimum=1)
+            raise ValueError(
+                f"titles must have one entry per image: {len(images)} images "
+                f"but {len(titles)} titles."
+            )
+    columns = (
+        min(len(images), 6) if columns is None else validation.as_int(columns, "columns", minimum=1)
+    )
     rows = -(-len(images) // columns)
     figure = new_figure(figsize=(size * columns, size * rows + 0.4 * (titles is not None)))
     axes = figure.subplots(rows, columns, squeeze=False)
@@ -92,9 +110,15 @@ def show_images(images: list[np.ndarray] | np.ndarray, titles: list[str] | None 
     return figure
 
 
-def show_pixel_grid(values: np.ndarray, *, title: str | None = None, vmin: float = 0,
-                    vmax: float | None = None,
-                    cell_size: float = 0.45, fontsize: float | None = None) -> Figure:
+def show_pixel_grid(
+    values: np.ndarray,
+    *,
+    title: str | None = None,
+    vmin: float = 0,
+    vmax: float | None = None,
+    cell_size: float = 0.45,
+    fontsize: float | None = None,
+) -> Figure:
     """Draw a 2-D grid of gray levels with each number written on its pixel, as on the slide.
 
     Parameters
@@ -108,14 +132,17 @@ def show_pixel_grid(values: np.ndarray, *, title: str | None = None, vmin: float
     if vmax is None:
         vmax = 1.0 if np.issubdtype(values.dtype, np.floating) else 255
     if values.ndim != 2:
-        raise ValueError(f"values must be a 2-D grid (rows, columns), but it has shape "
-                         f"{values.shape}. For a colour image pass one channel, e.g. image[..., 0].")
+        raise ValueError(
+            f"values must be a 2-D grid (rows, columns), but it has shape "
+            f"{values.shape}. For a colour image pass one channel, e.g. image[..., 0]."
+        )
     if values.shape[0] * values.shape[1] > 1600:
-        raise ValueError(f"a {values.shape[0]}x{values.shape[1]} grid is too large to write "
-                         f"every number; crop it to at most 40x40 pixels first.")
+        raise ValueError(
+            f"a {values.shape[0]}x{values.shape[1]} grid is too large to write "
+            f"every number; crop it to at most 40x40 pixels first."
+        )
     height, width = values.shape
-    figure = new_figure(figsize=(max(2.0, width * cell_size),
-                                  max(2.0, height * cell_size) + 0.3))
+    figure = new_figure(figsize=(max(2.0, width * cell_size), max(2.0, height * cell_size) + 0.3))
     axis = figure.subplots()
     axis.imshow(values, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
     fontsize = fontsize or max(5.0, 9.0 * cell_size / 0.45)
@@ -123,8 +150,15 @@ def show_pixel_grid(values: np.ndarray, *, title: str | None = None, vmin: float
     is_integer = np.issubdtype(values.dtype, np.integer)
     for (row, column), value in np.ndenumerate(values):
         text = f"{value}" if is_integer else f"{value:.2f}"
-        axis.text(column, row, text, ha="center", va="center", fontsize=fontsize,
-                  color="black" if value > midpoint else "white")
+        axis.text(
+            column,
+            row,
+            text,
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            color="black" if value > midpoint else "white",
+        )
     axis.set_xticks(range(width))
     axis.set_yticks(range(height))
     axis.tick_params(labelsize=7, length=0)
@@ -133,9 +167,15 @@ def show_pixel_grid(values: np.ndarray, *, title: str | None = None, vmin: float
     return figure
 
 
-def plot_curves(x: list[float] | np.ndarray, curves: dict, *, xlabel: str, ylabel: str,
-                title: str | None = None,
-                ylim: tuple[float, float] | None = None) -> Figure:
+def plot_curves(
+    x: list[float] | np.ndarray,
+    curves: dict,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str | None = None,
+    ylim: tuple[float, float] | None = None,
+) -> Figure:
     """Line plot of several named curves that share the same x values.
 
     Parameters
@@ -164,9 +204,14 @@ def plot_curves(x: list[float] | np.ndarray, curves: dict, *, xlabel: str, ylabe
     return figure
 
 
-def plot_panels(x_values: dict, curves: dict, *, ylabel: str,
-                ylim: tuple[float, float] | None = None,
-                xlabels: dict | None = None) -> Figure:
+def plot_panels(
+    x_values: dict,
+    curves: dict,
+    *,
+    ylabel: str,
+    ylim: tuple[float, float] | None = None,
+    xlabels: dict | None = None,
+) -> Figure:
     """One small line plot per panel, e.g. accuracy against each kind of perturbation.
 
     Parameters
@@ -176,25 +221,31 @@ def plot_panels(x_values: dict, curves: dict, *, ylabel: str,
     xlabels : dict of panel name -> axis label (with units), optional
     """
     if not isinstance(x_values, dict) or not isinstance(curves, dict):
-        raise TypeError("x_values and curves must be dicts keyed by panel name, e.g. "
-                        "x_values={'shift': [0, 1]}, curves={'shift': {'1-NN': [0.9, 0.6]}}.")
+        raise TypeError(
+            "x_values and curves must be dicts keyed by panel name, e.g. "
+            "x_values={'shift': [0, 1]}, curves={'shift': {'1-NN': [0.9, 0.6]}}."
+        )
     if set(x_values) != set(curves):
         raise ValueError("x_values and curves must name the same panels.")
     for panel, lines in curves.items():
         if not isinstance(lines, dict):
-            raise TypeError(f"curves[{panel!r}] must be a dict of label -> y values, "
-                            f"e.g. {{'1-NN': [...]}}, but got {validation.describe(lines)}.")
+            raise TypeError(
+                f"curves[{panel!r}] must be a dict of label -> y values, "
+                f"e.g. {{'1-NN': [...]}}, but got {validation.describe(lines)}."
+            )
         for label, y in lines.items():
             if len(y) != len(x_values[panel]):
-                raise ValueError(f"curves[{panel!r}][{label!r}] has {len(y)} values but "
-                                 f"x_values[{panel!r}] has {len(x_values[panel])}.")
+                raise ValueError(
+                    f"curves[{panel!r}][{label!r}] has {len(y)} values but "
+                    f"x_values[{panel!r}] has {len(x_values[panel])}."
+                )
     figure = new_figure(figsize=(3.2 * len(x_values), 3.0))
     axes = np.atleast_1d(figure.subplots(1, len(x_values), sharey=True))
     for axis, panel in zip(axes, x_values):
         for label, y in curves[panel].items():
             axis.plot(list(x_values[panel]), list(y), marker="o", label=label)
         xs = list(x_values[panel])
-        if len(xs) > 1 and xs[0] > xs[-1]:      # e.g. scale 1.0 -> 0.55: unchanged on the left
+        if len(xs) > 1 and xs[0] > xs[-1]:  # e.g. scale 1.0 -> 0.55: unchanged on the left
             axis.invert_xaxis()
         axis.set_xlabel((xlabels or {}).get(panel, panel))
         axis.grid(alpha=0.3)

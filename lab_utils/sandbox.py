@@ -65,23 +65,58 @@ def available() -> str | None:
         return "the 'unshare' command (util-linux) is missing"
     try:
         probe = subprocess.run(
-            ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--net", "--fork",
-             "--kill-child", "sh", "-c", "mount -t tmpfs tmpfs /mnt 2>/dev/null || "
-             "mount -t tmpfs tmpfs /tmp"], capture_output=True, text=True, timeout=30)
+            [
+                "unshare",
+                "--user",
+                "--map-root-user",
+                "--mount",
+                "--pid",
+                "--net",
+                "--fork",
+                "--kill-child",
+                "sh",
+                "-c",
+                "mount -t tmpfs tmpfs /mnt 2>/dev/null || mount -t tmpfs tmpfs /tmp",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"'unshare' failed: {error}"
     if probe.returncode != 0:
-        return ("unprivileged user namespaces are switched off here ('unshare --user' said: "
-                f"{(probe.stderr or probe.stdout).strip()[:200]})")
+        return (
+            "unprivileged user namespaces are switched off here ('unshare --user' said: "
+            f"{(probe.stderr or probe.stdout).strip()[:200]})"
+        )
     return None
 
 
 def command(config_path: Path | str, argv: list[str]) -> list[str]:
     """The command line that runs ``argv`` in a sandbox described by the JSON file."""
-    return [sys.executable, "-m", "lab_utils.sandbox", "--outer", "--",
-            "unshare", "--user", "--map-root-user", "--mount", "--pid", "--net", "--ipc",
-            "--uts", "--fork", "--kill-child", sys.executable, "-m", "lab_utils.sandbox",
-            str(config_path), "--", *argv]
+    return [
+        sys.executable,
+        "-m",
+        "lab_utils.sandbox",
+        "--outer",
+        "--",
+        "unshare",
+        "--user",
+        "--map-root-user",
+        "--mount",
+        "--pid",
+        "--net",
+        "--ipc",
+        "--uts",
+        "--fork",
+        "--kill-child",
+        sys.executable,
+        "-m",
+        "lab_utils.sandbox",
+        str(config_path),
+        "--",
+        *argv,
+    ]
 
 
 PR_SET_PDEATHSIG = 1
@@ -96,7 +131,7 @@ def _outer(argv: list[str]) -> int:
     """
     parent = os.getppid()
     _check(_libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0), "parent-death signal")
-    if os.getppid() != parent:   # the parent died before the signal was armed
+    if os.getppid() != parent:  # the parent died before the signal was armed
         return 70
     os.execvp(argv[0], argv)
     return 70
@@ -106,15 +141,22 @@ def write_kernelspec(folder: Path | str, config_path: Path | str) -> Path:
     """A kernelspec ``<folder>/kernels/image-dl-sandbox`` (put ``folder`` on JUPYTER_PATH)."""
     spec_folder = Path(folder) / "kernels" / KERNEL_NAME
     spec_folder.mkdir(parents=True, exist_ok=True)
-    argv = command(config_path, [sys.executable, "-m", "ipykernel_launcher",
-                                 "-f", "{connection_file}"])
-    spec = {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python",
-            "interrupt_mode": "signal", "metadata": {"debugger": False}}
+    argv = command(
+        config_path, [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    )
+    spec = {
+        "argv": argv,
+        "display_name": "Python 3 (grading sandbox)",
+        "language": "python",
+        "interrupt_mode": "signal",
+        "metadata": {"debugger": False},
+    }
     (spec_folder / "kernel.json").write_text(json.dumps(spec, indent=1))
     return spec_folder
 
 
 # --- inside the namespaces -------------------------------------------------------------
+
 
 def _check(result: int, what: str) -> None:
     if result != 0:
@@ -123,10 +165,16 @@ def _check(result: int, what: str) -> None:
 
 
 def _mount(source, target, fstype=None, flags=0, data=None) -> None:
-    _check(_libc.mount(None if source is None else os.fsencode(source), os.fsencode(target),
-                       None if fstype is None else fstype.encode(), ctypes.c_ulong(flags),
-                       None if data is None else data.encode()),
-           f"mount {source} -> {target}")
+    _check(
+        _libc.mount(
+            None if source is None else os.fsencode(source),
+            os.fsencode(target),
+            None if fstype is None else fstype.encode(),
+            ctypes.c_ulong(flags),
+            None if data is None else data.encode(),
+        ),
+        f"mount {source} -> {target}",
+    )
 
 
 def _bind(source: str, target: str, writable: bool = False, device: bool = False) -> None:
@@ -158,7 +206,7 @@ def _place(root: str, path: str, how: str, scratch: str) -> None:
     if not os.path.lexists(path):
         return
     target = root + path
-    if os.path.islink(path):   # /bin -> usr/bin on merged-/usr systems: keep the link
+    if os.path.islink(path):  # /bin -> usr/bin on merged-/usr systems: keep the link
         os.makedirs(os.path.dirname(target), exist_ok=True)
         if not os.path.lexists(target):
             os.symlink(os.readlink(path), target)
@@ -172,11 +220,16 @@ def _place(root: str, path: str, how: str, scratch: str) -> None:
         os.makedirs(upper + "/work", exist_ok=True)
         os.makedirs(target, exist_ok=True)
         try:
-            _mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV,
-                   f"lowerdir={path},upperdir={upper}/upper,workdir={upper}/work")
+            _mount(
+                "overlay",
+                target,
+                "overlay",
+                MS_NOSUID | MS_NODEV,
+                f"lowerdir={path},upperdir={upper}/upper,workdir={upper}/work",
+            )
             return
         except SandboxError:
-            how = "read_only"   # no overlayfs in user namespaces here: read-only instead
+            how = "read_only"  # no overlayfs in user namespaces here: read-only instead
     _bind(path, target, writable=(how == "writable"))
 
 
@@ -192,13 +245,18 @@ def _enter(config: dict, argv: list[str]) -> None:
     os.makedirs(scratch, exist_ok=True)
     root = os.path.join(scratch, "root")
     os.makedirs(root, exist_ok=True)
-    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV,
-           f"size={int(config.get('disk', 512 * 2**20))},mode=755")
+    _mount(
+        "tmpfs",
+        root,
+        "tmpfs",
+        MS_NOSUID | MS_NODEV,
+        f"size={int(config.get('disk', 512 * 2**20))},mode=755",
+    )
     # The overlays' upper folders live in the memory file system too.
     overlay_scratch = os.path.join(root, ".overlay")
     for path in SYSTEM_PATHS:
         _place(root, path, "read_only", overlay_scratch)
-    try:   # CPU counts and the like; some machines refuse it (not needed to run Python)
+    try:  # CPU counts and the like; some machines refuse it (not needed to run Python)
         _place(root, "/sys", "read_only", overlay_scratch)
     except SandboxError:
         pass
@@ -208,10 +266,14 @@ def _enter(config: dict, argv: list[str]) -> None:
     # The starting folder: a private copy (what the kernel writes there is thrown away).
     if not os.path.exists(root + start):
         if start == scratch or start in Path(scratch).parents:
-            os.makedirs(root + start)   # never copy the sandbox into itself
+            os.makedirs(root + start)  # never copy the sandbox into itself
         else:
-            shutil.copytree(start, root + start, symlinks=True,
-                            ignore=shutil.ignore_patterns("*.ipynb_checkpoints"))
+            shutil.copytree(
+                start,
+                root + start,
+                symlinks=True,
+                ignore=shutil.ignore_patterns("*.ipynb_checkpoints"),
+            )
     os.makedirs(root + "/dev", exist_ok=True)
     for device in DEVICES:
         if os.path.exists(f"/dev/{device}"):
@@ -230,7 +292,7 @@ def _enter(config: dict, argv: list[str]) -> None:
     try:
         _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     except SandboxError:
-        pass   # some containers forbid a new /proc; Python runs without one
+        pass  # some containers forbid a new /proc; Python runs without one
     # Swap the roots and drop the old one entirely.
     os.chdir(root)
     number = SYS_PIVOT_ROOT.get(platform.machine())
@@ -257,8 +319,14 @@ def _enter(config: dict, argv: list[str]) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     environment = dict(os.environ)
-    environment.update({"HOME": config.get("home", "/home/student"), "TMPDIR": "/tmp",
-                        "USER": "student", "LOGNAME": "student"})
+    environment.update(
+        {
+            "HOME": config.get("home", "/home/student"),
+            "TMPDIR": "/tmp",
+            "USER": "student",
+            "LOGNAME": "student",
+        }
+    )
     environment.update(config.get("environment", {}))
     os.execvpe(argv[0], argv, environment)
 
@@ -277,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SandboxError, OSError) as error:
         print(f"lab_utils.sandbox: {error}", file=sys.stderr)
         return 70
-    return 0   # not reached: _enter replaces this process
+    return 0  # not reached: _enter replaces this process
 
 
 if __name__ == "__main__":

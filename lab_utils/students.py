@@ -33,7 +33,7 @@ def strip_solutions(source: str) -> str:
     for line in lines:
         marker = line.strip()
         if skipping is None and marker == SOLUTION_MARKERS[0]:
-            indent = line[:len(line) - len(line.lstrip())]
+            indent = line[: len(line) - len(line.lstrip())]
             out += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError()"]
             skipping = SOLUTION_MARKERS[1]
         elif skipping is None and marker == HIDDEN_TEST_MARKERS[0]:
@@ -44,8 +44,9 @@ def strip_solutions(source: str) -> str:
         else:
             out.append(line)
     if skipping is not None:
-        raise ValueError(f"a region opened in this cell is never closed by {skipping!r}:\n"
-                         f"{source[:200]}")
+        raise ValueError(
+            f"a region opened in this cell is never closed by {skipping!r}:\n{source[:200]}"
+        )
     return "\n".join(out)
 
 
@@ -56,14 +57,16 @@ def student_version(notebook: dict) -> dict:
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         stripped = strip_solutions(source)
         cell["source"] = [line + "\n" for line in stripped.split("\n")[:-1]] + (
-            [stripped.split("\n")[-1]] if stripped.split("\n")[-1] else [])
+            [stripped.split("\n")[-1]] if stripped.split("\n")[-1] else []
+        )
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
     return copy
 
 
-def make_copies(folder: Path | str = STUDENT_FOLDER, notebooks: Path | str = NOTEBOOKS) \
-        -> dict[str, str]:
+def make_copies(
+    folder: Path | str = STUDENT_FOLDER, notebooks: Path | str = NOTEBOOKS
+) -> dict[str, str]:
     """Write the student version of each lesson into ``folder`` unless it is already there.
 
     Returns ``{lesson file name: "created" or "kept"}``.
@@ -80,7 +83,7 @@ def make_copies(folder: Path | str = STUDENT_FOLDER, notebooks: Path | str = NOT
         text = json.dumps(student_version(notebook), indent=1, ensure_ascii=False) + "\n"
         temporary = target.with_suffix(".ipynb.part")
         temporary.write_text(text, encoding="utf-8")
-        temporary.replace(target)                 # never a half-written notebook
+        temporary.replace(target)  # never a half-written notebook
         result[path.name] = "created"
     return result
 
@@ -91,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(argv[0]) if argv else STUDENT_FOLDER
     for name, what in make_copies(folder).items():
         print(f"{what:7s} {folder / name}")
-    print(f"Your lessons are in {folder}/ (the exercises without solutions); your work there is "
-          f"never overwritten. Instructors: make instructor-lab opens notebooks/.")
+    print(
+        f"Your lessons are in {folder}/ (the exercises without solutions); your work there is "
+        f"never overwritten. Instructors: make instructor-lab opens notebooks/."
+    )
     return 0
 
 

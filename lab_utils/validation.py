@@ -46,11 +46,14 @@ def as_array(value: object, name: str = "array", *, finite: bool = False) -> np.
         try:
             array = np.asarray(value)
         except ValueError as error:  # ragged nested lists
-            raise ValueError(f"{name} must be a rectangular grid of numbers; "
-                             f"its rows have different lengths ({error}).") from None
+            raise ValueError(
+                f"{name} must be a rectangular grid of numbers; "
+                f"its rows have different lengths ({error})."
+            ) from None
     else:
-        raise TypeError(f"{name} must be a NumPy array (or a list of numbers), "
-                        f"but got {describe(value)}.")
+        raise TypeError(
+            f"{name} must be a NumPy array (or a list of numbers), but got {describe(value)}."
+        )
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise TypeError(f"{name} must hold numbers, but its dtype is {array.dtype}.")
     if np.issubdtype(array.dtype, np.complexfloating):
@@ -70,9 +73,11 @@ def require_finite(array: np.ndarray, name: str = "array") -> None:
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         value = array[where] if where else array.item()
         location = f" at index {where if len(where) > 1 else where[0]}" if where else ""
-        raise ValueError(f"{name} contains NaN or infinite values (the first is {value}"
-                         f"{location}); NaN usually comes from 0/0, log(0) or an overflow, "
-                         f"and would make every result computed from it meaningless.")
+        raise ValueError(
+            f"{name} contains NaN or infinite values (the first is {value}"
+            f"{location}); NaN usually comes from 0/0, log(0) or an overflow, "
+            f"and would make every result computed from it meaningless."
+        )
 
 
 def is_finite_number(value: object) -> bool:
@@ -81,12 +86,13 @@ def is_finite_number(value: object) -> bool:
         return False
     try:
         return bool(np.isfinite(float(value)))
-    except OverflowError:          # a Python int beyond the float range
+    except OverflowError:  # a Python int beyond the float range
         return False
 
 
-def check_size(shape: tuple[int, ...], name: str = "image", *,
-               limit: int = MAX_IMAGE_PIXELS) -> None:
+def check_size(
+    shape: tuple[int, ...], name: str = "image", *, limit: int = MAX_IMAGE_PIXELS
+) -> None:
     """Refuse an image (or a batch of images) whose height x width exceeds ``limit`` pixels.
 
     ``shape`` is an image's shape, (H, W) or (H, W, C); for a batch (N, H, W[, C]) pass
@@ -95,16 +101,19 @@ def check_size(shape: tuple[int, ...], name: str = "image", *,
     if len(shape) >= 2:
         pixels = int(shape[0]) * int(shape[1])
         if pixels > limit:
-            side = int(limit ** 0.5)
-            raise ValueError(f"{name} is too large: {shape[0]} x {shape[1]} = {pixels:,} "
-                             f"pixels, but the kit accepts at most {limit:,} pixels per image "
-                             f"({side} x {side}). Resize it first, e.g. "
-                             f"skimage.transform.rescale(image, 0.25, channel_axis=-1) or "
-                             f"image[::4, ::4].")
+            side = int(limit**0.5)
+            raise ValueError(
+                f"{name} is too large: {shape[0]} x {shape[1]} = {pixels:,} "
+                f"pixels, but the kit accepts at most {limit:,} pixels per image "
+                f"({side} x {side}). Resize it first, e.g. "
+                f"skimage.transform.rescale(image, 0.25, channel_axis=-1) or "
+                f"image[::4, ::4]."
+            )
 
 
-def as_image(value: object, name: str = "image", *,
-             channels: tuple[int | None, ...] = (None, 3)) -> np.ndarray:
+def as_image(
+    value: object, name: str = "image", *, channels: tuple[int | None, ...] = (None, 3)
+) -> np.ndarray:
     """Check that ``value`` is an image array and return it as a NumPy array.
 
     Parameters
@@ -128,39 +137,48 @@ def as_image(value: object, name: str = "image", *,
         allowed.append("(height, width) for grayscale")
     allowed += [f"(height, width, {c})" for c in channels if c is not None]
     shape_ok = (image.ndim == 2 and None in channels) or (
-        image.ndim == 3 and image.shape[2] in [c for c in channels if c is not None])
+        image.ndim == 3 and image.shape[2] in [c for c in channels if c is not None]
+    )
     if not shape_ok:
-        raise ValueError(f"{name} must have shape {' or '.join(allowed)}, "
-                         f"but it has shape {image.shape}.")
+        raise ValueError(
+            f"{name} must have shape {' or '.join(allowed)}, but it has shape {image.shape}."
+        )
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"{name} is empty: its shape is {image.shape}.")
     check_size(image.shape, name)
     if image.dtype == np.uint8:
         if image.size > 1 and int(image.max()) == 1:
-            raise ValueError(f"{name} is uint8 but holds only the values 0 and 1, so it shows "
-                             f"as black: it looks like a [0, 1] float image cast with "
-                             f".astype(np.uint8), which rounds every value down to 0 or 1. "
-                             f"Pass the float image itself, or convert with "
-                             f"np.round(image * 255).astype(np.uint8).")
+            raise ValueError(
+                f"{name} is uint8 but holds only the values 0 and 1, so it shows "
+                f"as black: it looks like a [0, 1] float image cast with "
+                f".astype(np.uint8), which rounds every value down to 0 or 1. "
+                f"Pass the float image itself, or convert with "
+                f"np.round(image * 255).astype(np.uint8)."
+            )
         return image
     if np.issubdtype(image.dtype, np.floating):
         if not np.all(np.isfinite(image)):
             raise ValueError(f"{name} contains NaN or infinite values.")
         low, high = float(image.min()), float(image.max())
         if low < 0.0 or high > 1.0:
-            raise ValueError(f"{name} is a float image, so its values must lie in [0, 1], "
-                             f"but they range from {low:g} to {high:g}. Divide by the "
-                             f"largest possible gray level first (255 for uint8 photos, "
-                             f"16 for the digits).")
+            raise ValueError(
+                f"{name} is a float image, so its values must lie in [0, 1], "
+                f"but they range from {low:g} to {high:g}. Divide by the "
+                f"largest possible gray level first (255 for uint8 photos, "
+                f"16 for the digits)."
+            )
         return image
-    raise TypeError(f"{name} must be uint8 (0-255) or float (0-1), but its dtype is "
-                    f"{image.dtype}. Convert it with np.clip(image, 0, 255).astype(np.uint8) "
-                    f"(astype alone wraps values above 255) or divide by the maximum "
-                    f"gray level to get floats.")
+    raise TypeError(
+        f"{name} must be uint8 (0-255) or float (0-1), but its dtype is "
+        f"{image.dtype}. Convert it with np.clip(image, 0, 255).astype(np.uint8) "
+        f"(astype alone wraps values above 255) or divide by the maximum "
+        f"gray level to get floats."
+    )
 
 
-def as_int(value: object, name: str, *, minimum: int | None = None,
-           maximum: int | None = None) -> int:
+def as_int(
+    value: object, name: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     """Check that ``value`` is an integer within [minimum, maximum] and return it as int."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be a whole number, but got {describe(value)} ({value!r}).")
@@ -177,8 +195,9 @@ def as_seed(value: object, name: str = "seed") -> int:
     return as_int(value, name, minimum=0, maximum=MAX_SEED)
 
 
-def as_float(value: object, name: str, *, minimum: float | None = None,
-             maximum: float | None = None) -> float:
+def as_float(
+    value: object, name: str, *, minimum: float | None = None, maximum: float | None = None
+) -> float:
     """Check that ``value`` is a real number within [minimum, maximum] and return it as float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, but got {describe(value)} ({value!r}).")
@@ -196,26 +215,33 @@ def one_of(value: object, name: str, choices: Sequence[str]) -> str:
     """Check that ``value`` is one of ``choices`` and return it."""
     choices = list(choices)
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, "
-                         f"but got {value!r}.")
+        raise ValueError(
+            f"{name} must be one of {', '.join(map(repr, choices))}, but got {value!r}."
+        )
     return value
 
 
-def as_labels(labels: object, count: int, classes: int | None = None,
-              name: str = "labels") -> np.ndarray:
+def as_labels(
+    labels: object, count: int, classes: int | None = None, name: str = "labels"
+) -> np.ndarray:
     """Check integer class labels, one per example, and return them as int64 of shape (count,).
 
     ``classes``, when given, is the number of classes: labels must lie in [0, classes).
     """
     labels = as_array(labels, name)
     if labels.shape != (count,):
-        raise ValueError(f"{name} must have one class index per example, shape ({count},), "
-                         f"but it has shape {labels.shape}.")
+        raise ValueError(
+            f"{name} must have one class index per example, shape ({count},), "
+            f"but it has shape {labels.shape}."
+        )
     if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"{name} must be whole class indices (0, 1, ...), but its dtype is "
-                        f"{labels.dtype}.")
+        raise TypeError(
+            f"{name} must be whole class indices (0, 1, ...), but its dtype is {labels.dtype}."
+        )
     if labels.size and (labels.min() < 0 or (classes is not None and labels.max() >= classes)):
         top = "" if classes is None else f" and below {classes}"
-        raise ValueError(f"{name} must be class indices from 0{top}, but they range from "
-                         f"{labels.min()} to {labels.max()}.")
+        raise ValueError(
+            f"{name} must be class indices from 0{top}, but they range from "
+            f"{labels.min()} to {labels.max()}."
+        )
     return labels.astype(np.int64)

@@ -25,7 +25,8 @@ import contextlib
 import html
 import io
 import time
-from typing import TYPE_CHECKING, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -48,8 +49,10 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
     factor = validation.as_int(factor, "factor", minimum=1, maximum=64)
     image = validation.as_array(image, "image")
     if image.ndim not in (2, 3) or image.size == 0:
-        raise ValueError(f"image must have shape (height, width) or (height, width, channels), "
-                         f"but it has shape {image.shape}.")
+        raise ValueError(
+            f"image must have shape (height, width) or (height, width, channels), "
+            f"but it has shape {image.shape}."
+        )
     validation.check_size((image.shape[0] * factor, image.shape[1] * factor), "the enlarged image")
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
@@ -57,6 +60,7 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
 def encode(image: np.ndarray, image_format: str = "jpeg", quality: int = 85) -> bytes:
     """Encode an image as JPEG (photos) or PNG (sharp pixel grids) bytes for ``widgets.Image``."""
     from PIL import Image
+
     validation.one_of(image_format, "image_format", ["jpeg", "png"])
     pixels = to_uint8(image)
     buffer = io.BytesIO()
@@ -82,6 +86,7 @@ class Interactive:
 
     def __init__(self, controls: dict, render: Callable[[dict], dict], layout):
         import ipywidgets
+
         self.controls = dict(controls)
         self.layout = layout
         self._render = render
@@ -108,8 +113,10 @@ class Interactive:
             self.state = self._render(self.values()) or {}
         except Exception as error:  # noqa: BLE001 - every render error is shown to the student
             self.state = {"error": error_text(error)}
-            self.error.value = (f'<div style="color:#b00020;font-weight:bold">'
-                                f'{html.escape(self.state["error"])}</div>')
+            self.error.value = (
+                f'<div style="color:#b00020;font-weight:bold">'
+                f"{html.escape(self.state['error'])}</div>"
+            )
             self.error.layout.display = None
         else:
             if self.error.layout.display != "none":
@@ -142,11 +149,14 @@ def error_text(error: BaseException) -> str:
     message = str(error).strip() or type(error).__name__
     if isinstance(error, (ValueError, TypeError)):
         return f"Cannot show this setting: {message}"
-    return (f"Something went wrong while drawing ({type(error).__name__}: {message}). "
-            f"Change a control to try again.")
+    return (
+        f"Something went wrong while drawing ({type(error).__name__}: {message}). "
+        f"Change a control to try again."
+    )
 
 
 def labelled(widget: ipywidgets.Widget, text: str) -> ipywidgets.VBox:
     """A display widget with a short caption above it."""
     import ipywidgets
+
     return ipywidgets.VBox([ipywidgets.HTML(f"<b>{text}</b>"), widget])

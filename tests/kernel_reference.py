@@ -15,7 +15,7 @@ def conv2d_loops(image, kernel):
     out = np.zeros((image.shape[0] - kh + 1, image.shape[1] - kw + 1))
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
-            out[i, j] = np.sum(image[i:i + kh, j:j + kw] * kernel)
+            out[i, j] = np.sum(image[i : i + kh, j : j + kw] * kernel)
     return out
 
 
@@ -27,7 +27,7 @@ def conv2d(image, kernel, stride=1, padding=0):
     out = np.zeros((rows, columns))
     for i in range(kh):
         for j in range(kw):
-            out += kernel[i, j] * padded[i:i + rows, j:j + columns]
+            out += kernel[i, j] * padded[i : i + rows, j : j + columns]
     return out[::stride, ::stride]
 
 

@@ -10,8 +10,9 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def runner(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("benchmark_runner",
-                                                  PROJECT / "benchmarks" / "run.py")
+    spec = importlib.util.spec_from_file_location(
+        "benchmark_runner", PROJECT / "benchmarks" / "run.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     monkeypatch.setattr(module, "HERE", tmp_path)
@@ -21,7 +22,8 @@ def runner(tmp_path, monkeypatch):
 
 def fake_benchmark(folder, name, figure):
     (folder / f"{name}.py").write_text(
-        f"print('something measured')\nprint('RESULT {name} speed | {figure} ms')\n")
+        f"print('something measured')\nprint('RESULT {name} speed | {figure} ms')\n"
+    )
 
 
 def test_results_table_holds_the_result_lines_of_the_run(runner, tmp_path):
@@ -36,9 +38,11 @@ def test_results_table_holds_the_result_lines_of_the_run(runner, tmp_path):
     fake_benchmark(tmp_path, "alpha", 2.5)
     runner.main(["alpha"])
     rows = [row for row in runner.previous_rows()]
-    assert [(row["benchmark"], row["figure"]) for row in rows] == [("alpha", "2.5 ms"),
-                                                                   ("beta", "7 ms")]
-    assert runner.RESULTS.read_text().count("\n- ") == 2           # one line per run
+    assert [(row["benchmark"], row["figure"]) for row in rows] == [
+        ("alpha", "2.5 ms"),
+        ("beta", "7 ms"),
+    ]
+    assert runner.RESULTS.read_text().count("\n- ") == 2  # one line per run
 
 
 def test_a_failing_benchmark_keeps_its_earlier_rows(runner, tmp_path):
@@ -46,11 +50,13 @@ def test_a_failing_benchmark_keeps_its_earlier_rows(runner, tmp_path):
     fake_benchmark(tmp_path, "broken", 5)
     runner.main([])
     fake_benchmark(tmp_path, "alpha", 2)
-    (tmp_path / "broken.py").write_text("print('RESULT broken speed | 99 ms')\nraise SystemExit(3)\n")
+    (tmp_path / "broken.py").write_text(
+        "print('RESULT broken speed | 99 ms')\nraise SystemExit(3)\n"
+    )
     with pytest.raises(SystemExit, match="benchmark\\(s\\) failed: broken"):
         runner.main([])
     figures = {row["benchmark"]: row["figure"] for row in runner.previous_rows()}
-    assert figures == {"alpha": "2 ms", "broken": "5 ms"}      # 99 ms came from a failed run
+    assert figures == {"alpha": "2 ms", "broken": "5 ms"}  # 99 ms came from a failed run
     assert "FAILED, rows kept from an earlier run: broken" in runner.RESULTS.read_text()
     with pytest.raises(SystemExit, match="unknown benchmark"):
         runner.main(["nonexistent"])
@@ -72,16 +78,20 @@ def test_reinitialise_makes_a_model_depend_on_its_seed_alone(keras):
     from lab_utils import lesson, models
 
     def build():
-        return models.cnn_classifier((16, 16, 1), 3, filters=(4, 8), batch_norm=True,
-                                     random_shift=0.1, name="seeded")
+        return models.cnn_classifier(
+            (16, 16, 1), 3, filters=(4, 8), batch_norm=True, random_shift=0.1, name="seeded"
+        )
+
     lesson.reseed(0)
     first = build()
     lesson.reseed(7)
-    keras.layers.Dense(2).build((None, 3))          # other cells drew random numbers
+    keras.layers.Dense(2).build((None, 3))  # other cells drew random numbers
     second = build()
-    assert not all(np.array_equal(a.numpy(), b.numpy())
-                   for a, b in zip(first.variables, second.variables))
+    assert not all(
+        np.array_equal(a.numpy(), b.numpy()) for a, b in zip(first.variables, second.variables)
+    )
     models.reinitialise(first, 0)
     models.reinitialise(second, 0)
-    assert all(np.array_equal(a.numpy(), b.numpy())
-               for a, b in zip(first.variables, second.variables))
+    assert all(
+        np.array_equal(a.numpy(), b.numpy()) for a, b in zip(first.variables, second.variables)
+    )

@@ -42,9 +42,16 @@ PROJECT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((PROJECT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ARTIFACTS = PROJECT / "artifacts" / "browser"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-extensions", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-extensions",
+    "--disable-sync",
+    "--no-first-run",
+]
 RUN_ALL_TIMEOUT_S = 900
 CHANGE_TIMEOUT_S = 20
 LATENCY_PRESSES = 5
@@ -60,6 +67,7 @@ def _skip_or_fail(reason: str):
 
 
 # --- servers and browser -----------------------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -95,16 +103,19 @@ def playwright_browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _skip_or_fail("Playwright for Python is not installed (pip install -r "
-                      "requirements-instructor.txt -c constraints.txt)")
+        _skip_or_fail(
+            "Playwright for Python is not installed (pip install -r "
+            "requirements-instructor.txt -c constraints.txt)"
+        )
     if not Path(CHROMIUM).exists():
-        _skip_or_fail(f"no Chromium at {CHROMIUM}: install Debian's package (sudo apt-get "
-                      f"install chromium fonts-dejavu-core) or set CHROMIUM=/path/to/chromium")
+        _skip_or_fail(
+            f"no Chromium at {CHROMIUM}: install Debian's package (sudo apt-get "
+            f"install chromium fonts-dejavu-core) or set CHROMIUM=/path/to/chromium"
+        )
     # One Playwright per module: a second one in the same run fails, and stopping it at the
     # end of this module releases its event loop (asyncio tests in other modules need that).
     manager = sync_playwright().start()
-    browser = manager.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                      args=CHROMIUM_ARGS)
+    browser = manager.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
     yield browser
     browser.close()
     manager.stop()
@@ -121,24 +132,37 @@ def lab(tmp_path_factory, playwright_browser):
     settings = work / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
     token, port = secrets.token_hex(16), _free_port()
-    environment = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(work / "settings"),
-                   "JUPYTERLAB_WORKSPACES_DIR": str(work / "workspaces"),
-                   "JUPYTER_RUNTIME_DIR": str(work / "runtime")}
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser",
-               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-               "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
-               "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
-               "jupyterlab.handlers.announcements.NeverCheckForUpdate"]
+    environment = {
+        **os.environ,
+        "JUPYTERLAB_SETTINGS_DIR": str(work / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(work / "workspaces"),
+        "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     log = work / "jupyterlab.log"
     start = time.perf_counter()
     with open(log, "w") as handle:
-        process = subprocess.Popen(command, env=environment, stdout=handle,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, env=environment, stdout=handle, stderr=subprocess.STDOUT
+        )
     try:
         _wait_for_http(f"http://127.0.0.1:{port}/api/status?token={token}", process, log)
         print(f"\n[browser] JupyterLab ready in {time.perf_counter() - start:.1f} s")
@@ -166,22 +190,30 @@ def _write_latency_figures():
             kept = [row for row in csv.DictReader(handle) if row.get("lesson") not in measured]
     rows = sorted(kept + LATENCIES, key=lambda row: (row["lesson"], int(row["widget"])))
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(LATENCIES[0]), restval="",
-                               extrasaction="ignore")
+        writer = csv.DictWriter(
+            handle, fieldnames=list(LATENCIES[0]), restval="", extrasaction="ignore"
+        )
         writer.writeheader()
         writer.writerows(rows)
     import matplotlib
+
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+
     figure = Figure(figsize=(7, 0.5 + 0.45 * len(rows)), layout="constrained")
     axes = figure.add_subplot()
     labels = [f"{row['lesson']} widget {row['widget']} ({row['control']})" for row in rows]
     axes.barh(labels, [float(row["median_ms"]) for row in rows], color="tab:blue")
     axes.axvline(100, color="tab:red", linestyle="--", label="100 ms goal")
     loads = [float(row["load_1min"]) for row in rows if row.get("load_1min") not in (None, "")]
-    axes.set_xlabel("key press to new pixels, median (ms)" + (
-        f"\nmeasured at load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} CPUs"
-        if loads else ""))
+    axes.set_xlabel(
+        "key press to new pixels, median (ms)"
+        + (
+            f"\nmeasured at load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} CPUs"
+            if loads
+            else ""
+        )
+    )
     axes.invert_yaxis()
     axes.legend()
     figure.savefig(ARTIFACTS / "latency.png", dpi=100)
@@ -205,11 +237,11 @@ _JS_READY = """(path) => {
   return !!(kernel && kernel.status === 'idle' && panel.content && panel.content.widgets.length);
 }"""
 
-_JS_RUN_ALL = f"""async (timeoutMs) => {{
+_JS_RUN_ALL = """async (timeoutMs) => {
   const run = window.jupyterapp.commands.execute('notebook:run-all-cells');
   const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('run-all timed out')), timeoutMs));
   await Promise.race([run, timeout]);
-}}"""
+}"""
 
 _JS_IDLE = f"() => {_JS_PANEL}.sessionContext.session.kernel.status === 'idle'"
 
@@ -256,8 +288,10 @@ _JS_RUN_CELL = f"""async (index) => {{
 }}"""
 
 # Controls: elements whose own changes are not "new output".
-_CONTROLS = (".widget-slider, .widget-dropdown, .widget-toggle-buttons, .widget-toggle-button, "
-             ".widget-button, .widget-checkbox, .widget-radio, .widget-text, .widget-play")
+_CONTROLS = (
+    ".widget-slider, .widget-dropdown, .widget-toggle-buttons, .widget-toggle-button, "
+    ".widget-button, .widget-checkbox, .widget-radio, .widget-text, .widget-play"
+)
 
 _JS_ARM_LATENCY = """([index, controls]) => {
   const area = document.querySelector(`[data-test-area="${index}"]`);
@@ -290,8 +324,11 @@ def _fingerprint(area) -> tuple:
         elements = area.locator(selector)
         for i in range(elements.count()):
             element = elements.nth(i)
-            if element.is_visible() and element.bounding_box() and \
-                    element.bounding_box()["width"] > 2:
+            if (
+                element.is_visible()
+                and element.bounding_box()
+                and element.bounding_box()["width"] > 2
+            ):
                 shots.append(hashlib.sha1(element.screenshot(timeout=10_000)).hexdigest())
     texts = area.locator(".widget-html-content").all_inner_texts()
     return tuple(shots), tuple(texts)
@@ -304,13 +341,11 @@ def _wait_for_change(area, before, what: str) -> tuple:
         if after != before:
             return after
         time.sleep(0.2)
-    raise AssertionError(f"{what}: the rendered output did not change within "
-                         f"{CHANGE_TIMEOUT_S} s")
+    raise AssertionError(f"{what}: the rendered output did not change within {CHANGE_TIMEOUT_S} s")
 
 
 def _press_slider(page, handle) -> None:
-    value, maximum = (handle.get_attribute("aria-valuenow"),
-                      handle.get_attribute("aria-valuemax"))
+    value, maximum = (handle.get_attribute("aria-valuenow"), handle.get_attribute("aria-valuemax"))
     handle.focus()
     at_end = value is not None and maximum is not None and float(value) >= float(maximum)
     page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
@@ -327,7 +362,8 @@ def _controls(area) -> list[tuple[str, object]]:
     found += [("toggle buttons", groups.nth(i)) for i in range(groups.count())]
     buttons = area.locator(  # plain buttons and single toggle buttons, not ToggleButtons' own
         "xpath=.//button[(contains(@class, 'widget-button') or contains(@class, "
-        "'widget-toggle-button')) and not(ancestor::*[contains(@class, 'widget-toggle-buttons')])]")
+        "'widget-toggle-button')) and not(ancestor::*[contains(@class, 'widget-toggle-buttons')])]"
+    )
     found += [("button", buttons.nth(i)) for i in range(buttons.count())]
     boxes = area.locator(".widget-checkbox input[type=checkbox]")
     found += [("checkbox", boxes.nth(i)) for i in range(boxes.count())]
@@ -355,8 +391,10 @@ def _interact(page, kind, control) -> None:
         page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
         page.mouse.down()
         for step in range(1, 11):
-            page.mouse.move(box["x"] + box["width"] * (0.3 + 0.04 * step),
-                            box["y"] + box["height"] * (0.3 + 0.03 * step))
+            page.mouse.move(
+                box["x"] + box["width"] * (0.3 + 0.04 * step),
+                box["y"] + box["height"] * (0.3 + 0.03 * step),
+            )
         page.mouse.up()
     else:  # button, checkbox
         control.click()
@@ -374,7 +412,7 @@ def _interact_with_every_control(page, lesson, index, prefix="") -> int:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     area.screenshot(path=str(ARTIFACTS / f"{lesson}_widget{index}{prefix}_before.png"))
     for number, (kind, control) in enumerate(controls):
-        if _is_disabled(control):   # greyed out by another control's setting: not "in use"
+        if _is_disabled(control):  # greyed out by another control's setting: not "in use"
             print(f"\n[browser] {lesson} widget {index}: {kind} #{number} is disabled, skipped")
             continue
         before = _fingerprint(area)
@@ -386,8 +424,9 @@ def _interact_with_every_control(page, lesson, index, prefix="") -> int:
                 raise
             # A button may restore a state that is already shown (reset, preset): move a
             # slider or another control first, then the button must change the output again.
-            others = [(k, c) for k, c in controls
-                      if k not in ("button", "canvas") and not _is_disabled(c)]
+            others = [
+                (k, c) for k, c in controls if k not in ("button", "canvas") and not _is_disabled(c)
+            ]
             assert others, f"{lesson} widget {index}: button #{number} changed nothing"
             _interact(page, *others[0])
             changed = _wait_for_change(area, before, f"{lesson} widget {index}, {others[0][0]}")
@@ -425,8 +464,10 @@ def _slider_latency_ms(page, index) -> list[float]:
 def _open_and_run(page, lab, name) -> float:
     # A workspace of its own per lesson, reset: no tab restored from another test.
     workspace = Path(name).stem
-    page.goto(f"{lab['url']}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab['token']}",
-              wait_until="domcontentloaded")
+    page.goto(
+        f"{lab['url']}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab['token']}",
+        wait_until="domcontentloaded",
+    )
     page.wait_for_function(_JS_READY, arg=name, timeout=120_000)
     return _run_all(page)
 
@@ -452,6 +493,7 @@ def _widget_console_errors(messages) -> list[str]:
 
 # --- the tests ---------------------------------------------------------------------------
 
+
 def test_there_are_lessons_to_open():
     assert NOTEBOOKS, "notebooks/ holds no lesson"
 
@@ -463,8 +505,9 @@ def test_lesson_widgets_work_in_jupyterlab(notebook, lab, playwright_browser):
     context = playwright_browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     console_errors = []
-    page.on("console", lambda message: message.type == "error"
-            and console_errors.append(message.text))
+    page.on(
+        "console", lambda message: message.type == "error" and console_errors.append(message.text)
+    )
     page.on("pageerror", lambda error: console_errors.append(f"page error: {error}"))
     try:
         run_seconds = _open_and_run(page, lab, notebook.name)
@@ -477,17 +520,26 @@ def test_lesson_widgets_work_in_jupyterlab(notebook, lab, playwright_browser):
                 samples = _slider_latency_ms(page, index)
                 median = statistics.median(samples)
                 load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-                LATENCIES.append({"lesson": lesson, "widget": index, "control": "slider",
-                                  "median_ms": round(median, 1),
-                                  "min_ms": round(min(samples), 1),
-                                  "max_ms": round(max(samples), 1), "presses": len(samples),
-                                  "load_1min": round(load, 2), "cpus": os.cpu_count(),
-                                  "measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC",
-                                                               time.gmtime())})
-                print(f"\n[browser] {lesson} widget {index}: key press to new pixels "
-                      f"median {median:.0f} ms (min {min(samples):.0f}, max {max(samples):.0f},"
-                      f" {len(samples)} presses; load average {load:.1f} on {os.cpu_count()} "
-                      f"CPUs while measuring)")
+                LATENCIES.append(
+                    {
+                        "lesson": lesson,
+                        "widget": index,
+                        "control": "slider",
+                        "median_ms": round(median, 1),
+                        "min_ms": round(min(samples), 1),
+                        "max_ms": round(max(samples), 1),
+                        "presses": len(samples),
+                        "load_1min": round(load, 2),
+                        "cpus": os.cpu_count(),
+                        "measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                    }
+                )
+                print(
+                    f"\n[browser] {lesson} widget {index}: key press to new pixels "
+                    f"median {median:.0f} ms (min {min(samples):.0f}, max {max(samples):.0f},"
+                    f" {len(samples)} presses; load average {load:.1f} on {os.cpu_count()} "
+                    f"CPUs while measuring)"
+                )
             controls += _interact_with_every_control(page, lesson, index)
 
         # Re-running a widget's cell gives a fresh widget that works too.
@@ -509,9 +561,11 @@ def test_lesson_widgets_work_in_jupyterlab(notebook, lab, playwright_browser):
 
         widget_errors = _widget_console_errors(console_errors)
         assert not widget_errors, f"{lesson}: widget errors in the browser console: {widget_errors}"
-        print(f"\n[browser] {lesson}: run all {run_seconds:.1f} s, {count} widgets, {controls} "
-              f"controls exercised, whole test {time.perf_counter() - suite_start:.1f} s"
-              + (f"; other console errors: {console_errors[:5]}" if console_errors else ""))
+        print(
+            f"\n[browser] {lesson}: run all {run_seconds:.1f} s, {count} widgets, {controls} "
+            f"controls exercised, whole test {time.perf_counter() - suite_start:.1f} s"
+            + (f"; other console errors: {console_errors[:5]}" if console_errors else "")
+        )
     except Exception:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{lesson}_failure.png"))
@@ -528,24 +582,39 @@ def test_a_widget_shows_a_refused_value_in_the_widget_and_recovers(lab, playwrig
     """Issue 13: a kernel-editor weight above float32's range, typed in the browser, shows a red
     message in the widget itself (not only in the log console); typing a sensible weight clears
     it and the picture updates again."""
-    source = ("import numpy as np\nfrom lab_utils import kernels\n"
-              "kernels.kernel_editor({'ramp': np.linspace(0, 1, 96 * 96).reshape(96, 96)})")
-    notebook = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {},
-                           "outputs": [], "source": source}],
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                            "language": "python"}},
-                "nbformat": 4, "nbformat_minor": 5}
+    source = (
+        "import numpy as np\nfrom lab_utils import kernels\n"
+        "kernels.kernel_editor({'ramp': np.linspace(0, 1, 96 * 96).reshape(96, 96)})"
+    )
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
+        ],
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     request = urllib.request.Request(
-        f"{lab['url']}/api/contents/widget_error.ipynb?token={lab['token']}", method="PUT",
+        f"{lab['url']}/api/contents/widget_error.ipynb?token={lab['token']}",
+        method="PUT",
         data=json.dumps({"type": "notebook", "content": notebook}).encode(),
-        headers={"Content-Type": "application/json"})
+        headers={"Content-Type": "application/json"},
+    )
     urllib.request.urlopen(request, timeout=30).close()
     context = playwright_browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     try:
         _open_and_run(page, lab, "widget_error.ipynb")
         error = page.locator(".lab-utils-widget-error")
-        weight = page.locator(".jp-OutputArea .widget-text input").nth(4)    # k11, the centre
+        weight = page.locator(".jp-OutputArea .widget-text input").nth(4)  # k11, the centre
         assert not error.is_visible()
         weight.fill("1e39")
         weight.press("Enter")
@@ -575,10 +644,13 @@ def test_students_see_no_nbgrader_panels(lab, playwright_browser):
     context = playwright_browser.new_context()
     page = context.new_page()
     try:
-        page.goto(f"{lab['url']}/lab/workspaces/plugins?reset&token={lab['token']}",
-                  wait_until="domcontentloaded")
-        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell",
-                               timeout=120_000)
+        page.goto(
+            f"{lab['url']}/lab/workspaces/plugins?reset&token={lab['token']}",
+            wait_until="domcontentloaded",
+        )
+        page.wait_for_function(
+            "() => window.jupyterapp && window.jupyterapp.shell", timeout=120_000
+        )
         page.wait_for_timeout(1000)
         active = page.evaluate("""() => window.jupyterapp.listPlugins().filter(
             id => id.includes('nbgrader') && window.jupyterapp.isPluginActivated(id))""")
@@ -595,37 +667,55 @@ def test_presentation_mode_with_voila(tmp_path, playwright_browser):
     # `make present` starts Voila in the project folder, where it reads voila.json.
     shutil.copy2(PROJECT / "voila.json", tmp_path / "voila.json")
     port = _free_port()
-    command = [sys.executable, "-m", "voila", notebook.name, "--no-browser",
-               f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
-               "--show_tracebacks=True", f"--Voila.root_dir={tmp_path}"]
+    command = [
+        sys.executable,
+        "-m",
+        "voila",
+        notebook.name,
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--Voila.port_retries=0",
+        "--show_tracebacks=True",
+        f"--Voila.root_dir={tmp_path}",
+    ]
     log = tmp_path / "voila.log"
     with open(log, "w") as handle:
-        process = subprocess.Popen(command, cwd=tmp_path, stdout=handle,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=handle, stderr=subprocess.STDOUT)
     context = playwright_browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     console_errors = []
-    page.on("console", lambda message: message.type == "error"
-            and console_errors.append(message.text))
+    page.on(
+        "console", lambda message: message.type == "error" and console_errors.append(message.text)
+    )
     page.on("pageerror", lambda error: console_errors.append(f"page error: {error}"))
     try:
         _wait_for_port(port, process, log)
         start = time.perf_counter()
         # Offline, the `load` event can wait forever on CDN stylesheets: domcontentloaded.
-        page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded",
-                  timeout=RUN_ALL_TIMEOUT_S * 1000)
-        page.locator(".widget-slider .noUi-handle").first.wait_for(
-            timeout=RUN_ALL_TIMEOUT_S * 1000)
+        page.goto(
+            f"http://127.0.0.1:{port}/",
+            wait_until="domcontentloaded",
+            timeout=RUN_ALL_TIMEOUT_S * 1000,
+        )
+        page.locator(".widget-slider .noUi-handle").first.wait_for(timeout=RUN_ALL_TIMEOUT_S * 1000)
         # Voila renders cells as they run: wait until its spinner/progress is gone.
         page.wait_for_function(
             "() => !document.querySelector('#loading, .voila-spinner, #voila-progress')"
             " || getComputedStyle(document.querySelector('#loading, .voila-spinner,"
-            " #voila-progress')).display === 'none'", timeout=RUN_ALL_TIMEOUT_S * 1000)
+            " #voila-progress')).display === 'none'",
+            timeout=RUN_ALL_TIMEOUT_S * 1000,
+        )
         seconds = time.perf_counter() - start
-        assert page.locator(".jp-InputArea-editor:visible, .jp-CodeMirrorEditor:visible").count() \
-            == 0, "Voila should show no code"
-        assert page.locator(".jp-RenderedText[data-mime-type="
-                            "'application/vnd.jupyter.stderr'] .ansi-red-fg").count() == 0
+        assert (
+            page.locator(".jp-InputArea-editor:visible, .jp-CodeMirrorEditor:visible").count() == 0
+        ), "Voila should show no code"
+        assert (
+            page.locator(
+                ".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr'] .ansi-red-fg"
+            ).count()
+            == 0
+        )
         assert "Traceback" not in page.locator("body").inner_text()
         page.evaluate(_JS_MARK_AREAS.replace(".jp-Notebook ", ""))
         area = page.locator('[data-test-area="0"]')
@@ -636,11 +726,15 @@ def test_presentation_mode_with_voila(tmp_path, playwright_browser):
         page.screenshot(path=str(ARTIFACTS / f"voila_{notebook.stem}.png"))
         # Offline, CDN resources (MathJax, fonts) fail to load: expected. Anything else is
         # not, e.g. a JupyterLab extension Voila cannot load (#RUNTIME-012, see voila.json).
-        failing = [text for text in console_errors
-                   if not text.startswith("Failed to load resource: net::ERR_")]
+        failing = [
+            text
+            for text in console_errors
+            if not text.startswith("Failed to load resource: net::ERR_")
+        ]
         assert not failing, f"errors in the browser console of Voila's page: {failing}"
-        print(f"\n[browser] Voila: {notebook.stem} rendered with working widgets in "
-              f"{seconds:.1f} s")
+        print(
+            f"\n[browser] Voila: {notebook.stem} rendered with working widgets in {seconds:.1f} s"
+        )
     finally:
         context.close()
         _stop(process)

@@ -10,9 +10,16 @@ from conftest import SHARED_DATA
 from lab_utils import data
 
 IMAGE_SHAPES = {
-    "astronaut": (512, 512, 3), "camera": (512, 512), "chelsea": (300, 451, 3),
-    "coffee": (400, 600, 3), "coins": (303, 384), "rocket": (427, 640, 3),
-    "page": (191, 384), "brick": (512, 512), "gravel": (512, 512), "grass": (512, 512),
+    "astronaut": (512, 512, 3),
+    "camera": (512, 512),
+    "chelsea": (300, 451, 3),
+    "coffee": (400, 600, 3),
+    "coins": (303, 384),
+    "rocket": (427, 640, 3),
+    "page": (191, 384),
+    "brick": (512, 512),
+    "gravel": (512, 512),
+    "grass": (512, 512),
     "grace_hopper": (600, 512, 3),
 }
 
@@ -22,7 +29,7 @@ def test_every_photo_loads_as_uint8_with_its_documented_shape(name, shape):
     image = data.load_image(name)
     assert image.shape == shape
     assert image.dtype == np.uint8
-    assert image.max() > image.min()          # not blank
+    assert image.max() > image.min()  # not blank
 
 
 def test_every_registered_image_is_covered_by_a_shape_test():
@@ -45,11 +52,14 @@ def test_lincoln_is_the_slides_matrix_and_reports_261(capsys):
     assert "261 at row 4, column 3" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("values, error, message", [
-    (np.zeros(3), ValueError, "2-D grid"),
-    ("lincoln", TypeError, "NumPy array"),
-    (np.zeros((2, 2, 2)), ValueError, r"shape \(2, 2, 2\)"),
-])
+@pytest.mark.parametrize(
+    "values, error, message",
+    [
+        (np.zeros(3), ValueError, "2-D grid"),
+        ("lincoln", TypeError, "NumPy array"),
+        (np.zeros((2, 2, 2)), ValueError, r"shape \(2, 2, 2\)"),
+    ],
+)
 def test_out_of_range_pixels_bad_input(values, error, message):
     with pytest.raises(error, match=message):
         data.out_of_range_pixels(values)
@@ -76,11 +86,14 @@ def test_placed_digits_are_deterministic_and_differ_by_seed():
     np.testing.assert_array_equal(first.labels, data.load_dataset("digits").labels)
 
 
-@pytest.mark.parametrize("options, error, message", [
-    ({"canvas": 4}, ValueError, "canvas must be at least 8"),
-    ({"min_size": 20, "max_size": 10}, ValueError, "max_size must be at least 20"),
-    ({"canvas": 32.0}, TypeError, "canvas must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "options, error, message",
+    [
+        ({"canvas": 4}, ValueError, "canvas must be at least 8"),
+        ({"min_size": 20, "max_size": 10}, ValueError, "max_size must be at least 20"),
+        ({"canvas": 32.0}, TypeError, "canvas must be a whole number"),
+    ],
+)
 def test_placed_digits_bad_options(options, error, message):
     with pytest.raises(error, match=message):
         data.load_dataset("placed_digits", **options)
@@ -104,6 +117,7 @@ def test_kind_mismatch_says_which_loader_to_use():
 
 # --- the download cache ---------------------------------------------------------------------
 
+
 def _source_file(tmp_path, content=b"pixels" * 100):
     source = tmp_path / "source.bin"
     source.write_bytes(content)
@@ -115,7 +129,7 @@ def test_fetch_file_downloads_verifies_and_reuses_the_cache(cache, tmp_path, mon
     source, digest = _source_file(tmp_path)
     path = data.fetch_file(source.as_uri(), "copy.bin", digest)
     assert path == cache / "copy.bin" and path.read_bytes() == source.read_bytes()
-    source.unlink()                                   # a second call must not download
+    source.unlink()  # a second call must not download
     assert data.fetch_file(source.as_uri(), "copy.bin", digest) == path
 
 
@@ -124,7 +138,7 @@ def test_fetch_file_rejects_a_download_with_the_wrong_checksum(cache, tmp_path, 
     source, _ = _source_file(tmp_path)
     with pytest.raises(data.DownloadError, match="has sha256 .* expected 0000"):
         data.fetch_file(source.as_uri(), "copy.bin", "0" * 64)
-    assert list(cache.iterdir()) == []                # nothing half-written is left
+    assert list(cache.iterdir()) == []  # nothing half-written is left
 
 
 def test_a_corrupted_cache_file_is_detected_and_set_aside(cache, tmp_path, monkeypatch, capsys):
@@ -168,8 +182,7 @@ def test_olivetti_offline_returns_a_labelled_substitute(cache, capsys):
     assert faces.substitute and "SUBSTITUTE" in faces.note
     assert "SUBSTITUTE for the Olivetti faces" in capsys.readouterr().out
     assert faces.images.shape == (400, 64, 64) and np.bincount(faces.labels).tolist() == [10] * 40
-    np.testing.assert_array_equal(faces.images,
-                                  data.load_dataset("olivetti_faces", seed=1).images)
+    np.testing.assert_array_equal(faces.images, data.load_dataset("olivetti_faces", seed=1).images)
 
 
 def test_a_corrupted_olivetti_file_is_not_used(cache, capsys):

@@ -11,6 +11,7 @@ from lab_utils import data, detection, detectors
 
 # --- scenes ----------------------------------------------------------------------------------
 
+
 def test_digit_scenes_are_deterministic_and_boxes_fit():
     first = data.load_dataset("digit_scenes", count=20, seed=3)
     second = data.load_dataset("digit_scenes", count=20, seed=3)
@@ -33,6 +34,7 @@ def test_scene_generator_rejects_bad_arguments():
 
 
 # --- widgets ---------------------------------------------------------------------------------
+
 
 def test_widgets_render_and_respond():
     scenes = detection.generate_scenes(4, seed=0)
@@ -67,8 +69,9 @@ from lab_utils import exercises  # noqa: E402
 
 
 def _xywh_to_xyxy(boxes):
-    return np.column_stack([boxes[:, 0], boxes[:, 1], boxes[:, 0] + boxes[:, 2],
-                            boxes[:, 1] + boxes[:, 3]])
+    return np.column_stack(
+        [boxes[:, 0], boxes[:, 1], boxes[:, 0] + boxes[:, 2], boxes[:, 1] + boxes[:, 3]]
+    )
 
 
 def _iou(a, b):
@@ -98,7 +101,7 @@ def _match(found, scores, truths, threshold, order=None):
     found_xyxy = _xywh_to_xyxy(np.asarray(found, float))
     truths_xyxy = _xywh_to_xyxy(np.asarray(truths, float).reshape(-1, 4))
     matched, taken = [-1] * len(found), set()
-    for index in (np.argsort(-scores) if order is None else order):
+    for index in np.argsort(-scores) if order is None else order:
         best, best_iou = -1, threshold
         for truth in range(len(truths_xyxy)):
             overlap = _iou(found_xyxy[index], truths_xyxy[truth])
@@ -110,8 +113,13 @@ def _match(found, scores, truths, threshold, order=None):
     return matched
 
 
-RIGHT = {"check_xywh_to_xyxy": _xywh_to_xyxy, "check_iou": _iou, "check_nms": _nms,
-         "check_multitask_loss": _loss, "check_match_detections": _match}
+RIGHT = {
+    "check_xywh_to_xyxy": _xywh_to_xyxy,
+    "check_iou": _iou,
+    "check_nms": _nms,
+    "check_multitask_loss": _loss,
+    "check_match_detections": _match,
+}
 
 
 @pytest.mark.parametrize("name", sorted(RIGHT))
@@ -124,6 +132,7 @@ def test_checks_pass_right_answers(name, keras, capsys):
 def test_checks_report_unstarted_exercises(name, keras):
     def not_started(*args):
         raise NotImplementedError()
+
     with pytest.raises(exercises.ExerciseNotStarted):
         getattr(detection, name)(not_started)
 
@@ -147,8 +156,9 @@ def _inclusive_iou(a, b):
     width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]) + 1)
     height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]) + 1)
     inter = width * height
-    return inter / ((a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1)
-                    * (b[3] - b[1] + 1) - inter)
+    return inter / (
+        (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inter
+    )
 
 
 def _xywh_iou(a, b):
@@ -233,41 +243,77 @@ WRONG = [
     ("check_nms", lambda boxes, scores, t: list(range(len(boxes))), "kept every box"),
     ("check_nms", lambda boxes, scores, t: boxes[_nms(boxes, scores, t)], "returned boxes"),
     ("check_multitask_loss", lambda p, y, b, t, w: _loss(p, y, b, t, 1.0), "box_weight is not"),
-    ("check_multitask_loss",
-     lambda p, y, b, t, w: _loss(p, y, b, t, 0) + w * np.mean(np.abs(b - t)), "L1"),
-    ("check_multitask_loss",
-     lambda p, y, b, t, w: -np.mean(np.log(p.max(axis=1))) + w * np.mean((b - t) ** 2),
-     "TRUE class"),
+    (
+        "check_multitask_loss",
+        lambda p, y, b, t, w: _loss(p, y, b, t, 0) + w * np.mean(np.abs(b - t)),
+        "L1",
+    ),
+    (
+        "check_multitask_loss",
+        lambda p, y, b, t, w: -np.mean(np.log(p.max(axis=1))) + w * np.mean((b - t) ** 2),
+        "TRUE class",
+    ),
     ("check_match_detections", _duplicate_match, "only once"),
     ("check_match_detections", _unsorted_match, "highest score"),
     # careless-student answers reviewed after the first version of the checks:
     ("check_iou", lambda a, b: int(_iou(a, b)), "whole number"),
-    ("check_iou", lambda a, b: max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-     * max(0.0, min(a[3], b[3]) - max(a[1], b[1])), "intersection's area"),
-    ("check_multitask_loss", lambda p, y, b, t, w: -np.mean(p[np.arange(len(y)), y])
-     + w * np.mean((b - t) ** 2), "LOG"),
-    ("check_multitask_loss", lambda p, y, b, t, w: -np.mean(np.log10(p[np.arange(len(y)), y]))
-     + w * np.mean((b - t) ** 2), "log10"),
-    ("check_multitask_loss", lambda p, y, b, t, w: -np.mean(np.log(p))
-     + w * np.mean((b - t) ** 2), "EVERY class"),
-    ("check_multitask_loss", lambda p, y, b, t, w: -np.mean(np.log(p[:, y]))
-     + w * np.mean((b - t) ** 2), r"N x N"),
-    ("check_multitask_loss", lambda p, y, b, t, w: -np.sum(np.log(p[np.arange(len(y)), y]))
-     + w * np.mean((b - t) ** 2), "summed"),
-    ("check_multitask_loss", lambda p, y, b, t, w: _loss(p, y, b, t, 0)
-     + w * np.mean((b - t) ** 2) / 2, "factor 1/2"),
+    (
+        "check_iou",
+        lambda a, b: (
+            max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+            * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        ),
+        "intersection's area",
+    ),
+    (
+        "check_multitask_loss",
+        lambda p, y, b, t, w: -np.mean(p[np.arange(len(y)), y]) + w * np.mean((b - t) ** 2),
+        "LOG",
+    ),
+    (
+        "check_multitask_loss",
+        lambda p, y, b, t, w: (
+            -np.mean(np.log10(p[np.arange(len(y)), y])) + w * np.mean((b - t) ** 2)
+        ),
+        "log10",
+    ),
+    (
+        "check_multitask_loss",
+        lambda p, y, b, t, w: -np.mean(np.log(p)) + w * np.mean((b - t) ** 2),
+        "EVERY class",
+    ),
+    (
+        "check_multitask_loss",
+        lambda p, y, b, t, w: -np.mean(np.log(p[:, y])) + w * np.mean((b - t) ** 2),
+        r"N x N",
+    ),
+    (
+        "check_multitask_loss",
+        lambda p, y, b, t, w: -np.sum(np.log(p[np.arange(len(y)), y])) + w * np.mean((b - t) ** 2),
+        "summed",
+    ),
+    (
+        "check_multitask_loss",
+        lambda p, y, b, t, w: _loss(p, y, b, t, 0) + w * np.mean((b - t) ** 2) / 2,
+        "factor 1/2",
+    ),
     ("check_match_detections", _first_above_match, "overlaps MOST"),
     ("check_match_detections", _strict_match, ">= threshold"),
     ("check_match_detections", _unconverted_match, "convert them to corners"),
-    ("check_match_detections", lambda *arguments: np.array(_match(*arguments)) >= 0,
-     "INDEX"),
-    ("check_match_detections",
-     lambda *arguments: [None if v < 0 else v for v in _match(*arguments)], "write -1"),
+    ("check_match_detections", lambda *arguments: np.array(_match(*arguments)) >= 0, "INDEX"),
+    (
+        "check_match_detections",
+        lambda *arguments: [None if v < 0 else v for v in _match(*arguments)],
+        "write -1",
+    ),
 ]
 
 
-@pytest.mark.parametrize("name, wrong, message", WRONG,
-                         ids=[f"{name}-{index}" for index, (name, _, _) in enumerate(WRONG)])
+@pytest.mark.parametrize(
+    "name, wrong, message",
+    WRONG,
+    ids=[f"{name}-{index}" for index, (name, _, _) in enumerate(WRONG)],
+)
 def test_checks_name_typical_mistakes(name, wrong, message, keras):
     with pytest.raises(exercises.ExerciseIncorrect, match=message):
         getattr(detection, name)(wrong)
@@ -280,13 +326,24 @@ def test_checks_refuse_a_value_instead_of_a_function(keras):
 
 @pytest.mark.parametrize("name", sorted(RIGHT))
 def test_checks_answer_hostile_results_with_an_exercise_message(name, keras):
-    for answer in [float("nan"), float("inf"), 10**400, None, "12", np.array([np.nan]),
-                   np.float32(np.nan), object(), [1, 2], np.zeros((3, 3))]:
+    for answer in [
+        float("nan"),
+        float("inf"),
+        10**400,
+        None,
+        "12",
+        np.array([np.nan]),
+        np.float32(np.nan),
+        object(),
+        [1, 2],
+        np.zeros((3, 3)),
+    ]:
         with pytest.raises((exercises.ExerciseIncorrect, exercises.ExerciseNotStarted)):
             getattr(detection, name)(lambda *args, answer=answer: answer)
 
 
 # --- bad inputs of the other public functions ------------------------------------------------
+
 
 def test_bad_inputs_name_what_was_expected():
     scenes = detection.generate_scenes(3, seed=0)
@@ -316,11 +373,15 @@ def test_bad_inputs_name_what_was_expected():
 
 def test_coco_evaluation_is_one_for_the_truth_and_lower_for_shifted_boxes():
     scenes = detection.generate_scenes(10, seed=4)
-    perfect = [{"boxes": b, "scores": np.ones(len(b)), "labels": y}
-               for b, y in zip(scenes.boxes, scenes.labels)]
+    perfect = [
+        {"boxes": b, "scores": np.ones(len(b)), "labels": y}
+        for b, y in zip(scenes.boxes, scenes.labels)
+    ]
     assert detection.coco_evaluation(scenes, perfect)["map_50"] == pytest.approx(1.0)
-    shifted = [{"boxes": b + [b[0, 2] * 0.6, 0, 0, 0], "scores": np.ones(len(b)), "labels": y}
-               for b, y in zip(scenes.boxes, scenes.labels)]
+    shifted = [
+        {"boxes": b + [b[0, 2] * 0.6, 0, 0, 0], "scores": np.ones(len(b)), "labels": y}
+        for b, y in zip(scenes.boxes, scenes.labels)
+    ]
     assert detection.coco_evaluation(scenes, shifted)["map_50_95"] < 0.5
 
 
@@ -348,11 +409,17 @@ def test_sliding_windows_and_proposal_recall():
 
 def test_precision_recall_counts():
     counts = detection.precision_recall([[0, 0, 10, 10], [50, 50, 5, 5]], [[1, 1, 10, 10]])
-    assert counts == {"true_positives": 1, "false_positives": 1, "misses": 0,
-                      "precision": 0.5, "recall": 1.0}
+    assert counts == {
+        "true_positives": 1,
+        "false_positives": 1,
+        "misses": 0,
+        "precision": 0.5,
+        "recall": 1.0,
+    }
 
 
 # --- models: shapes, the viewer, and the cached fit -------------------------------------------
+
 
 def test_detector_shapes_and_viewer_with_an_untrained_model(keras):
     model = detection.centernet_model(width=8)
@@ -366,14 +433,17 @@ def test_detector_shapes_and_viewer_with_an_untrained_model(keras):
     assert viewer.state["index"] == 2
     single = detection.single_object_model((32, 32, 1), 10)
     outputs = single(np.zeros((2, 32, 32, 1), np.float32), training=False)
-    assert {name: tuple(value.shape) for name, value in outputs.items()} == \
-        {"class": (2, 10), "box": (2, 4)}
+    assert {name: tuple(value.shape) for name, value in outputs.items()} == {
+        "class": (2, 10),
+        "box": (2, 4),
+    }
 
 
 @pytest.mark.slow
 def test_fit_trains_then_loads_the_same_training_from_the_cache(keras, cache, capsys):
-    scenes = detection.generate_scenes(16, size=32, min_digit=12, max_digit=20, max_objects=1,
-                                       seed=7)
+    scenes = detection.generate_scenes(
+        16, size=32, min_digit=12, max_digit=20, max_objects=1, seed=7
+    )
     first = detection.train_single_object(scenes, epochs=1, seed=0)
     second = detection.train_single_object(scenes, epochs=1, seed=0)
     assert not first.from_cache and second.from_cache
@@ -381,8 +451,13 @@ def test_fit_trains_then_loads_the_same_training_from_the_cache(keras, cache, ca
     for a, b in zip(first.model.get_weights(), second.model.get_weights()):
         assert np.allclose(a, b)
     with pytest.raises(TypeError, match="loss_name"):
-        detection.fit(first.model, scenes.images, detection.single_object_targets(scenes),
-                      loss="mse", loss_name="")
+        detection.fit(
+            first.model,
+            scenes.images,
+            detection.single_object_targets(scenes),
+            loss="mse",
+            loss_name="",
+        )
 
 
 def test_selective_search_order_repeats_with_its_seed():
@@ -394,17 +469,20 @@ def test_selective_search_order_repeats_with_its_seed():
 
 # --- classical detectors (lab_utils.detectors) -----------------------------------------------
 
+
 def test_gray_conversion_uses_the_luma_weights():
     colours = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]]], np.uint8)
-    assert detectors.as_gray_uint8(colours).tolist() == [[76, 150, 29, 255]]   # 0.299 R ...
-    assert np.array_equal(detectors.as_gray_uint8(colours / 255.0),
-                          detectors.as_gray_uint8(colours))
+    assert detectors.as_gray_uint8(colours).tolist() == [[76, 150, 29, 255]]  # 0.299 R ...
+    assert np.array_equal(
+        detectors.as_gray_uint8(colours / 255.0), detectors.as_gray_uint8(colours)
+    )
     assert detectors.as_rgb_uint8(np.full((2, 3), 0.5)).shape == (2, 3, 3)
 
 
 def test_haar_cascades_are_loaded_once_and_find_the_annotated_faces():
-    assert detectors.haar_cascade("frontalface_default") is \
-        detectors.haar_cascade("frontalface_default")
+    assert detectors.haar_cascade("frontalface_default") is detectors.haar_cascade(
+        "frontalface_default"
+    )
     assert set(detection.HAAR_CASCADES.values()) <= set(detectors.haar_cascade_names())
     table = data.load_table("detection_photos")
     for name in ("astronaut", "grace_hopper"):
@@ -422,12 +500,13 @@ def test_dlib_s_cnn_model_is_loaded_once_per_process(monkeypatch):
     assert detectors.dlib_model("cnn") is detectors.dlib_model("cnn")
     loads = []
     load = dlib.cnn_face_detection_model_v1
-    monkeypatch.setattr(dlib, "cnn_face_detection_model_v1",
-                        lambda *args: loads.append(args) or load(*args))
+    monkeypatch.setattr(
+        dlib, "cnn_face_detection_model_v1", lambda *args: loads.append(args) or load(*args)
+    )
     for _ in range(3):
         boxes, _seconds = detection.dlib_detect(np.zeros((40, 40, 3), np.uint8), "cnn")
         assert boxes.shape == (0, 4)
-    assert loads == []                  # every call used the model loaded above
+    assert loads == []  # every call used the model loaded above
 
 
 def test_dlib_finds_the_annotated_face_in_original_pixels():

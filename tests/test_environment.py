@@ -12,7 +12,7 @@ PIN = re.compile(r"^\s*-?\s*([A-Za-z0-9_.\-\[\]]+)==([^\s#;]+)")
 def _pins(path, start_after=None):
     lines = path.read_text().splitlines()
     if start_after is not None:
-        lines = lines[next(i for i, line in enumerate(lines) if line.strip() == start_after) + 1:]
+        lines = lines[next(i for i, line in enumerate(lines) if line.strip() == start_after) + 1 :]
     pins = {}
     for line in lines:
         match = PIN.match(line)
@@ -37,8 +37,9 @@ def test_environment_yml_pins_exactly_the_versions_of_the_requirement_files():
 def test_every_direct_pin_agrees_with_the_lock_file(path):
     locked = _pins(PROJECT / "constraints.txt")
     for name, version in _pins(path).items():
-        assert locked.get(name.split("[")[0]) == version, \
+        assert locked.get(name.split("[")[0]) == version, (
             f"{name}=={version} in {path.name} but {locked.get(name)} in constraints.txt: run make lock"
+        )
 
 
 def test_opencv_stays_below_5():

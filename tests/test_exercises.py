@@ -11,6 +11,7 @@ from lab_utils import exercises
 def test_call_turns_not_implemented_into_exercise_not_started():
     def unsolved(x):
         raise NotImplementedError()
+
     with pytest.raises(exercises.ExerciseNotStarted, match="f is not written yet"):
         exercises.call(unsolved, 1, name="f")
     assert issubclass(exercises.ExerciseNotStarted, NotImplementedError)
@@ -19,8 +20,11 @@ def test_call_turns_not_implemented_into_exercise_not_started():
 def test_call_reports_other_exceptions_with_the_arguments():
     def broken(x):
         return x["key"]
-    with pytest.raises(exercises.ExerciseIncorrect,
-                       match=r"(?s)f raised IndexError.*array of shape \(2, 3\), dtype float64"):
+
+    with pytest.raises(
+        exercises.ExerciseIncorrect,
+        match=r"(?s)f raised IndexError.*array of shape \(2, 3\), dtype float64",
+    ):
         exercises.call(broken, np.zeros((2, 3)), name="f", hint="index with integers")
 
 
@@ -29,38 +33,50 @@ def test_call_hides_student_prints(capsys):
     assert capsys.readouterr().out == ""
 
 
-@pytest.mark.parametrize("result, message", [
-    (None, "returned None. Did you forget `return`"),
-    ([1.0, 2.0], "returned a list; expected a NumPy array of shape \\(2,\\)"),
-    (np.zeros(3), "has shape \\(3,\\); expected \\(2,\\)"),
-    (np.array([1, 2]), "has dtype int64; expected a float array"),
-    (np.array([1.0, np.nan]), "NaN or infinite"),
-    (np.array([1.0, 5.0]), r"at index \(1,\) it is 5.0, expected 2.0"),
-    (np.array(["a", "b"]), "has dtype <U1; expected numbers"),
-    (np.array([True, False]), r"has dtype bool \(True/False\).*astype\(float\)"),
-])
+@pytest.mark.parametrize(
+    "result, message",
+    [
+        (None, "returned None. Did you forget `return`"),
+        ([1.0, 2.0], "returned a list; expected a NumPy array of shape \\(2,\\)"),
+        (np.zeros(3), "has shape \\(3,\\); expected \\(2,\\)"),
+        (np.array([1, 2]), "has dtype int64; expected a float array"),
+        (np.array([1.0, np.nan]), "NaN or infinite"),
+        (np.array([1.0, 5.0]), r"at index \(1,\) it is 5.0, expected 2.0"),
+        (np.array(["a", "b"]), "has dtype <U1; expected numbers"),
+        (np.array([True, False]), r"has dtype bool \(True/False\).*astype\(float\)"),
+    ],
+)
 def test_expect_array_explains_the_first_problem(result, message):
     with pytest.raises(exercises.ExerciseIncorrect, match=message):
         exercises.expect_array(result, np.array([1.0, 2.0]), name="r", hint="h")
 
 
 def test_expect_array_names_a_known_mistake_and_adds_the_hint():
-    with pytest.raises(exercises.ExerciseIncorrect,
-                       match="(?s)is not right yet: doubled.*\nHint: halve it"):
-        exercises.expect_array(np.array([2.0, 4.0]), np.array([1.0, 2.0]), name="r",
-                               hint="halve it", known_mistakes=[(np.array([2.0, 4.0]), "doubled")])
+    with pytest.raises(
+        exercises.ExerciseIncorrect, match="(?s)is not right yet: doubled.*\nHint: halve it"
+    ):
+        exercises.expect_array(
+            np.array([2.0, 4.0]),
+            np.array([1.0, 2.0]),
+            name="r",
+            hint="halve it",
+            known_mistakes=[(np.array([2.0, 4.0]), "doubled")],
+        )
 
 
 def test_expect_array_accepts_a_close_answer():
     exercises.expect_array(np.array([1.0, 2.0 + 1e-9]), np.array([1.0, 2.0]), name="r")
 
 
-@pytest.mark.parametrize("result, message", [
-    ("3", "expected a single number"),
-    (True, "expected a single number"),
-    (float("inf"), "expected a finite number"),
-    (4.0, "returned 4; expected 3"),
-])
+@pytest.mark.parametrize(
+    "result, message",
+    [
+        ("3", "expected a single number"),
+        (True, "expected a single number"),
+        (float("inf"), "expected a finite number"),
+        (4.0, "returned 4; expected 3"),
+    ],
+)
 def test_expect_number(result, message):
     with pytest.raises(exercises.ExerciseIncorrect, match=message):
         exercises.expect_number(result, 3.0, name="n")
@@ -68,7 +84,9 @@ def test_expect_number(result, message):
 
 
 def test_require_function_rejects_a_value():
-    with pytest.raises(exercises.ExerciseIncorrect, match="should be a function, but it is ndarray"):
+    with pytest.raises(
+        exercises.ExerciseIncorrect, match="should be a function, but it is ndarray"
+    ):
         exercises.require_function(np.zeros(2), "to_grayscale")
 
 
@@ -86,6 +104,7 @@ def test_passed_prints_the_success_line(capsys):
 def test_solution_or_keeps_a_passing_function(capsys):
     def double(x):
         return 2 * x
+
     assert exercises.solution_or(double, check=_check_double, fallback=np.negative) is double
     assert capsys.readouterr().out == ""
 
@@ -94,6 +113,7 @@ def test_solution_or_keeps_a_passing_function(capsys):
 def test_solution_or_falls_back_and_says_so(student, capsys):
     def unsolved(x):
         raise NotImplementedError()
+
     student = student or unsolved
     assert exercises.solution_or(student, check=_check_double, fallback=np.negative) is np.negative
     assert "the cells below use numpy's negative" in capsys.readouterr().out
@@ -101,8 +121,11 @@ def test_solution_or_falls_back_and_says_so(student, capsys):
 
 def test_solution_or_names_a_kit_function_naturally(capsys):
     from lab_utils import kernels
-    assert exercises.solution_or(lambda x: 3 * x, check=_check_double,
-                                 fallback=kernels.correlate) is kernels.correlate
+
+    assert (
+        exercises.solution_or(lambda x: 3 * x, check=_check_double, fallback=kernels.correlate)
+        is kernels.correlate
+    )
     assert "the cells below use the kit's correlate." in capsys.readouterr().out
 
 
@@ -118,7 +141,9 @@ def _notebook_cell(source: str, name: str) -> dict:
 def test_forbid_calls_rejects_a_notebook_function_that_calls_the_reference():
     namespace = _notebook_cell(
         "import numpy as np\ndef to_float(image):\n    return np.asarray(image, float)\n"
-        "def lookup(image):\n    return img_as_float(image)\n", "<cell-1>")
+        "def lookup(image):\n    return img_as_float(image)\n",
+        "<cell-1>",
+    )
     exercises.forbid_calls(namespace["to_float"], ["img_as_float"], exercise="normalise")
     with pytest.raises(exercises.ExerciseIncorrect, match=r"normalise calls img_as_float\(\)"):
         exercises.forbid_calls(namespace["lookup"], ["img_as_float"], exercise="normalise")
@@ -132,13 +157,15 @@ def test_exercise_errors_render_as_their_message_only():
 
 
 def test_forbid_calls_ignores_comments_docstrings_and_strings_and_matches_dotted_calls():
-    source = ('def by_hand(image):\n'
-              '    """Like correlate2d(image, kernel), written out."""\n'
-              '    # same as signal.correlate2d(image, kernel) but by hand\n'
-              '    label = "correlate2d(x)"\n'
-              '    return image\n'
-              'def dotted(z):\n'
-              '    return keras.activations.sigmoid(z)\n')
+    source = (
+        "def by_hand(image):\n"
+        '    """Like correlate2d(image, kernel), written out."""\n'
+        "    # same as signal.correlate2d(image, kernel) but by hand\n"
+        '    label = "correlate2d(x)"\n'
+        "    return image\n"
+        "def dotted(z):\n"
+        "    return keras.activations.sigmoid(z)\n"
+    )
     namespace = _notebook_cell(source, "<cell-2>")
     exercises.forbid_calls(namespace["by_hand"], ["correlate2d"], exercise="conv2d_loops")
     with pytest.raises(exercises.ExerciseIncorrect, match=r"calls activations.sigmoid\(\)"):
@@ -147,15 +174,18 @@ def test_forbid_calls_ignores_comments_docstrings_and_strings_and_matches_dotted
 
 # --- the checker runner (exercises.checker) ---------------------------------------------------
 
+
 def _make_square_check(**options):
     """A check made with the runner: squares must match x * x; np.outer is forbidden (the
     runner's run-time watch sees Python and built-in functions, not NumPy ufuncs)."""
+
     @exercises.checker("square", forbid=["numpy.outer"], **options)
     def check_square(student):
         x = np.arange(4.0)
         exercises.expect_array(student(x, name="square(x)"), x * x, name="square(x)")
-        np.random.random()      # a check may draw numbers; the notebook's state is restored
+        np.random.random()  # a check may draw numbers; the notebook's state is restored
         return 1
+
     return check_square
 
 
@@ -180,6 +210,7 @@ def test_checker_stops_an_endless_loop_with_a_clear_message():
     def endless(x):
         while True:
             pass
+
     with pytest.raises(exercises.ExerciseIncorrect, match="did not finish within 0.3 s"):
         check(endless)
 
@@ -188,11 +219,13 @@ def test_checker_stops_an_endless_loop_while_sigint_is_ignored():
     # CI hung here once: something earlier in the session had set SIGINT to be ignored, and
     # _thread.interrupt_main does nothing then.
     import signal
+
     check = _make_square_check(time_limit=0.3)
 
     def endless(x):
         while True:
             pass
+
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with pytest.raises(exercises.ExerciseIncorrect, match="did not finish within 0.3 s"):
@@ -213,6 +246,7 @@ def test_checker_stops_a_loop_that_swallows_the_first_interrupt():
             pass
         while True:
             pass
+
     with pytest.raises(exercises.ExerciseIncorrect, match="did not finish within 0.3 s"):
         check(stubborn)
 
@@ -244,6 +278,7 @@ def test_checker_reports_not_started_and_wrong_values():
 
     def unsolved(x):
         raise NotImplementedError()
+
     with pytest.raises(exercises.ExerciseNotStarted):
         check(unsolved)
     with pytest.raises(exercises.ExerciseIncorrect, match="differs"):
@@ -252,10 +287,17 @@ def test_checker_reports_not_started_and_wrong_values():
         check(3.0)
 
 
-@pytest.mark.parametrize("value, expected_type", [
-    (np.float64(2.5), float), (np.int32(3), int), (np.bool_(True), bool),
-    ((1, np.float32(2.0)), tuple), ([np.zeros(2)], list), ({"a": np.int64(1)}, dict),
-])
+@pytest.mark.parametrize(
+    "value, expected_type",
+    [
+        (np.float64(2.5), float),
+        (np.int32(3), int),
+        (np.bool_(True), bool),
+        ((1, np.float32(2.0)), tuple),
+        ([np.zeros(2)], list),
+        ({"a": np.int64(1)}, dict),
+    ],
+)
 def test_plain_rebuilds_values_from_built_in_types(value, expected_type):
     result = exercises.plain(value)
     assert type(result) is expected_type
@@ -265,6 +307,7 @@ def test_plain_strips_number_and_array_subclasses():
     class Sneaky(float):
         def __eq__(self, other):
             return True
+
     assert type(exercises.plain(Sneaky(1.0))) is float
     assert exercises.plain(Sneaky(1.0)) != 2.0
     view = np.zeros(3).view(np.ma.MaskedArray)
@@ -282,10 +325,10 @@ def test_checker_watches_methods_and_classes_named_by_their_path():
         return 1
 
     check_wrap(lambda text: text[:3] + "\n" + text[4:])
-    make = getattr(textwrap, "Text" + "Wrapper")        # invisible to the static source check
+    make = getattr(textwrap, "Text" + "Wrapper")  # invisible to the static source check
     with pytest.raises(exercises.ExerciseIncorrect, match=r"calls textwrap\.TextWrapper\(\)"):
         check_wrap(lambda text: "\n".join(make(width=3).wrap(text)))
-    wrapper = textwrap.TextWrapper(width=3)              # made outside the check
+    wrapper = textwrap.TextWrapper(width=3)  # made outside the check
     with pytest.raises(exercises.ExerciseIncorrect, match=r"TextWrapper\.fill\(\)"):
         check_wrap(lambda text: getattr(wrapper, "fi" + "ll")(text))
 
@@ -294,8 +337,11 @@ def test_forbid_calls_allows_a_notebook_helper_with_the_library_function_s_name(
     namespace = _notebook_cell(
         "import numpy as np\ndef sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n"
         "def sigmoid_derivative(z):\n    s = sigmoid(z)\n    return s * (1 - s)\n"
-        "def borrowed(z):\n    return keras.activations.sigmoid(z)\n", "<cell-helper>")
-    exercises.forbid_calls(namespace["sigmoid_derivative"], ["sigmoid"],
-                           exercise="sigmoid_derivative")
+        "def borrowed(z):\n    return keras.activations.sigmoid(z)\n",
+        "<cell-helper>",
+    )
+    exercises.forbid_calls(
+        namespace["sigmoid_derivative"], ["sigmoid"], exercise="sigmoid_derivative"
+    )
     with pytest.raises(exercises.ExerciseIncorrect, match=r"calls sigmoid\(\)"):
         exercises.forbid_calls(namespace["borrowed"], ["sigmoid"], exercise="sigmoid")

@@ -24,14 +24,18 @@ def olivetti():
 
 
 def test_importing_faces_imports_neither_tensorflow_nor_opencv_nor_dlib():
-    code = ("import sys, lab_utils.faces; "
-            "print(*[m in sys.modules for m in ('tensorflow', 'keras', 'cv2', 'dlib')])")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
+    code = (
+        "import sys, lab_utils.faces; "
+        "print(*[m in sys.modules for m in ('tensorflow', 'keras', 'cv2', 'dlib')])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.split() == ["False"] * 4
 
 
 # --- identity splits ----------------------------------------------------------------------------
+
 
 def test_identity_split_keeps_people_apart(olivetti):
     split = faces.identity_split(olivetti, range(30, 40), range(25, 30), size=32)
@@ -50,15 +54,18 @@ def test_identity_split_works_on_the_offline_substitute(cache):
     assert split.identities()["test"] == list(range(10)) and len(split.validation_labels) == 0
 
 
-@pytest.mark.parametrize("arguments, error, message", [
-    ((np.zeros((4, 8, 8)),), TypeError, r"data\.Dataset"),
-    (("OLIVETTI",), TypeError, r"data\.Dataset"),
-    ((None, [45]), ValueError, "not in the dataset"),
-    ((None, []), ValueError, "empty"),
-    ((None, [1, 2], [2, 3]), ValueError, "both the test and the validation"),
-    ((None, "0-9"), TypeError, "list of person numbers"),
-    ((None, range(0, 39)), ValueError, "fewer than two people"),
-])
+@pytest.mark.parametrize(
+    "arguments, error, message",
+    [
+        ((np.zeros((4, 8, 8)),), TypeError, r"data\.Dataset"),
+        (("OLIVETTI",), TypeError, r"data\.Dataset"),
+        ((None, [45]), ValueError, "not in the dataset"),
+        ((None, []), ValueError, "empty"),
+        ((None, [1, 2], [2, 3]), ValueError, "both the test and the validation"),
+        ((None, "0-9"), TypeError, "list of person numbers"),
+        ((None, range(0, 39)), ValueError, "fewer than two people"),
+    ],
+)
 def test_identity_split_rejects_bad_inputs(olivetti, arguments, error, message):
     arguments = (olivetti if arguments[0] is None else arguments[0],) + arguments[1:]
     with pytest.raises(error, match=message):
@@ -77,21 +84,25 @@ def test_as_faces_names_colour_and_shape_problems():
 
 # --- distances and verification -------------------------------------------------------------
 
+
 def test_squared_distances_match_scipy():
     a, b = RNG.normal(size=(7, 5)), RNG.normal(size=(4, 5))
-    np.testing.assert_allclose(faces.squared_distances(a), cdist(a, a, "sqeuclidean"),
-                               atol=1e-10)
-    np.testing.assert_allclose(faces.squared_distances(a, b), cdist(a, b, "sqeuclidean"),
-                               atol=1e-10)
+    np.testing.assert_allclose(faces.squared_distances(a), cdist(a, a, "sqeuclidean"), atol=1e-10)
+    np.testing.assert_allclose(
+        faces.squared_distances(a, b), cdist(a, b, "sqeuclidean"), atol=1e-10
+    )
     assert np.all(np.diag(faces.squared_distances(a)) == 0)
 
 
-@pytest.mark.parametrize("embeddings, message", [
-    (np.zeros(5), r"shape \(N, D\)"),
-    (np.zeros((0, 3)), "empty"),
-    (np.array([[0.0, np.nan]]), "NaN"),
-    ("abc", "NumPy array"),
-])
+@pytest.mark.parametrize(
+    "embeddings, message",
+    [
+        (np.zeros(5), r"shape \(N, D\)"),
+        (np.zeros((0, 3)), "empty"),
+        (np.array([[0.0, np.nan]]), "NaN"),
+        ("abc", "NumPy array"),
+    ],
+)
 def test_embeddings_are_checked(embeddings, message):
     with pytest.raises((ValueError, TypeError), match=message):
         faces.squared_distances(embeddings)
@@ -109,8 +120,13 @@ def test_pair_distances_and_roc_agree_with_a_direct_count():
     assert distances.shape == same.shape == (66,) and same.sum() == 12
     roc = faces.verification_roc(distances, same)
     # AUC = probability that a random same-person pair is closer than a different-person pair
-    direct = np.mean([(d_same < d_diff) + 0.5 * (d_same == d_diff)
-                      for d_same in distances[same] for d_diff in distances[~same]])
+    direct = np.mean(
+        [
+            (d_same < d_diff) + 0.5 * (d_same == d_diff)
+            for d_same in distances[same]
+            for d_diff in distances[~same]
+        ]
+    )
     assert roc.auc == pytest.approx(direct)
     assert roc.true_accept[-1] == 1 and roc.false_accept[-1] == 1
     separable = np.repeat(np.eye(4) * 10, 3, axis=0) + RNG.normal(scale=0.01, size=(12, 4))
@@ -121,10 +137,14 @@ def test_error_rates_and_best_threshold():
     distances = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
     same = np.array([True, True, False, True, False, False])
     rates = faces.error_rates(distances, same, 0.25)
-    assert rates == {"threshold": 0.25, "false_accept": 0.0, "false_reject": pytest.approx(1 / 3),
-                     "accuracy": pytest.approx(5 / 6)}
+    assert rates == {
+        "threshold": 0.25,
+        "false_accept": 0.0,
+        "false_reject": pytest.approx(1 / 3),
+        "accuracy": pytest.approx(5 / 6),
+    }
     threshold = faces.best_threshold(distances, same)
-    assert threshold in (0.2, 0.7)                    # both maximise TAR - FAR (= 2/3)
+    assert threshold in (0.2, 0.7)  # both maximise TAR - FAR (= 2/3)
     with pytest.raises(ValueError, match="outside the range"):
         faces.error_rates(distances, same, 5.0)
     with pytest.raises(ValueError, match="outside the range"):
@@ -139,14 +159,16 @@ def test_error_rates_and_best_threshold():
 
 # --- raw pixels and eigenfaces ----------------------------------------------------------------
 
+
 def test_eigenfaces_beat_raw_pixels_on_held_out_people(olivetti):
     split = faces.identity_split(olivetti, range(30, 40))
     pca = faces.fit_eigenfaces(split.train_images, 50)
     eigen = faces.eigenface_embeddings(pca, split.test_images)
     assert eigen.shape == (100, 50)
     np.testing.assert_allclose(np.linalg.norm(eigen, axis=1), 1.0, atol=1e-9)
-    pixels_auc = faces.verification_auc(faces.pixel_embeddings(split.test_images),
-                                        split.test_labels)
+    pixels_auc = faces.verification_auc(
+        faces.pixel_embeddings(split.test_images), split.test_labels
+    )
     eigen_auc = faces.verification_auc(eigen, split.test_labels)
     assert 0.8 < pixels_auc < eigen_auc < 0.99
 
@@ -163,24 +185,28 @@ def test_eigenfaces_reject_bad_inputs(olivetti):
 
 # --- Haar cascades and the rotation sweep ---------------------------------------------------------
 
+
 def test_haar_finds_the_one_face_in_the_sample_portraits():
     for name in ("astronaut", "grace_hopper"):
         image = data.load_image(name)
         boxes = faces.detect_faces_haar(image)
         assert boxes.shape == (1, 4), name
-        assert faces.detect_faces_haar(image / 255.0).shape == (1, 4)   # float RGB too
+        assert faces.detect_faces_haar(image / 255.0).shape == (1, 4)  # float RGB too
 
 
 def test_haar_finds_nothing_in_a_face_free_photo():
     assert faces.detect_faces_haar(data.load_image("coffee")).shape == (0, 4)
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"scale_factor": 1.0}, ValueError, "at least"),
-    ({"min_neighbors": -1}, ValueError, "at least 0"),
-    ({"min_size": 2.5}, TypeError, "whole number"),
-    ({"cascade": "cat_face"}, ValueError, "frontalface_default"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"scale_factor": 1.0}, ValueError, "at least"),
+        ({"min_neighbors": -1}, ValueError, "at least 0"),
+        ({"min_size": 2.5}, TypeError, "whole number"),
+        ({"cascade": "cat_face"}, ValueError, "frontalface_default"),
+    ],
+)
 def test_haar_rejects_bad_settings(kwargs, error, message):
     with pytest.raises(error, match=message):
         faces.detect_faces_haar(np.zeros((40, 40), np.uint8), **kwargs)
@@ -196,19 +222,21 @@ def test_haar_rejects_images_that_are_not_images():
 def test_box_hits_and_draw_boxes():
     reference = (10, 10, 20, 20)
     assert faces.box_hits([[12, 12, 18, 18]], reference)
-    assert not faces.box_hits([[40, 40, 18, 18]], reference)          # elsewhere
-    assert not faces.box_hits([[0, 0, 60, 60]], reference)            # far too large
+    assert not faces.box_hits([[40, 40, 18, 18]], reference)  # elsewhere
+    assert not faces.box_hits([[0, 0, 60, 60]], reference)  # far too large
     assert not faces.box_hits(np.zeros((0, 4)), reference)
-    canvas = faces.draw_boxes(np.zeros((30, 30), np.uint8), [[5, 5, 10, 10]],
-                              colour=(255, 40, 40), thickness=2)
+    canvas = faces.draw_boxes(
+        np.zeros((30, 30), np.uint8), [[5, 5, 10, 10]], colour=(255, 40, 40), thickness=2
+    )
     assert canvas.shape == (30, 30, 3) and canvas[5, 7].tolist() == [255, 40, 40]
     assert canvas[10, 10].tolist() == [0, 0, 0]
 
 
 def test_rotation_sweep_shows_haar_failing_at_large_angles(olivetti):
-    images, boxes = faces.padded_faces(olivetti.images[::40], pad=32)   # 10 people
-    sweep = faces.rotation_sweep(lambda image: faces.detect_faces_haar(image, min_size=40),
-                                 images, boxes, angles=(0, 45))
+    images, boxes = faces.padded_faces(olivetti.images[::40], pad=32)  # 10 people
+    sweep = faces.rotation_sweep(
+        lambda image: faces.detect_faces_haar(image, min_size=40), images, boxes, angles=(0, 45)
+    )
     upright, tilted = sweep["rate"]
     assert upright >= 0.7 and tilted < upright
     assert sweep["seconds"] > 0
@@ -230,19 +258,23 @@ def test_rotate_about_keeps_shape_and_dtype():
 
 # --- enrolment / identification -------------------------------------------------------------
 
+
 def test_identify_names_near_faces_and_rejects_strangers():
     gallery = np.array([[0.0, 0.0], [10.0, 0.0]])
     probes = np.array([[0.1, 0.0], [9.8, 0.1], [50.0, 50.0]])
     assert faces.identify(gallery, ["ann", "bob"], probes, 1.0) == ["ann", "bob", "unknown"]
 
 
-@pytest.mark.parametrize("gallery, names, threshold, message", [
-    (np.zeros((0, 2)), [], 1.0, "empty"),
-    (np.zeros((2, 2)), ["a"], 1.0, "one name per gallery row"),
-    (np.array([[np.nan, 0.0]]), ["a"], 1.0, "NaN"),
-    (np.array([[0.0, 0.0], [1.0, 1.0]]), ["a", "b"], 1e6, "outside the range"),
-    (np.array([[0.0, 0.0], [1.0, 1.0]]), ["a", "b"], -1.0, "outside the range"),
-])
+@pytest.mark.parametrize(
+    "gallery, names, threshold, message",
+    [
+        (np.zeros((0, 2)), [], 1.0, "empty"),
+        (np.zeros((2, 2)), ["a"], 1.0, "one name per gallery row"),
+        (np.array([[np.nan, 0.0]]), ["a"], 1.0, "NaN"),
+        (np.array([[0.0, 0.0], [1.0, 1.0]]), ["a", "b"], 1e6, "outside the range"),
+        (np.array([[0.0, 0.0], [1.0, 1.0]]), ["a", "b"], -1.0, "outside the range"),
+    ],
+)
 def test_identify_rejects_bad_inputs(gallery, names, threshold, message):
     with pytest.raises(ValueError, match=message):
         faces.identify(gallery, names, np.ones((2, 2)), threshold)
@@ -252,8 +284,7 @@ def test_enrolment_experiment_counts_right_and_strangers():
     embeddings = np.repeat(np.eye(4) * 5, 3, axis=0) + RNG.normal(scale=0.05, size=(12, 4))
     labels = np.repeat(np.arange(4), 3)
     result = faces.enrolment_experiment(embeddings, labels, enrolled=2, threshold=1.0)
-    assert result == {"correct": 1.0, "rejected_strangers": 1.0, "gallery_size": 2,
-                      "probes": 10}
+    assert result == {"correct": 1.0, "rejected_strangers": 1.0, "gallery_size": 2, "probes": 10}
     # the lesson passes the student's identify: it is the one that names the probes
     asked = []
 
@@ -261,17 +292,19 @@ def test_enrolment_experiment_counts_right_and_strangers():
         asked.append((len(gallery), list(names), len(probes), threshold))
         return ["unknown"] * len(probes)
 
-    result = faces.enrolment_experiment(embeddings, labels, enrolled=2, threshold=1.0,
-                                        identify_with=nobody)
+    result = faces.enrolment_experiment(
+        embeddings, labels, enrolled=2, threshold=1.0, identify_with=nobody
+    )
     assert asked == [(2, ["person 0", "person 1"], 10, 1.0)]
     assert result["correct"] == 0.0 and result["rejected_strangers"] == 1.0
 
 
 # --- exercise checks: right answers pass, typical mistakes get specific messages ------------------
 
+
 def right_distances(embeddings):
     difference = embeddings[:, None, :] - embeddings[None, :, :]
-    return (difference ** 2).sum(axis=2)
+    return (difference**2).sum(axis=2)
 
 
 def test_pairwise_squared_distances_check(capsys):
@@ -282,7 +315,7 @@ def test_pairwise_squared_distances_check(capsys):
     with pytest.raises(exercises.ExerciseIncorrect, match=r"add \|a\|\^2"):
         faces.check_pairwise_squared_distances(lambda e: -2 * e @ e.T)
     with pytest.raises(exercises.ExerciseIncorrect, match="shape"):
-        faces.check_pairwise_squared_distances(lambda e: (e ** 2).sum(1))
+        faces.check_pairwise_squared_distances(lambda e: (e**2).sum(1))
     with pytest.raises(exercises.ExerciseIncorrect, match="returned None"):
         faces.check_pairwise_squared_distances(lambda e: None)
     with pytest.raises(exercises.ExerciseNotStarted):
@@ -295,8 +328,11 @@ def _not_started(*args):
 
 def test_pairwise_squared_distances_check_refuses_scipy():
     namespace = {}
-    exec("from scipy.spatial.distance import cdist\n"
-         "def shortcut(e):\n    return cdist(e, e, 'sqeuclidean')\n", namespace)
+    exec(
+        "from scipy.spatial.distance import cdist\n"
+        "def shortcut(e):\n    return cdist(e, e, 'sqeuclidean')\n",
+        namespace,
+    )
     namespace["shortcut"].__module__ = "__main__"
     with pytest.raises(exercises.ExerciseIncorrect, match="cdist"):
         faces.check_pairwise_squared_distances(namespace["shortcut"])
@@ -308,16 +344,25 @@ def right_triplet(anchor, positive, negative, margin):
     return np.maximum(d_ap - d_an + margin, 0)
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (lambda a, p, n, m: ((a - p) ** 2).sum(1) - ((a - n) ** 2).sum(1) + m, r"max\(\.\.\., 0\)"),
-    (lambda a, p, n, m: np.maximum(np.linalg.norm(a - p, axis=1)
-                                   - np.linalg.norm(a - n, axis=1) + m, 0), "squared"),
-    (lambda a, p, n, m: right_triplet(a, n, p, m), "swapped"),
-    (lambda a, p, n, m: np.maximum(((a - p) ** 2).sum(1) - ((a - n) ** 2).sum(1) - m, 0),
-     "margin is added"),
-    (lambda a, p, n, m: float(right_triplet(a, p, n, m).mean()), "one loss per triplet"),
-    (lambda a, p, n, m: right_triplet(a, p, n, 0.2), "differs"),
-])
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (lambda a, p, n, m: ((a - p) ** 2).sum(1) - ((a - n) ** 2).sum(1) + m, r"max\(\.\.\., 0\)"),
+        (
+            lambda a, p, n, m: np.maximum(
+                np.linalg.norm(a - p, axis=1) - np.linalg.norm(a - n, axis=1) + m, 0
+            ),
+            "squared",
+        ),
+        (lambda a, p, n, m: right_triplet(a, n, p, m), "swapped"),
+        (
+            lambda a, p, n, m: np.maximum(((a - p) ** 2).sum(1) - ((a - n) ** 2).sum(1) - m, 0),
+            "margin is added",
+        ),
+        (lambda a, p, n, m: float(right_triplet(a, p, n, m).mean()), "one loss per triplet"),
+        (lambda a, p, n, m: right_triplet(a, p, n, 0.2), "differs"),
+    ],
+)
 def test_triplet_loss_check(wrong, message, capsys):
     faces.check_triplet_loss(right_triplet)
     assert "✔ triplet_loss passed 5 tests." in capsys.readouterr().out
@@ -354,18 +399,24 @@ def hardest_negative(distances, labels, anchor, positive, margin):
 
 
 def no_margin(distances, labels, anchor, positive, margin):
-    row = np.where((labels != labels[anchor]) & (distances[anchor] > distances[anchor, positive]),
-                   distances[anchor], np.inf)
+    row = np.where(
+        (labels != labels[anchor]) & (distances[anchor] > distances[anchor, positive]),
+        distances[anchor],
+        np.inf,
+    )
     return int(np.argmin(row)) if np.isfinite(row).any() else -1
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (hardest_negative, "hardest negative"),
-    (no_margin, "return -1"),
-    (lambda d, l, a, p, m: float(d[a, p]) + 0.5, "a distance"),
-    (lambda d, l, a, p, m: "3", "one whole number"),
-    (lambda d, l, a, p, m: p, "own person"),
-])
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (hardest_negative, "hardest negative"),
+        (no_margin, "return -1"),
+        (lambda d, labels, a, p, m: float(d[a, p]) + 0.5, "a distance"),
+        (lambda d, labels, a, p, m: "3", "one whole number"),
+        (lambda d, labels, a, p, m: p, "own person"),
+    ],
+)
 def test_semi_hard_negative_check(wrong, message, capsys):
     faces.check_semi_hard_negative(right_semi_hard)
     assert "✔ semi_hard_negative passed" in capsys.readouterr().out
@@ -389,12 +440,15 @@ def best_accuracy_then_index(distances, same):
     return int(np.argmax(scores))
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (lambda d, s: -right_threshold(d, s), "negative threshold"),
-    (lambda d, s: float(np.median(d)), "TAR - FAR"),
-    (lambda d, s: np.array([right_threshold(d, s)]), "one threshold"),
-    (lambda d, s: float("nan"), "finite"),
-])
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (lambda d, s: -right_threshold(d, s), "negative threshold"),
+        (lambda d, s: float(np.median(d)), "TAR - FAR"),
+        (lambda d, s: np.array([right_threshold(d, s)]), "one threshold"),
+        (lambda d, s: float("nan"), "finite"),
+    ],
+)
 def test_choose_threshold_check(wrong, message, capsys):
     faces.check_choose_threshold(right_threshold)
     assert "✔ choose_threshold passed 4 tests." in capsys.readouterr().out
@@ -405,6 +459,7 @@ def test_choose_threshold_check(wrong, message, capsys):
 def test_choose_threshold_check_names_a_position_instead_of_a_distance():
     def position(distances, same):
         return int(np.searchsorted(np.sort(distances), right_threshold(distances, same)))
+
     with pytest.raises(exercises.ExerciseIncorrect, match="position"):
         faces.check_choose_threshold(position)
 
@@ -412,17 +467,21 @@ def test_choose_threshold_check_names_a_position_instead_of_a_distance():
 def right_identify(gallery, names, probes, threshold):
     distances = ((probes[:, None, :] - gallery[None, :, :]) ** 2).sum(axis=2)
     nearest = distances.argmin(axis=1)
-    return [names[j] if distances[i, j] <= threshold else "unknown"
-            for i, j in enumerate(nearest)]
+    return [names[j] if distances[i, j] <= threshold else "unknown" for i, j in enumerate(nearest)]
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (lambda g, n, p, t: [n[j] for j in ((p[:, None] - g[None]) ** 2).sum(2).argmin(1)],
-     "strangers too"),
-    (lambda g, n, p, t: list(((p[:, None] - g[None]) ** 2).sum(2).argmin(1)), "indices"),
-    (lambda g, n, p, t: right_identify(g, n, p, t)[:-1], "one per probe"),
-    (lambda g, n, p, t: ["unknown"] * len(p), "expected"),
-])
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (
+            lambda g, n, p, t: [n[j] for j in ((p[:, None] - g[None]) ** 2).sum(2).argmin(1)],
+            "strangers too",
+        ),
+        (lambda g, n, p, t: list(((p[:, None] - g[None]) ** 2).sum(2).argmin(1)), "indices"),
+        (lambda g, n, p, t: right_identify(g, n, p, t)[:-1], "one per probe"),
+        (lambda g, n, p, t: ["unknown"] * len(p), "expected"),
+    ],
+)
 def test_identify_check(wrong, message, capsys):
     faces.check_identify(right_identify)
     assert "✔ identify passed 3 tests." in capsys.readouterr().out
@@ -431,6 +490,7 @@ def test_identify_check(wrong, message, capsys):
 
 
 # --- the embedding network ------------------------------------------------------------------------
+
 
 def test_siamese_model_shares_one_embedding(keras):
     embedding = faces.embedding_network(32, 16)
@@ -451,8 +511,11 @@ def test_pk_batches_hold_people_times_photos():
     order = faces.pk_batches(labels, 3, 2, batches=5, seed=1)
     assert order.shape == (30,)
     for batch in order.reshape(5, 6):
-        assert sorted(np.bincount(labels[batch], minlength=6)[np.unique(labels[batch])]) == \
-            [2, 2, 2]
+        assert sorted(np.bincount(labels[batch], minlength=6)[np.unique(labels[batch])]) == [
+            2,
+            2,
+            2,
+        ]
     with pytest.raises(ValueError, match="only 6"):
         faces.pk_batches(labels, 7, 2)
     with pytest.raises(ValueError, match="only 4 images"):
@@ -480,13 +543,21 @@ def test_positives_only_training_collapses_and_triplets_do_not(olivetti, keras):
     for mining in ("positives_only", "batch_all"):
         keras.utils.set_random_seed(0)
         model = faces.embedding_network(16, 8, filters=(8, 16))
-        faces.train_embedding(model, split.train_images, split.train_labels, mining=mining,
-                              epochs=2, batches_per_epoch=15, cache=False)
+        faces.train_embedding(
+            model,
+            split.train_images,
+            split.train_labels,
+            mining=mining,
+            epochs=2,
+            batches_per_epoch=15,
+            cache=False,
+        )
         spreads[mining] = faces.squared_distances(faces.embed(model, split.test_images)).mean()
     assert spreads["positives_only"] < 0.05 < spreads["batch_all"]
 
 
 # --- Haar-like features and OpenCV's cascade -------------------------------------------------------
+
 
 def test_haar_features_separate_faces_from_non_faces():
     lfw = data.load_dataset("lfw_subset")
@@ -520,15 +591,20 @@ def test_dlib_hog_finds_the_portraits_face_and_landmarks_are_numbered_groups():
     points = faces.landmarks(photo)
     assert points.shape == (68, 2)
     x, y, w, h = boxes[0]
-    inside = ((points[:, 0] > x - w * 0.2) & (points[:, 0] < x + w * 1.2)
-              & (points[:, 1] > y - h * 0.2) & (points[:, 1] < y + h * 1.2))
+    inside = (
+        (points[:, 0] > x - w * 0.2)
+        & (points[:, 0] < x + w * 1.2)
+        & (points[:, 1] > y - h * 0.2)
+        & (points[:, 1] < y + h * 1.2)
+    )
     assert inside.mean() > 0.9
     right_eye, left_eye = faces.eye_centres(points)
-    assert right_eye[0] < left_eye[0]            # the person's right eye is on the left
-    nose_tip, chin = points[30], points[8]       # points 31 and 9 on the slide's numbering
+    assert right_eye[0] < left_eye[0]  # the person's right eye is on the left
+    nose_tip, chin = points[30], points[8]  # points 31 and 9 on the slide's numbering
     assert right_eye[1] < nose_tip[1] < chin[1]
-    assert sorted(n for group in faces.LANDMARK_GROUPS.values() for n in group) == \
-        list(range(1, 69))
+    assert sorted(n for group in faces.LANDMARK_GROUPS.values() for n in group) == list(
+        range(1, 69)
+    )
 
 
 def test_landmarks_refuse_an_image_without_a_face():
@@ -552,12 +628,13 @@ def test_align_face_puts_the_eyes_level(olivetti):
     right_eye, left_eye = faces.eye_centres(again)
     before = np.subtract(*faces.eye_centres(points)[::-1])
     after = left_eye - right_eye
-    assert abs(np.degrees(np.arctan2(after[1], after[0]))) < \
-        abs(np.degrees(np.arctan2(before[1], before[0])))
+    assert abs(np.degrees(np.arctan2(after[1], after[0]))) < abs(
+        np.degrees(np.arctan2(before[1], before[0]))
+    )
 
 
 def test_dlib_embeddings_separate_people_and_are_cached(olivetti, cache):
-    images = olivetti.images[:30]                      # people 0-2
+    images = olivetti.images[:30]  # people 0-2
     first = faces.dlib_embeddings(images)
     assert first.shape == (30, 128)
     assert faces.verification_auc(first, olivetti.labels[:30]) > 0.95
@@ -571,11 +648,11 @@ def test_dlib_embeddings_separate_people_and_are_cached(olivetti, cache):
 
 # --- widgets, driven headlessly ---------------------------------------------------------------------
 
+
 def test_threshold_explorer_trades_false_accepts_for_false_rejects():
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(5), 4)
-    embeddings = np.repeat(rng.normal(size=(5, 6)), 4, axis=0) + rng.normal(scale=0.4,
-                                                                              size=(20, 6))
+    embeddings = np.repeat(rng.normal(size=(5, 6)), 4, axis=0) + rng.normal(scale=0.4, size=(20, 6))
     images = rng.random((20, 16, 16)).astype(np.float32)
     widget = faces.threshold_explorer(embeddings, labels, images, examples=3)
     start = dict(widget.state)
@@ -593,7 +670,9 @@ def test_threshold_explorer_trades_false_accepts_for_false_rejects():
 
 def test_haar_explorer_reacts_to_every_control():
     photo = data.load_image("astronaut")[::2, ::2]
-    widget = faces.haar_explorer({"astronaut": photo, "coffee": data.load_image("coffee")[::2, ::2]})
+    widget = faces.haar_explorer(
+        {"astronaut": photo, "coffee": data.load_image("coffee")[::2, ::2]}
+    )
     assert widget.state["faces"] == 1
     widget.controls["min_neighbors"].value = 0
     raw = widget.state["faces"]
@@ -620,8 +699,9 @@ def test_failure_photos_keep_the_size():
 def test_plots_return_figures(olivetti):
     roc = faces.verification_roc(np.array([0.1, 0.5, 0.9]), np.array([True, False, False]))
     assert faces.plot_roc({"x": roc}) is not None
-    assert faces.plot_distance_histograms(np.array([0.1, 0.5, 0.9]),
-                                          np.array([True, False, False]), threshold=0.3)
+    assert faces.plot_distance_histograms(
+        np.array([0.1, 0.5, 0.9]), np.array([True, False, False]), threshold=0.3
+    )
     points = np.column_stack([np.linspace(10, 50, 68), np.linspace(10, 50, 68)])
     assert faces.plot_landmarks(olivetti.images[0], points) is not None
     with pytest.raises(ValueError, match=r"\(68, 2\)"):

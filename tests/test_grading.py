@@ -37,15 +37,21 @@ try:
     import nbgrader  # noqa: F401
 except ImportError:  # pragma: no cover - depends on the environment
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        raise RuntimeError("nbgrader is missing, and CI must run the grading tests: "
-                           "install requirements-instructor.txt") from None
-    pytest.skip("nbgrader is not installed (instructor extra: pip install -r "
-                "requirements-instructor.txt -c constraints.txt)", allow_module_level=True)
+        raise RuntimeError(
+            "nbgrader is missing, and CI must run the grading tests: "
+            "install requirements-instructor.txt"
+        ) from None
+    pytest.skip(
+        "nbgrader is not installed (instructor extra: pip install -r "
+        "requirements-instructor.txt -c constraints.txt)",
+        allow_module_level=True,
+    )
 
 pytestmark = pytest.mark.slow
 
 
 # --- building fake submissions -----------------------------------------------------------
+
 
 def _load(path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
@@ -64,9 +70,11 @@ def _by_id(notebook, grade_id):
 
 
 def _strip_markers(text):
-    return "\n".join(line for line in text.splitlines()
-                     if line.strip() not in grading.SOLUTION_MARKERS
-                     + grading.HIDDEN_TEST_MARKERS)
+    return "\n".join(
+        line
+        for line in text.splitlines()
+        if line.strip() not in grading.SOLUTION_MARKERS + grading.HIDDEN_TEST_MARKERS
+    )
 
 
 def _solution_only_lines(source):
@@ -118,15 +126,22 @@ def with_broken_function(notebook, exercise, body):
     grade_id, code, _ = exercise
     name = _function_name(code)
     cell = _by_id(notebook, grade_id)
-    cell["source"] = (code + f"\n\nimport numpy as _np\n_original_{name} = {name}\n"
-                      f"def {name}(*args, **kwargs):\n"
-                      f"    result = _original_{name}(*args, **kwargs)\n    {body}\n")
+    cell["source"] = (
+        code + f"\n\nimport numpy as _np\n_original_{name} = {name}\n"
+        f"def {name}(*args, **kwargs):\n"
+        f"    result = _original_{name}(*args, **kwargs)\n    {body}\n"
+    )
     return notebook
 
 
 def code_cell(text):
-    return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-            "source": text}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {},
+        "outputs": [],
+        "source": text,
+    }
 
 
 def submissions_for(lesson, released, source, battery):
@@ -143,7 +158,9 @@ def submissions_for(lesson, released, source, battery):
     if not battery:
         return students
     e0, e1, e2 = exercises[:3]
-    points = lambda *chosen: {**zero, **{c: p for e in chosen for c, p in e[2].items()}}
+
+    def points(*chosen):
+        return {**zero, **{c: p for e in chosen for c, p in e[2].items()}}
 
     # 1. The first function raises; a stray top-level exception in an added cell.
     crashes = solve(released, source)
@@ -172,21 +189,30 @@ def submissions_for(lesson, released, source, battery):
     _by_id(edits, first_check)["source"] = "pass  # nothing to see here"
     second_check = next(iter(e1[2]))
     edits["cells"].remove(_by_id(edits, second_check))
-    edits["cells"].insert(1, code_cell(
-        'import numpy\nnumpy.testing.assert_allclose = lambda *args, **kwargs: None\n'
-        'exec("tampered = True")\n'
-        'get_ipython().input_transformers_post.append(lambda lines: lines)\n'))
+    edits["cells"].insert(
+        1,
+        code_cell(
+            "import numpy\nnumpy.testing.assert_allclose = lambda *args, **kwargs: None\n"
+            'exec("tampered = True")\n'
+            "get_ipython().input_transformers_post.append(lambda lines: lines)\n"
+        ),
+    )
     students["edits_and_tampers"] = (edits, points(e2), "calls exec")
     return students
 
 
 # --- the round trip, once per lesson ------------------------------------------------------
 
+
 # One xdist group per lesson: `make test` grades lessons on different workers in parallel,
 # and every test of one lesson runs where that lesson's batch was graded (no second batch).
-@pytest.fixture(scope="module",
-                params=[pytest.param(lesson, marks=pytest.mark.xdist_group(f"grading-{lesson}"))
-                        for lesson in LESSONS])
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(lesson, marks=pytest.mark.xdist_group(f"grading-{lesson}"))
+        for lesson in LESSONS
+    ],
+)
 def graded(request, tmp_path_factory):
     lesson = request.param
     battery = lesson == FIRST_LESSON
@@ -205,19 +231,30 @@ def graded(request, tmp_path_factory):
         (folder / f"{lesson}.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
 
     start = time.perf_counter()
-    csv_path = grading.autograde(inbox, root=root, out=out,
-                                 timeout=EDGE_TIMEOUT if battery else None)
+    csv_path = grading.autograde(
+        inbox, root=root, out=out, timeout=EDGE_TIMEOUT if battery else None
+    )
     seconds = time.perf_counter() - start
-    print(f"\n[grading] {lesson}: release {release_seconds:.1f} s; autograde of "
-          f"{len(students)} students {seconds:.1f} s ({seconds / len(students):.1f} s each)")
-    return {"lesson": lesson, "root": root, "out": out, "students": students,
-            "rows": {row["student"]: row for row in grading.read_csv(csv_path)},
-            "released": released, "released_path": released_path, "source": source}
+    print(
+        f"\n[grading] {lesson}: release {release_seconds:.1f} s; autograde of "
+        f"{len(students)} students {seconds:.1f} s ({seconds / len(students):.1f} s each)"
+    )
+    return {
+        "lesson": lesson,
+        "root": root,
+        "out": out,
+        "students": students,
+        "rows": {row["student"]: row for row in grading.read_csv(csv_path)},
+        "released": released,
+        "released_path": released_path,
+        "source": source,
+    }
 
 
 def _gradebook_scores(root, lesson, student):
     from nbgrader.api import Gradebook
-    path = grading.gradebook_path(root, lesson, student)   # one course folder per submission
+
+    path = grading.gradebook_path(root, lesson, student)  # one course folder per submission
     with Gradebook(f"sqlite:///{path}", course_id="image-dl") as gradebook:
         notebook = gradebook.find_submission_notebook(lesson, lesson, student)
         return {grade.name: grade.score for grade in notebook.grades}, notebook.score
@@ -257,8 +294,13 @@ def test_partly_solved_gets_exactly_the_solved_exercises_points(graded):
 def test_untouched_notebook_runs_top_to_bottom(graded):
     """Only graded (or solution) cells fail, and only because an exercise is not written."""
     lesson, root = graded["lesson"], graded["root"]
-    ran = _load(grading.graded_folder(root, lesson, "untouched") / "autograded" / "untouched"
-                / lesson / f"{lesson}.ipynb")
+    ran = _load(
+        grading.graded_folder(root, lesson, "untouched")
+        / "autograded"
+        / "untouched"
+        / lesson
+        / f"{lesson}.ipynb"
+    )
     released_cells = graded["released"]["cells"]
     assert len(ran["cells"]) == len(released_cells)
     failing = []
@@ -268,12 +310,18 @@ def test_untouched_notebook_runs_top_to_bottom(graded):
                 continue
             meta = _meta(original)
             allowed = (meta.get("grade") or meta.get("solution")) and output["ename"] in (
-                "NotImplementedError", "ExerciseNotStarted")
+                "NotImplementedError",
+                "ExerciseNotStarted",
+            )
             if not allowed:
                 failing.append((index, output["ename"], output["evalue"][:200]))
     assert not failing, f"{lesson}: cells outside the exercises failed: {failing}"
-    graded_errors = sum(1 for cell in ran["cells"] for output in cell.get("outputs", [])
-                        if output["output_type"] == "error")
+    graded_errors = sum(
+        1
+        for cell in ran["cells"]
+        for output in cell.get("outputs", [])
+        if output["output_type"] == "error"
+    )
     assert graded_errors >= len(exercises_of(graded["source"]))
 
 
@@ -291,11 +339,11 @@ def test_released_notebook_has_no_solution_and_no_hidden_test(graded):
         source = _source(cell)
         if grading.HIDDEN_TEST_MARKERS[0] in source:
             hidden = source.split(grading.HIDDEN_TEST_MARKERS[0])[1].split(
-                grading.HIDDEN_TEST_MARKERS[1])[0]
+                grading.HIDDEN_TEST_MARKERS[1]
+            )[0]
             for line in filter(None, (line.strip() for line in hidden.splitlines())):
                 assert line not in text, f"hidden test line {line!r} released"
-    assert all(not cell.get("outputs") for cell in released["cells"]
-               if cell["cell_type"] == "code")
+    assert all(not cell.get("outputs") for cell in released["cells"] if cell["cell_type"] == "code")
 
 
 # --- the edge-case battery (first lesson only) -------------------------------------------
@@ -309,8 +357,10 @@ def battery(graded):
 
 
 first_lesson_only = pytest.mark.parametrize(
-    "graded", [pytest.param(FIRST_LESSON, marks=pytest.mark.xdist_group(f"grading-{FIRST_LESSON}"))],
-    indirect=True)
+    "graded",
+    [pytest.param(FIRST_LESSON, marks=pytest.mark.xdist_group(f"grading-{FIRST_LESSON}"))],
+    indirect=True,
+)
 
 
 @first_lesson_only
@@ -328,21 +378,35 @@ def test_edge_case_is_graded_without_crashing_the_batch(battery, student):
 @first_lesson_only
 def test_the_infinite_loop_was_cut_by_the_timeout(battery):
     lesson = battery["lesson"]
-    ran = _load(grading.graded_folder(battery["root"], lesson, "loops_and_prints") / "autograded"
-                / "loops_and_prints" / lesson / f"{lesson}.ipynb")
+    ran = _load(
+        grading.graded_folder(battery["root"], lesson, "loops_and_prints")
+        / "autograded"
+        / "loops_and_prints"
+        / lesson
+        / f"{lesson}.ipynb"
+    )
     enames = [output.get("ename") for cell in ran["cells"] for output in cell.get("outputs", [])]
     assert "CellTimeoutError" in enames or "KeyboardInterrupt" in enames
-    printed = [_source({"source": output["text"]}) for cell in ran["cells"]
-               for output in cell.get("outputs", []) if output["output_type"] == "stream"]
+    printed = [
+        _source({"source": output["text"]})
+        for cell in ran["cells"]
+        for output in cell.get("outputs", [])
+        if output["output_type"] == "stream"
+    ]
     assert max(text.count("\n") for text in printed) <= 1000, "output limit not applied"
 
 
 @first_lesson_only
 def test_tampering_is_flagged_in_the_csv(battery):
     flags = battery["rows"]["edits_and_tampers"]["flags"]
-    for expected in ("calls exec", "monkeypatches numpy.testing.assert_allclose",
-                     "uses get_ipython", "input_transformers_post", "edited locked cell",
-                     "deleted graded cell"):
+    for expected in (
+        "calls exec",
+        "monkeypatches numpy.testing.assert_allclose",
+        "uses get_ipython",
+        "input_transformers_post",
+        "edited locked cell",
+        "deleted graded cell",
+    ):
         assert expected in flags, f"{expected!r} missing from {flags!r}"
     for student in ("solved", "untouched", "partial", "crashes", "bad_values"):
         assert battery["rows"][student]["flags"] == "", student

@@ -45,29 +45,57 @@ KIT_FILE = grading.PROJECT / "lab_utils" / "pixels" / "compute.py"
 
 def code(source, **nbgrader):
     metadata = {"nbgrader": {"schema_version": 3, **nbgrader}} if nbgrader else {}
-    return {"cell_type": "code", "metadata": metadata, "source": source, "outputs": [],
-            "execution_count": None}
+    return {
+        "cell_type": "code",
+        "metadata": metadata,
+        "source": source,
+        "outputs": [],
+        "execution_count": None,
+    }
 
 
-GRAY = ("def to_grayscale(image):\n    ### BEGIN SOLUTION\n    return image[..., 0] * 0.2125"
-        " + image[..., 1] * 0.7154 + image[..., 2] * 0.0721\n    ### END SOLUTION\n")
+GRAY = (
+    "def to_grayscale(image):\n    ### BEGIN SOLUTION\n    return image[..., 0] * 0.2125"
+    " + image[..., 1] * 0.7154 + image[..., 2] * 0.0721\n    ### END SOLUTION\n"
+)
 DOUBLE = "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n"
-CELLS = [code("import numpy as np\nfrom lab_utils import pixels"),
-         code(GRAY, solution=True, grade=False, locked=False, grade_id="ex_gray"),
-         code("pixels.check_to_grayscale(to_grayscale)", solution=False, grade=True,
-              locked=True, grade_id="check_gray", points=2),
-         code(DOUBLE, solution=True, grade=False, locked=False, grade_id="ex_double"),
-         code("assert double(3) == 6", solution=False, grade=True, locked=True,
-              grade_id="check_double", points=1)]
-LESSON_NOTEBOOK = {"cells": CELLS, "nbformat": 4, "nbformat_minor": 5, "metadata": {
-    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
+CELLS = [
+    code("import numpy as np\nfrom lab_utils import pixels"),
+    code(GRAY, solution=True, grade=False, locked=False, grade_id="ex_gray"),
+    code(
+        "pixels.check_to_grayscale(to_grayscale)",
+        solution=False,
+        grade=True,
+        locked=True,
+        grade_id="check_gray",
+        points=2,
+    ),
+    code(DOUBLE, solution=True, grade=False, locked=False, grade_id="ex_double"),
+    code(
+        "assert double(3) == 6",
+        solution=False,
+        grade=True,
+        locked=True,
+        grade_id="check_double",
+        points=1,
+    ),
+]
+LESSON_NOTEBOOK = {
+    "cells": CELLS,
+    "nbformat": 4,
+    "nbformat_minor": 5,
+    "metadata": {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+    },
+}
 
 
 def solved():
     notebook = copy.deepcopy(LESSON_NOTEBOOK)
     for cell in notebook["cells"]:
-        cell["source"] = "\n".join(line for line in cell["source"].splitlines()
-                                   if "###" not in line)
+        cell["source"] = "\n".join(
+            line for line in cell["source"].splitlines() if "###" not in line
+        )
     return notebook
 
 
@@ -116,8 +144,9 @@ def batch(tmp_path_factory):
         folder = inbox / student
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / name
-        path.write_text(notebook if isinstance(notebook, str) else json.dumps(notebook),
-                        encoding="utf-8")
+        path.write_text(
+            notebook if isinstance(notebook, str) else json.dumps(notebook), encoding="utf-8"
+        )
         return path
 
     # Item 1: files that are not notebooks, each one row.
@@ -125,7 +154,7 @@ def batch(tmp_path_factory):
     put("truncated", json.dumps(solved())[:200])
     put("not_json", "these are my answers")
     (inbox / "linked").mkdir(parents=True)
-    (inbox / "linked" / f"{LESSON}.ipynb").symlink_to(instructor)       # item 4: a link
+    (inbox / "linked" / f"{LESSON}.ipynb").symlink_to(instructor)  # item 4: a link
     (inbox / "binary").mkdir(parents=True)
     (inbox / "binary" / "answers.bin").write_bytes(bytes(range(256)) * 10)
     (inbox / "binary" / f"{LESSON}.ipynb").symlink_to(inbox / "binary" / "answers.bin")
@@ -133,18 +162,19 @@ def batch(tmp_path_factory):
     old_copy = put("solved", solved(), f"{LESSON} (1).ipynb")
     os.utime(old_copy, (time.time() - 3600, time.time() - 3600))
     put("solved", solved())
-    put("solved", {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
-        "notes.ipynb")
+    put("solved", {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, "notes.ipynb")
     duplicated = solved()
-    duplicated["cells"].append(copy.deepcopy(duplicated["cells"][4]))     # item 2
+    duplicated["cells"].append(copy.deepcopy(duplicated["cells"][4]))  # item 2
     put("Zoë", duplicated)
     put("Zoé", solved(), "01_fäke.ipynb")
     # Item 4: a wrong answer plus in-memory tampering with the kit before the check.
     cheater = solved()
-    cheater["cells"][1]["source"] = ("def to_grayscale(image):\n    return image[..., 0] * 0\n"
-                                     "vars(pixels).update(check_to_grayscale=lambda f: None)\n"
-                                     "import sys, types\nsys.modules['lab_utils.pixels'] = "
-                                     "types.SimpleNamespace(check_to_grayscale=lambda f: None)")
+    cheater["cells"][1]["source"] = (
+        "def to_grayscale(image):\n    return image[..., 0] * 0\n"
+        "vars(pixels).update(check_to_grayscale=lambda f: None)\n"
+        "import sys, types\nsys.modules['lab_utils.pixels'] = "
+        "types.SimpleNamespace(check_to_grayscale=lambda f: None)"
+    )
     put("cheater", cheater)
     # Items 3 and 6: a hostile student.
     tag = f"{777 + (uuid.uuid4().int % 1000) / 1000:.3f}"
@@ -152,13 +182,17 @@ def batch(tmp_path_factory):
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     host_tmp = Path("/tmp") / f"grading-escape-{uuid.uuid4().hex}"
-    paths = {"kit": str(KIT_FILE), "instructor": str(grading.NOTEBOOKS / "01_pixels.ipynb"),
-             "template_source": str(root / "template" / "source" / LESSON / f"{LESSON}.ipynb"),
-             "own_gradebook": str(grading.gradebook_path(root, LESSON, "hostile")),
-             "template_gradebook": str(root / "template" / "gradebook.db"),
-             "other_student": str(inbox / "cheater" / f"{LESSON}.ipynb"),
-             "project_file": str(grading.PROJECT / "escaped.txt"), "host_tmp": str(host_tmp),
-             "port": listener.getsockname()[1]}
+    paths = {
+        "kit": str(KIT_FILE),
+        "instructor": str(grading.NOTEBOOKS / "01_pixels.ipynb"),
+        "template_source": str(root / "template" / "source" / LESSON / f"{LESSON}.ipynb"),
+        "own_gradebook": str(grading.gradebook_path(root, LESSON, "hostile")),
+        "template_gradebook": str(root / "template" / "gradebook.db"),
+        "other_student": str(inbox / "cheater" / f"{LESSON}.ipynb"),
+        "project_file": str(grading.PROJECT / "escaped.txt"),
+        "host_tmp": str(host_tmp),
+        "port": listener.getsockname()[1],
+    }
     put("hostile", with_cell(solved(), hostile_code(paths, tag)))
     # Item 5: many slow cells (each under the cell limit) and one huge line.
     slow = solved()
@@ -169,14 +203,28 @@ def batch(tmp_path_factory):
 
     kit_before = hashlib.sha256(KIT_FILE.read_bytes()).hexdigest()
     start = time.perf_counter()
-    csv_path = grading.autograde(inbox, root=root, out=out, notebooks=lessons, timeout=60,
-                                 notebook_timeout=36, memory=3_000_000_000)
+    csv_path = grading.autograde(
+        inbox,
+        root=root,
+        out=out,
+        notebooks=lessons,
+        timeout=60,
+        notebook_timeout=36,
+        memory=3_000_000_000,
+    )
     seconds = time.perf_counter() - start
     listener.close()
     rows = grading.read_csv(csv_path)
     print(f"\n[grading] safety batch: {len(rows)} rows in {seconds:.0f} s")
-    return {"rows": rows, "root": root, "out": out, "tag": tag, "host_tmp": host_tmp,
-            "kit_before": kit_before, "by": {(r["student"], r["lesson"]): r for r in rows}}
+    return {
+        "rows": rows,
+        "root": root,
+        "out": out,
+        "tag": tag,
+        "host_tmp": host_tmp,
+        "kit_before": kit_before,
+        "by": {(r["student"], r["lesson"]): r for r in rows},
+    }
 
 
 def row(batch, student, lesson=LESSON):
@@ -189,15 +237,25 @@ def executed(batch, student):
 
 
 def outputs_text(notebook):
-    return "".join(output.get("text", "") if isinstance(output.get("text", ""), str)
-                   else "".join(output["text"]) for cell in notebook["cells"]
-                   for output in cell.get("outputs", []))
+    return "".join(
+        output.get("text", "")
+        if isinstance(output.get("text", ""), str)
+        else "".join(output["text"])
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+    )
 
 
-@pytest.mark.parametrize("student, reason", [
-    ("empty", "is empty"), ("truncated", "not a valid notebook"),
-    ("not_json", "not a valid notebook"), ("linked", "symbolic link to a file outside"),
-    ("binary", "not text")])
+@pytest.mark.parametrize(
+    "student, reason",
+    [
+        ("empty", "is empty"),
+        ("truncated", "not a valid notebook"),
+        ("not_json", "not a valid notebook"),
+        ("linked", "symbolic link to a file outside"),
+        ("binary", "not text"),
+    ],
+)
 def test_a_bad_file_is_one_flagged_row_and_the_batch_goes_on(batch, student, reason):
     assert row(batch, student)["total"] == "0"
     assert reason in row(batch, student)["flags"]
@@ -232,16 +290,21 @@ def test_a_hostile_kernel_reaches_nothing_and_leaves_nothing(batch):
     assert not batch["host_tmp"].exists(), "/tmp inside the sandbox must be private"
     assert not (grading.PROJECT / "escaped.txt").exists()
     assert hashlib.sha256(KIT_FILE.read_bytes()).hexdigest() == batch["kit_before"]
-    survivors = subprocess.run(["pgrep", "-f", f"sleep {batch['tag']}"], capture_output=True,
-                               text=True).stdout.strip()
+    survivors = subprocess.run(
+        ["pgrep", "-f", f"sleep {batch['tag']}"], capture_output=True, text=True
+    ).stdout.strip()
     assert survivors == "", "a detached child outlived its kernel"
     assert row(batch, "hostile")["total"] == "3"
 
 
 def test_the_notebook_time_limit_and_the_output_byte_cap(batch):
     notebook = executed(batch, "slow_and_big")
-    errors = [output.get("ename") for cell in notebook["cells"]
-              for output in cell.get("outputs", []) if output["output_type"] == "error"]
+    errors = [
+        output.get("ename")
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+        if output["output_type"] == "error"
+    ]
     assert set(errors) & {"CellTimeoutError", "KeyboardInterrupt"}, errors
     assert "[grader] an output of" in outputs_text(notebook)
     feedback = batch["out"] / "feedback" / "slow_and_big" / f"{LESSON}.html"
@@ -251,6 +314,7 @@ def test_the_notebook_time_limit_and_the_output_byte_cap(batch):
 
 def test_a_changed_gradebook_is_caught_after_the_batch(batch):
     from nbgrader.api import Gradebook
+
     path = grading.gradebook_path(batch["root"], LESSON, "solved")
     with Gradebook(f"sqlite:///{path}", course_id="image-dl") as gradebook:
         grade = gradebook.find_grade("check_double", LESSON, LESSON, "solved")

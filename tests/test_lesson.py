@@ -21,23 +21,26 @@ def test_setup_seeds_python_and_numpy(capsys):
 
 def test_setup_sets_the_plot_style():
     import matplotlib
+
     lesson.setup(seed=0)
     assert matplotlib.rcParams["image.interpolation"] == "nearest"
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"seed": -1}, ValueError, "seed must be at least 0"),
-    ({"seed": 1.5}, TypeError, "seed must be a whole number"),
-    ({"seed": 0, "deep_learning": "yes"}, TypeError, "deep_learning must be True or False"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"seed": -1}, ValueError, "seed must be at least 0"),
+        ({"seed": 1.5}, TypeError, "seed must be a whole number"),
+        ({"seed": 0, "deep_learning": "yes"}, TypeError, "deep_learning must be True or False"),
+    ],
+)
 def test_setup_bad_input(kwargs, error, message):
     with pytest.raises(error, match=message):
         lesson.setup(**kwargs)
 
 
 def _run(code):
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
 
 def test_importing_lab_utils_does_not_import_tensorflow_or_change_settings():
@@ -46,7 +49,8 @@ def test_importing_lab_utils_does_not_import_tensorflow_or_change_settings():
         "import lab_utils, lab_utils.data, lab_utils.plots, lab_utils.widgets,"
         " lab_utils.exercises, lab_utils.pixels, lab_utils.lesson;"
         "print('tensorflow' in sys.modules, 'keras' in sys.modules,"
-        " dict(matplotlib.rcParams) == before)")
+        " dict(matplotlib.rcParams) == before)"
+    )
     assert result.stdout.split() == ["False", "False", "True"]
 
 

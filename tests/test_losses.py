@@ -16,12 +16,14 @@ from lab_utils import data, detection, faces
 
 def _loss_value(loss, y_true, y_pred) -> float:
     from lab_utils import lesson
+
     keras = lesson.import_keras()
     value = loss(keras.ops.convert_to_tensor(y_true), keras.ops.convert_to_tensor(y_pred))
     return float(keras.ops.convert_to_numpy(value))
 
 
 # --- lesson 06: the triplet loss ------------------------------------------------------------
+
 
 def _squared(a, b) -> float:
     return float(sum((x - y) ** 2 for x, y in zip(a, b)))
@@ -32,8 +34,12 @@ def _batch_all_reference(embeddings, labels, margin) -> float:
     positive_terms = []
     for a, p, n in itertools.permutations(range(len(labels)), 3):
         if labels[a] == labels[p] and labels[a] != labels[n]:
-            term = max(_squared(embeddings[a], embeddings[p])
-                       - _squared(embeddings[a], embeddings[n]) + margin, 0.0)
+            term = max(
+                _squared(embeddings[a], embeddings[p])
+                - _squared(embeddings[a], embeddings[n])
+                + margin,
+                0.0,
+            )
             if term > 1e-12:
                 positive_terms.append(term)
     return sum(positive_terms) / max(len(positive_terms), 1)
@@ -43,10 +49,16 @@ def _batch_hard_reference(embeddings, labels, margin) -> float:
     """Per anchor: farthest positive, closest negative; mean over anchors with a positive."""
     terms = []
     for a in range(len(labels)):
-        positives = [_squared(embeddings[a], embeddings[p]) for p in range(len(labels))
-                     if p != a and labels[p] == labels[a]]
-        negatives = [_squared(embeddings[a], embeddings[n]) for n in range(len(labels))
-                     if labels[n] != labels[a]]
+        positives = [
+            _squared(embeddings[a], embeddings[p])
+            for p in range(len(labels))
+            if p != a and labels[p] == labels[a]
+        ]
+        negatives = [
+            _squared(embeddings[a], embeddings[n])
+            for n in range(len(labels))
+            if labels[n] != labels[a]
+        ]
         if positives:
             terms.append(max(max(positives) - min(negatives) + margin, 0.0))
     return sum(terms) / max(len(terms), 1)
@@ -60,8 +72,11 @@ def _semi_hard_reference(embeddings, labels, margin) -> float:
         if labels[a] != labels[p]:
             continue
         d_ap = _squared(embeddings[a], embeddings[p])
-        negatives = [_squared(embeddings[a], embeddings[n]) for n in range(len(labels))
-                     if labels[n] != labels[a]]
+        negatives = [
+            _squared(embeddings[a], embeddings[n])
+            for n in range(len(labels))
+            if labels[n] != labels[a]
+        ]
         farther = [d for d in negatives if d > d_ap]
         chosen = min(farther) if farther else max(negatives)
         terms.append(max(d_ap - chosen + margin, 0.0))
@@ -79,14 +94,18 @@ def triplet_batch():
     return embeddings, labels
 
 
-@pytest.mark.parametrize("mining, reference", [
-    ("batch_all", _batch_all_reference),
-    ("batch_hard", _batch_hard_reference),
-    ("semi_hard", _semi_hard_reference),
-])
+@pytest.mark.parametrize(
+    "mining, reference",
+    [
+        ("batch_all", _batch_all_reference),
+        ("batch_hard", _batch_hard_reference),
+        ("semi_hard", _semi_hard_reference),
+    ],
+)
 @pytest.mark.parametrize("margin", [0.0, 0.5])
-def test_triplet_loss_matches_a_loop_over_the_triplets(triplet_batch, mining, reference,
-                                                       margin, keras):
+def test_triplet_loss_matches_a_loop_over_the_triplets(
+    triplet_batch, mining, reference, margin, keras
+):
     embeddings, labels = triplet_batch
     expected = reference(embeddings.astype(np.float64), labels, margin)
     loss = faces.triplet_loss_keras(margin, mining)
@@ -97,9 +116,11 @@ def test_batch_all_triplet_loss_has_both_easy_and_hard_triplets(triplet_batch):
     """The batch is a real test of the masking: some triplets are already satisfied at margin
     0.5 and some are not, so averaging over all of them would give another number."""
     embeddings, labels = triplet_batch
-    terms = [_squared(embeddings[a], embeddings[p]) - _squared(embeddings[a], embeddings[n])
-             + 0.5 for a, p, n in itertools.permutations(range(12), 3)
-             if labels[a] == labels[p] and labels[a] != labels[n]]
+    terms = [
+        _squared(embeddings[a], embeddings[p]) - _squared(embeddings[a], embeddings[n]) + 0.5
+        for a, p, n in itertools.permutations(range(12), 3)
+        if labels[a] == labels[p] and labels[a] != labels[n]
+    ]
     assert len(terms) == 12 * 2 * 9
     assert 0 < sum(t > 0 for t in terms) < len(terms)
 
@@ -114,11 +135,13 @@ def test_positives_only_loss_is_the_mean_positive_distance(triplet_batch, keras)
 
 # --- lesson 05: the heat-map (CenterNet-style) detector -------------------------------------
 
+
 def _one_box_scene():
     """One 16x12 box with its corner at (10, 18) on a 32x32 image, class 3."""
     images = np.zeros((1, 32, 32), dtype=np.float32)
-    return data.Scenes(images, [np.array([[10.0, 18.0, 16.0, 12.0]])], [np.array([3])],
-                       [str(d) for d in range(10)])
+    return data.Scenes(
+        images, [np.array([[10.0, 18.0, 16.0, 12.0]])], [np.array([3])], [str(d) for d in range(10)]
+    )
 
 
 def test_heat_map_targets_match_a_hand_encoding():
@@ -135,22 +158,21 @@ def test_heat_map_targets_match_a_hand_encoding():
     assert mask.sum() == 1.0 and mask[3, 2] == 1.0
     class_cells = {(int(r), int(c)) for r, c in zip(*np.nonzero(targets[0, :, :, 6 + 3]))}
     assert class_cells == {(2, 1), (2, 2), (3, 1), (3, 2)}
-    assert targets[0, :, :, 6:].sum() == 4            # no other class anywhere
+    assert targets[0, :, :, 6:].sum() == 4  # no other class anywhere
     heat = targets[0, :, :, 0]
     for row in range(4):
         for column in range(4):
             squared = (row - 3) ** 2 + (column - 2) ** 2
-            assert heat[row, column] == pytest.approx(math.exp(-squared / (2 * 0.25)),
-                                                      rel=1e-6)
+            assert heat[row, column] == pytest.approx(math.exp(-squared / (2 * 0.25)), rel=1e-6)
 
 
 def test_decoding_hand_written_outputs_gives_the_box_and_class():
     """Outputs written by hand: a single peak at row 1, column 2 of a 4x4 grid (stride 8)
     with size (1.5, 1.0) x 16 px, offset (0.5, 0.25) and class 7 at 0.8."""
     outputs = np.zeros((1, 4, 4, 5 + 10), dtype=np.float32)
-    outputs[0, :, :, 5] = 1.0                          # elsewhere: class 0, probability 1
+    outputs[0, :, :, 5] = 1.0  # elsewhere: class 0, probability 1
     outputs[0, 1, 2, 0] = 0.9
-    outputs[0, 1, 1, 0] = 0.3                          # a neighbour: not a local maximum
+    outputs[0, 1, 1, 0] = 0.3  # a neighbour: not a local maximum
     outputs[0, 1, 2, 1:5] = (1.5, 1.0, 0.5, 0.25)
     outputs[0, 1, 2, 5:] = 0.02 / 9
     outputs[0, 1, 2, 5 + 7] = 0.8
@@ -173,11 +195,12 @@ def _centernet_loss_reference(y_true, y_pred, weights) -> float:
         if t[0] >= 0.999:
             focal -= (1 - heat) ** 2 * math.log(heat)
         else:
-            focal -= (1 - t[0]) ** 4 * heat ** 2 * math.log(1 - heat)
+            focal -= (1 - t[0]) ** 4 * heat**2 * math.log(1 - heat)
         size += t[5] * (abs(t[1] - p[1]) + abs(t[2] - p[2]))
         offset += t[5] * (abs(t[3] - p[3]) + abs(t[4] - p[4]))
-        cross_entropy -= sum(t[6 + k] * math.log(min(max(p[5 + k], 1e-6), 1.0))
-                             for k in range(classes))
+        cross_entropy -= sum(
+            t[6 + k] * math.log(min(max(p[5 + k], 1e-6), 1.0)) for k in range(classes)
+        )
         objects += t[5]
     total = focal + size_weight * size + offset_weight * offset + class_weight * cross_entropy
     return total / max(objects, 1.0)
@@ -185,18 +208,29 @@ def _centernet_loss_reference(y_true, y_pred, weights) -> float:
 
 @pytest.mark.parametrize("weights", [(1.0, 1.0, 1.0), (0.5, 2.0, 3.0)])
 def test_centernet_loss_matches_a_hand_computation(weights, keras):
-    scenes = data.Scenes(np.zeros((2, 32, 32), dtype=np.float32),
-                         [np.array([[10.0, 18.0, 16.0, 12.0], [1.0, 1.0, 9.0, 8.0]]),
-                          np.array([[20.0, 4.0, 10.0, 14.0]])],
-                         [np.array([3, 5]), np.array([9])], [str(d) for d in range(10)])
+    scenes = data.Scenes(
+        np.zeros((2, 32, 32), dtype=np.float32),
+        [
+            np.array([[10.0, 18.0, 16.0, 12.0], [1.0, 1.0, 9.0, 8.0]]),
+            np.array([[20.0, 4.0, 10.0, 14.0]]),
+        ],
+        [np.array([3, 5]), np.array([9])],
+        [str(d) for d in range(10)],
+    )
     y_true = detection.centernet_targets(scenes, stride=8, classes=10)
     rng = np.random.default_rng(0)
-    y_pred = np.concatenate([rng.uniform(0.0, 1.0, (2, 4, 4, 1)),
-                             rng.uniform(0.0, 2.0, (2, 4, 4, 4)),
-                             rng.dirichlet(np.ones(10), (2, 4, 4))], axis=-1)
-    y_pred[0, 0, 0, 0] = 1.0                            # the clip on the heat map matters
+    y_pred = np.concatenate(
+        [
+            rng.uniform(0.0, 1.0, (2, 4, 4, 1)),
+            rng.uniform(0.0, 2.0, (2, 4, 4, 4)),
+            rng.dirichlet(np.ones(10), (2, 4, 4)),
+        ],
+        axis=-1,
+    )
+    y_pred[0, 0, 0, 0] = 1.0  # the clip on the heat map matters
     y_pred = y_pred.astype(np.float32)
-    loss = detection.centernet_loss(size_weight=weights[0], offset_weight=weights[1],
-                                    class_weight=weights[2])
+    loss = detection.centernet_loss(
+        size_weight=weights[0], offset_weight=weights[1], class_weight=weights[2]
+    )
     expected = _centernet_loss_reference(y_true, y_pred, weights)
     assert _loss_value(loss, y_true, y_pred) == pytest.approx(expected, rel=1e-4)

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted(
+    (Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")
+)
 
 
 def _cells(path):
@@ -27,8 +29,11 @@ def test_there_are_lessons():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_without_outputs(path):
-    dirty = [index for index, cell in enumerate(_cells(path)) if cell["cell_type"] == "code"
-             and (cell.get("outputs") or cell.get("execution_count"))]
+    dirty = [
+        index
+        for index, cell in enumerate(_cells(path))
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count"))
+    ]
     assert not dirty, f"{path.name}: clear the outputs of cells {dirty} before committing"
 
 
@@ -45,8 +50,9 @@ def test_starts_with_a_title_and_one_setup_call(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_exercises_follow_the_nbgrader_format(path):
     cells = _cells(path)
-    ids = [cell["metadata"]["nbgrader"]["grade_id"] for cell in cells
-           if "nbgrader" in cell["metadata"]]
+    ids = [
+        cell["metadata"]["nbgrader"]["grade_id"] for cell in cells if "nbgrader" in cell["metadata"]
+    ]
     assert len(ids) == len(set(ids)), f"duplicate grade_id in {path.name}"
     solutions = [cell for cell in cells if cell["metadata"].get("nbgrader", {}).get("solution")]
     checks = [cell for cell in cells if cell["metadata"].get("nbgrader", {}).get("grade")]
@@ -58,7 +64,9 @@ def test_exercises_follow_the_nbgrader_format(path):
     for cell in checks:
         meta = cell["metadata"]["nbgrader"]
         assert meta["locked"] and meta["points"] > 0 and meta["schema_version"] == 3
-        assert "raises-exception" in cell["metadata"].get("tags", []), \
+        assert "raises-exception" in cell["metadata"].get("tags", []), (
             "a check must not stop Run All: tag it raises-exception"
-        assert re.search(r"\bcheck_\w+\(\w+\)", _source(cell)), \
+        )
+        assert re.search(r"\bcheck_\w+\(\w+\)", _source(cell)), (
             "a check cell passes the student's function to a check_... function"
+        )

@@ -38,10 +38,17 @@ def _imported_modules(name: str, tree: ast.Module) -> list[tuple[str, int]]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [(alias.name, node.lineno) for alias in node.names
-                      if alias.name.startswith("lab_utils")]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
-                and node.module.startswith("lab_utils"):
+            found += [
+                (alias.name, node.lineno)
+                for alias in node.names
+                if alias.name.startswith("lab_utils")
+            ]
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and node.module
+            and node.module.startswith("lab_utils")
+        ):
             for alias in node.names:
                 candidate = f"{node.module}.{alias.name}"
                 found.append((candidate if candidate in SOURCES else node.module, node.lineno))
@@ -71,9 +78,12 @@ def test_lesson_package_init_files_only_re_export():
         for node in tree.body[1:]:
             allowed = isinstance(node, (ast.Import, ast.ImportFrom)) or (
                 isinstance(node, ast.Assign)
-                and [getattr(t, "id", None) for t in node.targets] == ["__all__"])
-            assert allowed, (f"lab_utils/{lesson}/__init__.py line {node.lineno}: only imports "
-                             f"and __all__ belong there; move the code into a role file")
+                and [getattr(t, "id", None) for t in node.targets] == ["__all__"]
+            )
+            assert allowed, (
+                f"lab_utils/{lesson}/__init__.py line {node.lineno}: only imports "
+                f"and __all__ belong there; move the code into a role file"
+            )
 
 
 def test_no_import_circles_between_the_kit_s_rooms():
@@ -86,8 +96,9 @@ def test_no_import_circles_between_the_kit_s_rooms():
 
     def reaches(start: str, goal: str, seen: set) -> bool:
         for following in graph.get(start, ()):
-            if following == goal or (following not in seen
-                                     and reaches(following, goal, seen | {following})):
+            if following == goal or (
+                following not in seen and reaches(following, goal, seen | {following})
+            ):
                 return True
         return False
 
@@ -103,10 +114,13 @@ def test_the_data_registry_imports_no_lesson_code():
 def test_no_module_uses_another_module_s_private_names():
     problems = []
     for name, tree in SOURCES.items():
-        aliases = {}                      # local name -> lab_utils module it stands for
+        aliases = {}  # local name -> lab_utils module it stands for
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and \
-                    node.module.startswith("lab_utils"):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("lab_utils")
+            ):
                 for alias in node.names:
                     target = f"{node.module}.{alias.name}"
                     if target in SOURCES:
@@ -118,11 +132,17 @@ def test_no_module_uses_another_module_s_private_names():
                     if alias.name.startswith("lab_utils") and alias.asname:
                         aliases[alias.asname] = alias.name
         for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
-                    and node.value.id in aliases and node.attr.startswith("_") \
-                    and not node.attr.startswith("__") and aliases[node.value.id] != name:
-                problems.append(f"{name} line {node.lineno} uses "
-                                f"{aliases[node.value.id]}.{node.attr}")
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and aliases[node.value.id] != name
+            ):
+                problems.append(
+                    f"{name} line {node.lineno} uses {aliases[node.value.id]}.{node.attr}"
+                )
     assert not problems, "\n".join(problems)
 
 
@@ -145,6 +165,7 @@ def _unannotated(tree: ast.Module) -> list[str]:
                     missing.append(f"line {node.lineno} {prefix}{node.name}: {what}")
             elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
                 visit(node.body, node.name + ".")
+
     visit(tree.body)
     return missing
 

@@ -17,11 +17,13 @@ def _code(notebook) -> list[str]:
 
 
 def test_strip_solutions_keeps_the_signature_and_indentation():
-    source = ("def f(x):\n    \"\"\"Doc.\"\"\"\n    ### BEGIN SOLUTION\n    return 2 * x\n"
-              "    ### END SOLUTION\n")
-    assert students.strip_solutions(source) == ("def f(x):\n    \"\"\"Doc.\"\"\"\n"
-                                                "    # YOUR CODE HERE\n"
-                                                "    raise NotImplementedError()\n")
+    source = (
+        'def f(x):\n    """Doc."""\n    ### BEGIN SOLUTION\n    return 2 * x\n'
+        "    ### END SOLUTION\n"
+    )
+    assert students.strip_solutions(source) == (
+        'def f(x):\n    """Doc."""\n    # YOUR CODE HERE\n    raise NotImplementedError()\n'
+    )
     hidden = "check(f)\n### BEGIN HIDDEN TESTS\nassert f(1) == 2\n### END HIDDEN TESTS\n"
     assert students.strip_solutions(hidden) == "check(f)\n"
     with pytest.raises(ValueError, match="never closed"):
@@ -41,7 +43,7 @@ def test_every_lesson_is_copied_without_solutions_or_outputs(tmp_path):
         solutions = sum("### BEGIN SOLUTION" in source for source in _code(original))
         assert text.count("raise NotImplementedError()") >= solutions
         for before, after in zip(original["cells"], copy["cells"]):
-            if "BEGIN SOLUTION" not in "".join(before["source"]):   # everything else unchanged
+            if "BEGIN SOLUTION" not in "".join(before["source"]):  # everything else unchanged
                 assert before["source"] == after["source"]
             if after["cell_type"] == "code":
                 assert after["outputs"] == [] and after["execution_count"] is None
@@ -58,11 +60,13 @@ def test_a_student_s_work_is_never_overwritten(tmp_path):
 
 
 def test_make_lab_opens_the_student_copies_and_instructor_lab_the_solutions():
-    lab = subprocess.run(["make", "-n", "lab"], cwd=PROJECT, capture_output=True, text=True,
-                         check=True).stdout
+    lab = subprocess.run(
+        ["make", "-n", "lab"], cwd=PROJECT, capture_output=True, text=True, check=True
+    ).stdout
     assert "-m lab_utils.students my-lessons" in lab
     assert re.search(r"--ServerApp\.root_dir=my-lessons\b", lab)
-    instructor = subprocess.run(["make", "-n", "instructor-lab"], cwd=PROJECT,
-                                capture_output=True, text=True, check=True).stdout
+    instructor = subprocess.run(
+        ["make", "-n", "instructor-lab"], cwd=PROJECT, capture_output=True, text=True, check=True
+    ).stdout
     assert "--ServerApp.root_dir=notebooks" in instructor
     assert "my-lessons/" in (PROJECT / ".gitignore").read_text()

@@ -12,8 +12,11 @@ from lab_utils import widgets
 
 def _counter_widget():
     controls = {"a": ipywidgets.IntSlider(1, 0, 10), "b": ipywidgets.IntSlider(2, 0, 10)}
-    return widgets.Interactive(controls, lambda values: {"sum": values["a"] + values["b"]},
-                               ipywidgets.HBox(list(controls.values())))
+    return widgets.Interactive(
+        controls,
+        lambda values: {"sum": values["a"] + values["b"]},
+        ipywidgets.HBox(list(controls.values())),
+    )
 
 
 def test_interactive_renders_once_at_build_and_on_every_change():
@@ -29,7 +32,7 @@ def test_hold_batches_several_changes_into_one_render():
     with widget.hold():
         widget.controls["a"].value = 4
         widget.controls["b"].value = 6
-        assert widget.render_count == 1        # nothing rendered inside the block
+        assert widget.render_count == 1  # nothing rendered inside the block
     assert widget.render_count == 2 and widget.state == {"sum": 10}
 
 
@@ -52,14 +55,17 @@ def test_to_uint8_and_upscale():
     assert widgets.upscale(np.array([[1, 2]]), 2).tolist() == [[1, 1, 2, 2], [1, 1, 2, 2]]
 
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda: widgets.encode(np.zeros((4, 4)), "gif"), ValueError, "'jpeg', 'png'"),
-    (lambda: widgets.encode(np.full((4, 4), 2.0)), ValueError, r"\[0, 1\]"),
-    (lambda: widgets.to_uint8(np.zeros((2, 2, 4))), ValueError, "shape"),
-    (lambda: widgets.upscale(np.zeros((2, 2)), 0), ValueError, "factor must be at least 1"),
-    (lambda: widgets.upscale("image", 2), TypeError, "NumPy array"),
-    (lambda: widgets.upscale(np.zeros((2, 2)), 1.5), TypeError, "whole number"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: widgets.encode(np.zeros((4, 4)), "gif"), ValueError, "'jpeg', 'png'"),
+        (lambda: widgets.encode(np.full((4, 4), 2.0)), ValueError, r"\[0, 1\]"),
+        (lambda: widgets.to_uint8(np.zeros((2, 2, 4))), ValueError, "shape"),
+        (lambda: widgets.upscale(np.zeros((2, 2)), 0), ValueError, "factor must be at least 1"),
+        (lambda: widgets.upscale("image", 2), TypeError, "NumPy array"),
+        (lambda: widgets.upscale(np.zeros((2, 2)), 1.5), TypeError, "whole number"),
+    ],
+)
 def test_bad_input(call, error, message):
     with pytest.raises(error, match=message):
         call()
@@ -69,16 +75,18 @@ def test_interactive_shows_a_render_error_in_the_widget_and_recovers():
     import ipywidgets
 
     from lab_utils import widgets
+
     slider = ipywidgets.IntSlider(value=1, min=-1, max=3)
 
     def render(values):
         if values["n"] < 0:
             raise ValueError("n must be at least 0, but got -1.")
         return {"n": values["n"]}
+
     w = widgets.Interactive({"n": slider}, render, ipywidgets.VBox([slider]))
     assert w.error.layout.display == "none"
     slider.value = -1
     assert w.state == {"error": "Cannot show this setting: n must be at least 0, but got -1."}
     assert "n must be at least 0" in w.error.value and w.error.layout.display is None
-    slider.value = 2                     # still usable: the next good value renders
+    slider.value = 2  # still usable: the next good value renders
     assert w.state == {"n": 2} and w.error.layout.display == "none"

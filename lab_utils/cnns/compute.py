@@ -47,16 +47,20 @@ class Split:
 
     def sizes(self) -> dict:
         """How many images each part holds: {"train": ..., "validation": ..., "test": ...}."""
-        return {"train": len(self.train_labels), "validation": len(self.validation_labels),
-                "test": len(self.test_labels)}
+        return {
+            "train": len(self.train_labels),
+            "validation": len(self.validation_labels),
+            "test": len(self.test_labels),
+        }
 
 
 #: Fraction of the whole set held out for the validation curves.
 VALIDATION_FRACTION = 0.1
 
 
-def split_dataset(dataset: object, *, test_fraction: float = 0.2, seed: int = 0,
-                  max_value: float | None = None) -> Split:
+def split_dataset(
+    dataset: object, *, test_fraction: float = 0.2, seed: int = 0, max_value: float | None = None
+) -> Split:
     """Split a ``data.Dataset`` into train / validation / test parts, stratified by class.
 
     Parameters
@@ -75,28 +79,43 @@ def split_dataset(dataset: object, *, test_fraction: float = 0.2, seed: int = 0,
         present: images whose values exceed it are refused with an explanation.
     """
     from sklearn.model_selection import train_test_split
+
     if not hasattr(dataset, "images") or not hasattr(dataset, "labels"):
-        raise TypeError(f"dataset must be a data.Dataset (with .images and .labels), e.g. "
-                        f"data.load_dataset('placed_digits'), but got "
-                        f"{validation.describe(dataset)}.")
-    test_fraction = validation.as_float(test_fraction, "test_fraction", minimum=0.05,
-                                        maximum=0.5)
+        raise TypeError(
+            f"dataset must be a data.Dataset (with .images and .labels), e.g. "
+            f"data.load_dataset('placed_digits'), but got "
+            f"{validation.describe(dataset)}."
+        )
+    test_fraction = validation.as_float(test_fraction, "test_fraction", minimum=0.05, maximum=0.5)
     seed = validation.as_seed(seed)
     images = validation.as_array(dataset.images, "dataset.images")
     if images.ndim != 3:
-        raise ValueError(f"dataset.images must have shape (N, height, width), but it has "
-                         f"shape {images.shape}.")
+        raise ValueError(
+            f"dataset.images must have shape (N, height, width), but it has shape {images.shape}."
+        )
     validation.check_size(images.shape[1:], "each image of dataset.images")
     validation.require_finite(images, "dataset.images")
     images = images.astype(np.float32) / np.float32(_gray_scale(images, dataset, max_value))
     labels = models.as_labels(dataset.labels, len(images), name="dataset.labels")
     indices = np.arange(len(images))
-    rest, test = train_test_split(indices, test_size=test_fraction, stratify=labels,
-                                  random_state=seed)
-    train, held = train_test_split(rest, test_size=VALIDATION_FRACTION / (1 - test_fraction),
-                                   stratify=labels[rest], random_state=seed)
-    return Split(images[train], labels[train], images[held], labels[held], images[test],
-                 labels[test], list(dataset.class_names))
+    rest, test = train_test_split(
+        indices, test_size=test_fraction, stratify=labels, random_state=seed
+    )
+    train, held = train_test_split(
+        rest,
+        test_size=VALIDATION_FRACTION / (1 - test_fraction),
+        stratify=labels[rest],
+        random_state=seed,
+    )
+    return Split(
+        images[train],
+        labels[train],
+        images[held],
+        labels[held],
+        images[test],
+        labels[test],
+        list(dataset.class_names),
+    )
 
 
 def _gray_scale(images: np.ndarray, dataset: object, max_value: float | None) -> float:
@@ -110,26 +129,34 @@ def _gray_scale(images: np.ndarray, dataset: object, max_value: float | None) ->
         elif np.issubdtype(images.dtype, np.floating) or images.dtype == bool:
             max_value, source = 1.0, "float images"
         else:
-            raise TypeError(f"dataset.images has dtype {images.dtype}, whose scale the kit "
-                            f"does not guess: pass max_value=<the largest possible gray "
-                            f"level> (4095 for 12-bit, 65535 for 16-bit images).")
+            raise TypeError(
+                f"dataset.images has dtype {images.dtype}, whose scale the kit "
+                f"does not guess: pass max_value=<the largest possible gray "
+                f"level> (4095 for 12-bit, 65535 for 16-bit images)."
+            )
     max_value = validation.as_float(max_value, source, minimum=1e-12)
     if images.size == 0:
         return max_value
     low, high = float(images.min()), float(images.max())
     if low < 0:
-        raise ValueError(f"dataset.images has negative values (down to {low:g}); gray levels "
-                         f"run from 0 (black) to {max_value:g} (white).")
+        raise ValueError(
+            f"dataset.images has negative values (down to {low:g}); gray levels "
+            f"run from 0 (black) to {max_value:g} (white)."
+        )
     if high > max_value:
-        raise ValueError(f"dataset.images has values up to {high:g}, above the largest gray "
-                         f"level {max_value:g} ({source}). The kit does not guess the scale: "
-                         f"pass max_value=<the largest possible gray level>, e.g. 16 for "
-                         f"scikit-learn's digits, 255 for 8-bit photos, 100 for percentages.")
+        raise ValueError(
+            f"dataset.images has values up to {high:g}, above the largest gray "
+            f"level {max_value:g} ({source}). The kit does not guess the scale: "
+            f"pass max_value=<the largest possible gray level>, e.g. 16 for "
+            f"scikit-learn's digits, 255 for 8-bit photos, 100 for percentages."
+        )
     if images.dtype == np.uint8 and high == 1:
-        raise ValueError("dataset.images is uint8 but holds only 0 and 1: it looks like [0, 1] "
-                         "floats cast with .astype(np.uint8), which rounds every value down. "
-                         "Keep the floats, or convert with np.round(images * 255).astype("
-                         "np.uint8).")
+        raise ValueError(
+            "dataset.images is uint8 but holds only 0 and 1: it looks like [0, 1] "
+            "floats cast with .astype(np.uint8), which rounds every value down. "
+            "Keep the floats, or convert with np.round(images * 255).astype("
+            "np.uint8)."
+        )
     return max_value
 
 
@@ -149,20 +176,23 @@ def scratch_names() -> Iterator[None]:
     """
     try:
         from keras.src.backend.common import global_state
+
         saved = global_state.get_global_attribute("object_name_uids")
         saved = None if saved is None else dict(saved)
-    except Exception:          # another Keras layout: names are cosmetic, go on without
+    except Exception:  # another Keras layout: names are cosmetic, go on without
         yield
         return
     try:
         yield
     finally:
-        global_state.set_global_attribute("object_name_uids",
-                                          collections.defaultdict(int, saved or {}))
+        global_state.set_global_attribute(
+            "object_name_uids", collections.defaultdict(int, saved or {})
+        )
 
 
-def dense_vs_conv_parameters(input_shape: tuple = (224, 224, 3), *, units: int = 100,
-                             filters: int = 64, kernel_size: int = 3) -> list[dict]:
+def dense_vs_conv_parameters(
+    input_shape: tuple = (224, 224, 3), *, units: int = 100, filters: int = 64, kernel_size: int = 3
+) -> list[dict]:
     """Parameters of one Dense layer and one Conv2D layer on the same input, counted by Keras.
 
     Parameters
@@ -183,18 +213,18 @@ def dense_vs_conv_parameters(input_shape: tuple = (224, 224, 3), *, units: int =
     shape = models.as_input_shape(input_shape)
     units = validation.as_int(units, "units", minimum=1, maximum=10_000)
     filters = validation.as_int(filters, "filters", minimum=1, maximum=4096)
-    kernel_size = validation.as_int(kernel_size, "kernel_size", minimum=1,
-                                    maximum=min(shape[:2]))
+    kernel_size = validation.as_int(kernel_size, "kernel_size", minimum=1, maximum=min(shape[:2]))
     pixels_in = int(np.prod(shape))
     if pixels_in * units > 400_000_000:
-        raise ValueError(f"a dense layer with {units} units on {shape} would need "
-                         f"{pixels_in * units:,} weights (more than 1.6 GB): use fewer units.")
+        raise ValueError(
+            f"a dense layer with {units} units on {shape} would need "
+            f"{pixels_in * units:,} weights (more than 1.6 GB): use fewer units."
+        )
     rows = []
     with scratch_names():
         # A Dense layer sees a flat vector: Flatten first, as a dense network would.
         dense = models.layer_facts(keras.layers.Dense(units), (pixels_in,))
-        conv = models.layer_facts(keras.layers.Conv2D(filters, kernel_size, padding="same"),
-                                  shape)
+        conv = models.layer_facts(keras.layers.Conv2D(filters, kernel_size, padding="same"), shape)
     rows.append({"layer": f"Dense({units}) on the flattened {shape} image", **dense})
     rows.append({"layer": f"Conv2D({filters}, {kernel_size}x{kernel_size}, 'same')", **conv})
     return rows
@@ -228,8 +258,9 @@ class Comparison:
         for row in self.rows:
             if row["model"] == name:
                 return row
-        raise KeyError(f"no classifier called {name!r}; there are "
-                       f"{', '.join(r['model'] for r in self.rows)}.")
+        raise KeyError(
+            f"no classifier called {name!r}; there are {', '.join(r['model'] for r in self.rows)}."
+        )
 
     def table(self) -> str:
         """The rows as a fixed-width text table.
@@ -238,12 +269,16 @@ class Comparison:
         vectors, i.e. training images, plus their weights), not learned weights.
         """
         width = max([10] + [len(row["model"]) for row in self.rows])
-        lines = [f"{'model':<{width}} {'test accuracy':>13} {'parameters':>11} "
-                 f"{'training s':>10} {'CPU s':>7}"]
+        lines = [
+            f"{'model':<{width}} {'test accuracy':>13} {'parameters':>11} "
+            f"{'training s':>10} {'CPU s':>7}"
+        ]
         for row in self.rows:
-            lines.append(f"{row['model']:<{width}} {row['test_accuracy']:>13.1%} "
-                         f"{row['parameters']:>11,} {row['training_seconds']:>10.1f} "
-                         f"{row['cpu_seconds']:>7.1f}")
+            lines.append(
+                f"{row['model']:<{width}} {row['test_accuracy']:>13.1%} "
+                f"{row['parameters']:>11,} {row['training_seconds']:>10.1f} "
+                f"{row['cpu_seconds']:>7.1f}"
+            )
         return "\n".join(lines)
 
 
@@ -267,8 +302,15 @@ SVM_C = 10.0
 LEARNING_RATE = 3e-3
 
 
-def compare_classifiers(split: Split, networks: dict, *, epochs: int | dict = 15,
-                        batch_size: int = 64, svm: bool = True, seed: int = 0) -> Comparison:
+def compare_classifiers(
+    split: Split,
+    networks: dict,
+    *,
+    epochs: int | dict = 15,
+    batch_size: int = 64,
+    svm: bool = True,
+    seed: int = 0,
+) -> Comparison:
     """Train an SVM (optional) and each Keras network on ``split``; measure them on its test set.
 
     Parameters
@@ -298,19 +340,28 @@ def compare_classifiers(split: Split, networks: dict, *, epochs: int | dict = 15
         # Initial weights drawn from ``seed`` alone, not from whatever earlier cells drew:
         # the lesson and benchmarks/cnns.py then train identical networks and print the
         # same figures (the README quotes the benchmark).
-        with scratch_names():         # the clone's layers use up no automatic names
+        with scratch_names():  # the clone's layers use up no automatic names
             models.reinitialise(network, seed)
-        result = models.train(network, split.train_images, split.train_labels,
-                              validation_data=(split.validation_images,
-                                               split.validation_labels),
-                              epochs=epochs[name], batch_size=batch_size,
-                              learning_rate=LEARNING_RATE, seed=seed)
+        result = models.train(
+            network,
+            split.train_images,
+            split.train_labels,
+            validation_data=(split.validation_images, split.validation_labels),
+            epochs=epochs[name],
+            batch_size=batch_size,
+            learning_rate=LEARNING_RATE,
+            seed=seed,
+        )
         trained[name] = result
-        rows.append({"model": name,
-                     "test_accuracy": models.accuracy(network, split.test_images,
-                                                      split.test_labels),
-                     "parameters": models.parameter_count(network),
-                     "training_seconds": result.seconds, "cpu_seconds": result.cpu_seconds})
+        rows.append(
+            {
+                "model": name,
+                "test_accuracy": models.accuracy(network, split.test_images, split.test_labels),
+                "parameters": models.parameter_count(network),
+                "training_seconds": result.seconds,
+                "cpu_seconds": result.cpu_seconds,
+            }
+        )
     return Comparison(rows, trained, classifier)
 
 
@@ -318,12 +369,17 @@ def _check_comparison_arguments(split: Split, networks: dict, epochs: int | dict
     """Check ``compare_classifiers``' arguments; return the epochs per network name."""
     keras = lesson.import_keras()
     if not isinstance(split, Split):
-        raise TypeError(f"split must be the result of cnns.split_dataset(...), but got "
-                        f"{validation.describe(split)}.")
-    if not isinstance(networks, dict) or not all(isinstance(m, keras.Model)
-                                                 for m in networks.values()):
-        raise TypeError("networks must be a dict mapping a name to a Keras model, e.g. "
-                        "{'CNN': models.cnn_classifier((32, 32, 1), 10)}.")
+        raise TypeError(
+            f"split must be the result of cnns.split_dataset(...), but got "
+            f"{validation.describe(split)}."
+        )
+    if not isinstance(networks, dict) or not all(
+        isinstance(m, keras.Model) for m in networks.values()
+    ):
+        raise TypeError(
+            "networks must be a dict mapping a name to a Keras model, e.g. "
+            "{'CNN': models.cnn_classifier((32, 32, 1), 10)}."
+        )
     if not isinstance(epochs, dict):
         epochs = {name: epochs for name in networks}
     missing = set(networks) - set(epochs)
@@ -334,27 +390,38 @@ def _check_comparison_arguments(split: Split, networks: dict, epochs: int | dict
         try:
             shape = tuple(network.input_shape[1:])
         except (AttributeError, ValueError):
-            raise ValueError(f"networks[{name!r}] has no input shape yet: build it with "
-                             f"keras.Input(shape={expected}).") from None
+            raise ValueError(
+                f"networks[{name!r}] has no input shape yet: build it with "
+                f"keras.Input(shape={expected})."
+            ) from None
         if shape not in (expected, expected[:2]):
-            raise ValueError(f"networks[{name!r}] expects inputs of shape {shape}, but the "
-                             f"split's images have shape {expected}: build it with "
-                             f"input_shape=split.image_shape.")
+            raise ValueError(
+                f"networks[{name!r}] expects inputs of shape {shape}, but the "
+                f"split's images have shape {expected}: build it with "
+                f"input_shape=split.image_shape."
+            )
     return epochs
 
 
 def _fit_svm(split: Split) -> tuple[dict, object]:
     """Fit the SVM baseline on the raw pixels: (its row of the comparison, the SVC)."""
     from sklearn.svm import SVC
+
     flat = split.train_images.reshape(len(split.train_images), -1)
     start, cpu_start = time.perf_counter(), time.process_time()
     classifier = SVC(C=SVM_C).fit(flat, split.train_labels)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    score = classifier.score(split.test_images.reshape(len(split.test_images), -1),
-                             split.test_labels)
-    row = {"model": "SVM", "test_accuracy": float(score),
-           "parameters": _svm_parameters(classifier), "training_seconds": seconds,
-           "cpu_seconds": cpu, "support_vectors": int(classifier.support_vectors_.shape[0])}
+    score = classifier.score(
+        split.test_images.reshape(len(split.test_images), -1), split.test_labels
+    )
+    row = {
+        "model": "SVM",
+        "test_accuracy": float(score),
+        "parameters": _svm_parameters(classifier),
+        "training_seconds": seconds,
+        "cpu_seconds": cpu,
+        "support_vectors": int(classifier.support_vectors_.shape[0]),
+    }
     return row, classifier
 
 
@@ -366,6 +433,7 @@ def _fit_svm(split: Split) -> tuple[dict, object]:
 def confusion(labels: np.ndarray, predictions: np.ndarray, classes: int) -> np.ndarray:
     """Confusion matrix (classes, classes) int64: row = true class, column = predicted class."""
     from sklearn.metrics import confusion_matrix
+
     classes = validation.as_int(classes, "classes", minimum=2)
     labels = models.as_labels(labels, len(validation.as_array(labels, "labels")), classes)
     predictions = models.as_labels(predictions, len(labels), classes, name="predictions")
@@ -387,12 +455,19 @@ def misclassified(probabilities: np.ndarray, labels: np.ndarray) -> list[dict]:
     """
     probabilities = validation.as_array(probabilities, "probabilities")
     if probabilities.ndim != 2:
-        raise ValueError(f"probabilities must have shape (N, classes), but it has shape "
-                         f"{probabilities.shape}.")
+        raise ValueError(
+            f"probabilities must have shape (N, classes), but it has shape {probabilities.shape}."
+        )
     labels = models.as_labels(labels, len(probabilities), probabilities.shape[1])
     predicted = probabilities.argmax(axis=1)
     wrong = np.flatnonzero(predicted != labels)
     confidence = probabilities[wrong, predicted[wrong]]
-    return [{"index": int(i), "label": int(labels[i]), "predicted": int(predicted[i]),
-             "confidence": float(c)} for i, c in sorted(zip(wrong, confidence),
-                                                        key=lambda pair: -pair[1])]
+    return [
+        {
+            "index": int(i),
+            "label": int(labels[i]),
+            "predicted": int(predicted[i]),
+            "confidence": float(c),
+        }
+        for i, c in sorted(zip(wrong, confidence), key=lambda pair: -pair[1])
+    ]

@@ -28,9 +28,8 @@ def first_layer_filters(model: object) -> np.ndarray:
     keras = lesson.import_keras()
     layers = _conv_layers(model)
     if not layers:
-        raise ValueError(f"model {model.name!r} has no Conv2D layer, so it has no filters "
-                         f"to show.")
-    kernel = keras.ops.convert_to_numpy(layers[0].kernel)     # (k, k, in_channels, filters)
+        raise ValueError(f"model {model.name!r} has no Conv2D layer, so it has no filters to show.")
+    kernel = keras.ops.convert_to_numpy(layers[0].kernel)  # (k, k, in_channels, filters)
     return np.transpose(kernel[:, :, 0, :], (2, 0, 1)).astype(np.float64)
 
 
@@ -57,20 +56,25 @@ def most_similar_filters(filters: np.ndarray, kernels: dict) -> list[dict]:
     """
     filters = validation.as_array(filters, "filters")
     if filters.ndim != 3 or filters.shape[1] != filters.shape[2]:
-        raise ValueError(f"filters must have shape (count, k, k), but it has shape "
-                         f"{filters.shape}.")
+        raise ValueError(
+            f"filters must have shape (count, k, k), but it has shape {filters.shape}."
+        )
     if not isinstance(kernels, dict) or not kernels:
-        raise TypeError("kernels must be a non-empty dict of name -> (k, k) array, e.g. "
-                        "kernels.CLASSIC_KERNELS.")
+        raise TypeError(
+            "kernels must be a non-empty dict of name -> (k, k) array, e.g. "
+            "kernels.CLASSIC_KERNELS."
+        )
     learned = np.stack([_zero_mean_unit(f).ravel() for f in filters])
     rows = []
     for name, kernel in kernels.items():
         kernel = validation.as_array(kernel, f"kernels[{name!r}]")
         if kernel.shape != filters.shape[1:]:
-            raise ValueError(f"kernels[{name!r}] has shape {kernel.shape}, but the filters are "
-                             f"{filters.shape[1:]}.")
+            raise ValueError(
+                f"kernels[{name!r}] has shape {kernel.shape}, but the filters are "
+                f"{filters.shape[1:]}."
+            )
         target = _zero_mean_unit(kernel).ravel()
-        if not target.any():          # the identity minus its mean is fine; a flat blur is not
+        if not target.any():  # the identity minus its mean is fine; a flat blur is not
             continue
         scores = np.abs(learned @ target)
         best = int(scores.argmax())
@@ -78,22 +82,26 @@ def most_similar_filters(filters: np.ndarray, kernels: dict) -> list[dict]:
     return rows
 
 
-def chance_similarity(kernels: dict, count: int = 32, *, trials: int = 200,
-                      seed: int = 0) -> float:
+def chance_similarity(kernels: dict, count: int = 32, *, trials: int = 200, seed: int = 0) -> float:
     """Median similarity (as in ``most_similar_filters``) for ``count`` random Gaussian filters.
 
     The baseline to compare learned filters with: with many filters, some random one always
     looks a bit like any given 3x3 kernel.
     """
     if not isinstance(kernels, dict) or not kernels:
-        raise TypeError("kernels must be a non-empty dict of name -> (k, k) array, e.g. "
-                        "kernels.CLASSIC_KERNELS.")
+        raise TypeError(
+            "kernels must be a non-empty dict of name -> (k, k) array, e.g. "
+            "kernels.CLASSIC_KERNELS."
+        )
     count = validation.as_int(count, "count", minimum=1, maximum=4096)
     trials = validation.as_int(trials, "trials", minimum=1, maximum=10_000)
     shape = np.shape(next(iter(kernels.values())))
     rng = np.random.default_rng(validation.as_seed(seed))
-    scores = [row["similarity"] for _ in range(trials)
-              for row in most_similar_filters(rng.normal(size=(count,) + shape), kernels)]
+    scores = [
+        row["similarity"]
+        for _ in range(trials)
+        for row in most_similar_filters(rng.normal(size=(count,) + shape), kernels)
+    ]
     return float(np.median(scores))
 
 
@@ -111,16 +119,17 @@ def layer_outputs(model: object) -> tuple:
     """
     keras = lesson.import_keras()
     models.require_model(model)
-    layers = [layer for layer in model.layers
-              if not isinstance(layer, keras.layers.InputLayer)]
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     if isinstance(model, keras.Sequential):
         try:
             shape = tuple(model.input_shape[1:])
         except (AttributeError, ValueError):
             shape = None
         if not shape or None in shape:
-            raise ValueError(f"the Sequential model {model.name!r} has no input shape yet: "
-                             f"start it with keras.Input(shape=(height, width, channels)).")
+            raise ValueError(
+                f"the Sequential model {model.name!r} has no input shape yet: "
+                f"start it with keras.Input(shape=(height, width, channels))."
+            )
         with compute.scratch_names():
             inputs = x = keras.Input(shape=shape)
             pairs = []
@@ -131,9 +140,10 @@ def layer_outputs(model: object) -> tuple:
     try:
         return model.input, [(layer, layer.output) for layer in layers]
     except (AttributeError, ValueError):
-        raise ValueError(f"model {model.name!r} has no defined input: build it with "
-                         f"keras.Input(shape=...) (Functional API or keras.Sequential).") \
-            from None
+        raise ValueError(
+            f"model {model.name!r} has no defined input: build it with "
+            f"keras.Input(shape=...) (Functional API or keras.Sequential)."
+        ) from None
 
 
 def feature_maps(model: object, image: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -160,14 +170,21 @@ def feature_maps(model: object, image: np.ndarray) -> list[tuple[str, np.ndarray
     # A Conv2D without its own activation (followed by BatchNormalization and ReLU) is shown
     # after the ReLU: that is what the next layer receives.
     inputs, pairs = layer_outputs(model)
-    pairs = [(layer, output) for layer, output in pairs if isinstance(layer, kinds)
-             and getattr(layer, "activation", None) is not keras.activations.linear
-             or isinstance(layer, keras.layers.Activation) and len(output.shape) == 4]
+    pairs = [
+        (layer, output)
+        for layer, output in pairs
+        if isinstance(layer, kinds)
+        and getattr(layer, "activation", None) is not keras.activations.linear
+        or isinstance(layer, keras.layers.Activation)
+        and len(output.shape) == 4
+    ]
     with compute.scratch_names():
         probe = keras.Model(inputs, [output for _, output in pairs])
     outputs = probe(models.as_batch(image[None]), training=False)
-    return [(layer.name, keras.ops.convert_to_numpy(output)[0])
-            for (layer, _), output in zip(pairs, outputs)]
+    return [
+        (layer.name, keras.ops.convert_to_numpy(output)[0])
+        for (layer, _), output in zip(pairs, outputs)
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,15 +215,26 @@ def receptive_fields(model: object) -> list[dict]:
         elif isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
             sizes.append(int(layer.pool_size[0]))
             strides.append(int(layer.strides[0]))
-        elif isinstance(layer, (keras.layers.GlobalMaxPooling2D,
-                                keras.layers.GlobalAveragePooling2D)):
-            rows.append({"layer": layer.name, "output_size": 1,
-                         "receptive_field": int(model.input_shape[1])})
+        elif isinstance(
+            layer, (keras.layers.GlobalMaxPooling2D, keras.layers.GlobalAveragePooling2D)
+        ):
+            rows.append(
+                {
+                    "layer": layer.name,
+                    "output_size": 1,
+                    "receptive_field": int(model.input_shape[1]),
+                }
+            )
             continue
         else:
             continue
-        rows.append({"layer": layer.name, "output_size": int(output.shape[1]),
-                     "receptive_field": receptive_field(sizes, strides)})
+        rows.append(
+            {
+                "layer": layer.name,
+                "output_size": int(output.shape[1]),
+                "receptive_field": receptive_field(sizes, strides),
+            }
+        )
     return rows
 
 

@@ -25,10 +25,15 @@ def plot_learning_curves(trained: dict) -> Figure:
     ----------
     trained : dict of str -> models.TrainingResult (e.g. ``Comparison.trained``)
     """
-    if not isinstance(trained, dict) or not trained or not all(
-            isinstance(r, models.TrainingResult) for r in trained.values()):
-        raise TypeError("trained must be a non-empty dict of name -> models.TrainingResult, "
-                        "e.g. comparison.trained.")
+    if (
+        not isinstance(trained, dict)
+        or not trained
+        or not all(isinstance(r, models.TrainingResult) for r in trained.values())
+    ):
+        raise TypeError(
+            "trained must be a non-empty dict of name -> models.TrainingResult, "
+            "e.g. comparison.trained."
+        )
     figure = new_figure(figsize=(3.4 * len(trained), 3.0))
     axes = np.atleast_1d(figure.subplots(1, len(trained), sharey=True))
     for axis, (name, result) in zip(axes, trained.items()):
@@ -45,26 +50,37 @@ def plot_learning_curves(trained: dict) -> Figure:
     return figure
 
 
-def plot_confusion(matrix: np.ndarray, class_names: list, *,
-                   title: str | None = None) -> Figure:
+def plot_confusion(matrix: np.ndarray, class_names: list, *, title: str | None = None) -> Figure:
     """Draw a confusion matrix with the count written in every cell."""
     matrix = validation.as_array(matrix, "matrix")
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
-        raise ValueError(f"matrix must be square (classes, classes), but it has shape "
-                         f"{matrix.shape}.")
+        raise ValueError(
+            f"matrix must be square (classes, classes), but it has shape {matrix.shape}."
+        )
     if isinstance(class_names, (str, bytes)) or not isinstance(class_names, (list, tuple)):
-        raise TypeError(f"class_names must be a list of the {matrix.shape[0]} class names, "
-                        f"e.g. split.class_names, but got {validation.describe(class_names)}.")
+        raise TypeError(
+            f"class_names must be a list of the {matrix.shape[0]} class names, "
+            f"e.g. split.class_names, but got {validation.describe(class_names)}."
+        )
     if len(class_names) != matrix.shape[0]:
-        raise ValueError(f"class_names must name the {matrix.shape[0]} classes, but it has "
-                         f"{len(class_names)} entries.")
+        raise ValueError(
+            f"class_names must name the {matrix.shape[0]} classes, but it has "
+            f"{len(class_names)} entries."
+        )
     figure = new_figure(figsize=(4.6, 4.0))
     axis = figure.subplots()
     axis.imshow(matrix, cmap="Blues")
     for (row, column), count in np.ndenumerate(matrix):
         if count:
-            axis.text(column, row, str(count), ha="center", va="center", fontsize=8,
-                      color="white" if count > matrix.max() / 2 else "black")
+            axis.text(
+                column,
+                row,
+                str(count),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if count > matrix.max() / 2 else "black",
+            )
     axis.set_xticks(range(len(class_names)), class_names)
     axis.set_yticks(range(len(class_names)), class_names)
     axis.set_xlabel("predicted")
@@ -74,17 +90,18 @@ def plot_confusion(matrix: np.ndarray, class_names: list, *,
     return figure
 
 
-def plot_filters_and_kernels(filters: np.ndarray, kernels: dict, *,
-                             columns: int = 8) -> Figure:
+def plot_filters_and_kernels(filters: np.ndarray, kernels: dict, *, columns: int = 8) -> Figure:
     """Learned first-layer filters (top rows) and the hand-made kernels (bottom row).
 
     Each panel has its own symmetric colour scale: red positive, blue negative, white zero.
     """
     filters = validation.as_array(filters, "filters", finite=True)
     if filters.ndim != 3 or not 1 <= len(filters) <= 256 or max(filters.shape[1:]) > 15:
-        raise ValueError(f"filters must have shape (count, k, k) with 1 to 256 filters of at "
-                         f"most 15x15 (first_layer_filters(model) gives them), but it has "
-                         f"shape {filters.shape}.")
+        raise ValueError(
+            f"filters must have shape (count, k, k) with 1 to 256 filters of at "
+            f"most 15x15 (first_layer_filters(model) gives them), but it has "
+            f"shape {filters.shape}."
+        )
     if not isinstance(kernels, dict):
         raise TypeError("kernels must be a dict of name -> (k, k) array.")
     columns = validation.as_int(columns, "columns", minimum=1)
@@ -103,8 +120,9 @@ def plot_filters_and_kernels(filters: np.ndarray, kernels: dict, *,
         scale = float(np.abs(values).max()) or 1.0
         axis.imshow(values, cmap="bwr", vmin=-scale, vmax=scale)
         axis.set_title(name, fontsize=7)
-    figure.suptitle("learned 3x3 filters of the first layer (top) and hand-made kernels "
-                    "(bottom)", fontsize=9)
+    figure.suptitle(
+        "learned 3x3 filters of the first layer (top) and hand-made kernels (bottom)", fontsize=9
+    )
     return figure
 
 
@@ -124,12 +142,20 @@ def plot_feature_maps(maps: list, *, channels: int = 8) -> Figure:
         low, high = min(float(values.min()), 0.0), max(float(values.max()), 1e-12)
         shown = None
         for column, (axis, channel) in enumerate(
-                zip(row, list(strongest[:channels]) + [None] * channels)):
+            zip(row, list(strongest[:channels]) + [None] * channels)
+        ):
             axis.set_axis_off()
-            if column == 0:       # the layer's name and size, written left of the row
-                axis.text(-0.08, 0.5, f"{name}\n{values.shape[0]}x{values.shape[1]}",
-                          transform=axis.transAxes, rotation=90, ha="right", va="center",
-                          fontsize=7)
+            if column == 0:  # the layer's name and size, written left of the row
+                axis.text(
+                    -0.08,
+                    0.5,
+                    f"{name}\n{values.shape[0]}x{values.shape[1]}",
+                    transform=axis.transAxes,
+                    rotation=90,
+                    ha="right",
+                    va="center",
+                    fontsize=7,
+                )
             if channel is None:
                 continue
             shown = axis.imshow(values[..., channel], cmap="viridis", vmin=low, vmax=high)
@@ -151,6 +177,7 @@ def plot_receptive_fields(image: np.ndarray, fields: list[dict]) -> Figure:
         raise TypeError("fields must be the list returned by cnns.receptive_fields(model).")
     row_centre, column_centre = features.bright_centroid(image)
     from matplotlib import patches
+
     figure = new_figure(figsize=(4.2, 4.2))
     axis = figure.subplots()
     axis.imshow(image, cmap="gray", vmin=0, vmax=1)
@@ -159,14 +186,24 @@ def plot_receptive_fields(image: np.ndarray, fields: list[dict]) -> Figure:
     for colour, row in zip(colours * 4, fields):
         side = row["receptive_field"]
         # Only the part inside the image carries pixels: the rest would be padding zeros.
-        left, right = max(-0.5, column_centre - side / 2), min(width - 0.5,
-                                                              column_centre + side / 2)
+        left, right = (
+            max(-0.5, column_centre - side / 2),
+            min(width - 0.5, column_centre + side / 2),
+        )
         top, bottom = max(-0.5, row_centre - side / 2), min(height - 0.5, row_centre + side / 2)
         clipped = (right - left, bottom - top) != (side, side)
-        axis.add_patch(patches.Rectangle((left, top), right - left, bottom - top,
-                                         fill=False, edgecolor=colour, linewidth=2,
-                                         label=f"{row['layer']}: {side}x{side}"
-                                               + (" (clipped to the image)" if clipped else "")))
+        axis.add_patch(
+            patches.Rectangle(
+                (left, top),
+                right - left,
+                bottom - top,
+                fill=False,
+                edgecolor=colour,
+                linewidth=2,
+                label=f"{row['layer']}: {side}x{side}"
+                + (" (clipped to the image)" if clipped else ""),
+            )
+        )
     axis.set_xlim(-0.5 - 0.5, width - 0.5 + 0.5)
     axis.set_ylim(height - 0.5 + 0.5, -0.5 - 0.5)
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -185,19 +222,32 @@ def plot_imagenet_errors(table: dict) -> Figure:
     ----------
     table : dict of columns, as returned by ``data.load_table("imagenet_top5")``
     """
-    needed = {"year", "team", "model", "entry", "top5_error_percent",
-              "single_model_top5_error_percent", "kind"}
+    needed = {
+        "year",
+        "team",
+        "model",
+        "entry",
+        "top5_error_percent",
+        "single_model_top5_error_percent",
+        "kind",
+    }
     if not isinstance(table, dict) or not needed <= set(table):
-        raise TypeError(f"table must be data.load_table('imagenet_top5') (columns "
-                        f"{', '.join(sorted(needed))}).")
+        raise TypeError(
+            f"table must be data.load_table('imagenet_top5') (columns {', '.join(sorted(needed))})."
+        )
     lengths = {name: len(table[name]) for name in sorted(needed)}
     if len(set(lengths.values())) != 1:
-        raise ValueError(f"table's columns must have one entry per row, but their lengths "
-                         f"differ: {lengths}.")
-    if not all(isinstance(value, (int, float)) and not isinstance(value, bool)
-               for value in table["top5_error_percent"] + table["year"]):
-        raise TypeError("table's 'year' and 'top5_error_percent' columns must hold numbers "
-                        "(data.load_table converts them).")
+        raise ValueError(
+            f"table's columns must have one entry per row, but their lengths differ: {lengths}."
+        )
+    if not all(
+        isinstance(value, (int, float)) and not isinstance(value, bool)
+        for value in table["top5_error_percent"] + table["year"]
+    ):
+        raise TypeError(
+            "table's 'year' and 'top5_error_percent' columns must hold numbers "
+            "(data.load_table converts them)."
+        )
     if "winner" not in table["kind"]:
         raise ValueError("table has no row whose kind is 'winner': nothing to plot.")
     winners = [i for i, kind in enumerate(table["kind"]) if kind == "winner"]
@@ -206,24 +256,33 @@ def plot_imagenet_errors(table: dict) -> Figure:
     errors = [table["top5_error_percent"][i] for i in winners]
     figure = new_figure(figsize=(6.8, 3.6))
     axis = figure.subplots()
-    colours = ["#d62728" if "AlexNet" in table["model"][i] else
-               ("#1f77b4" if table["year"][i] > 2012 else "#7f7f7f") for i in winners]
+    colours = [
+        "#d62728"
+        if "AlexNet" in table["model"][i]
+        else ("#1f77b4" if table["year"][i] > 2012 else "#7f7f7f")
+        for i in winners
+    ]
     axis.bar(years, errors, color=colours)
     for year, error, index in zip(years, errors, winners):
-        axis.text(year, error + 0.5, f"{error:g}%\n{table['team'][index]}", ha="center",
-                  fontsize=7)
+        axis.text(year, error + 0.5, f"{error:g}%\n{table['team'][index]}", ha="center", fontsize=7)
         single = table["single_model_top5_error_percent"][index]
         if single is not None:
             axis.plot([year - 0.4, year + 0.4], [single, single], color="black", linewidth=2)
     for index in humans:
-        axis.axhline(table["top5_error_percent"][index], color="black", linestyle="--",
-                     linewidth=1)
-        axis.text(years[0] - 0.4, table["top5_error_percent"][index] + 0.4,
-                  f"human estimate {table['top5_error_percent'][index]:g}%", fontsize=7)
+        axis.axhline(table["top5_error_percent"][index], color="black", linestyle="--", linewidth=1)
+        axis.text(
+            years[0] - 0.4,
+            table["top5_error_percent"][index] + 0.4,
+            f"human estimate {table['top5_error_percent'][index]:g}%",
+            fontsize=7,
+        )
     axis.set_xticks(years)
-    axis.set_xlabel("ILSVRC year (grey: before CNNs, red: AlexNet, blue: later CNNs; every "
-                    "bar from 2012 on is an ensemble,\nblack dash: one network alone, "
-                    "on the validation set)", fontsize=8)
+    axis.set_xlabel(
+        "ILSVRC year (grey: before CNNs, red: AlexNet, blue: later CNNs; every "
+        "bar from 2012 on is an ensemble,\nblack dash: one network alone, "
+        "on the validation set)",
+        fontsize=8,
+    )
     axis.set_ylabel("top-5 error (%)")
     axis.set_ylim(0, max(errors) * 1.25)
     return figure

@@ -23,8 +23,14 @@ SWEEP_STRENGTHS = {
 }
 
 
-def robustness_sweep(networks: dict, images: np.ndarray, labels: np.ndarray,
-                     strengths: dict | None = None, *, seed: int = 0) -> dict:
+def robustness_sweep(
+    networks: dict,
+    images: np.ndarray,
+    labels: np.ndarray,
+    strengths: dict | None = None,
+    *,
+    seed: int = 0,
+) -> dict:
     """Test accuracy of each network as ``images`` are perturbed more and more.
 
     Every network sees the same perturbed images (``pixels.perturb`` with ``seed``).
@@ -41,34 +47,46 @@ def robustness_sweep(networks: dict, images: np.ndarray, labels: np.ndarray,
     dict of perturbation -> dict of network name -> list of accuracies (0-1)
     """
     keras = lesson.import_keras()
-    if not isinstance(networks, dict) or not networks or not all(
-            isinstance(m, keras.Model) for m in networks.values()):
+    if (
+        not isinstance(networks, dict)
+        or not networks
+        or not all(isinstance(m, keras.Model) for m in networks.values())
+    ):
         raise TypeError("networks must be a non-empty dict of name -> Keras model.")
     strengths = SWEEP_STRENGTHS if strengths is None else strengths
     if not isinstance(strengths, dict) or not strengths:
-        raise TypeError("strengths must be a dict of perturbation -> list of strengths, e.g. "
-                        "{'shift': [0, 2, 4]}.")
+        raise TypeError(
+            "strengths must be a dict of perturbation -> list of strengths, e.g. "
+            "{'shift': [0, 2, 4]}."
+        )
     for perturbation, values in strengths.items():
         validation.one_of(perturbation, "perturbation", pixels.PERTURBATIONS)
         if not isinstance(values, (list, tuple)) or not values:
-            raise TypeError(f"strengths[{perturbation!r}] must be a non-empty list of "
-                            f"strengths, e.g. {{{perturbation!r}: "
-                            f"{SWEEP_STRENGTHS[perturbation][:3]}}}, but got "
-                            f"{validation.describe(values)}.")
+            raise TypeError(
+                f"strengths[{perturbation!r}] must be a non-empty list of "
+                f"strengths, e.g. {{{perturbation!r}: "
+                f"{SWEEP_STRENGTHS[perturbation][:3]}}}, but got "
+                f"{validation.describe(values)}."
+            )
         for value in values:
             value = validation.as_float(value, f"a strength of {perturbation!r}", minimum=0.0)
             if perturbation == "occlusion" and value > 1:
-                raise ValueError(f"occlusion strengths are the side of the black square as a "
-                                 f"fraction of the image side, in [0, 1], but got {value:g}; "
-                                 f"for {value:g} pixels of a 32-pixel image write "
-                                 f"{value / 32:.2f}.")
+                raise ValueError(
+                    f"occlusion strengths are the side of the black square as a "
+                    f"fraction of the image side, in [0, 1], but got {value:g}; "
+                    f"for {value:g} pixels of a 32-pixel image write "
+                    f"{value / 32:.2f}."
+                )
             if perturbation == "scale" and value == 0:
-                raise ValueError("a scale factor of 0 would shrink the digits to nothing; "
-                                 "1 leaves them unchanged, 0.5 halves them.")
+                raise ValueError(
+                    "a scale factor of 0 would shrink the digits to nothing; "
+                    "1 leaves them unchanged, 0.5 halves them."
+                )
     images = validation.as_array(images, "images")
     if images.ndim != 3:
-        raise ValueError(f"images must have shape (N, height, width), but it has shape "
-                         f"{images.shape}.")
+        raise ValueError(
+            f"images must have shape (N, height, width), but it has shape {images.shape}."
+        )
     for name, network in networks.items():
         models.check_input_shape(network, images.shape[1:] + (1,), name=f"networks[{name!r}]")
     labels = models.as_labels(labels, len(images))
@@ -88,12 +106,18 @@ def robustness_sweep(networks: dict, images: np.ndarray, labels: np.ndarray,
 # --------------------------------------------------------------------------------------------
 
 #: Slider position 1.0 means this much of each perturbation (0 leaves the digit unchanged).
-DEMO_RANGES = {"shift": (0.0, 10.0), "scale": (1.0, 0.4), "rotation": (0.0, 90.0),
-               "occlusion": (0.0, 0.6), "noise": (0.0, 0.5)}
+DEMO_RANGES = {
+    "shift": (0.0, 10.0),
+    "scale": (1.0, 0.4),
+    "rotation": (0.0, 90.0),
+    "occlusion": (0.0, 0.6),
+    "noise": (0.0, 0.5),
+}
 
 
-def perturbed_prediction(model: object, image: np.ndarray, perturbation: str = "none",
-                         amount: float = 0.0, seed: int = 0) -> dict:
+def perturbed_prediction(
+    model: object, image: np.ndarray, perturbation: str = "none", amount: float = 0.0, seed: int = 0
+) -> dict:
     """Perturb one image and classify it.
 
     Parameters
@@ -113,12 +137,17 @@ def perturbed_prediction(model: object, image: np.ndarray, perturbation: str = "
     """
     picture, strength = perturbed_image(image, perturbation, amount, seed)
     probabilities = models.predict_probabilities(model, picture[None])[0]
-    return {"image": picture, "strength": strength, "probabilities": probabilities,
-            "predicted": int(probabilities.argmax())}
+    return {
+        "image": picture,
+        "strength": strength,
+        "probabilities": probabilities,
+        "predicted": int(probabilities.argmax()),
+    }
 
 
-def perturbed_image(image: np.ndarray, perturbation: str, amount: float,
-                    seed: int) -> tuple[np.ndarray, float]:
+def perturbed_image(
+    image: np.ndarray, perturbation: str, amount: float, seed: int
+) -> tuple[np.ndarray, float]:
     """``perturbed_prediction``'s image half: (picture float32 in [0, 1], strength)."""
     image = validation.as_image(image, "image", channels=(None,))
     validation.one_of(perturbation, "perturbation", ("none",) + tuple(pixels.PERTURBATIONS))

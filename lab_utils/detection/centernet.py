@@ -26,8 +26,9 @@ CENTERNET_STRIDE = 8
 MAX_DETECTIONS = 20
 
 
-def centernet_targets(scenes: Scenes, *, stride: int = CENTERNET_STRIDE,
-                      classes: int = 10) -> np.ndarray:
+def centernet_targets(
+    scenes: Scenes, *, stride: int = CENTERNET_STRIDE, classes: int = 10
+) -> np.ndarray:
     """Training targets of the heat-map detector, one grid cell per ``stride`` pixels.
 
     Returns
@@ -55,19 +56,24 @@ def centernet_targets(scenes: Scenes, *, stride: int = CENTERNET_STRIDE,
             cell_x = min(int(centre_x), columns - 1)
             cell_y = min(int(centre_y), rows - 1)
             sigma = max(0.5, min(w, h) / stride / 3)
-            peak = np.exp(-((grid_x - cell_x) ** 2 + (grid_y - cell_y) ** 2) / (2 * sigma ** 2))
+            peak = np.exp(-((grid_x - cell_x) ** 2 + (grid_y - cell_y) ** 2) / (2 * sigma**2))
             targets[index, :, :, 0] = np.maximum(targets[index, :, :, 0], peak)
-            inside = ((middle_x >= x) & (middle_x < x + w) & (middle_y >= y)
-                      & (middle_y < y + h))
+            inside = (middle_x >= x) & (middle_x < x + w) & (middle_y >= y) & (middle_y < y + h)
             targets[index, inside, 6 + label] = 1.0
             targets[index, cell_y, cell_x, 6 + label] = 1.0
-            targets[index, cell_y, cell_x, 1:6] = (w / 16, h / 16, centre_x - cell_x,
-                                                   centre_y - cell_y, 1.0)
+            targets[index, cell_y, cell_x, 1:6] = (
+                w / 16,
+                h / 16,
+                centre_x - cell_x,
+                centre_y - cell_y,
+                1.0,
+            )
     return targets
 
 
-def centernet_model(input_shape: tuple = (64, 64, 1), classes: int = 10, *,
-                    width: int = 24) -> keras.Model:
+def centernet_model(
+    input_shape: tuple = (64, 64, 1), classes: int = 10, *, width: int = 24
+) -> keras.Model:
     """A small fully convolutional heat-map detector (Functional API, keras.ops only).
 
     Backbone: two stride-2 3x3 convolutions bring the image to a grid of one cell per 4
@@ -88,8 +94,7 @@ def centernet_model(input_shape: tuple = (64, 64, 1), classes: int = 10, *,
     layers = keras.layers
 
     def block(x, filters, name, strides=1):
-        x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False,
-                          name=name)(x)
+        x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=name)(x)
         # momentum 0.9: the running statistics settle within a short training
         x = layers.BatchNormalization(momentum=0.9, name=f"{name}_norm")(x)
         return layers.Activation("relu", name=f"{name}_relu")(x)
@@ -102,8 +107,13 @@ def centernet_model(input_shape: tuple = (64, 64, 1), classes: int = 10, *,
     x = block(x, width * 2, "conv_3")
     x = block(x, width * 2, "conv_4")
     # Objectness starts near 0.1 (bias -2.2): most cells are background (as in CenterNet).
-    objectness = layers.Conv2D(1, 1, activation="sigmoid", name="objectness",
-                               bias_initializer=keras.initializers.Constant(-2.2))(x)
+    objectness = layers.Conv2D(
+        1,
+        1,
+        activation="sigmoid",
+        name="objectness",
+        bias_initializer=keras.initializers.Constant(-2.2),
+    )(x)
     size = layers.Conv2D(2, 1, name="box_size")(x)
     offset = layers.Conv2D(2, 1, name="centre_offset")(x)
     label = layers.Conv2D(classes, 1, activation="softmax", name="class")(x)
@@ -111,8 +121,9 @@ def centernet_model(input_shape: tuple = (64, 64, 1), classes: int = 10, *,
     return keras.Model(inputs, outputs, name="centernet")
 
 
-def centernet_loss(*, size_weight: float = 1.0, offset_weight: float = 1.0,
-                   class_weight: float = 1.0) -> Callable:
+def centernet_loss(
+    *, size_weight: float = 1.0, offset_weight: float = 1.0, class_weight: float = 1.0
+) -> Callable:
     """The detector's loss, a weighted sum as on the slide's multitask loss:
     CenterNet's focal loss on the objectness map, L1 losses on the size and offset at the
     object centres, and the cross-entropy of the class near each centre; each term is
@@ -126,22 +137,28 @@ def centernet_loss(*, size_weight: float = 1.0, offset_weight: float = 1.0,
         mask = y_true[..., 5:6]
         objects = ops.maximum(ops.sum(mask), 1.0)
         positive = ops.cast(heat_true >= 0.999, "float32")
-        focal = -(positive * (1 - heat_pred) ** 2 * ops.log(heat_pred)
-                  + (1 - positive) * (1 - heat_true) ** 4 * heat_pred ** 2
-                  * ops.log(1 - heat_pred))
+        focal = -(
+            positive * (1 - heat_pred) ** 2 * ops.log(heat_pred)
+            + (1 - positive) * (1 - heat_true) ** 4 * heat_pred**2 * ops.log(1 - heat_pred)
+        )
         size_error = ops.abs(y_true[..., 1:3] - y_pred[..., 1:3])
         offset_error = ops.abs(y_true[..., 3:5] - y_pred[..., 3:5])
-        cross_entropy = -ops.sum(y_true[..., 6:] * ops.log(ops.clip(y_pred[..., 5:], 1e-6,
-                                                                      1.0)), axis=-1)
-        return (ops.sum(focal) + size_weight * ops.sum(size_error * mask)
-                + offset_weight * ops.sum(offset_error * mask)
-                + class_weight * ops.sum(cross_entropy)) / objects
+        cross_entropy = -ops.sum(
+            y_true[..., 6:] * ops.log(ops.clip(y_pred[..., 5:], 1e-6, 1.0)), axis=-1
+        )
+        return (
+            ops.sum(focal)
+            + size_weight * ops.sum(size_error * mask)
+            + offset_weight * ops.sum(offset_error * mask)
+            + class_weight * ops.sum(cross_entropy)
+        ) / objects
 
     return loss
 
 
-def decode_centernet(outputs: np.ndarray, *, stride: int = CENTERNET_STRIDE,
-                     score_threshold: float = 0.05) -> list:
+def decode_centernet(
+    outputs: np.ndarray, *, stride: int = CENTERNET_STRIDE, score_threshold: float = 0.05
+) -> list:
     """Turn the detector's output maps into boxes: local maxima of the objectness map (a
     3x3 max filter replaces NMS, as in CenterNet), their size, offset and likeliest class.
     A box's score is objectness x class probability; at most ``MAX_DETECTIONS`` per image.
@@ -155,10 +172,13 @@ def decode_centernet(outputs: np.ndarray, *, stride: int = CENTERNET_STRIDE,
     list of N dicts with "boxes" (k, 4) "xywh" pixels, "scores" (k,), "labels" (k,)
     """
     from scipy import ndimage
+
     outputs = validation.as_array(outputs, "outputs")
     if outputs.ndim != 4 or outputs.shape[-1] < 6:
-        raise ValueError(f"outputs must have shape (N, rows, columns, 5 + classes), but it "
-                         f"has shape {outputs.shape}.")
+        raise ValueError(
+            f"outputs must have shape (N, rows, columns, 5 + classes), but it "
+            f"has shape {outputs.shape}."
+        )
     heat = outputs[..., 0]
     peaks = heat * (heat == ndimage.maximum_filter(heat, size=(1, 3, 3), mode="constant"))
     results = []
@@ -175,9 +195,13 @@ def decode_centernet(outputs: np.ndarray, *, stride: int = CENTERNET_STRIDE,
         centre_y = (row + offset[:, 1]) * stride
         width, height = np.maximum(size[:, 0], 1), np.maximum(size[:, 1], 1)
         boxes = np.stack([centre_x - width / 2, centre_y - height / 2, width, height], axis=1)
-        results.append({"boxes": boxes.astype(np.float64).reshape(-1, 4),
-                        "scores": flat[top].astype(np.float64),
-                        "labels": probabilities[row, column].argmax(axis=-1).astype(np.int64)})
+        results.append(
+            {
+                "boxes": boxes.astype(np.float64).reshape(-1, 4),
+                "scores": flat[top].astype(np.float64),
+                "labels": probabilities[row, column].argmax(axis=-1).astype(np.int64),
+            }
+        )
     return results
 
 
@@ -185,9 +209,11 @@ def describe_outputs(model: keras.Model) -> str:
     """What the heat-map detector's output channels mean, with its grid size."""
     models.require_model(model)
     _, rows, columns, channels = model.output_shape
-    return (f"output {rows} x {columns} cells x {channels} numbers per cell: objectness (1), "
-            f"box width and height / 16 (2), centre offset in the cell (2), class "
-            f"probabilities ({channels - 5})")
+    return (
+        f"output {rows} x {columns} cells x {channels} numbers per cell: objectness (1), "
+        f"box width and height / 16 (2), centre offset in the cell (2), class "
+        f"probabilities ({channels - 5})"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,20 +222,36 @@ def describe_outputs(model: keras.Model) -> str:
 
 # The lesson's detector settings (measured in benchmarks/detection.py).
 # 8000 scenes seen 5 times train better than 4000 seen 10 times, in the same time.
-DETECTOR_SETTINGS = {"train_scenes": 8000, "train_seed": 1, "test_scenes": 300, "test_seed": 2,
-                     "epochs": 5, "batch_size": 64, "learning_rate": 0.004, "width": 24}
+DETECTOR_SETTINGS = {
+    "train_scenes": 8000,
+    "train_seed": 1,
+    "test_scenes": 300,
+    "test_seed": 2,
+    "epochs": 5,
+    "batch_size": 64,
+    "learning_rate": 0.004,
+    "width": 24,
+}
 
 
 def train_lesson_detector(train_scenes: Scenes, *, seed: int = 0) -> models.TrainingResult:
     """Build and train the lesson's heat-map detector on ``train_scenes`` (cached), with
     ``DETECTOR_SETTINGS``."""
     settings = DETECTOR_SETTINGS
-    model = centernet_model(train_scenes.images.shape[1:] + (1,),
-                            len(train_scenes.class_names), width=settings["width"])
-    return fit(model, train_scenes.images, centernet_targets(train_scenes),
-               loss=centernet_loss(), loss_name="centernet focal+L1+CE v2",
-               epochs=settings["epochs"], batch_size=settings["batch_size"],
-               learning_rate=settings["learning_rate"], seed=seed)
+    model = centernet_model(
+        train_scenes.images.shape[1:] + (1,), len(train_scenes.class_names), width=settings["width"]
+    )
+    return fit(
+        model,
+        train_scenes.images,
+        centernet_targets(train_scenes),
+        loss=centernet_loss(),
+        loss_name="centernet focal+L1+CE v2",
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        learning_rate=settings["learning_rate"],
+        seed=seed,
+    )
 
 
 def detect_scenes(model: keras.Model, scenes: Scenes) -> tuple[list, float]:
@@ -222,16 +264,23 @@ def detect_scenes(model: keras.Model, scenes: Scenes) -> tuple[list, float]:
     return found, (time.perf_counter() - start) / len(scenes)
 
 
-def detector_view(outputs: np.ndarray, scenes: Scenes, index: int, score_threshold: float,
-                  scale: int) -> dict:
+def detector_view(
+    outputs: np.ndarray, scenes: Scenes, index: int, score_threshold: float, scale: int
+) -> dict:
     """Scene ``index`` with the detector's boxes (red) above ``score_threshold`` and the
     ground truth (green): {"picture", "found" (decoded dict), "matched" (truth index or -1
     per box)}. ``outputs`` are the detector's maps for every scene."""
-    found = decode_centernet(outputs[index:index + 1], score_threshold=score_threshold)[0]
+    found = decode_centernet(outputs[index : index + 1], score_threshold=score_threshold)[0]
     truths = scenes.boxes[index]
-    picture = draw_boxes(scenes.images[index], np.vstack([truths, found["boxes"]]),
-                         colours=[COLOURS["truth"]] * len(truths)
-                         + [COLOURS["prediction"]] * len(found["boxes"]), scale=scale)
-    matched = match_detections(found["boxes"], found["scores"], truths) if \
-        len(found["boxes"]) else np.zeros(0, np.int64)
+    picture = draw_boxes(
+        scenes.images[index],
+        np.vstack([truths, found["boxes"]]),
+        colours=[COLOURS["truth"]] * len(truths) + [COLOURS["prediction"]] * len(found["boxes"]),
+        scale=scale,
+    )
+    matched = (
+        match_detections(found["boxes"], found["scores"], truths)
+        if len(found["boxes"])
+        else np.zeros(0, np.int64)
+    )
     return {"picture": picture, "found": found, "matched": matched}

@@ -22,54 +22,70 @@ from lab_utils.boxes import iou_matrix
 # xywh_to_xyxy
 # --------------------------------------------------------------------------------------------
 
-_CONVERT_HINT = ("(x, y, w, h) -> (x1, y1, x2, y2): the left/top corner stays, the right "
-                 "edge is x + w and the bottom edge y + h. Work on whole columns: boxes[:, 0] "
-                 "is every x.")
+_CONVERT_HINT = (
+    "(x, y, w, h) -> (x1, y1, x2, y2): the left/top corner stays, the right "
+    "edge is x + w and the bottom edge y + h. Work on whole columns: boxes[:, 0] "
+    "is every x."
+)
 
 #: (wrong answer as a function of the columns x, y, w, h, message)
 XYXY_MISTAKES = (
-    (lambda x, y, w, h: np.stack([x, y, x + w - 1, y + h - 1], axis=1),
-     "that is the pixel-inclusive corner (x + w - 1). With continuous coordinates the right "
-     "edge is x + w: a box of width w spans from x to x + w."),
+    (
+        lambda x, y, w, h: np.stack([x, y, x + w - 1, y + h - 1], axis=1),
+        "that is the pixel-inclusive corner (x + w - 1). With continuous coordinates the right "
+        "edge is x + w: a box of width w spans from x to x + w.",
+    ),
     (lambda x, y, w, h: np.stack([x, y, w, h], axis=1), "the boxes came back unchanged."),
-    (lambda x, y, w, h: np.stack([x - w / 2, y - h / 2, x + w / 2, y + h / 2], axis=1),
-     "that treats (x, y) as the centre; in the slide's (x, y, w, h) it is the top-left "
-     "corner."),
-    (lambda x, y, w, h: np.stack([y, x, y + h, x + w], axis=1),
-     "x and y are swapped (that is 'yxyx', TensorFlow's order)."),
+    (
+        lambda x, y, w, h: np.stack([x - w / 2, y - h / 2, x + w / 2, y + h / 2], axis=1),
+        "that treats (x, y) as the centre; in the slide's (x, y, w, h) it is the top-left corner.",
+    ),
+    (
+        lambda x, y, w, h: np.stack([y, x, y + h, x + w], axis=1),
+        "x and y are swapped (that is 'yxyx', TensorFlow's order).",
+    ),
     (lambda x, y, w, h: np.stack([x, y, w - x, h - y], axis=1), "x2 = x + w, not w - x."),
 )
 
 
 def _xyxy_cases() -> list[np.ndarray]:
     rng = np.random.default_rng(11)
-    return [np.array([[2.0, 3.0, 4.0, 5.0]]),
-            np.array([[0.0, 0.0, 10.0, 20.0], [5.5, 1.25, 0.0, 3.0]]),
-            np.column_stack([rng.uniform(0, 100, (7, 2)), rng.uniform(1, 40, (7, 2))]),
-            np.zeros((0, 4))]
+    return [
+        np.array([[2.0, 3.0, 4.0, 5.0]]),
+        np.array([[0.0, 0.0, 10.0, 20.0], [5.5, 1.25, 0.0, 3.0]]),
+        np.column_stack([rng.uniform(0, 100, (7, 2)), rng.uniform(1, 40, (7, 2))]),
+        np.zeros((0, 4)),
+    ]
 
 
-@exercises.checker("xywh_to_xyxy", forbid=["keras.utils.bounding_boxes.convert_format",
-                                           "lab_utils.detection.convert_boxes"])
+@exercises.checker(
+    "xywh_to_xyxy",
+    forbid=["keras.utils.bounding_boxes.convert_format", "lab_utils.detection.convert_boxes"],
+)
 def check_xywh_to_xyxy(student: exercises.Student) -> int:
     """Check ``xywh_to_xyxy(boxes) -> (N, 4)`` against Keras's ``convert_format``."""
     from keras.utils import bounding_boxes
+
     cases = _xyxy_cases()
     for boxes in cases:
         name = f"xywh_to_xyxy(boxes of shape {boxes.shape})"
         result = student(boxes.copy(), name=name, hint=_CONVERT_HINT)
-        expected = (np.asarray(bounding_boxes.convert_format(boxes, "xywh", "xyxy"),
-                               dtype=np.float64) if len(boxes) else np.zeros((0, 4)))
-        mistakes = [(wrong(*boxes.T), message) for wrong, message in XYXY_MISTAKES
-                    if len(boxes)]
-        exercises.expect_array(result, expected, name=name, hint=_CONVERT_HINT, atol=1e-4,
-                               known_mistakes=mistakes)
+        expected = (
+            np.asarray(bounding_boxes.convert_format(boxes, "xywh", "xyxy"), dtype=np.float64)
+            if len(boxes)
+            else np.zeros((0, 4))
+        )
+        mistakes = [(wrong(*boxes.T), message) for wrong, message in XYXY_MISTAKES if len(boxes)]
+        exercises.expect_array(
+            result, expected, name=name, hint=_CONVERT_HINT, atol=1e-4, known_mistakes=mistakes
+        )
     return len(cases)
 
 
 # --------------------------------------------------------------------------------------------
 # iou
 # --------------------------------------------------------------------------------------------
+
 
 def _finite_number(value: object) -> bool:
     """True for an int or float (not bool) that is finite as a float (10**400 is not)."""
@@ -81,27 +97,35 @@ def _finite_number(value: object) -> bool:
         return False
 
 
-_IOU_HINT = ("intersection width = max(0, min(right edges) - max(left edges)), the same for "
-             "the height; IoU = intersection / (area_a + area_b - intersection).")
+_IOU_HINT = (
+    "intersection width = max(0, min(right edges) - max(left edges)), the same for "
+    "the height; IoU = intersection / (area_a + area_b - intersection)."
+)
 
 
 def _iou_cases() -> list[tuple[tuple, tuple]]:
-    return [((0.0, 0.0, 10.0, 10.0), (5.0, 5.0, 15.0, 15.0)),     # partial overlap
-            ((0.0, 0.0, 10.0, 10.0), (20.0, 20.0, 30.0, 30.0)),   # disjoint both ways
-            ((0.0, 0.0, 10.0, 10.0), (0.0, 20.0, 10.0, 30.0)),    # disjoint in y only
-            ((0.0, 0.0, 10.0, 10.0), (10.0, 0.0, 20.0, 10.0)),    # touching edges
-            ((2.0, 3.0, 8.0, 9.0), (2.0, 3.0, 8.0, 9.0)),         # identical
-            ((0.0, 0.0, 20.0, 20.0), (5.0, 5.0, 10.0, 10.0)),     # one inside the other
-            ((1.5, 2.5, 30.0, 12.0), (10.0, 0.0, 25.0, 40.0)),    # wide and tall
-            ((0.0, 0.0, 4.0, 40.0), (1.0, 30.0, 50.0, 35.0))]
+    return [
+        ((0.0, 0.0, 10.0, 10.0), (5.0, 5.0, 15.0, 15.0)),  # partial overlap
+        ((0.0, 0.0, 10.0, 10.0), (20.0, 20.0, 30.0, 30.0)),  # disjoint both ways
+        ((0.0, 0.0, 10.0, 10.0), (0.0, 20.0, 10.0, 30.0)),  # disjoint in y only
+        ((0.0, 0.0, 10.0, 10.0), (10.0, 0.0, 20.0, 10.0)),  # touching edges
+        ((2.0, 3.0, 8.0, 9.0), (2.0, 3.0, 8.0, 9.0)),  # identical
+        ((0.0, 0.0, 20.0, 20.0), (5.0, 5.0, 10.0, 10.0)),  # one inside the other
+        ((1.5, 2.5, 30.0, 12.0), (10.0, 0.0, 25.0, 40.0)),  # wide and tall
+        ((0.0, 0.0, 4.0, 40.0), (1.0, 30.0, 50.0, 35.0)),
+    ]
 
 
 def _overlap(a: tuple, b: tuple) -> tuple[float, float, float, float]:
     """Intersection width and height (negative when the boxes are apart), and both areas."""
     ax1, ay1, ax2, ay2 = a
     bx1, by1, bx2, by2 = b
-    return (min(ax2, bx2) - max(ax1, bx1), min(ay2, by2) - max(ay1, by1),
-            (ax2 - ax1) * (ay2 - ay1), (bx2 - bx1) * (by2 - by1))
+    return (
+        min(ax2, bx2) - max(ax1, bx1),
+        min(ay2, by2) - max(ay1, by1),
+        (ax2 - ax1) * (ay2 - ay1),
+        (bx2 - bx1) * (by2 - by1),
+    )
 
 
 def _unclipped_iou(a: tuple, b: tuple) -> float:
@@ -112,8 +136,9 @@ def _unclipped_iou(a: tuple, b: tuple) -> float:
 def _inclusive_iou(a: tuple, b: tuple) -> float:
     width, height, _, _ = _overlap(a, b)
     inclusive = max(width + 1, 0) * max(height + 1, 0)
-    return inclusive / ((a[2] - a[0] + 1) * (a[3] - a[1] + 1)
-                        + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inclusive)
+    return inclusive / (
+        (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inclusive
+    )
 
 
 def _clipped_intersection(a: tuple, b: tuple) -> float:
@@ -142,42 +167,66 @@ def _gives(wrong_iou: Callable) -> Callable:
 
 #: (test(result, expected, box_a, box_b) -> bool, message), for a wrong finite number
 IOU_MISTAKES = (
-    (lambda result, expected, a, b: isinstance(result, (int, np.integer)) and 0 < expected < 1,
-     "{name} returned the whole number {result}, expected {expected:.4g}: IoU is a fraction "
-     "between 0 and 1; do not round it or convert it with int() (and use / rather than //)."),
-    (lambda result, expected, a, b: expected == 0 and result > 0 and _overlap(a, b)[0] <= 0
-     and _overlap(a, b)[1] <= 0,
-     "{name} returned {result:.4g}, expected 0: these boxes do not overlap, but both the "
-     "width and the height of the 'intersection' are negative, and their product is "
-     "positive. Clip each to 0 first."),
-    (lambda result, expected, a, b: expected == 0 and not np.isclose(result, 0)
-     and np.isclose(result, _unclipped_iou(a, b)),
-     "{name} returned {result:.4g}, expected 0: the boxes do not overlap; a negative "
-     "intersection width or height must become 0."),
-    (_gives(_inclusive_iou),
-     "{name} returned {result:.4g}, expected {expected:.4g}: that counts pixels inclusively "
-     "(x2 - x1 + 1). These corners are continuous coordinates: the width is x2 - x1."),
-    (_gives(_iou_over_sum),
-     "{name} returned {result:.4g}, expected {expected:.4g}: the union is area_a + area_b - "
-     "intersection (the overlap would be counted twice)."),
-    (_gives(_iou_read_as_xywh),
-     "{name} returned {result:.4g}, expected {expected:.4g}: that reads the boxes as "
-     "(x, y, w, h); iou receives corners (x1, y1, x2, y2)."),
-    (_gives(_iou_over_smaller),
-     "{name} returned {result:.4g}, expected {expected:.4g}: that divides by the smaller "
-     "area, not by the union."),
-    (_gives(_clipped_intersection),
-     "{name} returned {result:.4g}, expected {expected:.4g}: that is the intersection's "
-     "area; IoU divides it by the union's area."),
+    (
+        lambda result, expected, a, b: isinstance(result, (int, np.integer)) and 0 < expected < 1,
+        "{name} returned the whole number {result}, expected {expected:.4g}: IoU is a fraction "
+        "between 0 and 1; do not round it or convert it with int() (and use / rather than //).",
+    ),
+    (
+        lambda result, expected, a, b: (
+            expected == 0 and result > 0 and _overlap(a, b)[0] <= 0 and _overlap(a, b)[1] <= 0
+        ),
+        "{name} returned {result:.4g}, expected 0: these boxes do not overlap, but both the "
+        "width and the height of the 'intersection' are negative, and their product is "
+        "positive. Clip each to 0 first.",
+    ),
+    (
+        lambda result, expected, a, b: (
+            expected == 0 and not np.isclose(result, 0) and np.isclose(result, _unclipped_iou(a, b))
+        ),
+        "{name} returned {result:.4g}, expected 0: the boxes do not overlap; a negative "
+        "intersection width or height must become 0.",
+    ),
+    (
+        _gives(_inclusive_iou),
+        "{name} returned {result:.4g}, expected {expected:.4g}: that counts pixels inclusively "
+        "(x2 - x1 + 1). These corners are continuous coordinates: the width is x2 - x1.",
+    ),
+    (
+        _gives(_iou_over_sum),
+        "{name} returned {result:.4g}, expected {expected:.4g}: the union is area_a + area_b - "
+        "intersection (the overlap would be counted twice).",
+    ),
+    (
+        _gives(_iou_read_as_xywh),
+        "{name} returned {result:.4g}, expected {expected:.4g}: that reads the boxes as "
+        "(x, y, w, h); iou receives corners (x1, y1, x2, y2).",
+    ),
+    (
+        _gives(_iou_over_smaller),
+        "{name} returned {result:.4g}, expected {expected:.4g}: that divides by the smaller "
+        "area, not by the union.",
+    ),
+    (
+        _gives(_clipped_intersection),
+        "{name} returned {result:.4g}, expected {expected:.4g}: that is the intersection's "
+        "area; IoU divides it by the union's area.",
+    ),
 )
 
 
-@exercises.checker("iou", forbid=["keras.utils.bounding_boxes.compute_iou",
-                                  "lab_utils.detection.iou_matrix",
-                                  "lab_utils.detection.box_areas"])
+@exercises.checker(
+    "iou",
+    forbid=[
+        "keras.utils.bounding_boxes.compute_iou",
+        "lab_utils.detection.iou_matrix",
+        "lab_utils.detection.box_areas",
+    ],
+)
 def check_iou(student: exercises.Student) -> int:
     """Check ``iou(box_a, box_b) -> float`` ("xyxy" corners) against Keras's compute_iou."""
     from keras.utils import bounding_boxes
+
     cases = _iou_cases()
     for box_a, box_b in cases:
         name = f"iou({box_a}, {box_b})"
@@ -189,10 +238,10 @@ def check_iou(student: exercises.Student) -> int:
         if _finite_number(result) and not np.isclose(result, expected, atol=1e-5):
             for recognises, message in IOU_MISTAKES:
                 if recognises(result, expected, box_a, box_b):
-                    exercises.fail(message.format(name=name, result=result,
-                                                  expected=expected), _IOU_HINT)
-        exercises.expect_number(result, expected, name=name, hint=_IOU_HINT, atol=1e-5,
-                                rtol=1e-4)
+                    exercises.fail(
+                        message.format(name=name, result=result, expected=expected), _IOU_HINT
+                    )
+        exercises.expect_number(result, expected, name=name, hint=_IOU_HINT, atol=1e-5, rtol=1e-4)
     return len(cases)
 
 
@@ -200,27 +249,29 @@ def check_iou(student: exercises.Student) -> int:
 # nms
 # --------------------------------------------------------------------------------------------
 
-_NMS_HINT = ("sort the indices by score, highest first (np.argsort(-scores)); take the first, "
-             "keep it, remove every remaining index whose IoU with it is above the threshold; "
-             "repeat until none is left. Use your iou function.")
+_NMS_HINT = (
+    "sort the indices by score, highest first (np.argsort(-scores)); take the first, "
+    "keep it, remove every remaining index whose IoU with it is above the threshold; "
+    "repeat until none is left. Use your iou function."
+)
 
 
 def _nms_cases() -> list[tuple[np.ndarray, np.ndarray, float]]:
     rng = np.random.default_rng(12)
     cases = []
     for count in (8, 15, 30):
-        corners = rng.uniform(0, 20, (count, 2))     # crowded: many overlaps
+        corners = rng.uniform(0, 20, (count, 2))  # crowded: many overlaps
         sizes = rng.uniform(10, 30, (count, 2))
         boxes = np.column_stack([corners, corners + sizes])
         cases.append((boxes, rng.permutation(count) / count + 0.01, 0.5))
-    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [2, 0, 12, 10], [3, 0, 13, 10],
-                      [30, 30, 40, 40]], float)
+    boxes = np.array(
+        [[0, 0, 10, 10], [1, 0, 11, 10], [2, 0, 12, 10], [3, 0, 13, 10], [30, 30, 40, 40]], float
+    )
     # A chain: 0 suppresses 1, 1 would suppress 2 but 1 is gone, so 2 survives (0 and 2 overlap
     # less); comparing with the last *examined* box instead of the kept ones fails here.
     cases.append((boxes, np.array([0.9, 0.8, 0.7, 0.6, 0.5]), 0.6))
     cases.append((boxes[::-1].copy(), np.array([0.5, 0.6, 0.7, 0.8, 0.9]), 0.6))
-    cases.append((np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float), np.array([0.2, 0.9]),
-                  0.5))
+    cases.append((np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float), np.array([0.2, 0.9]), 0.5))
     cases.append((boxes, np.array([0.9, 0.8, 0.7, 0.6, 0.5]), 0.3))
     return cases
 
@@ -228,28 +279,43 @@ def _nms_cases() -> list[tuple[np.ndarray, np.ndarray, float]]:
 #: (test(result, kept = np.asarray(result), expected, box count) -> bool, message); the rows
 #: are tried in order, so the later ones see a 1-D array of whole numbers.
 NMS_MISTAKES = (
-    (lambda result, kept, expected, count: result is None,
-     "{name} returned None. Did you forget `return`?"),
-    (lambda result, kept, expected, count: kept.ndim == 2 and kept.shape[1:] == (4,),
-     "{name} returned boxes; return the indices of the kept boxes (e.g. [3, 0, 5]), highest "
-     "score first."),
-    (lambda result, kept, expected, count: kept.ndim != 1 or bool(
-        kept.size and not np.issubdtype(kept.dtype, np.integer)),
-     "{name} returned {described}; expected a list of whole-number indices such as "
-     "{expected}."),
-    (lambda result, kept, expected, count: sorted(kept.tolist()) == list(range(count))
-     and len(expected) < count,
-     "{name} kept every box; boxes that overlap a kept, better box by more than the threshold "
-     "must go."),
-    (lambda result, kept, expected, count: sorted(kept.tolist()) == sorted(expected.tolist())
-     and kept.tolist() != expected.tolist(),
-     "{name} kept the right boxes {right} but in the order {kept}; return them highest score "
-     "first: {expected}."),
+    (
+        lambda result, kept, expected, count: result is None,
+        "{name} returned None. Did you forget `return`?",
+    ),
+    (
+        lambda result, kept, expected, count: kept.ndim == 2 and kept.shape[1:] == (4,),
+        "{name} returned boxes; return the indices of the kept boxes (e.g. [3, 0, 5]), highest "
+        "score first.",
+    ),
+    (
+        lambda result, kept, expected, count: (
+            kept.ndim != 1 or bool(kept.size and not np.issubdtype(kept.dtype, np.integer))
+        ),
+        "{name} returned {described}; expected a list of whole-number indices such as {expected}.",
+    ),
+    (
+        lambda result, kept, expected, count: (
+            sorted(kept.tolist()) == list(range(count)) and len(expected) < count
+        ),
+        "{name} kept every box; boxes that overlap a kept, better box by more than the threshold "
+        "must go.",
+    ),
+    (
+        lambda result, kept, expected, count: (
+            sorted(kept.tolist()) == sorted(expected.tolist())
+            and kept.tolist() != expected.tolist()
+        ),
+        "{name} kept the right boxes {right} but in the order {kept}; return them highest score "
+        "first: {expected}.",
+    ),
 )
 
 
-@exercises.checker("nms", forbid=["tensorflow.image.non_max_suppression",
-                                  "lab_utils.detection.non_max_suppression"])
+@exercises.checker(
+    "nms",
+    forbid=["tensorflow.image.non_max_suppression", "lab_utils.detection.non_max_suppression"],
+)
 def check_nms(student: exercises.Student) -> int:
     """Check ``nms(boxes, scores, iou_threshold) -> list of kept indices`` against
     ``tf.image.non_max_suppression`` (random boxes, chains of overlaps, unsorted scores)."""
@@ -259,20 +325,29 @@ def check_nms(student: exercises.Student) -> int:
     for boxes, scores, threshold in cases:
         name = f"nms(boxes of shape {boxes.shape}, scores, iou_threshold={threshold})"
         result = student(boxes.copy(), scores.copy(), threshold, name=name, hint=_NMS_HINT)
-        expected = tf.image.non_max_suppression(boxes[:, [1, 0, 3, 2]], scores, len(boxes),
-                                                iou_threshold=threshold).numpy()
+        expected = tf.image.non_max_suppression(
+            boxes[:, [1, 0, 3, 2]], scores, len(boxes), iou_threshold=threshold
+        ).numpy()
         kept = np.asarray(result)
         for recognises, message in NMS_MISTAKES:
             if recognises(result, kept, expected, len(boxes)):
-                exercises.fail(message.format(
-                    name=name, described=exercises.describe_argument(result),
-                    kept=kept.tolist(), expected=expected.tolist(),
-                    right=sorted(expected.tolist())), _NMS_HINT)
+                exercises.fail(
+                    message.format(
+                        name=name,
+                        described=exercises.describe_argument(result),
+                        kept=kept.tolist(),
+                        expected=expected.tolist(),
+                        right=sorted(expected.tolist()),
+                    ),
+                    _NMS_HINT,
+                )
         if kept.tolist() != expected.tolist():
-            exercises.fail(f"{name} kept {kept.tolist()}, expected {expected.tolist()}. Are "
-                           f"the boxes taken by decreasing score, and is each compared with "
-                           f"the boxes already kept (not with the last one looked at)?",
-                           _NMS_HINT)
+            exercises.fail(
+                f"{name} kept {kept.tolist()}, expected {expected.tolist()}. Are "
+                f"the boxes taken by decreasing score, and is each compared with "
+                f"the boxes already kept (not with the last one looked at)?",
+                _NMS_HINT,
+            )
     return len(cases)
 
 
@@ -280,9 +355,11 @@ def check_nms(student: exercises.Student) -> int:
 # multitask_loss
 # --------------------------------------------------------------------------------------------
 
-_LOSS_HINT = ("cross-entropy = mean over the examples of -log(probability of the true "
-              "class); L2 = mean over all box numbers of (prediction - target)**2; "
-              "loss = cross-entropy + box_weight * L2.")
+_LOSS_HINT = (
+    "cross-entropy = mean over the examples of -log(probability of the true "
+    "class); L2 = mean over all box numbers of (prediction - target)**2; "
+    "loss = cross-entropy + box_weight * L2."
+)
 
 
 def _loss_cases() -> list[tuple]:
@@ -291,55 +368,97 @@ def _loss_cases() -> list[tuple]:
     for count, classes, weight in [(4, 3, 1.0), (10, 10, 5.0), (1, 2, 0.0), (6, 4, 0.3)]:
         logits = rng.normal(size=(count, classes))
         probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-        cases.append((probabilities, rng.integers(0, classes, count),
-                      rng.uniform(0, 1, (count, 4)), rng.uniform(0, 1, (count, 4)), weight))
+        cases.append(
+            (
+                probabilities,
+                rng.integers(0, classes, count),
+                rng.uniform(0, 1, (count, 4)),
+                rng.uniform(0, 1, (count, 4)),
+                weight,
+            )
+        )
     return cases
 
 
-def _loss_mistakes(probabilities: np.ndarray, labels: np.ndarray, boxes: np.ndarray,
-                   targets: np.ndarray, weight: float, cross_entropy: float,
-                   squared: float) -> list[tuple[float, str]]:
+def _loss_mistakes(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    boxes: np.ndarray,
+    targets: np.ndarray,
+    weight: float,
+    cross_entropy: float,
+    squared: float,
+) -> list[tuple[float, str]]:
     """(the loss a typical mistake gives on this case, message), in the order tried."""
     count = len(labels)
     true_probability = probabilities[np.arange(count), labels]
     return [
         (cross_entropy + squared, "box_weight is not used: multiply the L2 part by it."),
-        (weight * cross_entropy + squared, "the weight multiplies the box (L2) loss, not the "
-                                           "cross-entropy."),
-        (cross_entropy + weight * squared * 4, "the L2 part is summed over the 4 box numbers; "
-                                               "take the mean of all N x 4 numbers, as Keras's "
-                                               "'mse'."),
+        (
+            weight * cross_entropy + squared,
+            "the weight multiplies the box (L2) loss, not the cross-entropy.",
+        ),
+        (
+            cross_entropy + weight * squared * 4,
+            "the L2 part is summed over the 4 box numbers; "
+            "take the mean of all N x 4 numbers, as Keras's "
+            "'mse'.",
+        ),
         (cross_entropy * count + weight * squared * count * 4, "these are sums; take means."),
-        (cross_entropy + weight * float(np.mean(np.abs(targets - boxes))),
-         "that is an L1 (absolute) error; the slide's L2 loss squares it."),
-        (cross_entropy + weight * float(np.sqrt(squared)), "no square root: the L2 loss is the "
-                                                           "mean squared error."),
-        (float(np.mean(-np.log(probabilities.max(axis=1)))) + weight * squared,
-         "the cross-entropy uses the probability of the TRUE class "
-         "(probabilities[i, labels[i]]), not the largest one."),
-        (float(np.mean(-true_probability)) + weight * squared,
-         "the cross-entropy takes the LOG of the true class's probability: mean of -log(p), "
-         "not of -p."),
-        (float(np.mean(-np.log10(true_probability))) + weight * squared,
-         "that is log10; the cross-entropy uses the natural log (np.log)."),
-        (float(np.mean(-np.log(probabilities))) + weight * squared,
-         "that averages -log over EVERY class; only the true class's probability counts: "
-         "probabilities[np.arange(N), labels]."),
-        (float(np.mean(-np.log(probabilities[:, labels]))) + weight * squared,
-         "probabilities[:, labels] is an N x N table (every example with every label); pair "
-         "example i with its own label: probabilities[np.arange(N), labels]."),
-        (cross_entropy * count + weight * squared, "the cross-entropy is summed; take its mean "
-                                                   "over the N examples."),
-        (cross_entropy + weight * squared / 2, "no factor 1/2: Keras's 'mse' is the plain mean "
-                                               "of the squared errors."),
+        (
+            cross_entropy + weight * float(np.mean(np.abs(targets - boxes))),
+            "that is an L1 (absolute) error; the slide's L2 loss squares it.",
+        ),
+        (
+            cross_entropy + weight * float(np.sqrt(squared)),
+            "no square root: the L2 loss is the mean squared error.",
+        ),
+        (
+            float(np.mean(-np.log(probabilities.max(axis=1)))) + weight * squared,
+            "the cross-entropy uses the probability of the TRUE class "
+            "(probabilities[i, labels[i]]), not the largest one.",
+        ),
+        (
+            float(np.mean(-true_probability)) + weight * squared,
+            "the cross-entropy takes the LOG of the true class's probability: mean of -log(p), "
+            "not of -p.",
+        ),
+        (
+            float(np.mean(-np.log10(true_probability))) + weight * squared,
+            "that is log10; the cross-entropy uses the natural log (np.log).",
+        ),
+        (
+            float(np.mean(-np.log(probabilities))) + weight * squared,
+            "that averages -log over EVERY class; only the true class's probability counts: "
+            "probabilities[np.arange(N), labels].",
+        ),
+        (
+            float(np.mean(-np.log(probabilities[:, labels]))) + weight * squared,
+            "probabilities[:, labels] is an N x N table (every example with every label); pair "
+            "example i with its own label: probabilities[np.arange(N), labels].",
+        ),
+        (
+            cross_entropy * count + weight * squared,
+            "the cross-entropy is summed; take its mean over the N examples.",
+        ),
+        (
+            cross_entropy + weight * squared / 2,
+            "no factor 1/2: Keras's 'mse' is the plain mean of the squared errors.",
+        ),
     ]
 
 
-@exercises.checker("multitask_loss",
-                   forbid=["keras.losses.SparseCategoricalCrossentropy",
-                           "keras.losses.sparse_categorical_crossentropy",
-                           "keras.losses.MeanSquaredError", "keras.losses.mean_squared_error",
-                           "sklearn.metrics.log_loss", "sklearn.metrics.mean_squared_error"])
+@exercises.checker(
+    "multitask_loss",
+    forbid=[
+        "keras.losses.SparseCategoricalCrossentropy",
+        "keras.losses.sparse_categorical_crossentropy",
+        "keras.losses.MeanSquaredError",
+        "keras.losses.mean_squared_error",
+        "sklearn.metrics.log_loss",
+        "sklearn.metrics.mean_squared_error",
+    ],
+)
 def check_multitask_loss(student: exercises.Student) -> int:
     """Check ``multitask_loss(probabilities, labels, boxes, box_targets, box_weight)``
     against Keras's sparse categorical cross-entropy + box_weight x mean squared error (what
@@ -347,24 +466,34 @@ def check_multitask_loss(student: exercises.Student) -> int:
     keras = lesson.import_keras()
     cases = _loss_cases()
     for probabilities, labels, boxes, targets, weight in cases:
-        name = (f"multitask_loss(probabilities {probabilities.shape}, labels, boxes, "
-                f"box_targets, box_weight={weight})")
-        result = student(probabilities.copy(), labels.copy(), boxes.copy(), targets.copy(),
-                         weight, name=name, hint=_LOSS_HINT)
-        cross_entropy = float(keras.losses.SparseCategoricalCrossentropy()(labels,
-                                                                            probabilities))
+        name = (
+            f"multitask_loss(probabilities {probabilities.shape}, labels, boxes, "
+            f"box_targets, box_weight={weight})"
+        )
+        result = student(
+            probabilities.copy(),
+            labels.copy(),
+            boxes.copy(),
+            targets.copy(),
+            weight,
+            name=name,
+            hint=_LOSS_HINT,
+        )
+        cross_entropy = float(keras.losses.SparseCategoricalCrossentropy()(labels, probabilities))
         squared = float(keras.losses.MeanSquaredError()(targets, boxes))
         expected = cross_entropy + weight * squared
         if isinstance(result, np.ndarray) and result.size == 1:
             result = result.reshape(())
         if _finite_number(result) and not np.isclose(result, expected, rtol=1e-4):
-            for value, message in _loss_mistakes(probabilities, labels, boxes, targets, weight,
-                                                 cross_entropy, squared):
+            for value, message in _loss_mistakes(
+                probabilities, labels, boxes, targets, weight, cross_entropy, squared
+            ):
                 if np.isclose(result, value, rtol=1e-4):
-                    exercises.fail(f"{name} returned {result:.6g}, expected {expected:.6g}: "
-                                   f"{message}", _LOSS_HINT)
-        exercises.expect_number(result, expected, name=name, hint=_LOSS_HINT, rtol=1e-4,
-                                atol=1e-6)
+                    exercises.fail(
+                        f"{name} returned {result:.6g}, expected {expected:.6g}: {message}",
+                        _LOSS_HINT,
+                    )
+        exercises.expect_number(result, expected, name=name, hint=_LOSS_HINT, rtol=1e-4, atol=1e-6)
     return len(cases)
 
 
@@ -372,21 +501,30 @@ def check_multitask_loss(student: exercises.Student) -> int:
 # match_detections
 # --------------------------------------------------------------------------------------------
 
-_MATCH_HINT = ("go through the detections from the highest score down; each one takes the "
-               "not-yet-matched ground-truth box it overlaps most, if that IoU is at least "
-               "the threshold; otherwise it gets -1 (a false positive).")
+_MATCH_HINT = (
+    "go through the detections from the highest score down; each one takes the "
+    "not-yet-matched ground-truth box it overlaps most, if that IoU is at least "
+    "the threshold; otherwise it gets -1 (a false positive)."
+)
 
 
 def _match_cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]:
     rng = np.random.default_rng(14)
     cases = []
     truths = np.array([[0, 0, 10, 10], [20, 0, 10, 10], [40, 40, 12, 12]], float)
-    found = np.array([[1, 1, 10, 10], [0, 0, 10, 10], [21, 1, 9, 9], [60, 60, 5, 5],
-                      [39, 41, 12, 12]], float)
+    found = np.array(
+        [[1, 1, 10, 10], [0, 0, 10, 10], [21, 1, 9, 9], [60, 60, 5, 5], [39, 41, 12, 12]], float
+    )
     cases.append((found, np.array([0.6, 0.9, 0.8, 0.7, 0.5]), truths, 0.5))
     # The best-overlapping truth, not the first one above the threshold:
-    cases.append((np.array([[5, 0, 10, 10]], float), np.array([0.9]),
-                  np.array([[0, 0, 10, 10], [4, 0, 10, 10]], float), 0.3))
+    cases.append(
+        (
+            np.array([[5, 0, 10, 10]], float),
+            np.array([0.9]),
+            np.array([[0, 0, 10, 10], [4, 0, 10, 10]], float),
+            0.3,
+        )
+    )
     for count in (6, 12):
         truths = np.column_stack([rng.uniform(0, 80, (count, 2)), rng.uniform(8, 20, (count, 2))])
         jitter = truths[rng.integers(0, count, count + 4)] + rng.normal(0, 2.5, (count + 4, 4))
@@ -395,13 +533,15 @@ def _match_cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]:
     cases.append((found, np.array([0.6, 0.9, 0.8, 0.7, 0.5]), truths[:0], 0.5))
     cases.append((found[:2], np.array([0.6, 0.9]), np.array([[0, 0, 10, 10]], float), 0.95))
     # IoU exactly at the threshold (50 / 100) is a match in pycocotools (>=):
-    cases.append((np.array([[0, 0, 10, 5]], float), np.array([0.8]),
-                  np.array([[0, 0, 10, 10]], float), 0.5))
+    cases.append(
+        (np.array([[0, 0, 10, 5]], float), np.array([0.8]), np.array([[0, 0, 10, 10]], float), 0.5)
+    )
     return cases
 
 
-def _greedy_matches(overlaps: np.ndarray, scores: np.ndarray, threshold: float, *,
-                    strict: bool = False) -> np.ndarray:
+def _greedy_matches(
+    overlaps: np.ndarray, scores: np.ndarray, threshold: float, *, strict: bool = False
+) -> np.ndarray:
     """Greedy matching from the highest score down on an IoU table (for known mistakes)."""
     matches = np.full(len(overlaps), -1)
     taken: set = set()
@@ -409,8 +549,9 @@ def _greedy_matches(overlaps: np.ndarray, scores: np.ndarray, threshold: float, 
         best, best_iou = -1, threshold
         for truth in range(overlaps.shape[1]):
             value = overlaps[index, truth]
-            if truth not in taken and (value > best_iou if strict or best >= 0
-                                       else value >= best_iou):
+            if truth not in taken and (
+                value > best_iou if strict or best >= 0 else value >= best_iou
+            ):
                 best, best_iou = truth, value
         if best >= 0:
             matches[index] = best
@@ -422,32 +563,53 @@ def _iou_read_as_corners(found: np.ndarray, truths: np.ndarray) -> np.ndarray:
     """The IoU table a student's iou gives when (x, y, w, h) boxes are passed unconverted."""
     a, b = found[:, None, :], truths[None, :, :]
     width = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    height = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0,
-                     None)
+    height = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
     inter = width * height
-    union = ((a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-             + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]) - inter)
+    union = (
+        (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+        + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+        - inter
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
-def _coco_matches(found: np.ndarray, scores: np.ndarray, truths: np.ndarray,
-                  threshold: float) -> np.ndarray:
+def _coco_matches(
+    found: np.ndarray, scores: np.ndarray, truths: np.ndarray, threshold: float
+) -> np.ndarray:
     """pycocotools' own matching (COCOeval.evaluateImg) for one image and one class."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
+
     ground = COCO()
-    ground.dataset = {"images": [{"id": 1, "height": 200, "width": 200}],
-                      "categories": [{"id": 1, "name": "object"}],
-                      "annotations": [{"id": k + 1, "image_id": 1, "category_id": 1,
-                                       "bbox": [float(v) for v in box],
-                                       "area": float(box[2] * box[3]), "iscrowd": 0}
-                                      for k, box in enumerate(truths)]}
+    ground.dataset = {
+        "images": [{"id": 1, "height": 200, "width": 200}],
+        "categories": [{"id": 1, "name": "object"}],
+        "annotations": [
+            {
+                "id": k + 1,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [float(v) for v in box],
+                "area": float(box[2] * box[3]),
+                "iscrowd": 0,
+            }
+            for k, box in enumerate(truths)
+        ],
+    }
     with contextlib.redirect_stdout(io.StringIO()):
         ground.createIndex()
-        results = ground.loadRes([{"image_id": 1, "category_id": 1, "score": float(s),
-                                   "bbox": [float(v) for v in box]}
-                                  for box, s in zip(found, scores)])
+        results = ground.loadRes(
+            [
+                {
+                    "image_id": 1,
+                    "category_id": 1,
+                    "score": float(s),
+                    "bbox": [float(v) for v in box],
+                }
+                for box, s in zip(found, scores)
+            ]
+        )
         evaluation = COCOeval(ground, results, "bbox")
         evaluation.params.iouThrs = np.array([threshold])
         evaluation.params.areaRng = [[0, 1e10]]
@@ -469,86 +631,121 @@ def _matches_in_detection_order(overlaps: np.ndarray, threshold: float) -> np.nd
     matches = np.full(len(overlaps), -1)
     taken: set = set()
     for index in range(len(overlaps)):
-        candidates = [t for t in np.argsort(-overlaps[index])
-                      if t not in taken and overlaps[index, t] >= threshold]
+        candidates = [
+            t
+            for t in np.argsort(-overlaps[index])
+            if t not in taken and overlaps[index, t] >= threshold
+        ]
         if candidates:
             matches[index] = candidates[0]
             taken.add(candidates[0])
     return matches
 
 
-def _first_free_matches(overlaps: np.ndarray, scores: np.ndarray,
-                        threshold: float) -> np.ndarray:
+def _first_free_matches(overlaps: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
     """From the highest score down, each detection takes the first free truth above the
     threshold (not the one it overlaps most)."""
     matches = np.full(len(overlaps), -1)
     taken: set = set()
     for index in np.argsort(-scores, kind="stable"):
-        candidates = [t for t in range(overlaps.shape[1])
-                      if t not in taken and overlaps[index, t] >= threshold]
+        candidates = [
+            t
+            for t in range(overlaps.shape[1])
+            if t not in taken and overlaps[index, t] >= threshold
+        ]
         if candidates:
             matches[index] = candidates[0]
             taken.add(candidates[0])
     return matches
 
 
-def _match_mistakes(found: np.ndarray, scores: np.ndarray, truths: np.ndarray,
-                    threshold: float) -> list[tuple[np.ndarray, str]]:
+def _match_mistakes(
+    found: np.ndarray, scores: np.ndarray, truths: np.ndarray, threshold: float
+) -> list[tuple[np.ndarray, str]]:
     """(the matches a typical mistake gives on this case, message), in the order tried."""
     if not len(truths):
         return []
     overlaps = iou_matrix(found, truths)
     no_exclusive = np.where(overlaps.max(axis=1) >= threshold, overlaps.argmax(axis=1), -1)
     return [
-        (_matches_in_detection_order(overlaps, threshold),
-         "the detections must be taken from the highest score down (a better detection of the "
-         "same object comes first)."),
-        (no_exclusive, "each ground-truth box can be matched only once: a second detection of "
-                       "the same object is a false positive (a duplicate)."),
-        (_first_free_matches(overlaps, scores, threshold),
-         "a detection takes the free ground-truth box it overlaps MOST, not the first one "
-         "above the threshold."),
-        (_greedy_matches(overlaps, scores, threshold, strict=True),
-         "an IoU exactly equal to the threshold counts as a match (IoU >= threshold, as in "
-         "pycocotools)."),
-        (_greedy_matches(_iou_read_as_corners(found, truths), scores, threshold),
-         "the boxes are (x, y, w, h): convert them to corners (your xywh_to_xyxy) before "
-         "calling your iou."),
+        (
+            _matches_in_detection_order(overlaps, threshold),
+            "the detections must be taken from the highest score down (a better detection of the "
+            "same object comes first).",
+        ),
+        (
+            no_exclusive,
+            "each ground-truth box can be matched only once: a second detection of "
+            "the same object is a false positive (a duplicate).",
+        ),
+        (
+            _first_free_matches(overlaps, scores, threshold),
+            "a detection takes the free ground-truth box it overlaps MOST, not the first one "
+            "above the threshold.",
+        ),
+        (
+            _greedy_matches(overlaps, scores, threshold, strict=True),
+            "an IoU exactly equal to the threshold counts as a match (IoU >= threshold, as in "
+            "pycocotools).",
+        ),
+        (
+            _greedy_matches(_iou_read_as_corners(found, truths), scores, threshold),
+            "the boxes are (x, y, w, h): convert them to corners (your xywh_to_xyxy) before "
+            "calling your iou.",
+        ),
     ]
 
 
 #: (test(result) -> bool, message) for answers of the wrong kind, tried in order
 MATCH_WRONG_KINDS = (
-    (lambda result: isinstance(result, (list, tuple)) and any(value is None for value in result),
-     "{name} returned None for some detections; write -1 for a detection that matches no "
-     "ground-truth box."),
-    (lambda result: isinstance(result, (list, np.ndarray)) and np.array(result).dtype == bool,
-     "{name} returned True/False for each detection; return the INDEX of the ground-truth box "
-     "it matches (0, 1, ...), or -1."),
+    (
+        lambda result: isinstance(result, (list, tuple)) and any(value is None for value in result),
+        "{name} returned None for some detections; write -1 for a detection that matches no "
+        "ground-truth box.",
+    ),
+    (
+        lambda result: isinstance(result, (list, np.ndarray)) and np.array(result).dtype == bool,
+        "{name} returned True/False for each detection; return the INDEX of the ground-truth box "
+        "it matches (0, 1, ...), or -1.",
+    ),
 )
 
 
-@exercises.checker("match_detections", forbid=["pycocotools.cocoeval.COCOeval.evaluateImg",
-                                               "pycocotools.cocoeval.COCOeval.evaluate",
-                                               "lab_utils.detection.match_detections",
-                                               "lab_utils.detection.precision_recall"])
+@exercises.checker(
+    "match_detections",
+    forbid=[
+        "pycocotools.cocoeval.COCOeval.evaluateImg",
+        "pycocotools.cocoeval.COCOeval.evaluate",
+        "lab_utils.detection.match_detections",
+        "lab_utils.detection.precision_recall",
+    ],
+)
 def check_match_detections(student: exercises.Student) -> int:
     """Check ``match_detections(found, scores, truths, iou_threshold) -> (N,) ints``
     against pycocotools' matching (``COCOeval.evaluateImg``); boxes are "xywh"."""
     cases = _match_cases()
     for found, scores, truths, threshold in cases:
-        name = (f"match_detections(found {found.shape}, scores, truths {truths.shape}, "
-                f"iou_threshold={threshold})")
-        result = student(found.copy(), scores.copy(), truths.copy(), threshold, name=name,
-                         hint=_MATCH_HINT)
+        name = (
+            f"match_detections(found {found.shape}, scores, truths {truths.shape}, "
+            f"iou_threshold={threshold})"
+        )
+        result = student(
+            found.copy(), scores.copy(), truths.copy(), threshold, name=name, hint=_MATCH_HINT
+        )
         expected = _coco_matches(found, scores, truths, threshold)
         for recognises, message in MATCH_WRONG_KINDS:
             if recognises(result):
                 exercises.fail(message.format(name=name), _MATCH_HINT)
         if isinstance(result, list):
             result = np.array(result)
-        exercises.expect_array(result, expected.astype(np.int64), name=name, hint=_MATCH_HINT,
-                               known_mistakes=[(m.astype(np.int64), text) for m, text in
-                                               _match_mistakes(found, scores, truths,
-                                                               threshold)])
+        exercises.expect_array(
+            result,
+            expected.astype(np.int64),
+            name=name,
+            hint=_MATCH_HINT,
+            known_mistakes=[
+                (m.astype(np.int64), text)
+                for m, text in _match_mistakes(found, scores, truths, threshold)
+            ],
+        )
     return len(cases)

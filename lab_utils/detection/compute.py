@@ -41,9 +41,11 @@ def require_scenes(scenes: object, name: str = "scenes") -> Scenes:
     """``scenes`` itself if it is a ``Scenes``; otherwise a TypeError saying where one comes
     from."""
     if not isinstance(scenes, Scenes):
-        raise TypeError(f"{name} must be a detection.Scenes (from "
-                        f"data.load_dataset('digit_scenes')), but got "
-                        f"{validation.describe(scenes)}.")
+        raise TypeError(
+            f"{name} must be a detection.Scenes (from "
+            f"data.load_dataset('digit_scenes')), but got "
+            f"{validation.describe(scenes)}."
+        )
     return scenes
 
 
@@ -52,10 +54,19 @@ def require_scenes(scenes: object, name: str = "scenes") -> Scenes:
 # --------------------------------------------------------------------------------------------
 
 
-def fit(model: keras.Model, inputs: np.ndarray, targets: np.ndarray | dict, *, loss: object,
-        loss_name: str, loss_weights: dict | None = None, epochs: int = 10,
-        batch_size: int = 64, learning_rate: float = 1e-3,
-        seed: int = 0) -> models.TrainingResult:
+def fit(
+    model: keras.Model,
+    inputs: np.ndarray,
+    targets: np.ndarray | dict,
+    *,
+    loss: object,
+    loss_name: str,
+    loss_weights: dict | None = None,
+    epochs: int = 10,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+) -> models.TrainingResult:
     """Compile ``model`` (Adam with cosine decay, the given loss) and fit it, seeded.
 
     Like ``models.train`` (whose cache it shares: an identical training is loaded from
@@ -70,30 +81,49 @@ def fit(model: keras.Model, inputs: np.ndarray, targets: np.ndarray | dict, *, l
     models.require_model(model)
     inputs = models.as_batch(inputs, "inputs")
     if isinstance(targets, dict):
-        arrays = [np.asarray(targets[key], dtype=np.float32) if
-                  np.asarray(targets[key]).dtype.kind == "f" else np.asarray(targets[key])
-                  for key in sorted(targets)]
+        arrays = [
+            np.asarray(targets[key], dtype=np.float32)
+            if np.asarray(targets[key]).dtype.kind == "f"
+            else np.asarray(targets[key])
+            for key in sorted(targets)
+        ]
         targets = dict(zip(sorted(targets), arrays))
     else:
         targets = validation.as_array(targets, "targets")
         arrays = [targets]
     for array in arrays:
         if len(array) != len(inputs):
-            raise ValueError(f"targets must have one row per input ({len(inputs)}), but one "
-                             f"has {len(array)}.")
+            raise ValueError(
+                f"targets must have one row per input ({len(inputs)}), but one has {len(array)}."
+            )
     epochs = validation.as_int(epochs, "epochs", minimum=1, maximum=1000)
     batch_size = validation.as_int(batch_size, "batch_size", minimum=1)
-    learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-7,
-                                        maximum=10.0)
+    learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-7, maximum=10.0)
     seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
     if not isinstance(loss_name, str) or not loss_name:
         raise TypeError("loss_name must be a short text that names the loss, e.g. 'centernet'.")
-    return models.fit(model, inputs, targets, loss=loss, loss_weights=loss_weights,
-                      epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                      seed=seed, cache=True, key_arrays=[inputs, *arrays],
-                      key_settings={"epochs": epochs, "batch_size": batch_size, "seed": seed,
-                                    "learning_rate": learning_rate, "loss": loss_name,
-                                    "loss_weights": loss_weights, "fit": "detection.fit"})
+    return models.fit(
+        model,
+        inputs,
+        targets,
+        loss=loss,
+        loss_weights=loss_weights,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        cache=True,
+        key_arrays=[inputs, *arrays],
+        key_settings={
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "seed": seed,
+            "learning_rate": learning_rate,
+            "loss": loss_name,
+            "loss_weights": loss_weights,
+            "fit": "detection.fit",
+        },
+    )
 
 
 def predict(model: keras.Model, images: np.ndarray) -> np.ndarray | dict | list:
@@ -102,7 +132,7 @@ def predict(model: keras.Model, images: np.ndarray) -> np.ndarray | dict | list:
     images = models.as_batch(images)
     parts = []
     for begin in range(0, len(images), PREDICT_BATCH):
-        output = model(images[begin:begin + PREDICT_BATCH], training=False)
+        output = model(images[begin : begin + PREDICT_BATCH], training=False)
         if isinstance(output, dict):
             parts.append({k: keras.ops.convert_to_numpy(v) for k, v in output.items()})
         elif isinstance(output, (list, tuple)):
@@ -125,19 +155,30 @@ def _coco_records(scenes: Scenes, detections: list) -> tuple[list, list, list]:
     """The COCO "images", "annotations" (ground truth) and detection results of ``scenes``."""
     images, annotations, results = [], [], []
     height, width = scenes.images.shape[1:3]
-    for index, (boxes, labels, found) in enumerate(zip(scenes.boxes, scenes.labels,
-                                                       detections)):
+    for index, (boxes, labels, found) in enumerate(zip(scenes.boxes, scenes.labels, detections)):
         images.append({"id": index + 1, "height": int(height), "width": int(width)})
         for box, label in zip(boxes, labels):
-            annotations.append({"id": len(annotations) + 1, "image_id": index + 1,
-                                "category_id": int(label) + 1, "bbox": [float(v) for v in box],
-                                "area": float(box[2] * box[3]), "iscrowd": 0})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": index + 1,
+                    "category_id": int(label) + 1,
+                    "bbox": [float(v) for v in box],
+                    "area": float(box[2] * box[3]),
+                    "iscrowd": 0,
+                }
+            )
         found_boxes = as_boxes(found["boxes"], f"detections[{index}]['boxes']")
-        scores = as_scores(found["scores"], len(found_boxes),
-                           f"detections[{index}]['scores']")
+        scores = as_scores(found["scores"], len(found_boxes), f"detections[{index}]['scores']")
         for box, score, label in zip(found_boxes, scores, found["labels"]):
-            results.append({"image_id": index + 1, "category_id": int(label) + 1,
-                            "bbox": [float(v) for v in box], "score": float(score)})
+            results.append(
+                {
+                    "image_id": index + 1,
+                    "category_id": int(label) + 1,
+                    "bbox": [float(v) for v in box],
+                    "score": float(score),
+                }
+            )
     return images, annotations, results
 
 
@@ -158,44 +199,61 @@ def coco_evaluation(scenes: Scenes, detections: list) -> dict:
     """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
+
     scenes = require_scenes(scenes)
     if not isinstance(detections, (list, tuple)) or len(detections) != len(scenes):
-        raise ValueError(f"detections must be a list with one dict per scene ({len(scenes)}), "
-                         f"but got {validation.describe(detections)}.")
+        raise ValueError(
+            f"detections must be a list with one dict per scene ({len(scenes)}), "
+            f"but got {validation.describe(detections)}."
+        )
     images, annotations, results = _coco_records(scenes, detections)
     ground_truth = COCO()
-    ground_truth.dataset = {"images": images, "annotations": annotations,
-                            "categories": [{"id": k + 1, "name": name}
-                                           for k, name in enumerate(scenes.class_names)]}
+    ground_truth.dataset = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": k + 1, "name": name} for k, name in enumerate(scenes.class_names)],
+    }
     with contextlib.redirect_stdout(io.StringIO()):
         ground_truth.createIndex()
         predicted = ground_truth.loadRes(results) if results else COCO()
         if not results:
-            return {"map_50": 0.0, "map_50_95": 0.0, "map_75": 0.0,
-                    "precision_50": np.zeros(101), "recall_points": np.linspace(0, 1, 101)}
+            return {
+                "map_50": 0.0,
+                "map_50_95": 0.0,
+                "map_75": 0.0,
+                "precision_50": np.zeros(101),
+                "recall_points": np.linspace(0, 1, 101),
+            }
         evaluation = COCOeval(ground_truth, predicted, "bbox")
         evaluation.params.maxDets = [1, 10, 100]
         evaluation.evaluate()
         evaluation.accumulate()
         evaluation.summarize()
-    precision = evaluation.eval["precision"]          # (IoU, recall, class, area, maxDets)
+    precision = evaluation.eval["precision"]  # (IoU, recall, class, area, maxDets)
     at_50 = precision[0, :, :, 0, -1]
     valid = at_50 > -1
     curve = np.where(valid, at_50, np.nan)
-    return {"map_50": float(evaluation.stats[1]), "map_50_95": float(evaluation.stats[0]),
-            "map_75": float(evaluation.stats[2]),
-            "precision_50": np.nan_to_num(np.nanmean(curve, axis=1)),
-            "recall_points": np.asarray(evaluation.params.recThrs)}
+    return {
+        "map_50": float(evaluation.stats[1]),
+        "map_50_95": float(evaluation.stats[0]),
+        "map_75": float(evaluation.stats[2]),
+        "precision_50": np.nan_to_num(np.nanmean(curve, axis=1)),
+        "recall_points": np.asarray(evaluation.params.recThrs),
+    }
 
 
 def photo_truths(table: dict, image: str, category: str) -> np.ndarray:
     """Ground-truth boxes ("xywh") of one category on one photo, from the annotation table."""
     if not isinstance(table, dict) or "image" not in table:
         raise TypeError("table must be data.load_table('detection_photos').")
-    rows = [i for i, (name, kind) in enumerate(zip(table["image"], table["category"]))
-            if name == image and kind == category]
-    return np.array([[table[k][i] for k in ("x", "y", "w", "h")] for i in rows],
-                    dtype=np.float64).reshape(-1, 4)
+    rows = [
+        i
+        for i, (name, kind) in enumerate(zip(table["image"], table["category"]))
+        if name == image and kind == category
+    ]
+    return np.array(
+        [[table[k][i] for k in ("x", "y", "w", "h")] for i in rows], dtype=np.float64
+    ).reshape(-1, 4)
 
 
 def precision_recall(found: np.ndarray | list, truths: np.ndarray | list) -> dict:
@@ -204,11 +262,13 @@ def precision_recall(found: np.ndarray | list, truths: np.ndarray | list) -> dic
     found, truths = as_boxes(found, "found"), as_boxes(truths, "truths")
     matched = match_detections(found, np.ones(len(found)), truths, iou_threshold=0.5)
     true_positives = int(np.sum(matched >= 0))
-    return {"true_positives": true_positives,
-            "false_positives": int(len(found) - true_positives),
-            "misses": int(len(truths) - true_positives),
-            "precision": true_positives / len(found) if len(found) else float("nan"),
-            "recall": true_positives / len(truths) if len(truths) else float("nan")}
+    return {
+        "true_positives": true_positives,
+        "false_positives": int(len(found) - true_positives),
+        "misses": int(len(truths) - true_positives),
+        "precision": true_positives / len(found) if len(found) else float("nan"),
+        "recall": true_positives / len(truths) if len(truths) else float("nan"),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,29 +285,55 @@ def iou_view(fixed: np.ndarray, moving: np.ndarray, canvas: int, scale: int) -> 
     x2, y2 = np.minimum(corners[0, 2:], corners[1, 2:])
     intersection = max(x2 - x1, 0) * max(y2 - y1, 0)
     if intersection > 0:
-        image[int(y1):int(y2), int(x1):int(x2)] = (255, 220, 120)
-    picture = draw_boxes(image, np.vstack([fixed, moving]),
-                         colours=[COLOURS["truth"], COLOURS["prediction"]], scale=scale,
-                         thickness=2)
+        image[int(y1) : int(y2), int(x1) : int(x2)] = (255, 220, 120)
+    picture = draw_boxes(
+        image,
+        np.vstack([fixed, moving]),
+        colours=[COLOURS["truth"], COLOURS["prediction"]],
+        scale=scale,
+        thickness=2,
+    )
     union = box_areas(np.vstack([fixed, moving])).sum() - intersection
-    return {"picture": picture, "iou": float(iou_matrix(fixed, moving)[0, 0]),
-            "intersection": float(intersection), "union": float(union)}
+    return {
+        "picture": picture,
+        "iou": float(iou_matrix(fixed, moving)[0, 0]),
+        "intersection": float(intersection),
+        "union": float(union),
+    }
 
 
-def nms_view(image: np.ndarray, boxes: np.ndarray, scores: np.ndarray, truths: np.ndarray, *,
-             iou_threshold: float, score_threshold: float, before: bool, scale: int) -> dict:
+def nms_view(
+    image: np.ndarray,
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    truths: np.ndarray,
+    *,
+    iou_threshold: float,
+    score_threshold: float,
+    before: bool,
+    scale: int,
+) -> dict:
     """NMS on ``boxes`` drawn on ``image``: the kept boxes in yellow (or, with ``before``,
     every box in grey), the ground truth in green. {"picture", "kept", "above_score",
     "shown"}."""
-    kept = non_max_suppression(boxes, scores, iou_threshold=iou_threshold,
-                               score_threshold=score_threshold)
+    kept = non_max_suppression(
+        boxes, scores, iou_threshold=iou_threshold, score_threshold=score_threshold
+    )
     shown = boxes if before else boxes[kept]
     colours = [COLOURS["dropped"]] * len(boxes) if before else [COLOURS["kept"]] * len(kept)
-    picture = draw_boxes(image, np.vstack([truths, shown]),
-                         colours=[COLOURS["truth"]] * len(truths) + colours, scale=scale,
-                         thickness=2)
-    return {"picture": picture, "kept": kept,
-            "above_score": int(np.sum(scores >= score_threshold)), "shown": len(shown)}
+    picture = draw_boxes(
+        image,
+        np.vstack([truths, shown]),
+        colours=[COLOURS["truth"]] * len(truths) + colours,
+        scale=scale,
+        thickness=2,
+    )
+    return {
+        "picture": picture,
+        "kept": kept,
+        "above_score": int(np.sum(scores >= score_threshold)),
+        "shown": len(shown),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,39 +359,64 @@ def retinanet_parts(image_side: int = 128, classes: int = 3) -> dict:
     classes = validation.as_int(classes, "classes", minimum=1)
     with lesson.native_stderr_silenced():
         import keras_hub
+
         encoder = keras_hub.models.ResNetBackbone(
-            input_conv_filters=[64], input_conv_kernel_sizes=[7],
-            stackwise_num_filters=[64, 64, 64, 64], stackwise_num_blocks=[1, 1, 1, 1],
-            stackwise_num_strides=[1, 2, 2, 2], block_type="basic_block",
-            use_pre_activation=False, image_shape=(None, None, 3))
-        backbone = keras_hub.models.RetinaNetBackbone(image_encoder=encoder, min_level=3,
-                                                      max_level=5, use_p5=False)
+            input_conv_filters=[64],
+            input_conv_kernel_sizes=[7],
+            stackwise_num_filters=[64, 64, 64, 64],
+            stackwise_num_blocks=[1, 1, 1, 1],
+            stackwise_num_strides=[1, 2, 2, 2],
+            block_type="basic_block",
+            use_pre_activation=False,
+            image_shape=(None, None, 3),
+        )
+        backbone = keras_hub.models.RetinaNetBackbone(
+            image_encoder=encoder, min_level=3, max_level=5, use_p5=False
+        )
         anchors = keras_hub.layers.AnchorGenerator(
-            bounding_box_format="yxyx", min_level=3, max_level=5, num_scales=3,
-            aspect_ratios=[0.5, 1.0, 2.0], anchor_size=4)
+            bounding_box_format="yxyx",
+            min_level=3,
+            max_level=5,
+            num_scales=3,
+            aspect_ratios=[0.5, 1.0, 2.0],
+            anchor_size=4,
+        )
         model = keras_hub.models.RetinaNetObjectDetector(
-            backbone=backbone, num_classes=classes, anchor_generator=anchors,
-            bounding_box_format="yxyx")
+            backbone=backbone,
+            num_classes=classes,
+            anchor_generator=anchors,
+            bounding_box_format="yxyx",
+        )
         image = np.zeros((1, image_side, image_side, 3), dtype=np.float32)
         start = time.perf_counter()
         raw = model(image, training=False)
         seconds = time.perf_counter() - start
         anchor_boxes = anchors(image)
-    parts = [(layer.name, type(layer).__name__, int(layer.count_params()))
-             for layer in model.layers if layer.count_params()]
-    parts.insert(0, ("resnet (inside the backbone)", type(encoder).__name__,
-                     int(encoder.count_params())))
-    return {"model": model, "parts": parts, "parameters": int(model.count_params()),
-            "anchors": int(sum(np.asarray(keras.ops.convert_to_numpy(v)).shape[0]
-                               for v in anchor_boxes.values())),
-            "outputs": {k: tuple(v.shape) for k, v in raw.items()}, "seconds": seconds,
-            "decoder": type(model.prediction_decoder).__name__}
+    parts = [
+        (layer.name, type(layer).__name__, int(layer.count_params()))
+        for layer in model.layers
+        if layer.count_params()
+    ]
+    parts.insert(
+        0, ("resnet (inside the backbone)", type(encoder).__name__, int(encoder.count_params()))
+    )
+    return {
+        "model": model,
+        "parts": parts,
+        "parameters": int(model.count_params()),
+        "anchors": int(
+            sum(np.asarray(keras.ops.convert_to_numpy(v)).shape[0] for v in anchor_boxes.values())
+        ),
+        "outputs": {k: tuple(v.shape) for k, v in raw.items()},
+        "seconds": seconds,
+        "decoder": type(model.prediction_decoder).__name__,
+    }
 
 
-RETINANET_PRETRAINED = '''\
+RETINANET_PRETRAINED = """\
 # Needs an internet connection (downloads about 150 MB of COCO-trained weights):
 import keras_hub
 detector = keras_hub.models.RetinaNetObjectDetector.from_preset(
     "retinanet_resnet50_fpn_coco", bounding_box_format="xywh")
 found = detector.predict(photo[None])     # boxes, confidence, labels (COCO's 80 classes)
-'''
+"""

@@ -15,8 +15,9 @@ def plot_history(table: dict) -> Figure:
     figure = new_figure(figsize=(9.5, 3.6))
     axes = figure.add_subplot(1, 1, 1)
     kinds = sorted(set(table["kind"]))
-    colours = dict(zip(kinds, ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e",
-                               "#e6ab02", "#a6761d"]))
+    colours = dict(
+        zip(kinds, ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"])
+    )
     seen: dict[int, int] = {}
     for year, method, kind in zip(table["year"], table["method"], table["kind"]):
         level = seen.get(year, 0)
@@ -24,8 +25,16 @@ def plot_history(table: dict) -> Figure:
         height = 1 + level * 0.9 + (year % 2) * 0.45
         axes.vlines(year, 0, height, color=colours[kind], linewidth=1)
         axes.plot(year, 0, "o", color=colours[kind])
-        axes.text(year, height, method, rotation=30, ha="left", va="bottom", fontsize=8,
-                  color=colours[kind])
+        axes.text(
+            year,
+            height,
+            method,
+            rotation=30,
+            ha="left",
+            va="bottom",
+            fontsize=8,
+            color=colours[kind],
+        )
     for kind, colour in colours.items():
         axes.plot([], [], "o", color=colour, label=kind)
     axes.legend(loc="upper left", fontsize=8, ncol=len(kinds))
@@ -44,8 +53,11 @@ def plot_precision_recall(curves: dict) -> Figure:
     figure = new_figure(figsize=(4.8, 3.6))
     axes = figure.add_subplot(1, 1, 1)
     for name, result in curves.items():
-        axes.plot(result["recall_points"], result["precision_50"],
-                  label=f"{name} (AP@0.5 {result['map_50']:.3f})")
+        axes.plot(
+            result["recall_points"],
+            result["precision_50"],
+            label=f"{name} (AP@0.5 {result['map_50']:.3f})",
+        )
     axes.set_xlabel("recall")
     axes.set_ylabel("precision")
     axes.set_xlim(0, 1.02)

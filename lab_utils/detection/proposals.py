@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # Keras is imported when a model is first needed, not at impo
     import keras
 
 CROP = 24
-BACKGROUND = 10   # class index of "no digit" for the crop classifier
+BACKGROUND = 10  # class index of "no digit" for the crop classifier
 #: A candidate box is a detection when its best digit probability is at least this ...
 DIGIT_THRESHOLD = 0.5
 #: ... and NMS (per class) removes boxes overlapping a better one by more than this IoU.
@@ -30,11 +30,12 @@ NMS_IOU = 0.3
 def _crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     """The square around ``box`` (xywh), enlarged by 15 %, cut out and resized to CROP x CROP."""
     import cv2
+
     x, y, w, h = box
     side = max(int(round(max(w, h) * 1.15 + 2)), 2)
     left, top = int(round(x + w / 2 - side / 2)), int(round(y + h / 2 - side / 2))
-    padded = np.pad(image, side)          # windows may stick out of the image: zeros there
-    piece = padded[top + side:top + 2 * side, left + side:left + 2 * side]
+    padded = np.pad(image, side)  # windows may stick out of the image: zeros there
+    piece = padded[top + side : top + 2 * side, left + side : left + 2 * side]
     return cv2.resize(piece.astype(np.float32), (CROP, CROP), interpolation=cv2.INTER_AREA)
 
 
@@ -69,8 +70,9 @@ def crop_dataset(scenes: Scenes, *, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     return np.clip(np.stack(images), 0, 1).astype(np.float32), np.array(labels, np.int64)
 
 
-def sliding_windows(image_shape: tuple, *, sizes: tuple = (12, 16, 20, 24),
-                    stride: int = 4) -> np.ndarray:
+def sliding_windows(
+    image_shape: tuple, *, sizes: tuple = (12, 16, 20, 24), stride: int = 4
+) -> np.ndarray:
     """Every square window of the given sizes, moved by ``stride`` pixels: (K, 4) "xywh"."""
     height, width = (validation.as_int(v, "image_shape", minimum=1) for v in image_shape[:2])
     stride = validation.as_int(stride, "stride", minimum=1)
@@ -83,8 +85,9 @@ def sliding_windows(image_shape: tuple, *, sizes: tuple = (12, 16, 20, 24),
     return np.array(windows, dtype=np.float64).reshape(-1, 4)
 
 
-def classify_boxes(classifier: keras.Model, image: np.ndarray,
-                   boxes: np.ndarray | list) -> np.ndarray:
+def classify_boxes(
+    classifier: keras.Model, image: np.ndarray, boxes: np.ndarray | list
+) -> np.ndarray:
     """Class probabilities (K, 11) of the crop classifier on every box of one image."""
     image = validation.as_image(image, "image", channels=(None,))
     boxes = as_boxes(boxes)
@@ -94,8 +97,9 @@ def classify_boxes(classifier: keras.Model, image: np.ndarray,
     return predict(classifier, crops)
 
 
-def detect_with_classifier(classifier: keras.Model, image: np.ndarray,
-                           boxes: np.ndarray | list) -> dict:
+def detect_with_classifier(
+    classifier: keras.Model, image: np.ndarray, boxes: np.ndarray | list
+) -> dict:
     """Classify each candidate box, keep those whose best digit probability is at least
     ``DIGIT_THRESHOLD``, then NMS per class (IoU ``NMS_IOU``).
 
@@ -106,8 +110,7 @@ def detect_with_classifier(classifier: keras.Model, image: np.ndarray,
     """
     boxes = as_boxes(boxes)
     probabilities = classify_boxes(classifier, image, boxes)
-    labels = probabilities[:, :BACKGROUND].argmax(axis=1) if len(boxes) else \
-        np.zeros(0, np.int64)
+    labels = probabilities[:, :BACKGROUND].argmax(axis=1) if len(boxes) else np.zeros(0, np.int64)
     scores = probabilities[np.arange(len(boxes)), labels] if len(boxes) else np.zeros(0)
     candidate = scores >= DIGIT_THRESHOLD
     kept_boxes, kept_scores, kept_labels = [], [], []
@@ -118,16 +121,27 @@ def detect_with_classifier(classifier: keras.Model, image: np.ndarray,
         kept_scores.append(scores[keep])
         kept_labels.append(labels[keep])
     if kept_boxes:
-        return {"boxes": np.concatenate(kept_boxes), "scores": np.concatenate(kept_scores),
-                "labels": np.concatenate(kept_labels).astype(np.int64),
-                "evaluations": len(boxes), "raw_boxes": boxes[candidate],
-                "raw_scores": scores[candidate]}
-    return {"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "labels": np.zeros(0, np.int64),
-            "evaluations": len(boxes), "raw_boxes": np.zeros((0, 4)), "raw_scores": np.zeros(0)}
+        return {
+            "boxes": np.concatenate(kept_boxes),
+            "scores": np.concatenate(kept_scores),
+            "labels": np.concatenate(kept_labels).astype(np.int64),
+            "evaluations": len(boxes),
+            "raw_boxes": boxes[candidate],
+            "raw_scores": scores[candidate],
+        }
+    return {
+        "boxes": np.zeros((0, 4)),
+        "scores": np.zeros(0),
+        "labels": np.zeros(0, np.int64),
+        "evaluations": len(boxes),
+        "raw_boxes": np.zeros((0, 4)),
+        "raw_scores": np.zeros(0),
+    }
 
 
-def window_score_map(classifier: keras.Model, image: np.ndarray, *, size: int = 16,
-                     stride: int = 2) -> np.ndarray:
+def window_score_map(
+    classifier: keras.Model, image: np.ndarray, *, size: int = 16, stride: int = 2
+) -> np.ndarray:
     """The classifier's best digit probability for every window of one size: (rows, cols)."""
     image = validation.as_image(image, "image", channels=(None,))
     windows = sliding_windows(image.shape, sizes=(size,), stride=stride)
@@ -136,31 +150,36 @@ def window_score_map(classifier: keras.Model, image: np.ndarray, *, size: int = 
     return probabilities[:, :BACKGROUND].max(axis=1).reshape(rows, -1)
 
 
-def proposal_recall(proposals: np.ndarray | list, truths: np.ndarray | list,
-                    counts: list) -> list[float]:
+def proposal_recall(
+    proposals: np.ndarray | list, truths: np.ndarray | list, counts: list
+) -> list[float]:
     """Fraction of ground-truth boxes covered (IoU >= 0.5) by the first k proposals, for
     each k in ``counts``."""
     proposals, truths = as_boxes(proposals, "proposals"), as_boxes(truths, "truths")
     if not len(truths):
         raise ValueError("truths is empty: recall needs at least one ground-truth box.")
     overlaps = iou_matrix(proposals, truths)
-    return [float(np.mean(overlaps[:int(k)].max(axis=0, initial=0) >= 0.5)) for k in counts]
+    return [float(np.mean(overlaps[: int(k)].max(axis=0, initial=0) >= 0.5)) for k in counts]
 
 
 def _scene_proposals(image: np.ndarray, options: dict) -> np.ndarray:
     """Selective-search boxes of a 64-pixel scene (searched at twice the size: 64 px is too
     small for it), kept if 4 to 40 pixels wide and high."""
     import cv2
-    big = cv2.resize(image, (image.shape[1] * 2, image.shape[0] * 2),
-                     interpolation=cv2.INTER_LINEAR)
+
+    big = cv2.resize(
+        image, (image.shape[1] * 2, image.shape[0] * 2), interpolation=cv2.INTER_LINEAR
+    )
     boxes, _ = selective_search(np.clip(big, 0, 1), **options)
     boxes = boxes / 2
-    return boxes[(boxes[:, 2] >= 4) & (boxes[:, 3] >= 4) & (boxes[:, 2] <= 40)
-                 & (boxes[:, 3] <= 40)]
+    return boxes[
+        (boxes[:, 2] >= 4) & (boxes[:, 3] >= 4) & (boxes[:, 2] <= 40) & (boxes[:, 3] <= 40)
+    ]
 
 
-def classifier_detections(classifier: keras.Model, scenes: Scenes, method: str,
-                          **options: object) -> dict:
+def classifier_detections(
+    classifier: keras.Model, scenes: Scenes, method: str, **options: object
+) -> dict:
     """Run a crop classifier over candidate boxes on every scene: "sliding window" or
     "selective search" candidates (``options`` go to ``sliding_windows`` or
     ``selective_search``). Returns detections, evaluations and seconds per image."""
@@ -177,5 +196,8 @@ def classifier_detections(classifier: keras.Model, scenes: Scenes, method: str,
         evaluations += result["evaluations"]
         found.append(result)
     seconds = (time.perf_counter() - start) / len(scenes)
-    return {"detections": found, "evaluations_per_image": evaluations / len(scenes),
-            "seconds_per_image": seconds}
+    return {
+        "detections": found,
+        "evaluations_per_image": evaluations / len(scenes),
+        "seconds_per_image": seconds,
+    }

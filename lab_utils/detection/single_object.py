@@ -53,25 +53,42 @@ def single_object_targets(scenes: Scenes) -> dict:
     """{"class": (N,) labels, "box": (N, 4) float32 "xywh" / image side} of one-object scenes."""
     scenes = require_scenes(scenes)
     if any(len(labels) != 1 for labels in scenes.labels):
-        raise ValueError("single_object_targets needs scenes with exactly one object each "
-                         "(generate_scenes(..., max_objects=1)).")
+        raise ValueError(
+            "single_object_targets needs scenes with exactly one object each "
+            "(generate_scenes(..., max_objects=1))."
+        )
     side = scenes.images.shape[1]
-    return {"class": np.array([labels[0] for labels in scenes.labels], dtype=np.int64),
-            "box": (np.stack([boxes[0] for boxes in scenes.boxes]) / side).astype(np.float32)}
+    return {
+        "class": np.array([labels[0] for labels in scenes.labels], dtype=np.int64),
+        "box": (np.stack([boxes[0] for boxes in scenes.boxes]) / side).astype(np.float32),
+    }
 
 
-def train_single_object(scenes: Scenes, *, class_weight: float = 1.0, box_weight: float = 1.0,
-                        epochs: int = 10, seed: int = 0) -> models.TrainingResult:
+def train_single_object(
+    scenes: Scenes,
+    *,
+    class_weight: float = 1.0,
+    box_weight: float = 1.0,
+    epochs: int = 10,
+    seed: int = 0,
+) -> models.TrainingResult:
     """Train ``single_object_model`` with loss = class_weight * CE + box_weight * L2 (cached)."""
     class_weight = validation.as_float(class_weight, "class_weight", minimum=0.0)
     box_weight = validation.as_float(box_weight, "box_weight", minimum=0.0)
     lesson.reseed(seed)
     model = single_object_model(scenes.images.shape[1:] + (1,), len(scenes.class_names))
-    return fit(model, scenes.images, single_object_targets(scenes),
-               loss={"class": "sparse_categorical_crossentropy", "box": "mse"},
-               loss_name="single object CE + MSE",
-               loss_weights={"class": class_weight, "box": box_weight}, epochs=epochs,
-               batch_size=64, learning_rate=3e-3, seed=seed)
+    return fit(
+        model,
+        scenes.images,
+        single_object_targets(scenes),
+        loss={"class": "sparse_categorical_crossentropy", "box": "mse"},
+        loss_name="single object CE + MSE",
+        loss_weights={"class": class_weight, "box": box_weight},
+        epochs=epochs,
+        batch_size=64,
+        learning_rate=3e-3,
+        seed=seed,
+    )
 
 
 def single_object_scores(model: keras.Model, scenes: Scenes) -> dict:
@@ -83,6 +100,9 @@ def single_object_scores(model: keras.Model, scenes: Scenes) -> dict:
     boxes[:, 2:] = np.maximum(boxes[:, 2:], 0)
     truths = targets["box"] * side
     ious = np.array([iou_matrix(b[None], t[None])[0, 0] for b, t in zip(boxes, truths)])
-    return {"accuracy": float(np.mean(outputs["class"].argmax(1) == targets["class"])),
-            "mean_iou": float(ious.mean()), "iou_50": float(np.mean(ious >= 0.5)),
-            "boxes": boxes}
+    return {
+        "accuracy": float(np.mean(outputs["class"].argmax(1) == targets["class"])),
+        "mean_iou": float(ious.mean()),
+        "iou_50": float(np.mean(ious >= 0.5)),
+        "boxes": boxes,
+    }

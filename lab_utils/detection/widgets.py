@@ -23,39 +23,52 @@ if TYPE_CHECKING:  # Keras is imported when a model is first needed, not at impo
 def scene_viewer(scenes: Scenes) -> kit_widgets.Interactive:
     """Widget: browse generated scenes with their ground-truth boxes and class names."""
     import ipywidgets
+
     scenes = require_scenes(scenes)
-    controls = {"index": ipywidgets.IntSlider(0, 0, len(scenes) - 1, description="scene"),
-                "boxes": ipywidgets.Checkbox(True, description="show boxes")}
+    controls = {
+        "index": ipywidgets.IntSlider(0, 0, len(scenes) - 1, description="scene"),
+        "boxes": ipywidgets.Checkbox(True, description="show boxes"),
+    }
     picture = ipywidgets.Image(format="png")
     caption = ipywidgets.HTML()
 
     def render(values):
         index = values["index"]
         boxes = scenes.boxes[index] if values["boxes"] else np.zeros((0, 4))
-        picture.value = kit_widgets.encode(draw_boxes(scenes.images[index], boxes,
-                                                      colours=COLOURS["truth"], scale=4),
-                                           "png")
-        rows = [f"{scenes.class_names[label]}: (x, y, w, h) = "
-                f"({', '.join(f'{v:g}' for v in box)})"
-                for box, label in zip(scenes.boxes[index], scenes.labels[index])]
-        caption.value = (f"scene {index}: {len(rows)} object(s)<br>" + "<br>".join(rows))
+        picture.value = kit_widgets.encode(
+            draw_boxes(scenes.images[index], boxes, colours=COLOURS["truth"], scale=4), "png"
+        )
+        rows = [
+            f"{scenes.class_names[label]}: (x, y, w, h) = ({', '.join(f'{v:g}' for v in box)})"
+            for box, label in zip(scenes.boxes[index], scenes.labels[index])
+        ]
+        caption.value = f"scene {index}: {len(rows)} object(s)<br>" + "<br>".join(rows)
         return {"index": index, "objects": len(rows), "shown_boxes": len(boxes)}
 
-    layout = ipywidgets.VBox([ipywidgets.HBox([controls["index"], controls["boxes"]]),
-                              ipywidgets.HBox([picture, caption])])
+    layout = ipywidgets.VBox(
+        [
+            ipywidgets.HBox([controls["index"], controls["boxes"]]),
+            ipywidgets.HBox([picture, caption]),
+        ]
+    )
     return kit_widgets.Interactive(controls, render, layout)
 
 
 def iou_explorer(*, canvas: int = 100) -> kit_widgets.Interactive:
     """Widget: two boxes moved and resized by sliders; shows their intersection and IoU."""
     import ipywidgets
+
     canvas = validation.as_int(canvas, "canvas", minimum=20, maximum=400)
 
     def slider(value, description):
         return ipywidgets.IntSlider(value, 0, canvas, description=description)
 
-    controls = {"x": slider(canvas // 3, "B: x"), "y": slider(canvas // 3, "B: y"),
-                "w": slider(canvas // 3, "B: width"), "h": slider(canvas // 3, "B: height")}
+    controls = {
+        "x": slider(canvas // 3, "B: x"),
+        "y": slider(canvas // 3, "B: y"),
+        "w": slider(canvas // 3, "B: width"),
+        "h": slider(canvas // 3, "B: height"),
+    }
     fixed = np.array([[canvas // 5, canvas // 5, canvas * 2 // 5, canvas * 2 // 5]], float)
     picture = ipywidgets.Image(format="png")
     caption = ipywidgets.HTML()
@@ -65,53 +78,86 @@ def iou_explorer(*, canvas: int = 100) -> kit_widgets.Interactive:
         view = iou_view(fixed, moving, canvas, scale=3)
         iou = view["iou"]
         picture.value = kit_widgets.encode(view["picture"], "png")
-        caption.value = (f"A (green) = {tuple(int(v) for v in fixed[0])}, B (red) = "
-                         f"{tuple(int(v) for v in moving[0])} as (x, y, w, h)<br>"
-                         f"intersection {view['intersection']:g} px², union "
-                         f"{view['union']:g} px²<br><b>IoU = {iou:.3f}</b>"
-                         + (" (≥ 0.5: a match in PASCAL VOC)" if iou >= 0.5 else ""))
+        caption.value = (
+            f"A (green) = {tuple(int(v) for v in fixed[0])}, B (red) = "
+            f"{tuple(int(v) for v in moving[0])} as (x, y, w, h)<br>"
+            f"intersection {view['intersection']:g} px², union "
+            f"{view['union']:g} px²<br><b>IoU = {iou:.3f}</b>"
+            + (" (≥ 0.5: a match in PASCAL VOC)" if iou >= 0.5 else "")
+        )
         return {"iou": iou, "intersection": view["intersection"], "union": view["union"]}
 
-    layout = ipywidgets.VBox([ipywidgets.HBox([controls["x"], controls["y"]]),
-                              ipywidgets.HBox([controls["w"], controls["h"]]),
-                              ipywidgets.HBox([picture, caption])])
+    layout = ipywidgets.VBox(
+        [
+            ipywidgets.HBox([controls["x"], controls["y"]]),
+            ipywidgets.HBox([controls["w"], controls["h"]]),
+            ipywidgets.HBox([picture, caption]),
+        ]
+    )
     return kit_widgets.Interactive(controls, render, layout)
 
 
-def nms_explorer(image: np.ndarray, boxes: np.ndarray | list, scores: np.ndarray | list, *,
-                 truths: np.ndarray | list | None = None,
-                 scale: int = 1) -> kit_widgets.Interactive:
+def nms_explorer(
+    image: np.ndarray,
+    boxes: np.ndarray | list,
+    scores: np.ndarray | list,
+    *,
+    truths: np.ndarray | list | None = None,
+    scale: int = 1,
+) -> kit_widgets.Interactive:
     """Widget: NMS on given detections ("xywh") with IoU-threshold and score-threshold
     sliders. Kept boxes are drawn in yellow, the ground truth (optional) in green.
     """
     import ipywidgets
+
     image = validation.as_image(image, "image")
     boxes = as_boxes(boxes)
     scores = as_scores(scores, len(boxes))
     truths = np.zeros((0, 4)) if truths is None else as_boxes(truths, "truths")
     scale = validation.as_int(scale, "scale", minimum=1, maximum=16)
-    controls = {"iou_threshold": ipywidgets.FloatSlider(0.5, min=0.0, max=1.0, step=0.05,
-                                                        description="IoU threshold"),
-                "score_threshold": ipywidgets.FloatSlider(0.5, min=0.0, max=1.0, step=0.05,
-                                                          description="score threshold"),
-                "before": ipywidgets.Checkbox(False, description="show all boxes before NMS")}
+    controls = {
+        "iou_threshold": ipywidgets.FloatSlider(
+            0.5, min=0.0, max=1.0, step=0.05, description="IoU threshold"
+        ),
+        "score_threshold": ipywidgets.FloatSlider(
+            0.5, min=0.0, max=1.0, step=0.05, description="score threshold"
+        ),
+        "before": ipywidgets.Checkbox(False, description="show all boxes before NMS"),
+    }
     picture = ipywidgets.Image(format="jpeg")
     caption = ipywidgets.HTML()
 
     def render(values):
-        view = nms_view(image, boxes, scores, truths, iou_threshold=values["iou_threshold"],
-                        score_threshold=values["score_threshold"], before=values["before"],
-                        scale=scale)
+        view = nms_view(
+            image,
+            boxes,
+            scores,
+            truths,
+            iou_threshold=values["iou_threshold"],
+            score_threshold=values["score_threshold"],
+            before=values["before"],
+            scale=scale,
+        )
         picture.value = kit_widgets.encode(view["picture"], "jpeg")
-        caption.value = (f"{len(boxes)} boxes, {view['above_score']} with score ≥ "
-                         f"{values['score_threshold']:.2f}, <b>{len(view['kept'])} kept</b> "
-                         f"by NMS at IoU {values['iou_threshold']:.2f}")
-        return {"kept": view["kept"].tolist(), "above_score": view["above_score"],
-                "shown": view["shown"]}
+        caption.value = (
+            f"{len(boxes)} boxes, {view['above_score']} with score ≥ "
+            f"{values['score_threshold']:.2f}, <b>{len(view['kept'])} kept</b> "
+            f"by NMS at IoU {values['iou_threshold']:.2f}"
+        )
+        return {
+            "kept": view["kept"].tolist(),
+            "above_score": view["above_score"],
+            "shown": view["shown"],
+        }
 
-    layout = ipywidgets.VBox([ipywidgets.HBox([controls["iou_threshold"],
-                                               controls["score_threshold"]]),
-                              controls["before"], caption, picture])
+    layout = ipywidgets.VBox(
+        [
+            ipywidgets.HBox([controls["iou_threshold"], controls["score_threshold"]]),
+            controls["before"],
+            caption,
+            picture,
+        ]
+    )
     return kit_widgets.Interactive(controls, render, layout)
 
 
@@ -120,11 +166,15 @@ def detector_viewer(model: keras.Model, scenes: Scenes) -> kit_widgets.Interacti
     (green) on test scenes, with a score-threshold slider. The network runs once, when the
     widget is built; moving a slider only decodes and draws."""
     import ipywidgets
+
     scenes = require_scenes(scenes)
     outputs = predict(model, scenes.images)
-    controls = {"index": ipywidgets.IntSlider(0, 0, len(scenes) - 1, description="scene"),
-                "score_threshold": ipywidgets.FloatSlider(0.3, min=0.05, max=0.95, step=0.05,
-                                                          description="min score")}
+    controls = {
+        "index": ipywidgets.IntSlider(0, 0, len(scenes) - 1, description="scene"),
+        "score_threshold": ipywidgets.FloatSlider(
+            0.3, min=0.05, max=0.95, step=0.05, description="min score"
+        ),
+    }
     picture = ipywidgets.Image(format="png")
     caption = ipywidgets.HTML()
 
@@ -136,16 +186,20 @@ def detector_viewer(model: keras.Model, scenes: Scenes) -> kit_widgets.Interacti
         rows = []
         for score, label, match in zip(found["scores"], found["labels"], view["matched"]):
             right = match >= 0 and scenes.labels[index][match] == label
-            rows.append(f"{html.escape(scenes.class_names[label])} {score:.2f} "
-                        f"{'✔' if right else '✘'}")
+            rows.append(
+                f"{html.escape(scenes.class_names[label])} {score:.2f} {'✔' if right else '✘'}"
+            )
         truth_text = ", ".join(scenes.class_names[k] for k in scenes.labels[index])
-        caption.value = (f"truth (green): {truth_text}<br>found (red) with score ≥ "
-                         f"{values['score_threshold']:.2f}: "
-                         + (", ".join(rows) or "nothing"))
-        return {"index": index, "found": len(found["boxes"]),
-                "truths": len(scenes.boxes[index])}
+        caption.value = (
+            f"truth (green): {truth_text}<br>found (red) with score ≥ "
+            f"{values['score_threshold']:.2f}: " + (", ".join(rows) or "nothing")
+        )
+        return {"index": index, "found": len(found["boxes"]), "truths": len(scenes.boxes[index])}
 
-    layout = ipywidgets.VBox([ipywidgets.HBox([controls["index"],
-                                               controls["score_threshold"]]),
-                              ipywidgets.HBox([picture, caption])])
+    layout = ipywidgets.VBox(
+        [
+            ipywidgets.HBox([controls["index"], controls["score_threshold"]]),
+            ipywidgets.HBox([picture, caption]),
+        ]
+    )
     return kit_widgets.Interactive(controls, render, layout)

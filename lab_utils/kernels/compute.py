@@ -20,7 +20,7 @@ from lab_utils import lesson, validation
 def _kernel(rows: list, scale: float = 1.0) -> np.ndarray:
     """A read-only float64 kernel: ``rows`` times ``scale``."""
     kernel = np.array(rows, dtype=np.float64) * scale
-    kernel.setflags(write=False)   # shared by every lesson: nobody may edit it in place
+    kernel.setflags(write=False)  # shared by every lesson: nobody may edit it in place
     return kernel
 
 
@@ -42,21 +42,23 @@ CLASSIC_KERNELS: dict[str, np.ndarray] = {
 
 #: The small 0/1 image the convolution stepper starts with (a diagonal stroke and a bar),
 #: small enough to read every product, as on the slide's "3x3 kernel of ones" example.
-SLIDE_GRID = np.array([[1, 1, 1, 0, 0, 0],
-                       [0, 1, 1, 1, 0, 0],
-                       [0, 0, 1, 1, 1, 0],
-                       [0, 0, 1, 1, 0, 0],
-                       [0, 1, 1, 0, 0, 0],
-                       [1, 1, 0, 0, 0, 1]], dtype=np.int64)
+SLIDE_GRID = np.array(
+    [
+        [1, 1, 1, 0, 0, 0],
+        [0, 1, 1, 1, 0, 0],
+        [0, 0, 1, 1, 1, 0],
+        [0, 0, 1, 1, 0, 0],
+        [0, 1, 1, 0, 0, 0],
+        [1, 1, 0, 0, 0, 1],
+    ],
+    dtype=np.int64,
+)
 
 SLIDE_GRID.setflags(write=False)
 
 
 #: The 4x4 feature map of the pooling example (2x2 window, stride 2 -> 2x2 output).
-POOLING_GRID = np.array([[1, 1, 2, 4],
-                         [5, 6, 7, 8],
-                         [3, 2, 1, 0],
-                         [1, 2, 3, 4]], dtype=np.int64)
+POOLING_GRID = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=np.int64)
 
 POOLING_GRID.setflags(write=False)
 
@@ -65,7 +67,7 @@ POOLING_GRID.setflags(write=False)
 #: and a response above ~1e6 shows pure white or black in either display mode anyway.
 MAX_KERNEL_WEIGHT = 1e6
 
-MAX_GRID_SIDE = 16          # the step-by-step views write every number: keep them readable
+MAX_GRID_SIDE = 16  # the step-by-step views write every number: keep them readable
 
 
 # --------------------------------------------------------------------------------------------
@@ -73,25 +75,32 @@ MAX_GRID_SIDE = 16          # the step-by-step views write every number: keep th
 # --------------------------------------------------------------------------------------------
 
 
-def as_grid(values: np.ndarray, name: str, *, max_side: int | None = None,
-            kernel: bool = False) -> np.ndarray:
+def as_grid(
+    values: np.ndarray, name: str, *, max_side: int | None = None, kernel: bool = False
+) -> np.ndarray:
     """A finite 2-D array of numbers, as float64 (``kernel``: word the errors for a kernel)."""
     array = validation.as_array(values, name)
     if array.ndim != 2:
-        advice = ("A kernel is 2-D: write a row as np.array([[1, 0, -1]]) (two pairs of "
-                  "brackets) and a column as np.array([[1], [0], [-1]])." if kernel else
-                  "For a colour image pass one channel, e.g. image[..., 0].")
-        raise ValueError(f"{name} must be a 2-D array (rows, columns), but it has shape "
-                         f"{array.shape}. {advice}")
+        advice = (
+            "A kernel is 2-D: write a row as np.array([[1, 0, -1]]) (two pairs of "
+            "brackets) and a column as np.array([[1], [0], [-1]])."
+            if kernel
+            else "For a colour image pass one channel, e.g. image[..., 0]."
+        )
+        raise ValueError(
+            f"{name} must be a 2-D array (rows, columns), but it has shape {array.shape}. {advice}"
+        )
     if array.size == 0:
         raise ValueError(f"{name} is empty: its shape is {array.shape}.")
     array = array.astype(np.float64)
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or infinite values.")
     if max_side is not None and max(array.shape) > max_side:
-        raise ValueError(f"{name} must be at most {max_side}x{max_side} for the step-by-step "
-                         f"view (every number is written out), but it is "
-                         f"{array.shape[0]}x{array.shape[1]}.")
+        raise ValueError(
+            f"{name} must be at most {max_side}x{max_side} for the step-by-step "
+            f"view (every number is written out), but it is "
+            f"{array.shape[0]}x{array.shape[1]}."
+        )
     return array
 
 
@@ -112,15 +121,19 @@ def as_kernel(kernel: np.ndarray, name: str = "kernel", *, odd: bool = False) ->
     largest = float(np.abs(kernel).max())
     if largest > MAX_KERNEL_WEIGHT:
         row, column = np.unravel_index(int(np.abs(kernel).argmax()), kernel.shape)
-        raise ValueError(f"{name}'s weights must lie between -{MAX_KERNEL_WEIGHT:g} and "
-                         f"{MAX_KERNEL_WEIGHT:g}, but the weight at row {row}, column {column} "
-                         f"is {kernel[row, column]:g}: a response that large overflows the "
-                         f"float32 images and shows nothing useful.")
+        raise ValueError(
+            f"{name}'s weights must lie between -{MAX_KERNEL_WEIGHT:g} and "
+            f"{MAX_KERNEL_WEIGHT:g}, but the weight at row {row}, column {column} "
+            f"is {kernel[row, column]:g}: a response that large overflows the "
+            f"float32 images and shows nothing useful."
+        )
     if odd and (kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0):
-        raise ValueError(f"{name} must have an odd height and width (3x3, 5x5, ...) so that "
-                         f"it has a centre pixel for 'same' padding, but it has shape "
-                         f"{kernel.shape}. Use padding='valid' or an integer padding for "
-                         f"even-sized kernels.")
+        raise ValueError(
+            f"{name} must have an odd height and width (3x3, 5x5, ...) so that "
+            f"it has a centre pixel for 'same' padding, but it has shape "
+            f"{kernel.shape}. Use padding='valid' or an integer padding for "
+            f"even-sized kernels."
+        )
     return kernel
 
 
@@ -139,13 +152,17 @@ def padding_amount(padding: str | int, kernel_shape: tuple) -> tuple[int, int]:
         if padding == "valid":
             return 0, 0
         if kernel_shape[0] % 2 == 0 or kernel_shape[1] % 2 == 0:
-            raise ValueError(f"padding='same' needs a kernel with odd height and width (it "
-                             f"centres the kernel on each pixel), but the kernel has shape "
-                             f"{tuple(kernel_shape)}. Use padding='valid' or an integer.")
+            raise ValueError(
+                f"padding='same' needs a kernel with odd height and width (it "
+                f"centres the kernel on each pixel), but the kernel has shape "
+                f"{tuple(kernel_shape)}. Use padding='valid' or an integer."
+            )
         return (kernel_shape[0] - 1) // 2, (kernel_shape[1] - 1) // 2
     if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)):
-        raise TypeError(f"padding must be 'valid', 'same' or a whole number of pixels, but "
-                        f"got {validation.describe(padding)} ({padding!r}).")
+        raise TypeError(
+            f"padding must be 'valid', 'same' or a whole number of pixels, but "
+            f"got {validation.describe(padding)} ({padding!r})."
+        )
     amount = validation.as_int(padding, "padding", minimum=0, maximum=64)
     return amount, amount
 
@@ -155,8 +172,9 @@ def padding_amount(padding: str | int, kernel_shape: tuple) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------
 
 
-def correlate(grid: np.ndarray, kernel: np.ndarray, padding: str | int = "valid",
-              stride: int = 1) -> np.ndarray:
+def correlate(
+    grid: np.ndarray, kernel: np.ndarray, padding: str | int = "valid", stride: int = 1
+) -> np.ndarray:
     """Cross-correlation ("convolution" in deep learning) with zero padding and a stride.
 
     Computed with ``scipy.signal.correlate2d`` on the zero-padded grid, then every
@@ -174,20 +192,24 @@ def correlate(grid: np.ndarray, kernel: np.ndarray, padding: str | int = "valid"
     ndarray, float64, shape ((H + 2p - kh) // stride + 1, (W + 2p - kw) // stride + 1)
     """
     from scipy import signal
+
     grid = as_grid(grid, "grid")
     kernel = as_kernel(kernel)
     stride = validation.as_int(stride, "stride", minimum=1, maximum=64)
     pad_rows, pad_columns = padding_amount(padding, kernel.shape)
     padded = np.pad(grid, ((pad_rows, pad_rows), (pad_columns, pad_columns)))
     if padded.shape[0] < kernel.shape[0] or padded.shape[1] < kernel.shape[1]:
-        raise ValueError(f"the kernel ({kernel.shape[0]}x{kernel.shape[1]}) is larger than the "
-                         f"padded grid ({padded.shape[0]}x{padded.shape[1]}): there is no "
-                         f"position where it fits.")
+        raise ValueError(
+            f"the kernel ({kernel.shape[0]}x{kernel.shape[1]}) is larger than the "
+            f"padded grid ({padded.shape[0]}x{padded.shape[1]}): there is no "
+            f"position where it fits."
+        )
     return signal.correlate2d(padded, kernel, mode="valid")[::stride, ::stride]
 
 
-def window_positions(grid_shape: tuple, kernel_shape: tuple, padding: str | int = "valid",
-                     stride: int = 1) -> list:
+def window_positions(
+    grid_shape: tuple, kernel_shape: tuple, padding: str | int = "valid", stride: int = 1
+) -> list:
     """Top-left corners (row, column), in padded coordinates, of every kernel position.
 
     Listed in reading order (left to right, then top to bottom), one per output pixel.
@@ -198,21 +220,28 @@ def window_positions(grid_shape: tuple, kernel_shape: tuple, padding: str | int 
     pad_rows, pad_columns = padding_amount(padding, kernel_shape)
     last_row = grid_shape[0] + 2 * pad_rows - kernel_shape[0]
     last_column = grid_shape[1] + 2 * pad_columns - kernel_shape[1]
-    return [(row, column) for row in range(0, last_row + 1, stride)
-            for column in range(0, last_column + 1, stride)]
+    return [
+        (row, column)
+        for row in range(0, last_row + 1, stride)
+        for column in range(0, last_column + 1, stride)
+    ]
 
 
 def as_shape(shape: tuple, name: str) -> tuple:
     """``shape`` checked as a pair (rows, columns) of whole numbers >= 1."""
     if not isinstance(shape, (tuple, list)) or len(shape) != 2:
-        raise TypeError(f"{name} must be a pair (rows, columns), but got "
-                        f"{validation.describe(shape)} ({shape!r}).")
-    return tuple(validation.as_int(size, f"{name}[{index}]", minimum=1)
-                 for index, size in enumerate(shape))
+        raise TypeError(
+            f"{name} must be a pair (rows, columns), but got "
+            f"{validation.describe(shape)} ({shape!r})."
+        )
+    return tuple(
+        validation.as_int(size, f"{name}[{index}]", minimum=1) for index, size in enumerate(shape)
+    )
 
 
-def convolution_step(grid: np.ndarray, kernel: np.ndarray, step: int, padding: str | int = "valid",
-                     stride: int = 1) -> dict:
+def convolution_step(
+    grid: np.ndarray, kernel: np.ndarray, step: int, padding: str | int = "valid", stride: int = 1
+) -> dict:
     """Everything the stepper shows for one kernel position.
 
     Parameters
@@ -238,12 +267,18 @@ def convolution_step(grid: np.ndarray, kernel: np.ndarray, step: int, padding: s
     pad_rows, pad_columns = padding_amount(padding, kernel.shape)
     padded = np.pad(grid, ((pad_rows, pad_rows), (pad_columns, pad_columns)))
     row, column = positions[step]
-    window = padded[row:row + kernel.shape[0], column:column + kernel.shape[1]]
+    window = padded[row : row + kernel.shape[0], column : column + kernel.shape[1]]
     products = window * kernel
-    return {"padded": padded, "position": (row, column),
-            "output_index": divmod(step, output.shape[1]), "window": window,
-            "products": products, "value": float(products.sum()), "output": output,
-            "steps": len(positions)}
+    return {
+        "padded": padded,
+        "position": (row, column),
+        "output_index": divmod(step, output.shape[1]),
+        "window": window,
+        "products": products,
+        "value": float(products.sum()),
+        "output": output,
+        "steps": len(positions),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,15 +315,16 @@ def filter_image(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     Use ``to_display`` to turn it into an image.
     """
     from scipy import ndimage
+
     image = validation.as_image(image, "image")
     kernel = as_kernel(kernel, odd=True)
     if image.dtype == np.uint8:
         pixels = image / 255.0
-    elif image.dtype == np.float32:       # kept: half the memory traffic (the kernel editor)
+    elif image.dtype == np.float32:  # kept: half the memory traffic (the kernel editor)
         pixels = image
     else:
         pixels = image.astype(np.float64)
-    if pixels.ndim == 3:   # the same 2-D kernel on each colour channel
+    if pixels.ndim == 3:  # the same 2-D kernel on each colour channel
         kernel = kernel[:, :, None]
     return ndimage.correlate(pixels, kernel, mode="constant", cval=0.0)
 
@@ -316,20 +352,24 @@ def to_display(response: np.ndarray, mode: str = "clip") -> np.ndarray:
     """
     response = validation.as_array(response, "response")
     if response.ndim not in (2, 3) or (response.ndim == 3 and response.shape[2] != 3):
-        raise ValueError(f"response must have shape (height, width) or (height, width, 3), "
-                         f"but it has shape {response.shape}.")
+        raise ValueError(
+            f"response must have shape (height, width) or (height, width, 3), "
+            f"but it has shape {response.shape}."
+        )
     if response.size == 0:
         raise ValueError(f"response is empty: its shape is {response.shape}.")
     validation.check_size(response.shape, "response")
     if not np.issubdtype(response.dtype, np.floating) and response.max() > 1:
         # uint8 gray levels are on a 0-255 scale: clipping them to [0, 1] turns every pixel
         # above 0 white. Refuse instead of guessing the scale.
-        raise TypeError(f"response must be a filter response on the [0, 1] scale of "
-                        f"filter_image (floats), but it has dtype {response.dtype} with values "
-                        f"up to {response.max()}: in 'clip' mode every value above 1 would "
-                        f"show white. Pass filter_image(image, kernel), or image / 255 for "
-                        f"uint8 gray levels.")
-    if response.dtype != np.float32:      # float32 stays float32 (the editor's fast path)
+        raise TypeError(
+            f"response must be a filter response on the [0, 1] scale of "
+            f"filter_image (floats), but it has dtype {response.dtype} with values "
+            f"up to {response.max()}: in 'clip' mode every value above 1 would "
+            f"show white. Pass filter_image(image, kernel), or image / 255 for "
+            f"uint8 gray levels."
+        )
+    if response.dtype != np.float32:  # float32 stays float32 (the editor's fast path)
         response = response.astype(np.float64)
     if not np.all(np.isfinite(response)):
         raise ValueError("response contains NaN or infinite values.")
@@ -367,16 +407,20 @@ def receptive_field(kernel_sizes: list, strides: list | None = None) -> int:
     strides : sequence of int >= 1, same length, optional (default all 1)
     """
     if not isinstance(kernel_sizes, (list, tuple)) or not kernel_sizes:
-        raise TypeError(f"kernel_sizes must be a non-empty list of whole numbers, one per "
-                        f"layer, e.g. [3, 3, 3], but got {validation.describe(kernel_sizes)} "
-                        f"({kernel_sizes!r}).")
-    sizes = [validation.as_int(k, f"kernel_sizes[{i}]", minimum=1)
-             for i, k in enumerate(kernel_sizes)]
+        raise TypeError(
+            f"kernel_sizes must be a non-empty list of whole numbers, one per "
+            f"layer, e.g. [3, 3, 3], but got {validation.describe(kernel_sizes)} "
+            f"({kernel_sizes!r})."
+        )
+    sizes = [
+        validation.as_int(k, f"kernel_sizes[{i}]", minimum=1) for i, k in enumerate(kernel_sizes)
+    ]
     if strides is None:
         strides = [1] * len(sizes)
     if not isinstance(strides, (list, tuple)) or len(strides) != len(sizes):
-        raise ValueError(f"strides must be a list with one stride per layer "
-                         f"({len(sizes)}), but got {strides!r}.")
+        raise ValueError(
+            f"strides must be a list with one stride per layer ({len(sizes)}), but got {strides!r}."
+        )
     strides = [validation.as_int(s, f"strides[{i}]", minimum=1) for i, s in enumerate(strides)]
     field, jump = 1, 1
     for size, stride in zip(sizes, strides):
@@ -396,13 +440,14 @@ def combine_kernels(*kernels: np.ndarray) -> np.ndarray:
     ndarray, float64, shape (sum(kh) - n + 1, sum(kw) - n + 1) for n kernels
     """
     from scipy import signal
+
     if not kernels:
-        raise TypeError("combine_kernels needs at least one kernel, e.g. "
-                        "combine_kernels(blur, edge).")
+        raise TypeError(
+            "combine_kernels needs at least one kernel, e.g. combine_kernels(blur, edge)."
+        )
     combined = as_kernel(kernels[0], "kernels[0]")
     for index, kernel in enumerate(kernels[1:], start=1):
-        combined = signal.convolve2d(combined, as_kernel(kernel, f"kernels[{index}]"),
-                                     mode="full")
+        combined = signal.convolve2d(combined, as_kernel(kernel, f"kernels[{index}]"), mode="full")
     return combined
 
 
@@ -430,15 +475,19 @@ def pool(feature_map: np.ndarray, size: int = 2, mode: str = "max") -> np.ndarra
     ndarray, float64, shape (H // size, W // size)
     """
     from skimage.measure import block_reduce
+
     feature_map = as_grid(feature_map, "feature_map")
     size = validation.as_int(size, "size", minimum=1, maximum=64)
     validation.one_of(mode, "mode", POOLING_MODES)
     rows, columns = (feature_map.shape[0] // size) * size, (feature_map.shape[1] // size) * size
     if rows == 0 or columns == 0:
-        raise ValueError(f"feature_map ({feature_map.shape[0]}x{feature_map.shape[1]}) is "
-                         f"smaller than one {size}x{size} pooling window.")
-    return block_reduce(feature_map[:rows, :columns], (size, size),
-                        np.max if mode == "max" else np.mean)
+        raise ValueError(
+            f"feature_map ({feature_map.shape[0]}x{feature_map.shape[1]}) is "
+            f"smaller than one {size}x{size} pooling window."
+        )
+    return block_reduce(
+        feature_map[:rows, :columns], (size, size), np.max if mode == "max" else np.mean
+    )
 
 
 def pooling_step(grid: np.ndarray, step: int, size: int = 2, mode: str = "max") -> dict:
@@ -454,23 +503,30 @@ def pooling_step(grid: np.ndarray, step: int, size: int = 2, mode: str = "max") 
     step = validation.as_int(step, "step", minimum=0, maximum=output.size - 1)
     out_row, out_column = divmod(step, output.shape[1])
     row, column = out_row * size, out_column * size
-    window = grid[row:row + size, column:column + size]
-    return {"position": (row, column), "output_index": (out_row, out_column),
-            "window": window, "value": float(output[out_row, out_column]),
-            "output": output, "steps": output.size}
+    window = grid[row : row + size, column : column + size]
+    return {
+        "position": (row, column),
+        "output_index": (out_row, out_column),
+        "window": window,
+        "value": float(output[out_row, out_column]),
+        "output": output,
+        "steps": output.size,
+    }
 
 
 def shift_columns(image: np.ndarray, shift: int) -> np.ndarray:
     """Move an image ``shift`` pixels to the right (negative: left); zeros enter at the edge."""
     image = validation.as_array(image, "image")
     if image.ndim != 2:
-        raise ValueError(f"image must be a 2-D array (rows, columns), but it has shape "
-                         f"{image.shape}.")
-    shift = validation.as_int(shift, "shift", minimum=-image.shape[1] + 1,
-                              maximum=image.shape[1] - 1)
+        raise ValueError(
+            f"image must be a 2-D array (rows, columns), but it has shape {image.shape}."
+        )
+    shift = validation.as_int(
+        shift, "shift", minimum=-image.shape[1] + 1, maximum=image.shape[1] - 1
+    )
     moved = np.zeros_like(image)
     if shift >= 0:
-        moved[:, shift:] = image[:, :image.shape[1] - shift]
+        moved[:, shift:] = image[:, : image.shape[1] - shift]
     else:
         moved[:, :shift] = image[:, -shift:]
     return moved
@@ -530,20 +586,27 @@ def fixed_conv2d(kernels: list, padding: str = "same") -> FixedConv2D:
     axes instead of Keras's "expected min_ndim=4".
     """
     if isinstance(kernels, np.ndarray) and kernels.ndim == 2:
-        raise TypeError("kernels must be a list of kernels; wrap a single kernel in a list: "
-                        "fixed_conv2d([kernel]).")
+        raise TypeError(
+            "kernels must be a list of kernels; wrap a single kernel in a list: "
+            "fixed_conv2d([kernel])."
+        )
     if not isinstance(kernels, (list, tuple, np.ndarray)) or len(kernels) == 0:
-        raise TypeError(f"kernels must be a non-empty list of 2-D kernels, but got "
-                        f"{validation.describe(kernels)}.")
+        raise TypeError(
+            f"kernels must be a non-empty list of 2-D kernels, but got "
+            f"{validation.describe(kernels)}."
+        )
     kernels = [as_kernel(kernel, f"kernels[{i}]") for i, kernel in enumerate(kernels)]
     if len({kernel.shape for kernel in kernels}) != 1:
-        raise ValueError(f"all kernels must have the same shape, but got "
-                         f"{sorted({kernel.shape for kernel in kernels})}.")
+        raise ValueError(
+            f"all kernels must have the same shape, but got "
+            f"{sorted({kernel.shape for kernel in kernels})}."
+        )
     validation.one_of(padding, "padding", ["same", "valid"])
     keras = lesson.import_keras()
-    weights = np.stack(kernels, axis=-1)[:, :, None, :].astype("float32")   # (kh, kw, 1, n)
-    layer = keras.layers.Conv2D(len(kernels), kernels[0].shape, padding=padding,
-                                use_bias=False, trainable=False)
+    weights = np.stack(kernels, axis=-1)[:, :, None, :].astype("float32")  # (kh, kw, 1, n)
+    layer = keras.layers.Conv2D(
+        len(kernels), kernels[0].shape, padding=padding, use_bias=False, trainable=False
+    )
     layer.build((None, None, None, 1))
     layer.set_weights([weights])
     return FixedConv2D(layer)
@@ -562,27 +625,35 @@ class FixedConv2D:
         return getattr(self.__dict__["layer"], name)
 
     def __repr__(self) -> str:
-        return (f"FixedConv2D({self.layer.filters} filters of {self.layer.kernel_size[0]}x"
-                f"{self.layer.kernel_size[1]}, padding={self.layer.padding!r})")
+        return (
+            f"FixedConv2D({self.layer.filters} filters of {self.layer.kernel_size[0]}x"
+            f"{self.layer.kernel_size[1]}, padding={self.layer.padding!r})"
+        )
 
     def __call__(self, batch: np.ndarray) -> object:
         if isinstance(batch, (list, tuple, np.ndarray)):
             batch = validation.as_array(batch, "batch")
             if batch.ndim == 2:
-                raise ValueError(f"the layer takes a batch of shape (N, height, width, 1), "
-                                 f"but got one image of shape {batch.shape}: add batch and "
-                                 f"channel axes: image[None, :, :, None].")
+                raise ValueError(
+                    f"the layer takes a batch of shape (N, height, width, 1), "
+                    f"but got one image of shape {batch.shape}: add batch and "
+                    f"channel axes: image[None, :, :, None]."
+                )
             if batch.ndim == 3:
-                fix = ("batch[..., None]" if batch.shape[-1] != 1 else "image[None]")
-                raise ValueError(f"the layer takes a batch of shape (N, height, width, 1), "
-                                 f"but got shape {batch.shape}: add the missing axis with "
-                                 f"{fix}.")
+                fix = "batch[..., None]" if batch.shape[-1] != 1 else "image[None]"
+                raise ValueError(
+                    f"the layer takes a batch of shape (N, height, width, 1), "
+                    f"but got shape {batch.shape}: add the missing axis with "
+                    f"{fix}."
+                )
             if batch.ndim != 4 or batch.shape[-1] != 1:
-                raise ValueError(f"the layer takes a batch of grayscale images, shape "
-                                 f"(N, height, width, 1), but got shape {batch.shape}. For "
-                                 f"colour photos convert to grayscale first "
-                                 f"(skimage.color.rgb2gray).")
-            batch = batch.astype("float32")     # Keras's weights are float32
+                raise ValueError(
+                    f"the layer takes a batch of grayscale images, shape "
+                    f"(N, height, width, 1), but got shape {batch.shape}. For "
+                    f"colour photos convert to grayscale first "
+                    f"(skimage.color.rgb2gray)."
+                )
+            batch = batch.astype("float32")  # Keras's weights are float32
         return self.layer(batch)
 
 

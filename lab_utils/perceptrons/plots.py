@@ -18,8 +18,9 @@ if TYPE_CHECKING:  # matplotlib is imported when the first figure is made, not a
     from matplotlib.figure import Figure
 
 
-def draw_perceptron(inputs: list | np.ndarray, weights: list | np.ndarray, bias: float,
-                    activation: str = "step") -> Figure:
+def draw_perceptron(
+    inputs: list | np.ndarray, weights: list | np.ndarray, bias: float, activation: str = "step"
+) -> Figure:
     """Draw one perceptron with its numbers: inputs, weights, the weighted sum, the output.
 
     Parameters
@@ -34,14 +35,18 @@ def draw_perceptron(inputs: list | np.ndarray, weights: list | np.ndarray, bias:
     matplotlib.figure.Figure
     """
     inputs = validation.as_array(list(inputs) if isinstance(inputs, tuple) else inputs, "inputs")
-    weights = validation.as_array(list(weights) if isinstance(weights, tuple) else weights,
-                                  "weights")
+    weights = validation.as_array(
+        list(weights) if isinstance(weights, tuple) else weights, "weights"
+    )
     if inputs.ndim != 1 or not 1 <= inputs.size <= 6:
-        raise ValueError(f"inputs must be 1 to 6 numbers in a flat list, but got shape "
-                         f"{inputs.shape}.")
+        raise ValueError(
+            f"inputs must be 1 to 6 numbers in a flat list, but got shape {inputs.shape}."
+        )
     if weights.shape != inputs.shape:
-        raise ValueError(f"weights must have one number per input ({inputs.size}), but got "
-                         f"shape {weights.shape}.")
+        raise ValueError(
+            f"weights must have one number per input ({inputs.size}), but got "
+            f"shape {weights.shape}."
+        )
     bias = validation.as_float(bias, "bias")
     validation.one_of(activation, "activation", [a for a in ACTIVATIONS if a != "softmax"])
     total = float(inputs.astype(np.float64) @ weights.astype(np.float64) + bias)
@@ -53,10 +58,12 @@ def draw_perceptron(inputs: list | np.ndarray, weights: list | np.ndarray, bias:
     ys = np.linspace(count - 1, 0, count) - (count - 1) / 2
     for y, value, weight in zip(ys, inputs, weights):
         _node(axis, (0, y), f"x = {value:g}")
-        axis.annotate("", xy=(3.55, 0), xytext=(0.45, y),
-                      arrowprops=dict(arrowstyle="->", color="gray"))
-        axis.text(1.7, y * 0.55 + 0.12, f"w = {weight:g}", ha="center", fontsize=9,
-                  color="tab:blue")
+        axis.annotate(
+            "", xy=(3.55, 0), xytext=(0.45, y), arrowprops=dict(arrowstyle="->", color="gray")
+        )
+        axis.text(
+            1.7, y * 0.55 + 0.12, f"w = {weight:g}", ha="center", fontsize=9, color="tab:blue"
+        )
     axis.text(4.2, 0.72, f"b = {bias:g}", ha="center", fontsize=9, color="tab:red")
     _node(axis, (4.2, 0), "Σ", radius=0.6)
     axis.text(4.2, -0.95, f"Σ xᵢwᵢ + b = {total:.3g}", ha="center", fontsize=9)
@@ -72,18 +79,21 @@ def draw_perceptron(inputs: list | np.ndarray, weights: list | np.ndarray, bias:
 def _node(axis: object, centre: tuple, text: str, radius: float = 0.45) -> None:
     """A circle with a short text inside (one neuron or one input of the diagram)."""
     from matplotlib.patches import Circle
+
     axis.add_patch(Circle(centre, radius, facecolor="#eef", edgecolor="black"))
     axis.text(*centre, text, ha="center", va="center", fontsize=8)
 
 
-def plot_activations(z: np.ndarray | None = None,
-                     names: list | tuple | str = ACTIVATIONS) -> Figure:
+def plot_activations(
+    z: np.ndarray | None = None, names: list | tuple | str = ACTIVATIONS
+) -> Figure:
     """One small panel per activation: the function (solid) and its derivative (dashed)."""
     z = np.linspace(-4, 4, 401) if z is None else z
     curves = activation_curves(z, names)
     figure = new_figure(figsize=(2.6 * min(len(curves), 3), 2.3 * -(-len(curves) // 3)))
-    axes = np.atleast_1d(figure.subplots(-(-len(curves) // 3), min(len(curves), 3),
-                                         squeeze=False)).ravel()
+    axes = np.atleast_1d(
+        figure.subplots(-(-len(curves) // 3), min(len(curves), 3), squeeze=False)
+    ).ravel()
     for axis, (name, (values, derivatives)) in zip(axes, curves.items()):
         axis.plot(z, values, label=name)
         axis.plot(z, derivatives, "--", label="derivative")
@@ -92,7 +102,7 @@ def plot_activations(z: np.ndarray | None = None,
         axis.axhline(0, color="gray", lw=0.5)
         axis.axvline(0, color="gray", lw=0.5)
         axis.set_ylim(-1.6, 2.1)
-    for axis in axes[len(curves):]:
+    for axis in axes[len(curves) :]:
         axis.set_axis_off()
     axes[0].legend(fontsize=7, loc="upper left")
     return figure

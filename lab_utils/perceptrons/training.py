@@ -21,8 +21,10 @@ from lab_utils.perceptrons.compute import EXTENT, as_points
 # --------------------------------------------------------------------------------------------
 
 #: One RGB colour per class (the first two are TensorFlow Playground's).
-CLASS_COLOURS = np.array([[245, 147, 34], [8, 119, 189], [46, 160, 44], [148, 103, 189],
-                          [214, 39, 40], [140, 86, 75]], dtype=np.float64)
+CLASS_COLOURS = np.array(
+    [[245, 147, 34], [8, 119, 189], [46, 160, 44], [148, 103, 189], [214, 39, 40], [140, 86, 75]],
+    dtype=np.float64,
+)
 CLASS_COLOUR_NAMES = ["orange", "blue", "green", "purple", "red", "brown"]
 
 
@@ -31,8 +33,10 @@ def colour_key(classes: int = 2) -> str:
     the pictures: which colour is which class, and what pale and the squares mean."""
     classes = validation.as_int(classes, "classes", minimum=2, maximum=len(CLASS_COLOURS))
     names = ", ".join(f"{CLASS_COLOUR_NAMES[k]} = class {k}" for k in range(classes))
-    return (f"colour key: {names}; background = the predicted class (pale where the model is "
-            f"unsure), squares = training points in their true class's colour")
+    return (
+        f"colour key: {names}; background = the predicted class (pale where the model is "
+        f"unsure), squares = training points in their true class's colour"
+    )
 
 
 def grid_points(resolution: int = 80, extent: float = EXTENT) -> np.ndarray:
@@ -49,8 +53,14 @@ def grid_points(resolution: int = 80, extent: float = EXTENT) -> np.ndarray:
     return np.stack([xs.ravel(), ys.ravel()], axis=1)
 
 
-def boundary_image(probabilities: np.ndarray, resolution: int, points: np.ndarray | None = None,
-                   labels: np.ndarray | None = None, *, scale: int = 3) -> np.ndarray:
+def boundary_image(
+    probabilities: np.ndarray,
+    resolution: int,
+    points: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    *,
+    scale: int = 3,
+) -> np.ndarray:
     """Colour each grid pixel by its predicted class (stronger when surer) and draw the points.
 
     Parameters
@@ -70,14 +80,22 @@ def boundary_image(probabilities: np.ndarray, resolution: int, points: np.ndarra
     resolution = validation.as_int(resolution, "resolution", minimum=2, maximum=400)
     scale = validation.as_int(scale, "scale", minimum=1, maximum=16)
     probabilities = validation.as_array(probabilities, "probabilities")
-    if (probabilities.ndim != 2 or probabilities.shape[0] != resolution ** 2
-            or not 2 <= probabilities.shape[1] <= len(CLASS_COLOURS)):
-        raise ValueError(f"probabilities must have shape ({resolution ** 2}, K) with K from 2 "
-                         f"to {len(CLASS_COLOURS)} (one row per grid point), but it has shape "
-                         f"{probabilities.shape}.")
+    if (
+        probabilities.ndim != 2
+        or probabilities.shape[0] != resolution**2
+        or not 2 <= probabilities.shape[1] <= len(CLASS_COLOURS)
+    ):
+        raise ValueError(
+            f"probabilities must have shape ({resolution**2}, K) with K from 2 "
+            f"to {len(CLASS_COLOURS)} (one row per grid point), but it has shape "
+            f"{probabilities.shape}."
+        )
     probabilities = probabilities.astype(np.float64)
-    if not np.all(np.isfinite(probabilities)) or probabilities.min() < -1e-6 or \
-            probabilities.max() > 1 + 1e-6:
+    if (
+        not np.all(np.isfinite(probabilities))
+        or probabilities.min() < -1e-6
+        or probabilities.max() > 1 + 1e-6
+    ):
         raise ValueError("probabilities must be finite numbers in [0, 1].")
     classes = probabilities.shape[1]
     mixed = probabilities @ CLASS_COLOURS[:classes]
@@ -91,8 +109,7 @@ def boundary_image(probabilities: np.ndarray, resolution: int, points: np.ndarra
         points = as_points(points)
         labels = validation.as_labels(labels, len(points), classes=classes)
         size = resolution * scale
-        columns = np.clip(((points[:, 0] + EXTENT) / (2 * EXTENT) * size).astype(int), 0,
-                          size - 1)
+        columns = np.clip(((points[:, 0] + EXTENT) / (2 * EXTENT) * size).astype(int), 0, size - 1)
         rows = np.clip(((EXTENT - points[:, 1]) / (2 * EXTENT) * size).astype(int), 0, size - 1)
         # Each point: a 5x5 square with a white border around its class colour (darker).
         offsets = np.arange(-2, 3)
@@ -115,8 +132,16 @@ PLAYGROUND_ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
-def build_network(hidden_layers: int, units: int, activation: str, classes: int, *,
-                  learning_rate: float = 0.1, seed: int = 0, dtype: str = "float32") -> object:
+def build_network(
+    hidden_layers: int,
+    units: int,
+    activation: str,
+    classes: int,
+    *,
+    learning_rate: float = 0.1,
+    seed: int = 0,
+    dtype: str = "float32",
+) -> object:
     """A compiled Keras MLP: 2 inputs, ``hidden_layers`` x ``units`` neurons, softmax output.
 
     Trained with plain SGD (no momentum) on the sparse categorical cross-entropy, as in
@@ -128,21 +153,33 @@ def build_network(hidden_layers: int, units: int, activation: str, classes: int,
     units = validation.as_int(units, "units", minimum=1, maximum=64)
     validation.one_of(activation, "activation", PLAYGROUND_ACTIVATIONS)
     classes = validation.as_int(classes, "classes", minimum=2, maximum=len(CLASS_COLOURS))
-    learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-6,
-                                        maximum=100.0)
+    learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-6, maximum=100.0)
     seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
     validation.one_of(dtype, "dtype", ["float32", "float64"])
     layers = [keras.Input((2,), dtype=dtype)]
     for index in range(hidden_layers):
-        layers.append(keras.layers.Dense(
-            units, activation=activation, dtype=dtype,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + index)))
-    layers.append(keras.layers.Dense(
-        classes, activation="softmax", dtype=dtype,
-        kernel_initializer=keras.initializers.GlorotUniform(seed=seed + hidden_layers)))
+        layers.append(
+            keras.layers.Dense(
+                units,
+                activation=activation,
+                dtype=dtype,
+                kernel_initializer=keras.initializers.GlorotUniform(seed=seed + index),
+            )
+        )
+    layers.append(
+        keras.layers.Dense(
+            classes,
+            activation="softmax",
+            dtype=dtype,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + hidden_layers),
+        )
+    )
     model = keras.Sequential(layers)
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(), jit_compile=False)
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        jit_compile=False,
+    )
     return model
 
 
@@ -164,7 +201,7 @@ def _playground_activation(name: str) -> Callable:
         return np.tanh
     if name == "relu":
         return lambda z: np.maximum(z, 0)
-    if name == "sigmoid":   # written with tanh: no overflow warning for large negative z
+    if name == "sigmoid":  # written with tanh: no overflow warning for large negative z
         return lambda z: 0.5 * (1 + np.tanh(0.5 * z))
     return lambda z: z
 
@@ -187,9 +224,17 @@ class PlaygroundTrainer:
     hidden_layers, units, activation, learning_rate, seed : see ``build_network``
     """
 
-    def __init__(self, points: np.ndarray, labels: np.ndarray, *, hidden_layers: int = 1,
-                 units: int = 4, activation: str = "tanh", learning_rate: float = 0.1,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        points: np.ndarray,
+        labels: np.ndarray,
+        *,
+        hidden_layers: int = 1,
+        units: int = 4,
+        activation: str = "tanh",
+        learning_rate: float = 0.1,
+        seed: int = 0,
+    ) -> None:
         self.points = as_points(points)
         self.labels = validation.as_labels(labels, len(self.points), classes=len(CLASS_COLOURS))
         self.classes = max(2, int(self.labels.max()) + 1)
@@ -206,8 +251,10 @@ class PlaygroundTrainer:
         self.weights = []
         for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
             limit = np.sqrt(6 / (fan_in + fan_out))
-            self.weights += [rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32),
-                             np.zeros(fan_out, np.float32)]
+            self.weights += [
+                rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32),
+                np.zeros(fan_out, np.float32),
+            ]
         self._hidden = _playground_activation(activation)
         self._id = next(_TRAINER_IDS)
         self._inputs = self.points.astype(np.float32)
@@ -232,12 +279,12 @@ class PlaygroundTrainer:
         if model is None:
             model = build_network(*key, learning_rate=self.learning_rate)
             _NETWORK_OWNERS.pop(key, None)
-        _NETWORKS[key] = model                       # most recently used last
+        _NETWORKS[key] = model  # most recently used last
         while len(_NETWORKS) > _MAX_NETWORKS:
             oldest = next(iter(_NETWORKS))
             del _NETWORKS[oldest]
             _NETWORK_OWNERS.pop(oldest, None)
-        if _NETWORK_OWNERS.get(key) != self._id:     # another trainer's weights are loaded
+        if _NETWORK_OWNERS.get(key) != self._id:  # another trainer's weights are loaded
             model.set_weights(self.weights)
             _NETWORK_OWNERS[key] = self._id
         model.optimizer.learning_rate = self.learning_rate

@@ -14,22 +14,34 @@ Everything a notebook uses is re-exported here: ``pixels.perturb``, ``pixels.che
 
 from lab_utils.pixels.checks import check_normalise, check_pixel_distance, check_to_grayscale
 from lab_utils.pixels.compute import (
-                                      PERTURBATIONS,
-                                      VARIATIONS,
-                                      apply_variation,
-                                      locate_region,
-                                      nearest_neighbour_sweep,
-                                      perturb,
-                                      zoom_region,
+    PERTURBATIONS,
+    VARIATIONS,
+    apply_variation,
+    locate_region,
+    nearest_neighbour_sweep,
+    perturb,
+    zoom_region,
 )
 from lab_utils.pixels.widgets import (
-                                      OVERVIEW_WIDTH,
-                                      pixel_explorer,
-                                      pixel_table_html,
-                                      variation_explorer,
+    OVERVIEW_WIDTH,
+    pixel_explorer,
+    pixel_table_html,
+    variation_explorer,
 )
 
-__all__ = ["OVERVIEW_WIDTH", "PERTURBATIONS", "VARIATIONS", "apply_variation",
-           "check_normalise", "check_pixel_distance", "check_to_grayscale", "locate_region",
-           "nearest_neighbour_sweep", "perturb", "pixel_explorer", "pixel_table_html",
-           "variation_explorer", "zoom_region"]
+__all__ = [
+    "OVERVIEW_WIDTH",
+    "PERTURBATIONS",
+    "VARIATIONS",
+    "apply_variation",
+    "check_normalise",
+    "check_pixel_distance",
+    "check_to_grayscale",
+    "locate_region",
+    "nearest_neighbour_sweep",
+    "perturb",
+    "pixel_explorer",
+    "pixel_table_html",
+    "variation_explorer",
+    "zoom_region",
+]

@@ -35,7 +35,7 @@ def zoom_region(image: np.ndarray, row: int, column: int, size: int) -> np.ndarr
     column = validation.as_int(column, "column", minimum=0, maximum=image.shape[1] - 1)
     row = min(row, max(image.shape[0] - size, 0))
     column = min(column, max(image.shape[1] - size, 0))
-    return image[row:row + size, column:column + size]
+    return image[row : row + size, column : column + size]
 
 
 def shrink_to_width(image: np.ndarray, width: int) -> np.ndarray:
@@ -43,12 +43,14 @@ def shrink_to_width(image: np.ndarray, width: int) -> np.ndarray:
     if image.shape[1] <= width:
         return image
     from PIL import Image
+
     height = max(1, round(image.shape[0] * width / image.shape[1]))
     return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BOX))
 
 
-def draw_frame(framed: np.ndarray, top: int, left: int, bottom: int, right: int,
-               thickness: int) -> None:
+def draw_frame(
+    framed: np.ndarray, top: int, left: int, bottom: int, right: int, thickness: int
+) -> None:
     """Draw a red frame of ``thickness`` pixels around rows top:bottom, columns left:right,
     edged in white so that it shows on dark and on red pictures (in place)."""
     height, width = framed.shape[:2]
@@ -62,8 +64,9 @@ def draw_frame(framed: np.ndarray, top: int, left: int, bottom: int, right: int,
         framed[outer_top:outer_bottom, right:outer_right] = colour
 
 
-def locate_region(image: np.ndarray, row: int, column: int, size: int, *,
-                  display_width: int | None = None) -> np.ndarray:
+def locate_region(
+    image: np.ndarray, row: int, column: int, size: int, *, display_width: int | None = None
+) -> np.ndarray:
     """A uint8 RGB copy of ``image`` with a red frame around the zoomed block (the overview).
 
     With ``display_width`` the copy is first shrunk to that many columns (what the widget
@@ -80,22 +83,26 @@ def locate_region(image: np.ndarray, row: int, column: int, size: int, *,
         framed = framed.copy()
         draw_frame(framed, top, left, bottom, right, max(1, max(image.shape[:2]) // 150))
         return framed
-    display_width = validation.as_int(display_width, "display_width", minimum=16,
-                                      maximum=4096)
-    return framed_display(shrink_to_width(framed, display_width), image.shape, top, left,
-                          bottom - top)
+    display_width = validation.as_int(display_width, "display_width", minimum=16, maximum=4096)
+    return framed_display(
+        shrink_to_width(framed, display_width), image.shape, top, left, bottom - top
+    )
 
 
-def framed_display(display: np.ndarray, shape: tuple, top: int, left: int,
-                   size: int) -> np.ndarray:
+def framed_display(display: np.ndarray, shape: tuple, top: int, left: int, size: int) -> np.ndarray:
     """A copy of ``display`` (an RGB image of ``shape``, shrunk) with the block framed."""
     framed = display.copy()
     scale = framed.shape[1] / shape[1]
     centre_r, centre_c = (top + size / 2) * scale, (left + size / 2) * scale
     half = max(size * scale, 9) / 2
-    draw_frame(framed, int(round(centre_r - half)), int(round(centre_c - half)),
-               int(round(centre_r + half)), int(round(centre_c + half)),
-               2 if framed.shape[1] < 600 else 3)
+    draw_frame(
+        framed,
+        int(round(centre_r - half)),
+        int(round(centre_c - half)),
+        int(round(centre_r + half)),
+        int(round(centre_c + half)),
+        2 if framed.shape[1] < 600 else 3,
+    )
     return framed
 
 
@@ -103,13 +110,25 @@ def framed_display(display: np.ndarray, shape: tuple, top: int, left: int,
 # Why images are hard: the slide's variations applied to a real photo
 # --------------------------------------------------------------------------------------------
 
-VARIATIONS = ("viewpoint", "scale", "deformation", "occlusion", "illumination", "clutter",
-              "intra-class")
+VARIATIONS = (
+    "viewpoint",
+    "scale",
+    "deformation",
+    "occlusion",
+    "illumination",
+    "clutter",
+    "intra-class",
+)
 
 
-def apply_variation(image: np.ndarray, variation: str, strength: float, *,
-                    clutter: np.ndarray | None = None,
-                    class_examples: list | None = None) -> np.ndarray:
+def apply_variation(
+    image: np.ndarray,
+    variation: str,
+    strength: float,
+    *,
+    clutter: np.ndarray | None = None,
+    class_examples: list | None = None,
+) -> np.ndarray:
     """Apply one of the slide's sources of variation to a photo.
 
     Parameters
@@ -145,11 +164,14 @@ def apply_variation(image: np.ndarray, variation: str, strength: float, *,
 def _viewpoint(picture: np.ndarray, strength: float, clutter, class_examples) -> np.ndarray:
     """Turning the object away: its right side recedes (a perspective warp)."""
     from skimage import transform
+
     height, width = picture.shape[:2]
     shrink, squeeze = 0.35 * strength * height, 0.25 * strength * width
     corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=float)
-    moved = np.array([[0, 0], [width - squeeze, shrink], [width - squeeze, height - shrink],
-                      [0, height]], dtype=float)
+    moved = np.array(
+        [[0, 0], [width - squeeze, shrink], [width - squeeze, height - shrink], [0, height]],
+        dtype=float,
+    )
     warp = transform.ProjectiveTransform.from_estimate(moved, corners)
     return transform.warp(picture, warp, mode="constant", cval=0.0)
 
@@ -157,6 +179,7 @@ def _viewpoint(picture: np.ndarray, strength: float, clutter, class_examples) ->
 def _scale(picture: np.ndarray, strength: float, clutter, class_examples) -> np.ndarray:
     """The object shrinks towards the centre (up to a quarter of its size)."""
     from skimage import transform
+
     height, width = picture.shape[:2]
     factor = 1.0 - 0.75 * strength
     centre = np.array([width / 2, height / 2])
@@ -167,6 +190,7 @@ def _scale(picture: np.ndarray, strength: float, clutter, class_examples) -> np.
 def _deformation(picture: np.ndarray, strength: float, clutter, class_examples) -> np.ndarray:
     """A smooth wave bends rows and columns."""
     from skimage import transform
+
     height, width = picture.shape[:2]
     rows, columns = np.mgrid[0:height, 0:width].astype(np.float64)
     amplitude = 0.05 * strength * min(height, width)
@@ -175,8 +199,10 @@ def _deformation(picture: np.ndarray, strength: float, clutter, class_examples) 
     coordinates = np.array([rows, columns])
     if picture.ndim == 2:
         return transform.warp(picture, coordinates, mode="edge")
-    return np.stack([transform.warp(picture[..., channel], coordinates, mode="edge")
-                     for channel in range(3)], axis=-1)
+    return np.stack(
+        [transform.warp(picture[..., channel], coordinates, mode="edge") for channel in range(3)],
+        axis=-1,
+    )
 
 
 def _occlusion(picture: np.ndarray, strength: float, clutter, class_examples) -> np.ndarray:
@@ -185,7 +211,7 @@ def _occlusion(picture: np.ndarray, strength: float, clutter, class_examples) ->
     result = picture.copy()
     side = int(round(0.6 * strength * min(height, width)))
     top, left = height // 3 - side // 2, width // 2 - side // 2
-    result[max(top, 0):max(top, 0) + side, max(left, 0):max(left, 0) + side] = 0.5
+    result[max(top, 0) : max(top, 0) + side, max(left, 0) : max(left, 0) + side] = 0.5
     return result
 
 
@@ -193,23 +219,29 @@ def _illumination(picture: np.ndarray, strength: float, clutter, class_examples)
     """Light from the left: a brightness ramp plus a gamma change."""
     width = picture.shape[1]
     ramp = np.linspace(1.0, 1.0 - 0.9 * strength, width)[None, :]
-    return (picture ** (1.0 + 1.5 * strength)) * (ramp if picture.ndim == 2
-                                                  else ramp[..., None])
+    return (picture ** (1.0 + 1.5 * strength)) * (ramp if picture.ndim == 2 else ramp[..., None])
 
 
 def _clutter(picture: np.ndarray, strength: float, clutter, class_examples) -> np.ndarray:
     """A busy texture blended into the background (outside an ellipse around the object)."""
     from skimage import transform
+
     if clutter is None:
-        raise ValueError("the 'clutter' variation needs a texture: pass clutter=<image>, "
-                         "e.g. clutter=data.load_image('gravel').")
+        raise ValueError(
+            "the 'clutter' variation needs a texture: pass clutter=<image>, "
+            "e.g. clutter=data.load_image('gravel')."
+        )
     height, width = picture.shape[:2]
-    texture = transform.resize(kit_widgets.to_uint8(validation.as_image(clutter, "clutter"))
-                               / 255.0, (height, width), anti_aliasing=True)
+    texture = transform.resize(
+        kit_widgets.to_uint8(validation.as_image(clutter, "clutter")) / 255.0,
+        (height, width),
+        anti_aliasing=True,
+    )
     texture = _match_channels(texture, picture)
     rows, columns = np.mgrid[0:height, 0:width]
     inside = ((rows - height * 0.45) / (0.42 * height)) ** 2 + (
-        (columns - width / 2) / (0.36 * width)) ** 2 <= 1
+        (columns - width / 2) / (0.36 * width)
+    ) ** 2 <= 1
     mix = np.where(inside, 0.0, strength)
     if picture.ndim == 3:
         mix = mix[..., None]
@@ -219,27 +251,38 @@ def _clutter(picture: np.ndarray, strength: float, clutter, class_examples) -> n
 def _intra_class(picture: np.ndarray, strength: float, clutter, class_examples) -> np.ndarray:
     """Another member of the same class (``strength`` picks which one)."""
     from skimage import transform
+
     if class_examples is not None and not isinstance(class_examples, (list, tuple)):
-        raise TypeError(f"class_examples must be a list of images, but got "
-                        f"{validation.describe(class_examples)}; wrap one image in a "
-                        f"list: class_examples=[image].")
+        raise TypeError(
+            f"class_examples must be a list of images, but got "
+            f"{validation.describe(class_examples)}; wrap one image in a "
+            f"list: class_examples=[image]."
+        )
     if not class_examples:
-        raise ValueError("the 'intra-class' variation needs other members of the class: "
-                         "pass class_examples=[image, ...].")
+        raise ValueError(
+            "the 'intra-class' variation needs other members of the class: "
+            "pass class_examples=[image, ...]."
+        )
     if strength == 0:
         return picture
     height, width = picture.shape[:2]
     index = int(round(strength * (len(class_examples) - 1)))
-    other = kit_widgets.to_uint8(validation.as_image(
-        class_examples[index], f"class_examples[{index}]")) / 255.0
-    return _match_channels(transform.resize(other, (height, width), anti_aliasing=True),
-                           picture)
+    other = (
+        kit_widgets.to_uint8(validation.as_image(class_examples[index], f"class_examples[{index}]"))
+        / 255.0
+    )
+    return _match_channels(transform.resize(other, (height, width), anti_aliasing=True), picture)
 
 
 _VARIATION_FUNCTIONS: dict[str, Callable] = {
-    "viewpoint": _viewpoint, "scale": _scale, "deformation": _deformation,
-    "occlusion": _occlusion, "illumination": _illumination, "clutter": _clutter,
-    "intra-class": _intra_class}
+    "viewpoint": _viewpoint,
+    "scale": _scale,
+    "deformation": _deformation,
+    "occlusion": _occlusion,
+    "illumination": _illumination,
+    "clutter": _clutter,
+    "intra-class": _intra_class,
+}
 
 
 def _match_channels(image: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -276,18 +319,24 @@ def perturb(images: np.ndarray, perturbation: str, strength: float, seed: int = 
     ndarray, shape (N, H, W), float32 in [0, 1]
     """
     from scipy import ndimage
+
     images = validation.as_array(images, "images")
     if images.ndim != 3:
-        raise ValueError(f"images must have shape (N, height, width), but it has shape "
-                         f"{images.shape}.")
+        raise ValueError(
+            f"images must have shape (N, height, width), but it has shape {images.shape}."
+        )
     if not np.issubdtype(images.dtype, np.floating) or images.min() < 0 or images.max() > 1:
-        raise ValueError("images must be floats in [0, 1]; divide gray levels by their "
-                         "maximum first (digits: images / 16).")
+        raise ValueError(
+            "images must be floats in [0, 1]; divide gray levels by their "
+            "maximum first (digits: images / 16)."
+        )
     validation.one_of(perturbation, "perturbation", PERTURBATIONS)
     strength = validation.as_float(strength, "strength", minimum=0.0)
     if perturbation == "occlusion" and strength > 1:
-        raise ValueError(f"an occlusion strength is the side of the black square as a fraction "
-                         f"of the image side, in [0, 1], but got {strength:g}.")
+        raise ValueError(
+            f"an occlusion strength is the side of the black square as a fraction "
+            f"of the image side, in [0, 1], but got {strength:g}."
+        )
     rng = np.random.default_rng(validation.as_seed(seed))
     count, height, width = images.shape
     out = np.empty(images.shape, dtype=np.float32)
@@ -304,24 +353,24 @@ def perturb(images: np.ndarray, perturbation: str, strength: float, seed: int = 
                 matrix = np.eye(2) / strength
             else:
                 theta = np.deg2rad(strength * rng.choice([-1, 1]))
-                matrix = np.array([[np.cos(theta), -np.sin(theta)],
-                                   [np.sin(theta), np.cos(theta)]])
-            out[index] = ndimage.affine_transform(image, matrix,
-                                                  offset=centre - matrix @ centre,
-                                                  order=1, cval=0.0)
+                matrix = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+            out[index] = ndimage.affine_transform(
+                image, matrix, offset=centre - matrix @ centre, order=1, cval=0.0
+            )
         elif perturbation == "occlusion":
             side = int(round(strength * min(height, width)))
             top = rng.integers(0, height - side + 1)
             left = rng.integers(0, width - side + 1)
             out[index] = image
-            out[index, top:top + side, left:left + side] = 0.0
+            out[index, top : top + side, left : left + side] = 0.0
         else:
             out[index] = image + rng.normal(0.0, strength, image.shape)
     return np.clip(out, 0.0, 1.0)
 
 
-def nearest_neighbour_sweep(images: np.ndarray, labels: np.ndarray, strengths: dict,
-                            seed: int = 0) -> dict:
+def nearest_neighbour_sweep(
+    images: np.ndarray, labels: np.ndarray, strengths: dict, seed: int = 0
+) -> dict:
     """Accuracy of 1-nearest-neighbour in pixel space as test images are perturbed.
 
     The first half of the (shuffled) data is the reference set, kept clean; the second half
@@ -338,32 +387,47 @@ def nearest_neighbour_sweep(images: np.ndarray, labels: np.ndarray, strengths: d
     dict of perturbation name -> list of accuracies (fractions in [0, 1])
     """
     from sklearn.neighbors import KNeighborsClassifier
+
     images = validation.as_array(images, "images")
     labels = validation.as_array(labels, "labels")
     if not isinstance(strengths, dict) or not strengths:
-        raise TypeError(f"strengths must be a dict of perturbation name -> list of strengths, "
-                        f"e.g. {{'shift': [0, 1, 2]}}, but got {validation.describe(strengths)}.")
+        raise TypeError(
+            f"strengths must be a dict of perturbation name -> list of strengths, "
+            f"e.g. {{'shift': [0, 1, 2]}}, but got {validation.describe(strengths)}."
+        )
     if images.ndim != 3 or labels.shape != (images.shape[0],):
-        raise ValueError(f"images must be (N, H, W) with one label each; got images "
-                         f"{images.shape} and labels {labels.shape}.")
+        raise ValueError(
+            f"images must be (N, H, W) with one label each; got images "
+            f"{images.shape} and labels {labels.shape}."
+        )
     if len(images) < 2:
-        raise ValueError(f"nearest_neighbour_sweep needs at least 2 images (half are the "
-                         f"references, half are perturbed), but got {len(images)}.")
+        raise ValueError(
+            f"nearest_neighbour_sweep needs at least 2 images (half are the "
+            f"references, half are perturbed), but got {len(images)}."
+        )
     for perturbation, values in strengths.items():
         validation.one_of(perturbation, "a key of strengths", PERTURBATIONS)
         if not isinstance(values, (list, tuple, np.ndarray)) or len(values) == 0:
-            raise TypeError(f"strengths[{perturbation!r}] must be a non-empty list of "
-                            f"strengths, e.g. [0, 1, 2], but got {validation.describe(values)}.")
+            raise TypeError(
+                f"strengths[{perturbation!r}] must be a non-empty list of "
+                f"strengths, e.g. [0, 1, 2], but got {validation.describe(values)}."
+            )
     seed = validation.as_seed(seed)
-    order = np.random.default_rng(seed).permutation(len(images))   # seed checked above
+    order = np.random.default_rng(seed).permutation(len(images))  # seed checked above
     half = len(images) // 2
     train, test = order[:half], order[half:]
     classifier = KNeighborsClassifier(n_neighbors=1).fit(
-        images[train].reshape(half, -1), labels[train])
+        images[train].reshape(half, -1), labels[train]
+    )
     results = {}
     for perturbation, values in strengths.items():
         results[perturbation] = [
-            float(classifier.score(perturb(images[test], perturbation, value, seed)
-                                   .reshape(len(test), -1), labels[test]))
-            for value in values]
+            float(
+                classifier.score(
+                    perturb(images[test], perturbation, value, seed).reshape(len(test), -1),
+                    labels[test],
+                )
+            )
+            for value in values
+        ]
     return results

@@ -15,8 +15,7 @@ from lab_utils import widgets as kit_widgets
 from lab_utils.pixels import compute
 
 
-def pixel_table_html(block: np.ndarray, top: int | None = None,
-                     left: int | None = None) -> str:
+def pixel_table_html(block: np.ndarray, top: int | None = None, left: int | None = None) -> str:
     """An HTML table with one cell per pixel, painted in the pixel's colour, showing its numbers.
 
     Parameters
@@ -29,11 +28,14 @@ def pixel_table_html(block: np.ndarray, top: int | None = None,
     """
     block = validation.as_image(block, "block")
     if block.dtype != np.uint8:
-        raise TypeError(f"block must be uint8 (0-255) so that each cell shows whole numbers, "
-                        f"but its dtype is {block.dtype}. Use widgets.to_uint8(block).")
+        raise TypeError(
+            f"block must be uint8 (0-255) so that each cell shows whole numbers, "
+            f"but its dtype is {block.dtype}. Use widgets.to_uint8(block)."
+        )
     if block.shape[0] > 24 or block.shape[1] > 24:
-        raise ValueError(f"block must be at most 24x24 pixels, but it is "
-                         f"{block.shape[0]}x{block.shape[1]}.")
+        raise ValueError(
+            f"block must be at most 24x24 pixels, but it is {block.shape[0]}x{block.shape[1]}."
+        )
     if (top is None) != (left is None):
         raise TypeError("give both top and left (the block's position), or neither.")
     coordinates = top is not None
@@ -44,28 +46,37 @@ def pixel_table_html(block: np.ndarray, top: int | None = None,
     # Shared styles once, in a class (a 16x16 RGB table is 3 times smaller than with the
     # same declarations repeated in every cell: less to send and parse at each update).
     height = "2.2em" if block.ndim == 2 else "3.6em"
-    rows = [f"<style>.lab-pixels td{{width:2.6em;height:{height};text-align:center;"
-            f"font:10px monospace;padding:0}} .lab-pixels th{{font:bold 10px monospace;"
-            f"color:#555;padding:0 3px;text-align:right}}</style>"]
+    rows = [
+        f"<style>.lab-pixels td{{width:2.6em;height:{height};text-align:center;"
+        f"font:10px monospace;padding:0}} .lab-pixels th{{font:bold 10px monospace;"
+        f"color:#555;padding:0 3px;text-align:right}}</style>"
+    ]
     if coordinates:
-        rows.append('<tr><th>row\\col</th>' + "".join(
-            f'<th style="text-align:center">{left + c}</th>' for c in range(block.shape[1]))
-            + "</tr>")
+        rows.append(
+            "<tr><th>row\\col</th>"
+            + "".join(
+                f'<th style="text-align:center">{left + c}</th>' for c in range(block.shape[1])
+            )
+            + "</tr>"
+        )
     for r in range(block.shape[0]):
         cells = [f"<th>{top + r}</th>"] if coordinates else []
         for c in range(block.shape[1]):
             red, green, blue = (int(v) for v in rgb[r, c])
-            text = (f"{block[r, c]}" if block.ndim == 2
-                    else f"{red}<br>{green}<br>{blue}")
+            text = f"{block[r, c]}" if block.ndim == 2 else f"{red}<br>{green}<br>{blue}"
             ink = "#000" if 0.2125 * red + 0.7154 * green + 0.0721 * blue > 128 else "#fff"
-            cells.append(f'<td style="background:rgb({red},{green},{blue});color:{ink}">'
-                         f'{text}</td>')
+            cells.append(
+                f'<td style="background:rgb({red},{green},{blue});color:{ink}">{text}</td>'
+            )
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return ('<table class="lab-pixels" style="border-collapse:collapse;table-layout:fixed">'
-            + "".join(rows) + "</table>")
+    return (
+        '<table class="lab-pixels" style="border-collapse:collapse;table-layout:fixed">'
+        + "".join(rows)
+        + "</table>"
+    )
 
 
-OVERVIEW_WIDTH = 360     # pixels: the width the pixel explorer shows a photo at
+OVERVIEW_WIDTH = 360  # pixels: the width the pixel explorer shows a photo at
 
 
 def pixel_explorer(photos: dict, size: int = 10) -> kit_widgets.Interactive:
@@ -79,31 +90,42 @@ def pixel_explorer(photos: dict, size: int = 10) -> kit_widgets.Interactive:
         Initial side of the zoom window in pixels (2-16).
     """
     import ipywidgets
+
     if not isinstance(photos, dict) or not photos:
-        raise TypeError("photos must be a non-empty dict mapping a name to an image, "
-                        "e.g. {'coffee': data.load_image('coffee')}.")
+        raise TypeError(
+            "photos must be a non-empty dict mapping a name to an image, "
+            "e.g. {'coffee': data.load_image('coffee')}."
+        )
     for name in photos:
         if not isinstance(name, str):
-            raise TypeError(f"photos must map a name (a string) to an image, but one key is "
-                            f"{validation.describe(name)} ({name!r}).")
-    photos = {name: kit_widgets.to_uint8(validation.as_image(image, f"photos[{name!r}]"))
-              for name, image in photos.items()}
+            raise TypeError(
+                f"photos must map a name (a string) to an image, but one key is "
+                f"{validation.describe(name)} ({name!r})."
+            )
+    photos = {
+        name: kit_widgets.to_uint8(validation.as_image(image, f"photos[{name!r}]"))
+        for name, image in photos.items()
+    }
     first = next(iter(photos.values()))
     controls = {
         "photo": ipywidgets.Dropdown(options=list(photos), description="photo"),
         "row": ipywidgets.IntSlider(0, 0, first.shape[0] - 1, description="row"),
         "column": ipywidgets.IntSlider(0, 0, first.shape[1] - 1, description="column"),
-        "size": ipywidgets.IntSlider(validation.as_int(size, "size", minimum=2, maximum=16),
-                                     2, 16, description="block size"),
+        "size": ipywidgets.IntSlider(
+            validation.as_int(size, "size", minimum=2, maximum=16), 2, 16, description="block size"
+        ),
     }
     overview = ipywidgets.Image(format="jpeg", width=OVERVIEW_WIDTH)
     table = ipywidgets.HTML()
     caption = ipywidgets.HTML()
     # Each photo shrunk once to the width it is shown at: an update then frames and encodes
     # a 360-pixel-wide picture (about 1 ms) instead of the full photo.
-    shrunk = {name: compute.shrink_to_width(
-                  image if image.ndim == 3 else np.stack([image] * 3, axis=-1), OVERVIEW_WIDTH)
-              for name, image in photos.items()}
+    shrunk = {
+        name: compute.shrink_to_width(
+            image if image.ndim == 3 else np.stack([image] * 3, axis=-1), OVERVIEW_WIDTH
+        )
+        for name, image in photos.items()
+    }
 
     def render(values):
         image = photos[values["photo"]]
@@ -115,28 +137,37 @@ def pixel_explorer(photos: dict, size: int = 10) -> kit_widgets.Interactive:
         block = compute.zoom_region(image, values["row"], values["column"], size)
         top = min(values["row"], image.shape[0] - block.shape[0])
         left = min(values["column"], image.shape[1] - block.shape[1])
-        overview.value = kit_widgets.encode(compute.framed_display(
-            shrunk[values["photo"]], image.shape, top, left, block.shape[0]))
+        overview.value = kit_widgets.encode(
+            compute.framed_display(shrunk[values["photo"]], image.shape, top, left, block.shape[0])
+        )
         table.value = pixel_table_html(block, top, left)
         kind = "RGB: red, green, blue per pixel" if image.ndim == 3 else "grayscale"
-        caption.value = (f"{html.escape(values['photo'])}: shape {image.shape}, dtype "
-                         f"{image.dtype}, {kind}. The red frame on the left marks the "
-                         f"{block.shape[0]}x{block.shape[1]} block shown in the table: rows "
-                         f"{top}-{top + block.shape[0] - 1}, columns "
-                         f"{left}-{left + block.shape[1] - 1}.")
+        caption.value = (
+            f"{html.escape(values['photo'])}: shape {image.shape}, dtype "
+            f"{image.dtype}, {kind}. The red frame on the left marks the "
+            f"{block.shape[0]}x{block.shape[1]} block shown in the table: rows "
+            f"{top}-{top + block.shape[0] - 1}, columns "
+            f"{left}-{left + block.shape[1] - 1}."
+        )
         # Last, so the new pixels are sent first (a slider's new range is not urgent).
         controls["row"].max = max(image.shape[0] - size, 0)
         controls["column"].max = max(image.shape[1] - size, 0)
         return {"block": block, "top": top, "left": left}
 
-    layout = ipywidgets.VBox([ipywidgets.HBox([controls["photo"], controls["size"]]),
-                              ipywidgets.HBox([controls["row"], controls["column"]]),
-                              caption, ipywidgets.HBox([overview, table])])
+    layout = ipywidgets.VBox(
+        [
+            ipywidgets.HBox([controls["photo"], controls["size"]]),
+            ipywidgets.HBox([controls["row"], controls["column"]]),
+            caption,
+            ipywidgets.HBox([overview, table]),
+        ]
+    )
     return kit_widgets.Interactive(controls, render, layout)
 
 
-def variation_explorer(photo: np.ndarray, *, clutter: np.ndarray,
-                       class_examples: list) -> kit_widgets.Interactive:
+def variation_explorer(
+    photo: np.ndarray, *, clutter: np.ndarray, class_examples: list
+) -> kit_widgets.Interactive:
     """Widget: pick a variation from the slide and its strength; see the photo change.
 
     Parameters
@@ -149,38 +180,61 @@ def variation_explorer(photo: np.ndarray, *, clutter: np.ndarray,
         Other members of the photo's class for "intra-class".
     """
     import ipywidgets
+
     photo = kit_widgets.to_uint8(validation.as_image(photo, "photo"))
     # Both are needed by one of the toggle buttons: checked now, not when a student clicks.
     if clutter is None:
-        raise TypeError("clutter must be an image (a busy texture for the 'clutter' "
-                        "variation), e.g. clutter=data.load_image('gravel'), but got None.")
+        raise TypeError(
+            "clutter must be an image (a busy texture for the 'clutter' "
+            "variation), e.g. clutter=data.load_image('gravel'), but got None."
+        )
     clutter = validation.as_image(clutter, "clutter")
     if not isinstance(class_examples, (list, tuple)) or not class_examples:
-        raise TypeError(f"class_examples must be a non-empty list of images (other members of "
-                        f"the photo's class, for 'intra-class'), but got "
-                        f"{validation.describe(class_examples)}.")
-    class_examples = [validation.as_image(example, f"class_examples[{index}]")
-                      for index, example in enumerate(class_examples)]
+        raise TypeError(
+            f"class_examples must be a non-empty list of images (other members of "
+            f"the photo's class, for 'intra-class'), but got "
+            f"{validation.describe(class_examples)}."
+        )
+    class_examples = [
+        validation.as_image(example, f"class_examples[{index}]")
+        for index, example in enumerate(class_examples)
+    ]
     controls = {
-        "variation": ipywidgets.ToggleButtons(options=list(compute.VARIATIONS),
-                                              description="variation"),
-        "strength": ipywidgets.FloatSlider(0.5, min=0.0, max=1.0, step=0.05,
-                                           description="strength"),
+        "variation": ipywidgets.ToggleButtons(
+            options=list(compute.VARIATIONS), description="variation"
+        ),
+        "strength": ipywidgets.FloatSlider(
+            0.5, min=0.0, max=1.0, step=0.05, description="strength"
+        ),
     }
     before, after = ipywidgets.Image(format="jpeg"), ipywidgets.Image(format="jpeg")
     before.value = kit_widgets.encode(photo)
     report = ipywidgets.HTML()
 
     def render(values):
-        varied = compute.apply_variation(photo, values["variation"], values["strength"],
-                                 clutter=clutter, class_examples=class_examples)
+        varied = compute.apply_variation(
+            photo,
+            values["variation"],
+            values["strength"],
+            clutter=clutter,
+            class_examples=class_examples,
+        )
         after.value = kit_widgets.encode(varied)
         distance = float(np.linalg.norm(varied.astype(float) - photo.astype(float)) / 255)
-        report.value = (f"Pixel distance to the original: <b>{distance:.1f}</b> "
-                        f"(the same object, yet the numbers change a lot)")
+        report.value = (
+            f"Pixel distance to the original: <b>{distance:.1f}</b> "
+            f"(the same object, yet the numbers change a lot)"
+        )
         return {"image": varied, "distance": distance}
 
-    layout = ipywidgets.VBox([controls["variation"], controls["strength"], report,
-                              ipywidgets.HBox([kit_widgets.labelled(before, "original"),
-                                               kit_widgets.labelled(after, "varied")])])
+    layout = ipywidgets.VBox(
+        [
+            controls["variation"],
+            controls["strength"],
+            report,
+            ipywidgets.HBox(
+                [kit_widgets.labelled(before, "original"), kit_widgets.labelled(after, "varied")]
+            ),
+        ]
+    )
     return kit_widgets.Interactive(controls, render, layout)
