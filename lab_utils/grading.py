@@ -440,8 +440,6 @@ def grade_submission(
     seconds plus a margin. Scores are read from the gradebook and recomputed from the executed
     notebook's outputs; a difference is flagged.
     """
-    from lab_utils import sandbox
-
     row = {"student": submission.student, "lesson": submission.lesson}
     flags = list(submission.flags)
     folder = graded_folder(root, submission.lesson, submission.student)
@@ -457,40 +455,11 @@ def grade_submission(
         notebook = read_submission(submission, students_folder)
     except (ValueError, OSError) as error:
         return failed(f"not graded: {error}")
-    flags += repair_duplicate_ids(notebook)
-    text = json.dumps(notebook)
-    if any(marker in text for marker in SOLUTION_MARKERS + HIDDEN_TEST_MARKERS):
-        flags.append("contains the instructor's solution or hidden-test markers")
-    try:
-        flags += tamper_flags(notebook, released)
-    except Exception as error:  # noqa: BLE001 - never stop the batch over a flag
-        flags.append(f"tamper scan failed ({type(error).__name__})")
+    flags += _submission_flags(notebook, released)
     shutil.copy2(template / "gradebook.db", folder / "gradebook.db")
     _copy_submission(notebook, submission, folder)
-
-    environment = {
-        "TMPDIR": str(folder / "tmp"),  # (the runtime folder under isolation)
-        "LAB_UTILS_NOTEBOOK_TIMEOUT": str(int(notebook_timeout)),
-    }
-    (folder / "tmp").mkdir()
-    if timeout is not None:
-        environment["LAB_UTILS_CELL_TIMEOUT"] = str(int(timeout))
-    runtime = None
-    if isolation:
-        runtime = Path(tempfile.mkdtemp(prefix="lu-"))  # short: Unix socket paths < 108
-        config = _sandbox_config(folder, runtime, memory)
-        sandbox.write_kernelspec(folder / "jupyter", config)
-        # jupyter_client writes the kernel's connection file to TMPDIR: the kernel sees
-        # only this folder of the grader's.
-        environment.update(
-            {
-                "LAB_UTILS_GRADING_SANDBOX": "1",
-                "JUPYTER_PATH": str(folder / "jupyter"),
-                "JUPYTER_RUNTIME_DIR": str(runtime),
-                "TMPDIR": str(runtime),
-            }
-        )
-    else:
+    environment, runtime = _kernel_environment(folder, timeout, notebook_timeout, memory, isolation)
+    if runtime is None:
         flags.append("graded without isolation")
     log = root / "logs" / "autograde.log"
     try:
@@ -527,6 +496,51 @@ def grade_submission(
     row.update(total=_points(sum(scores.values())), max_score=_points(max_score))
     row["flags"] = "; ".join(flags + more)
     return row
+
+
+def _submission_flags(notebook: dict, released: Path) -> list[str]:
+    """Duplicate ids repaired, instructor markers and tampering: reasons for a human look."""
+    flags = repair_duplicate_ids(notebook)
+    text = json.dumps(notebook)
+    if any(marker in text for marker in SOLUTION_MARKERS + HIDDEN_TEST_MARKERS):
+        flags.append("contains the instructor's solution or hidden-test markers")
+    try:
+        flags += tamper_flags(notebook, released)
+    except Exception as error:  # noqa: BLE001 - never stop the batch over a flag
+        flags.append(f"tamper scan failed ({type(error).__name__})")
+    return flags
+
+
+def _kernel_environment(
+    folder: Path, timeout: int | None, notebook_timeout: int, memory: int | None, isolation: bool
+) -> tuple[dict, Path | None]:
+    """nbgrader's environment for one submission, and the sandbox's runtime folder (None
+    without isolation): the kernelspec that starts the kernel in :mod:`lab_utils.sandbox`."""
+    from lab_utils import sandbox
+
+    environment = {
+        "TMPDIR": str(folder / "tmp"),  # (the runtime folder under isolation)
+        "LAB_UTILS_NOTEBOOK_TIMEOUT": str(int(notebook_timeout)),
+    }
+    (folder / "tmp").mkdir()
+    if timeout is not None:
+        environment["LAB_UTILS_CELL_TIMEOUT"] = str(int(timeout))
+    if not isolation:
+        return environment, None
+    runtime = Path(tempfile.mkdtemp(prefix="lu-"))  # short: Unix socket paths < 108
+    config = _sandbox_config(folder, runtime, memory)
+    sandbox.write_kernelspec(folder / "jupyter", config)
+    # jupyter_client writes the kernel's connection file to TMPDIR: the kernel sees
+    # only this folder of the grader's.
+    environment.update(
+        {
+            "LAB_UTILS_GRADING_SANDBOX": "1",
+            "JUPYTER_PATH": str(folder / "jupyter"),
+            "JUPYTER_RUNTIME_DIR": str(runtime),
+            "TMPDIR": str(runtime),
+        }
+    )
+    return environment, runtime
 
 
 def read_scores(folder: Path, lesson: str, student: str) -> tuple[dict, float, list]:
@@ -659,7 +673,14 @@ def autograde(
         )
     verify_scores(rows, root)
     out.mkdir(parents=True, exist_ok=True)
-    feedback = out / "feedback"
+    _collect_feedback(rows, root, out / "feedback")
+    csv_path = out / "grades.csv"
+    write_csv(rows, csv_path)
+    return csv_path
+
+
+def _collect_feedback(rows: list[dict], root: Path, feedback: Path) -> None:
+    """Copy each graded submission's feedback page to ``feedback/<student>/<lesson>.html``."""
     for row in rows:
         html = (
             graded_folder(root, row["lesson"], row["student"])
@@ -672,9 +693,6 @@ def autograde(
             target = feedback / row["student"] / f"{row['lesson']}.html"
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(html, target)
-    csv_path = out / "grades.csv"
-    write_csv(rows, csv_path)
-    return csv_path
 
 
 def verify_scores(rows: list[dict], root: Path) -> None:

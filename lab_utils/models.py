@@ -244,13 +244,43 @@ def cnn_classifier(
     input_shape = as_input_shape(input_shape)
     classes = validation.as_int(classes, "classes", minimum=2)
     random_shift = validation.as_float(random_shift, "random_shift", minimum=0.0, maximum=0.49)
-    if not isinstance(batch_norm, bool):
-        raise TypeError(f"batch_norm must be True or False, but got {batch_norm!r}.")
+    counts = _checked_cnn_layers(input_shape, filters, pooling, batch_norm)
     kernel_size = validation.as_int(
         kernel_size, "kernel_size", minimum=1, maximum=min(input_shape[:2])
     )
     dropout = validation.as_float(dropout, "dropout", minimum=0.0, maximum=0.99)
-    validation.one_of(head, "head", ["global_max", "global_average", "flatten"])
+    validation.one_of(head, "head", list(_HEADS))
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    if random_shift:
+        x = keras.layers.RandomTranslation(
+            random_shift, random_shift, fill_mode="constant", name="random_shift"
+        )(x)
+    for index, count in enumerate(counts, start=1):
+        x = _conv_block(keras, x, count, kernel_size, batch_norm, index)
+        if pooling and index < len(counts):
+            x = keras.layers.MaxPooling2D(2, name=f"pool_{index}")(x)
+    x = getattr(keras.layers, _HEADS[head])(name=head)(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+#: cnn_classifier's heads: how the last feature maps become one vector (layer class by name).
+_HEADS = {
+    "global_max": "GlobalMaxPooling2D",
+    "global_average": "GlobalAveragePooling2D",
+    "flatten": "Flatten",
+}
+
+
+def _checked_cnn_layers(
+    input_shape: tuple, filters: object, pooling: object, batch_norm: object
+) -> list[int]:
+    """cnn_classifier's layer settings checked; returns the filters of each convolution."""
+    if not isinstance(batch_norm, bool):
+        raise TypeError(f"batch_norm must be True or False, but got {batch_norm!r}.")
     if not isinstance(pooling, bool):
         raise TypeError(f"pooling must be True or False, but got {pooling!r}.")
     if not isinstance(filters, (list, tuple)) or not filters:
@@ -264,35 +294,22 @@ def cnn_classifier(
             f"a {input_shape[0]}x{input_shape[1]} input is too small for "
             f"{len(counts) - 1} 2x2 poolings; use fewer layers or pooling=False."
         )
-    inputs = keras.Input(shape=input_shape, name="image")
-    x = inputs
-    if random_shift:
-        x = keras.layers.RandomTranslation(
-            random_shift, random_shift, fill_mode="constant", name="random_shift"
+    return counts
+
+
+def _conv_block(
+    keras: object, x: object, count: int, kernel_size: int, batch_norm: bool, index: int
+) -> object:
+    """Conv2D + ReLU, or Conv2D (no bias) -> BatchNormalization -> ReLU."""
+    if not batch_norm:
+        return keras.layers.Conv2D(
+            count, kernel_size, padding="same", activation="relu", name=f"conv_{index}"
         )(x)
-    for index, count in enumerate(counts, start=1):
-        if batch_norm:
-            x = keras.layers.Conv2D(
-                count, kernel_size, padding="same", use_bias=False, name=f"conv_{index}"
-            )(x)
-            x = keras.layers.BatchNormalization(momentum=0.9, name=f"batch_norm_{index}")(x)
-            x = keras.layers.Activation("relu", name=f"relu_{index}")(x)
-        else:
-            x = keras.layers.Conv2D(
-                count, kernel_size, padding="same", activation="relu", name=f"conv_{index}"
-            )(x)
-        if pooling and index < len(counts):
-            x = keras.layers.MaxPooling2D(2, name=f"pool_{index}")(x)
-    if head == "global_max":
-        x = keras.layers.GlobalMaxPooling2D(name="global_max")(x)
-    elif head == "global_average":
-        x = keras.layers.GlobalAveragePooling2D(name="global_average")(x)
-    else:
-        x = keras.layers.Flatten(name="flatten")(x)
-    if dropout:
-        x = keras.layers.Dropout(dropout, name="dropout")(x)
-    outputs = keras.layers.Dense(classes, activation="softmax", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name=name)
+    x = keras.layers.Conv2D(
+        count, kernel_size, padding="same", use_bias=False, name=f"conv_{index}"
+    )(x)
+    x = keras.layers.BatchNormalization(momentum=0.9, name=f"batch_norm_{index}")(x)
+    return keras.layers.Activation("relu", name=f"relu_{index}")(x)
 
 
 # --------------------------------------------------------------------------------------------
@@ -414,28 +431,14 @@ def train(
         dropout are repeatable. (Op-level determinism is not forced: on CPU the results
         repeat to within float rounding, and forcing it would slow training down.)
     cache : bool
-        Training is deterministic, so the same model (architecture and initial weights), data,
-        settings, seed and Keras version always give the same weights. With ``cache=True``
-        they are kept in ``data.cache_dir()/trained/`` after the first training and loaded
-        (in about a second) when the cell runs again, e.g. a re-run in front of a class or
-        an autograder run; a line says so. ``LAB_UTILS_RETRAIN=1`` or ``cache=False``
-        always trains.
+        Load an identical earlier training from the cache (in about a second) instead of
+        repeating it, e.g. a re-run in front of a class or an autograder run; see ``fit``.
 
     Returns
     -------
     TrainingResult
     """
-    require_model(model)
-    activation = _output_activation(model)
-    if isinstance(activation, dict):
-        activation = activation.get("config", {}).get("name", activation.get("class_name"))
-    if activation is not None and activation != "softmax":
-        raise ValueError(
-            f"model {model.name!r} ends with activation {activation!r} "
-            f"(layer {model.layers[-1].name!r}), but models.train uses the "
-            f"sparse categorical cross-entropy, which expects probabilities: end "
-            f"the model with keras.layers.Dense(classes, activation='softmax')."
-        )
+    _require_probabilities(model)
     images = as_batch(images)
     classes = int(model.output_shape[-1])
     labels = as_labels(labels, len(images), classes)
@@ -444,13 +447,7 @@ def train(
     learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-7, maximum=10.0)
     seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise TypeError("validation_data must be a pair (images, labels).")
-        validation_images = as_batch(validation_data[0], "validation images")
-        validation_data = (
-            validation_images,
-            as_labels(validation_data[1], len(validation_images), classes, "validation labels"),
-        )
+        validation_data = _checked_validation_data(validation_data, classes)
     if not isinstance(cosine_decay, bool):
         raise TypeError(f"cosine_decay must be True or False, but got {cosine_decay!r}.")
     if not isinstance(cache, bool):
@@ -477,6 +474,30 @@ def train(
             "cosine_decay": cosine_decay,
         },
     )
+
+
+def _require_probabilities(model: keras.Model) -> None:
+    """models.train's loss needs probabilities: refuse a model without a softmax output."""
+    require_model(model)
+    activation = _output_activation(model)
+    if isinstance(activation, dict):
+        activation = activation.get("config", {}).get("name", activation.get("class_name"))
+    if activation is not None and activation != "softmax":
+        raise ValueError(
+            f"model {model.name!r} ends with activation {activation!r} "
+            f"(layer {model.layers[-1].name!r}), but models.train uses the "
+            f"sparse categorical cross-entropy, which expects probabilities: end "
+            f"the model with keras.layers.Dense(classes, activation='softmax')."
+        )
+
+
+def _checked_validation_data(validation_data: object, classes: int) -> tuple:
+    """(images, labels) checked like the training data."""
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise TypeError("validation_data must be a pair (images, labels).")
+    validation_images = as_batch(validation_data[0], "validation images")
+    labels = as_labels(validation_data[1], len(validation_images), classes, "validation labels")
+    return validation_images, labels
 
 
 def fit(
@@ -529,14 +550,12 @@ def fit(
     validation_data, callbacks
         Passed to ``model.fit``.
     cache : bool
-        Training is deterministic, so an identical earlier training (same architecture,
-        initial weights and random state, ``key_arrays``, ``key_settings`` and Keras version)
-        is loaded from ``data.cache_dir()/trained/`` instead of repeated; a line says so.
+        Training is deterministic, so an identical earlier training (architecture, initial
+        weights and random state, ``key_arrays``, ``key_settings``, Keras version) is loaded
+        from ``data.cache_dir()/trained/`` instead of repeated; a line says so.
         ``LAB_UTILS_RETRAIN=1`` or ``cache=False`` always trains.
-    key_arrays : sequence of ndarray
-        The data that determines the weights (hashed into the cache key).
-    key_settings : dict
-        The settings that determine the weights, as JSON-able values (hashed too).
+    key_arrays, key_settings : sequence of ndarray, dict of JSON-able values
+        The data and settings that determine the weights (hashed into the cache key).
 
     Returns
     -------
@@ -559,27 +578,30 @@ def fit(
     if cached is not None:
         keras.utils.set_random_seed(seed)  # leave the generators as a real training does
         return cached
-    fit_options = {"epochs": epochs, "verbose": 0}
+    fit_options = {"epochs": epochs, "verbose": 0, "callbacks": list(callbacks)}
     if targets is not None:
         fit_options.update(batch_size=batch_size, shuffle=True)
     if validation_data is not None:
         fit_options["validation_data"] = validation_data
-    if callbacks:
-        fit_options["callbacks"] = list(callbacks)
-    keras.utils.set_random_seed(seed)
-    start, cpu_start = time.perf_counter(), time.process_time()
-    with lesson.native_stderr_silenced():
-        if targets is None:
-            fitted = model.fit(inputs, **fit_options)
-        else:
-            fitted = model.fit(inputs, targets, **fit_options)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    keras.utils.set_random_seed(seed)
-    history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
-    result = TrainingResult(model, history, seconds, cpu_seconds)
+    result = _seeded_fit(
+        model, (inputs,) if targets is None else (inputs, targets), fit_options, seed
+    )
     if key:
         _store_trained(result, key)
     return result
+
+
+def _seeded_fit(model: keras.Model, data: tuple, fit_options: dict, seed: int) -> TrainingResult:
+    """``model.fit(*data, **fit_options)`` between two re-seedings, timed (wall and CPU)."""
+    keras = lesson.import_keras()
+    keras.utils.set_random_seed(seed)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    with lesson.native_stderr_silenced():
+        fitted = model.fit(*data, **fit_options)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    keras.utils.set_random_seed(seed)
+    history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
+    return TrainingResult(model, history, seconds, cpu_seconds)
 
 
 def _trained_paths(key: str) -> tuple[Path, Path]:

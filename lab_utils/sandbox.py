@@ -239,8 +239,16 @@ def _write(path: str, text: str) -> None:
 
 
 def _enter(config: dict, argv: list[str]) -> None:
+    """Inside the new namespaces: build the file system, swap roots, drop rights, exec."""
     start = os.getcwd()
     _mount(None, "/", flags=MS_REC | MS_PRIVATE)
+    root = _build_root(config, start)
+    _pivot_into(root, start)
+    _lock_and_exec(config, argv)
+
+
+def _build_root(config: dict, start: str) -> str:
+    """A memory file system holding the allowed paths, the devices and writable folders."""
     scratch = config["scratch"]
     os.makedirs(scratch, exist_ok=True)
     root = os.path.join(scratch, "root")
@@ -263,17 +271,27 @@ def _enter(config: dict, argv: list[str]) -> None:
     for how in ("read_only", "overlay", "writable"):
         for path in config.get(how, []):
             _place(root, os.path.abspath(path), how, overlay_scratch)
-    # The starting folder: a private copy (what the kernel writes there is thrown away).
-    if not os.path.exists(root + start):
-        if start == scratch or start in Path(scratch).parents:
-            os.makedirs(root + start)  # never copy the sandbox into itself
-        else:
-            shutil.copytree(
-                start,
-                root + start,
-                symlinks=True,
-                ignore=shutil.ignore_patterns("*.ipynb_checkpoints"),
-            )
+    _copy_start_folder(root, start, scratch)
+    _add_devices_and_writable_folders(root, start, config.get("home", "/home/student"))
+    return root
+
+
+def _copy_start_folder(root: str, start: str, scratch: str) -> None:
+    """The starting folder: a private copy (what the kernel writes there is thrown away)."""
+    if os.path.exists(root + start):
+        return
+    if start == scratch or start in Path(scratch).parents:
+        os.makedirs(root + start)  # never copy the sandbox into itself
+    else:
+        shutil.copytree(
+            start,
+            root + start,
+            symlinks=True,
+            ignore=shutil.ignore_patterns("*.ipynb_checkpoints"),
+        )
+
+
+def _add_devices_and_writable_folders(root: str, start: str, home: str) -> None:
     os.makedirs(root + "/dev", exist_ok=True)
     for device in DEVICES:
         if os.path.exists(f"/dev/{device}"):
@@ -281,11 +299,11 @@ def _enter(config: dict, argv: list[str]) -> None:
                 _bind(f"/dev/{device}", f"{root}/dev/{device}", device=True)
             except SandboxError:
                 pass
-    for folder in ("/dev/shm", "/tmp", config.get("home", "/home/student")):
+    for folder in ("/dev/shm", "/tmp", home):
         os.makedirs(root + folder, exist_ok=True)
         os.chmod(root + folder, 0o1777)
     # Writable places: separate mounts, so that the rest of the skeleton can be read-only.
-    for folder in (start, "/tmp", "/dev/shm", config.get("home", "/home/student")):
+    for folder in (start, "/tmp", "/dev/shm", home):
         if not os.path.ismount(root + folder):
             _mount(root + folder, root + folder, flags=MS_BIND | MS_REC)
     os.makedirs(root + "/proc", exist_ok=True)
@@ -293,7 +311,10 @@ def _enter(config: dict, argv: list[str]) -> None:
         _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     except SandboxError:
         pass  # some containers forbid a new /proc; Python runs without one
-    # Swap the roots and drop the old one entirely.
+
+
+def _pivot_into(root: str, start: str) -> None:
+    """Swap the roots and drop the old one entirely; the new root is read-only."""
     os.chdir(root)
     number = SYS_PIVOT_ROOT.get(platform.machine())
     if number is None:
@@ -302,6 +323,9 @@ def _enter(config: dict, argv: list[str]) -> None:
     _check(_libc.umount2(b".", MNT_DETACH), "umount the old root")
     _mount(None, "/", flags=MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.chdir(start)
+
+
+def _lock_and_exec(config: dict, argv: list[str]) -> None:
     # Lock the mounts: a nested user namespace owns no mount namespace, so nothing can be
     # remounted writable or unmounted to look underneath.
     uid, gid = os.getuid(), os.getgid()

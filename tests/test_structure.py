@@ -176,6 +176,29 @@ def test_public_functions_have_type_hints(module):
     assert not missing, f"{module}: type hints missing on\n" + "\n".join(missing)
 
 
+MAX_FUNCTION_LINES = 80
+
+
+def _code_lines(node: ast.FunctionDef) -> int:
+    """Lines from ``def`` to the end, not counting the docstring (documentation is welcome)."""
+    lines = node.end_lineno - node.lineno + 1
+    first = node.body[0]
+    if isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None), ast.Constant):
+        lines -= first.end_lineno - first.lineno + 1
+    return lines
+
+
+@pytest.mark.parametrize("module", sorted(SOURCES))
+def test_functions_are_short(module):
+    long = [
+        f"line {node.lineno} {node.name}: {_code_lines(node)} lines"
+        for node in ast.walk(SOURCES[module])
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and _code_lines(node) > MAX_FUNCTION_LINES
+    ]
+    assert not long, f"{module}: split these (over {MAX_FUNCTION_LINES} lines):\n" + "\n".join(long)
+
+
 def test_the_package_docstring_names_every_lesson():
     for lesson in LESSONS:
         assert f"``{lesson}``" in lab_utils.__doc__, f"lab_utils/__init__.py: add {lesson}"
