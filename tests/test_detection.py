@@ -385,7 +385,9 @@ def test_coco_evaluation_is_one_for_the_truth_and_lower_for_shifted_boxes():
     assert detection.coco_evaluation(scenes, shifted)["map_50_95"] < 0.5
 
 
-def test_heat_map_targets_decode_back_to_the_boxes():
+def test_heat_map_targets_mark_every_object():
+    """Counts and cells on generated scenes; the exact values are checked against a hand
+    encoding and decoding in tests/test_losses.py."""
     scenes = detection.generate_scenes(8, seed=5)
     targets = detection.centernet_targets(scenes)
     assert targets.shape == (8, 8, 8, 16) and targets[..., 5].sum() == scenes.object_count()
@@ -395,9 +397,6 @@ def test_heat_map_targets_decode_back_to_the_boxes():
         for (x, y, w, h), label in zip(boxes, labels):
             cells = targets[index, int(y + h / 2) // 8, int(x + w / 2) // 8]
             assert cells[6 + label] == 1 and cells[5] == 1
-    outputs = np.concatenate([targets[..., :5], targets[..., 6:] + 1e-3], axis=-1)
-    for found, boxes in zip(detection.decode_centernet(outputs), scenes.boxes):
-        assert np.allclose(np.sort(found["boxes"], axis=0), np.sort(boxes, axis=0), atol=1e-4)
 
 
 def test_sliding_windows_and_proposal_recall():

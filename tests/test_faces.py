@@ -559,14 +559,43 @@ def test_positives_only_training_collapses_and_triplets_do_not(olivetti, keras):
 # --- Haar-like features and OpenCV's cascade -------------------------------------------------------
 
 
-def test_haar_features_separate_faces_from_non_faces():
+def test_haar_features_are_rectangle_sums_read_from_the_integral_image():
+    """A two-rectangle feature is one rectangle's pixel sum minus the other's (scikit-image's
+    sign: the second minus the first), summed here directly over the pixels."""
     lfw = data.load_dataset("lfw_subset")
     coords, types = faces.haar_feature_sample(25, 300, seed=0)
     assert len(coords) == len(types) == 300
-    values = faces.haar_features(lfw.images[::10], coords, types)
-    assert values.shape == (20, 300) and np.isfinite(values).all()
+    two_rectangles = [k for k, kind in enumerate(types) if kind in ("type-2-x", "type-2-y")][:5]
+    values = faces.haar_features(lfw.images[:3], coords[two_rectangles], types[two_rectangles])
+    for image, row in zip(lfw.images[:3], values):
+        for value, k in zip(row, two_rectangles):
+            first, second = (
+                image[r0 : r1 + 1, c0 : c1 + 1].sum() for (r0, c0), (r1, c1) in coords[k]
+            )
+            assert value == pytest.approx(second - first, abs=1e-9)
     picture = faces.draw_haar_feature(lfw.images[0], coords[0])
     assert picture.shape == (25, 25, 3)
+
+
+def test_haar_features_separate_faces_from_non_faces():
+    """Boosted stumps on 300 random Haar-like features tell held-out faces from non-faces
+    (lfw_subset: 100 of each) far better than chance; shuffled labels do not."""
+    from sklearn.ensemble import AdaBoostClassifier
+
+    lfw = data.load_dataset("lfw_subset")
+    coords, types = faces.haar_feature_sample(25, 300, seed=0)
+    values = faces.haar_features(lfw.images, coords, types)
+    assert values.shape == (200, 300) and np.isfinite(values).all()
+    is_face = lfw.labels == lfw.class_names.index("face")
+    train = np.arange(len(values)) % 2 == 0
+
+    def held_out_accuracy(labels):
+        model = AdaBoostClassifier(n_estimators=20, random_state=0)
+        return model.fit(values[train], labels[train]).score(values[~train], labels[~train])
+
+    assert held_out_accuracy(is_face) >= 0.9
+    shuffled = np.random.default_rng(0).permutation(is_face)
+    assert held_out_accuracy(shuffled) < 0.7
 
 
 def test_opencv_cascade_summary_reads_the_xml():
@@ -576,7 +605,8 @@ def test_opencv_cascade_summary_reads_the_xml():
     assert all(len(rect) == 5 for feature in summary["first_stage"] for rect in feature)
     with pytest.raises(ValueError, match="frontalface_default"):
         faces.opencv_cascade_summary("no_such_cascade")
-    assert faces.plot_cascade_features(summary) is not None
+    figure = faces.plot_cascade_features(summary)
+    assert len([axes for axes in figure.axes if axes.has_data()]) == 9  # the first stage
 
 
 # --- dlib: detectors, landmarks, alignment, ResNet descriptors ------------------------------------
@@ -698,12 +728,16 @@ def test_failure_photos_keep_the_size():
 
 def test_plots_return_figures(olivetti):
     roc = faces.verification_roc(np.array([0.1, 0.5, 0.9]), np.array([True, False, False]))
-    assert faces.plot_roc({"x": roc}) is not None
+    figure = faces.plot_roc({"x": roc})
+    (curve,) = [line for line in figure.axes[0].get_lines() if line.get_label().startswith("x")]
+    np.testing.assert_allclose(curve.get_xdata(), roc.false_accept)
     assert faces.plot_distance_histograms(
         np.array([0.1, 0.5, 0.9]), np.array([True, False, False]), threshold=0.3
     )
     points = np.column_stack([np.linspace(10, 50, 68), np.linspace(10, 50, 68)])
-    assert faces.plot_landmarks(olivetti.images[0], points) is not None
+    figure = faces.plot_landmarks(olivetti.images[0], points)
+    texts = [text.get_text() for text in figure.axes[0].texts]
+    assert texts == [str(number) for number in range(1, 69)]  # numbered 1-68, as on the slide
     with pytest.raises(ValueError, match=r"\(68, 2\)"):
         faces.plot_landmarks(olivetti.images[0], points[:10])
     with pytest.raises(TypeError, match="non-empty dict"):

@@ -1,4 +1,5 @@
-"""The losses the lessons train with, checked against independent computations.
+"""The losses the lessons train with, and the detector's targets and decoder, checked against
+independent computations.
 
 Each reference below is written from the definition with plain Python loops, not from the
 kit's vectorised code, so a slip in the kit's indexing, masking or normalisation shows up as
