@@ -299,8 +299,13 @@ def test_misclassified_bad_input(probabilities, labels, error, message):
 def test_first_layer_filters_and_their_plot(cnn):
     filters = cnns.first_layer_filters(cnn)
     assert filters.shape == (32, 3, 3)
+    first_conv = next(layer for layer in cnn.layers if "conv" in layer.name)
+    weights = first_conv.get_weights()[0]  # (k, k, channels, filters)
+    for index in (0, 7, 31):  # filter k is the kernel of output channel k, input channel 0
+        np.testing.assert_allclose(filters[index], weights[:, :, 0, index])
     figure = cnns.plot_filters_and_kernels(filters, kernels.CLASSIC_KERNELS)
     assert isinstance(figure, Figure)
+    assert sum(axis.has_data() for axis in figure.axes) == 32 + len(kernels.CLASSIC_KERNELS)
 
 
 @pytest.mark.parametrize(

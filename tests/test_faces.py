@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from lab_utils import data, exercises, faces
+from lab_utils import boxes as boxes_module
+from lab_utils import data, detection, exercises, faces
 
 RNG = np.random.default_rng(0)
 
@@ -192,6 +193,10 @@ def test_haar_finds_the_one_face_in_the_sample_portraits():
         boxes = faces.detect_faces_haar(image)
         assert boxes.shape == (1, 4), name
         assert faces.detect_faces_haar(image / 255.0).shape == (1, 4)  # float RGB too
+    # where the hand annotation of data/detection_photos.csv puts the astronaut's face
+    truth = detection.photo_truths(data.load_table("detection_photos"), "astronaut", "face")
+    found = faces.detect_faces_haar(data.load_image("astronaut"))
+    assert boxes_module.iou_matrix(found, truth)[0, 0] > 0.5
 
 
 def test_haar_finds_nothing_in_a_face_free_photo():
