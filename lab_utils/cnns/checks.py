@@ -612,89 +612,112 @@ def _check_build_cnn_cases(build_cnn: exercises.Student, cases: list, keras: obj
     __tracebackhide__ = True
     for input_shape, classes in cases:
         name = f"build_cnn({input_shape}, classes={classes})"
-        model = build_cnn(input_shape, classes, name=name, hint=_BUILD_HINT)
-        if model is None:
-            exercises.fail(f"{name} returned None. Did you forget `return model`?", _BUILD_HINT)
-        if not isinstance(model, keras.Model):
-            exercises.fail(
-                f"{name} returned {exercises.describe_argument(model)}; expected a keras.Model.",
-                _BUILD_HINT,
-            )
-        if tuple(model.input_shape[1:]) != input_shape:
-            exercises.fail(
-                f"{name}: the model's input shape is {model.input_shape[1:]}, "
-                f"expected {input_shape}.",
-                _BUILD_HINT,
-            )
-        layers = [
-            layer for layer in model.layers if type(layer).__name__ not in ("InputLayer", "Dropout")
-        ]
-        if len(layers) != len(CNN_SPEC):
-            found = "\n".join(
-                f"  {i}. {_layer_text(layer)}" for i, layer in enumerate(layers, start=1)
-            )
-            unused = ""
-            if len(layers) < len(CNN_SPEC):
-                unused = _missing_layers_message(build_cnn, layers)
-            exercises.fail(
-                f"{name} has {len(layers)} layers after the Input, the spec has "
-                f"{len(CNN_SPEC)}. Yours:\n{found}\nThe spec:\n"
-                f"{describe_spec()}{unused}",
-                _BUILD_HINT,
-            )
+        model = _built_model(build_cnn, name, input_shape, classes, keras)
+        layers = _spec_sized_layers(build_cnn, model, name)
         shape = input_shape
         for number, (layer, entry) in enumerate(zip(layers, CNN_SPEC), start=1):
-            where = f"{name}, layer {number}"
-            kind = type(layer).__name__
-            if (
-                entry["type"] == "Activation"
-                and entry.get("activation") == "relu"
-                and _is_plain_relu_layer(layer)
-            ):
-                continue  # keras.layers.ReLU() is Activation('relu'); same shape
-            if kind != entry["type"]:
-                extra = LAYER_MIX_UPS.get((kind, entry["type"]), "")
-                exercises.fail(
-                    f"{where} is {_layer_text(layer)}; the spec asks for "
-                    f"{entry['type']} here.{extra}",
-                    _BUILD_HINT,
-                )
-            config = layer.get_config()
-            for key, wanted in entry.items():
-                if key == "type":
-                    continue
-                wanted = classes if wanted is None else wanted
-                actual = config.get(key)
-                if isinstance(actual, list):
-                    actual = tuple(actual)
-                if actual != wanted:
-                    exercises.fail(
-                        f"{where} ({kind}) has {key}={actual!r}; the spec says {key}={wanted!r}.",
-                        _BUILD_HINT,
-                    )
-            reference = keras.layers.deserialize(
-                {"class_name": kind, "config": config, "module": "keras.layers"}
+            shape = _check_spec_layer(
+                layer, entry, f"{name}, layer {number}", shape, classes, keras
             )
-            facts = models.layer_facts(reference, shape)
-            actual_shape = tuple(int(s) for s in layer.output.shape[1:])
-            if actual_shape != facts["output_shape"]:
-                exercises.fail(
-                    f"{where} ({kind}) outputs {actual_shape}, but on the output "
-                    f"of the previous layer, {shape}, it should give "
-                    f"{facts['output_shape']}: is it connected to the previous "
-                    f"layer?",
-                    _BUILD_HINT,
-                )
-            if int(layer.count_params()) != facts["parameters"]:
-                exercises.fail(
-                    f"{where} ({kind}) has {layer.count_params()} parameters, "
-                    f"expected {facts['parameters']}.",
-                    _BUILD_HINT,
-                )
-            shape = facts["output_shape"]
         if tuple(model.output_shape[1:]) != (classes,):
             exercises.fail(
                 f"{name} outputs shape {model.output_shape[1:]}, expected "
                 f"({classes},): one probability per class.",
                 _BUILD_HINT,
             )
+
+
+def _built_model(
+    build_cnn: exercises.Student, name: str, input_shape: tuple, classes: int, keras: object
+) -> object:
+    """``build_cnn``'s model for one case, checked to be a keras.Model with the input shape."""
+    __tracebackhide__ = True
+    model = build_cnn(input_shape, classes, name=name, hint=_BUILD_HINT)
+    if model is None:
+        exercises.fail(f"{name} returned None. Did you forget `return model`?", _BUILD_HINT)
+    if not isinstance(model, keras.Model):
+        exercises.fail(
+            f"{name} returned {exercises.describe_argument(model)}; expected a keras.Model.",
+            _BUILD_HINT,
+        )
+    if tuple(model.input_shape[1:]) != input_shape:
+        exercises.fail(
+            f"{name}: the model's input shape is {model.input_shape[1:]}, expected {input_shape}.",
+            _BUILD_HINT,
+        )
+    return model
+
+
+def _spec_sized_layers(build_cnn: exercises.Student, model: object, name: str) -> list:
+    """The model's layers after the Input (Dropout left out), checked to be as many as the
+    spec's."""
+    __tracebackhide__ = True
+    layers = [
+        layer for layer in model.layers if type(layer).__name__ not in ("InputLayer", "Dropout")
+    ]
+    if len(layers) != len(CNN_SPEC):
+        found = "\n".join(f"  {i}. {_layer_text(layer)}" for i, layer in enumerate(layers, start=1))
+        unused = ""
+        if len(layers) < len(CNN_SPEC):
+            unused = _missing_layers_message(build_cnn, layers)
+        exercises.fail(
+            f"{name} has {len(layers)} layers after the Input, the spec has "
+            f"{len(CNN_SPEC)}. Yours:\n{found}\nThe spec:\n"
+            f"{describe_spec()}{unused}",
+            _BUILD_HINT,
+        )
+    return layers
+
+
+def _check_spec_layer(
+    layer: object, entry: dict, where: str, shape: tuple, classes: int, keras: object
+) -> tuple:
+    """Check one layer against its ``CNN_SPEC`` entry (type, settings, output shape and
+    parameter count, given the input ``shape``); returns its output shape."""
+    __tracebackhide__ = True
+    kind = type(layer).__name__
+    if (
+        entry["type"] == "Activation"
+        and entry.get("activation") == "relu"
+        and _is_plain_relu_layer(layer)
+    ):
+        return shape  # keras.layers.ReLU() is Activation('relu'); same shape
+    if kind != entry["type"]:
+        extra = LAYER_MIX_UPS.get((kind, entry["type"]), "")
+        exercises.fail(
+            f"{where} is {_layer_text(layer)}; the spec asks for {entry['type']} here.{extra}",
+            _BUILD_HINT,
+        )
+    config = layer.get_config()
+    for key, wanted in entry.items():
+        if key == "type":
+            continue
+        wanted = classes if wanted is None else wanted
+        actual = config.get(key)
+        if isinstance(actual, list):
+            actual = tuple(actual)
+        if actual != wanted:
+            exercises.fail(
+                f"{where} ({kind}) has {key}={actual!r}; the spec says {key}={wanted!r}.",
+                _BUILD_HINT,
+            )
+    reference = keras.layers.deserialize(
+        {"class_name": kind, "config": config, "module": "keras.layers"}
+    )
+    facts = models.layer_facts(reference, shape)
+    actual_shape = tuple(int(s) for s in layer.output.shape[1:])
+    if actual_shape != facts["output_shape"]:
+        exercises.fail(
+            f"{where} ({kind}) outputs {actual_shape}, but on the output "
+            f"of the previous layer, {shape}, it should give "
+            f"{facts['output_shape']}: is it connected to the previous "
+            f"layer?",
+            _BUILD_HINT,
+        )
+    if int(layer.count_params()) != facts["parameters"]:
+        exercises.fail(
+            f"{where} ({kind}) has {layer.count_params()} parameters, "
+            f"expected {facts['parameters']}.",
+            _BUILD_HINT,
+        )
+    return facts["output_shape"]

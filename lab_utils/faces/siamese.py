@@ -285,6 +285,62 @@ def train_embedding(
     -------
     models.TrainingResult, with history "loss" (and "val_auc") per epoch.
     """
+    images, labels, validation_pair, settings = _checked_training_inputs(
+        model,
+        images,
+        labels,
+        validation_data,
+        mining=mining,
+        margin=margin,
+        epochs=epochs,
+        batches_per_epoch=batches_per_epoch,
+        people=people,
+        per_person=per_person,
+        learning_rate=learning_rate,
+        seed=seed,
+    )
+    steps = settings["epochs"] * settings["batches_per_epoch"]
+    order = pk_batches(labels, people, per_person, steps, seed=settings["seed"])
+    callbacks = [_auc_each_epoch(*validation_pair)] if validation_pair else []
+    stream, tracker = _batch_stream(
+        images[..., None], labels, order, people * per_person, settings["batches_per_epoch"]
+    )
+    return models.fit(
+        model,
+        stream,
+        loss=triplet_loss_keras(settings["margin"], settings["mining"], settings["seed"]),
+        epochs=settings["epochs"],
+        steps_per_epoch=settings["batches_per_epoch"],
+        learning_rate=settings["learning_rate"],
+        seed=settings["seed"],
+        callbacks=[tracker, *callbacks],
+        cache=cache,
+        key_arrays=[images, labels, *validation_pair],
+        key_settings=settings,
+    )
+
+
+def _checked_training_inputs(
+    model: keras.Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    validation_data: object,
+    *,
+    mining: str,
+    margin: float,
+    epochs: int,
+    batches_per_epoch: int,
+    people: int,
+    per_person: int,
+    learning_rate: float,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, tuple, dict]:
+    """``train_embedding``'s arguments checked, in the order they are listed.
+
+    Returns the faces, the labels, the validation (images, labels) pair (empty without
+    validation data) and the training's settings as they go into the cache key (the checked
+    values, with people and per_person as given: ``pk_batches`` checks those).
+    """
     models.require_model(model)
     images = compute.as_faces(images)
     if tuple(model.input_shape[1:3]) != images.shape[1:]:
@@ -300,14 +356,6 @@ def train_embedding(
     batches_per_epoch = validation.as_int(batches_per_epoch, "batches_per_epoch", minimum=1)
     learning_rate = validation.as_float(learning_rate, "learning_rate", minimum=1e-6, maximum=1.0)
     seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise TypeError("validation_data must be a pair (images, labels).")
-        validation_images = compute.as_faces(validation_data[0], "validation images")
-        validation_labels = validation.as_labels(
-            validation_data[1], len(validation_images), name="validation labels"
-        )
-    order = pk_batches(labels, people, per_person, epochs * batches_per_epoch, seed=seed)
     settings = {
         "kind": "triplet",
         "mining": mining,
@@ -320,28 +368,16 @@ def train_embedding(
         "seed": seed,
         "validation": validation_data is not None,
     }
-    arrays = [images, labels] + (
-        [validation_images, validation_labels] if validation_data is not None else []
-    )
-    callbacks = []
+    validation_pair = ()
     if validation_data is not None:
-        callbacks.append(_auc_each_epoch(validation_images, validation_labels))
-    stream, tracker = _batch_stream(
-        images[..., None], labels, order, people * per_person, batches_per_epoch
-    )
-    return models.fit(
-        model,
-        stream,
-        loss=triplet_loss_keras(margin, mining, seed),
-        epochs=epochs,
-        steps_per_epoch=batches_per_epoch,
-        learning_rate=learning_rate,
-        seed=seed,
-        callbacks=[tracker, *callbacks],
-        cache=cache,
-        key_arrays=arrays,
-        key_settings=settings,
-    )
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("validation_data must be a pair (images, labels).")
+        validation_images = compute.as_faces(validation_data[0], "validation images")
+        validation_labels = validation.as_labels(
+            validation_data[1], len(validation_images), name="validation labels"
+        )
+        validation_pair = (validation_images, validation_labels)
+    return images, labels, validation_pair, settings
 
 
 def embed(model: keras.Model, images: np.ndarray, *, checked: bool = False) -> np.ndarray:

@@ -7,6 +7,7 @@ Thin builders: the numbers and pixels they show come from ``lab_utils.kernels.co
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 import numpy as np
 
@@ -198,9 +199,30 @@ def kernel_editor(
     validation.one_of(preset, "preset", list(presets))
     width = validation.as_int(width, "width", minimum=64, maximum=1024)
 
+    cells, controls = _editor_controls(presets[preset], photos)
+    preset_menu = ipywidgets.Dropdown(
+        options=list(presets) + ["custom"], value=preset, description="preset"
+    )
+    before = ipywidgets.Image(format="jpeg", layout=ipywidgets.Layout(width=f"{width}px"))
+    after = ipywidgets.Image(format="jpeg", layout=ipywidgets.Layout(width=f"{width}px"))
+    report = ipywidgets.HTML()
+    syncing = {"preset": False}  # True while render itself updates the preset menu
+    render = _editor_renderer(photos, presets, preset_menu, (before, after, report), syncing)
+    layout = _editor_layout(cells, controls, preset_menu, report, before, after)
+    editor = kit_widgets.Interactive(controls, render, layout)
+    _follow_preset_menu(editor, cells, preset_menu, presets, syncing)
+    editor.controls["preset"] = preset_menu  # listed for tests; rendered via apply_preset
+    return editor
+
+
+def _editor_controls(kernel: np.ndarray, photos: dict) -> tuple[dict, dict]:
+    """The kernel editor's nine weight cells (set to ``kernel``) and all its controls (the
+    cells, then normalise, photo and display)."""
+    import ipywidgets
+
     cells = {
         f"k{r}{c}": ipywidgets.FloatText(
-            value=float(presets[preset][r, c]), step=0.5, layout=ipywidgets.Layout(width="5.5em")
+            value=float(kernel[r, c]), step=0.5, layout=ipywidgets.Layout(width="5.5em")
         )
         for r in range(3)
         for c in range(3)
@@ -211,14 +233,16 @@ def kernel_editor(
     controls["display"] = ipywidgets.ToggleButtons(
         options=list(compute.DISPLAY_MODES), description="display"
     )
-    preset_menu = ipywidgets.Dropdown(
-        options=list(presets) + ["custom"], value=preset, description="preset"
-    )
-    before = ipywidgets.Image(format="jpeg", layout=ipywidgets.Layout(width=f"{width}px"))
-    after = ipywidgets.Image(format="jpeg", layout=ipywidgets.Layout(width=f"{width}px"))
-    report = ipywidgets.HTML()
+    return cells, controls
+
+
+def _editor_renderer(
+    photos: dict, presets: dict, preset_menu: object, images: tuple, syncing: dict
+) -> Callable[[dict], dict]:
+    """The kernel editor's render callback. ``images`` is (before, after, report); the
+    preset menu follows the grid (naming the preset it holds, or "custom")."""
+    before, after, report = images
     shown = {"photo": None}
-    syncing = {"preset": False}  # True while render itself updates the preset menu
 
     def render(values):
         kernel = np.array([[values[f"k{r}{c}"] for c in range(3)] for r in range(3)])
@@ -251,8 +275,14 @@ def kernel_editor(
             "preset": preset_menu.value,
         }
 
-    layout = _editor_layout(cells, controls, preset_menu, report, before, after)
-    editor = kit_widgets.Interactive(controls, render, layout)
+    return render
+
+
+def _follow_preset_menu(
+    editor: kit_widgets.Interactive, cells: dict, preset_menu: object, presets: dict, syncing: dict
+) -> None:
+    """Choosing a preset fills the nine cells at once (one render); "custom" and the menu's
+    own updates from render change nothing."""
 
     def apply_preset(change):
         if change["new"] == "custom" or syncing["preset"]:
@@ -263,8 +293,6 @@ def kernel_editor(
                     cells[f"k{r}{c}"].value = float(presets[change["new"]][r, c])
 
     preset_menu.observe(apply_preset, names="value")
-    editor.controls["preset"] = preset_menu  # listed for tests; rendered via apply_preset
-    return editor
 
 
 def _editor_presets() -> dict:

@@ -350,52 +350,99 @@ def playground(
         A ``widgets.Interactive``; tests call ``.step()`` or ``.step_button.click()`` and read
         ``.state`` ("step", "loss", "accuracy", "ms_per_step", "image", "classes").
     """
-    import ipywidgets
-
     controls = _playground_controls(
         dataset, classes, noise, hidden_layers, units, activation, learning_rate
     )
     steps_per_tick = validation.as_int(steps_per_tick, "steps_per_tick", minimum=1, maximum=200)
     resolution = validation.as_int(resolution, "resolution", minimum=20, maximum=200)
     seed = validation.as_int(seed, "seed", minimum=0, maximum=2**32 - 1)
-    play = ipywidgets.ToggleButton(False, description="play", icon="play")
-    step_button = ipywidgets.Button(description=f"step ×{steps_per_tick}", icon="step-forward")
-    reset = ipywidgets.Button(description="reset", icon="refresh")
+    buttons = _playground_buttons(steps_per_tick)
+    outputs = _playground_outputs()
+    box = {"trainer": None, "config": None}
+    render = _playground_renderer(controls, outputs, box, resolution, seed)
+    layout = _playground_layout(controls, buttons, outputs)
+    return Playground(
+        controls,
+        render,
+        layout,
+        trainer_box=box,
+        play_button=buttons["play"],
+        step_button=buttons["step"],
+        reset_button=buttons["reset"],
+        steps_per_tick=steps_per_tick,
+        frame_seconds=0.03,
+    )
+
+
+def _playground_buttons(steps_per_tick: int) -> dict:
+    """The playground's play toggle and its step and reset buttons."""
+    import ipywidgets
+
+    return {
+        "play": ipywidgets.ToggleButton(False, description="play", icon="play"),
+        "step": ipywidgets.Button(description=f"step ×{steps_per_tick}", icon="step-forward"),
+        "reset": ipywidgets.Button(description="reset", icon="refresh"),
+    }
+
+
+def _playground_outputs() -> dict:
+    """The playground's outputs: the boundary picture, the loss plot, the status line and the
+    learning-rate readout."""
+    import ipywidgets
+
     picture = ipywidgets.Image(format="png", width=300, height=300)
     loss_plot, status = ipywidgets.HTML(), ipywidgets.HTML()
     rate_readout = ipywidgets.HTML(layout=ipywidgets.Layout(width="4em", margin="0 0 0 12px"))
-    box = {"trainer": None, "config": None}
+    return {
+        "picture": picture,
+        "loss_plot": loss_plot,
+        "status": status,
+        "rate_readout": rate_readout,
+    }
+
+
+def _playground_trainer(values: dict, controls: dict, box: dict, seed: int) -> tuple:
+    """The trainer for the chosen settings: ``box``'s one, or a new one (kept in ``box``) when
+    the dataset or the network changed. Returns (config, trainer, rebuilt)."""
+    multiclass = values["dataset"] in compute.MULTICLASS_DATASETS
+    controls["classes"].disabled = not multiclass
+    config = (
+        values["dataset"],
+        values["classes"] if multiclass else 2,
+        values["noise"],
+        values["hidden_layers"],
+        values["units"],
+        values["activation"],
+    )
+    rebuilt = config != box["config"]
+    if rebuilt:
+        points, labels = compute.make_dataset(
+            config[0], PLAYGROUND_SAMPLES, classes=config[1], noise=config[2], seed=seed
+        )
+        box["trainer"] = training.PlaygroundTrainer(
+            points,
+            labels,
+            hidden_layers=config[3],
+            units=config[4],
+            activation=config[5],
+            learning_rate=values["learning_rate"],
+            seed=seed,
+        )
+        box["config"] = config
+    return config, box["trainer"], rebuilt
+
+
+def _playground_renderer(
+    controls: dict, outputs: dict, box: dict, resolution: int, seed: int
+) -> Callable[[dict], dict]:
+    """The playground's render callback: (re)builds the trainer, draws the boundary, the loss
+    curve and the status line, and returns the state."""
     grid = training.grid_points(resolution)
 
     def render(values):
-        multiclass = values["dataset"] in compute.MULTICLASS_DATASETS
-        controls["classes"].disabled = not multiclass
-        config = (
-            values["dataset"],
-            values["classes"] if multiclass else 2,
-            values["noise"],
-            values["hidden_layers"],
-            values["units"],
-            values["activation"],
-        )
-        rebuilt = config != box["config"]
-        if rebuilt:
-            points, labels = compute.make_dataset(
-                config[0], PLAYGROUND_SAMPLES, classes=config[1], noise=config[2], seed=seed
-            )
-            box["trainer"] = training.PlaygroundTrainer(
-                points,
-                labels,
-                hidden_layers=config[3],
-                units=config[4],
-                activation=config[5],
-                learning_rate=values["learning_rate"],
-                seed=seed,
-            )
-            box["config"] = config
-        trainer = box["trainer"]
+        config, trainer, rebuilt = _playground_trainer(values, controls, box, seed)
         trainer.set_learning_rate(values["learning_rate"])
-        rate_readout.value = f"<b>{values['learning_rate']:g}</b>"
+        outputs["rate_readout"].value = f"<b>{values['learning_rate']:g}</b>"
         start = time.perf_counter()
         # One forward pass for the grid and the data points.
         probabilities = trainer.probabilities(np.concatenate([grid, trainer.points]))
@@ -409,12 +456,12 @@ def playground(
             trainer.labels,
             scale=max(1, 300 // resolution),
         )
-        picture.value = kit_widgets.encode(image, "png")
+        outputs["picture"].value = kit_widgets.encode(image, "png")
         draw_ms = 1000 * (time.perf_counter() - start)
         accuracy = float(np.mean(probabilities[len(grid) :].argmax(axis=1) == trainer.labels))
         loss = trainer.losses[-1] if trainer.losses else trainer.loss()
-        loss_plot.value = _loss_curve_svg(trainer, loss)
-        status.value = _playground_status(
+        outputs["loss_plot"].value = _loss_curve_svg(trainer, loss)
+        outputs["status"].value = _playground_status(
             config, trainer, values["learning_rate"], loss, accuracy, draw_ms, diverged
         )
         return {
@@ -429,7 +476,14 @@ def playground(
             "diverged": diverged,
         }
 
-    layout = ipywidgets.HBox(
+    return render
+
+
+def _playground_layout(controls: dict, buttons: dict, outputs: dict) -> object:
+    """The controls, buttons and loss plot on the left; the picture and status on the right."""
+    import ipywidgets
+
+    return ipywidgets.HBox(
         [
             ipywidgets.VBox(
                 [
@@ -439,24 +493,16 @@ def playground(
                     controls["hidden_layers"],
                     controls["units"],
                     controls["activation"],
-                    ipywidgets.HBox([controls["learning_rate"], rate_readout]),
-                    ipywidgets.HBox([play, step_button, reset]),
-                    loss_plot,
+                    ipywidgets.HBox([controls["learning_rate"], outputs["rate_readout"]]),
+                    ipywidgets.HBox([buttons["play"], buttons["step"], buttons["reset"]]),
+                    outputs["loss_plot"],
                 ]
             ),
-            ipywidgets.VBox([picture, status], layout=ipywidgets.Layout(width="340px")),
+            ipywidgets.VBox(
+                [outputs["picture"], outputs["status"]],
+                layout=ipywidgets.Layout(width="340px"),
+            ),
         ]
-    )
-    return Playground(
-        controls,
-        render,
-        layout,
-        trainer_box=box,
-        play_button=play,
-        step_button=step_button,
-        reset_button=reset,
-        steps_per_tick=steps_per_tick,
-        frame_seconds=0.03,
     )
 
 

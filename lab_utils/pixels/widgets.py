@@ -7,6 +7,7 @@ Thin builders: the pixels they show come from ``lab_utils.pixels.compute``.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 import numpy as np
 
@@ -91,6 +92,18 @@ def pixel_explorer(photos: dict, size: int = 10) -> kit_widgets.Interactive:
     """
     import ipywidgets
 
+    photos = _pixel_explorer_photos(photos)
+    controls = _pixel_explorer_controls(photos, size)
+    overview = ipywidgets.Image(format="jpeg", width=OVERVIEW_WIDTH)
+    table = ipywidgets.HTML()
+    caption = ipywidgets.HTML()
+    render = _pixel_explorer_renderer(photos, controls, overview, table, caption)
+    layout = _pixel_explorer_layout(controls, overview, table, caption)
+    return kit_widgets.Interactive(controls, render, layout)
+
+
+def _pixel_explorer_photos(photos: dict) -> dict:
+    """The pixel explorer's photos, checked (a non-empty dict with string keys) and as uint8."""
     if not isinstance(photos, dict) or not photos:
         raise TypeError(
             "photos must be a non-empty dict mapping a name to an image, "
@@ -102,12 +115,18 @@ def pixel_explorer(photos: dict, size: int = 10) -> kit_widgets.Interactive:
                 f"photos must map a name (a string) to an image, but one key is "
                 f"{validation.describe(name)} ({name!r})."
             )
-    photos = {
+    return {
         name: kit_widgets.to_uint8(validation.as_image(image, f"photos[{name!r}]"))
         for name, image in photos.items()
     }
+
+
+def _pixel_explorer_controls(photos: dict, size: int) -> dict:
+    """The pixel explorer's controls: the photo, the block's row and column, its size."""
+    import ipywidgets
+
     first = next(iter(photos.values()))
-    controls = {
+    return {
         "photo": ipywidgets.Dropdown(options=list(photos), description="photo"),
         "row": ipywidgets.IntSlider(0, 0, first.shape[0] - 1, description="row"),
         "column": ipywidgets.IntSlider(0, 0, first.shape[1] - 1, description="column"),
@@ -115,9 +134,12 @@ def pixel_explorer(photos: dict, size: int = 10) -> kit_widgets.Interactive:
             validation.as_int(size, "size", minimum=2, maximum=16), 2, 16, description="block size"
         ),
     }
-    overview = ipywidgets.Image(format="jpeg", width=OVERVIEW_WIDTH)
-    table = ipywidgets.HTML()
-    caption = ipywidgets.HTML()
+
+
+def _pixel_explorer_renderer(
+    photos: dict, controls: dict, overview: object, table: object, caption: object
+) -> Callable[[dict], dict]:
+    """The pixel explorer's render callback: the framed overview, the table and the caption."""
     # Each photo shrunk once to the width it is shown at: an update then frames and encodes
     # a 360-pixel-wide picture (about 1 ms) instead of the full photo.
     shrunk = {
@@ -154,7 +176,16 @@ def pixel_explorer(photos: dict, size: int = 10) -> kit_widgets.Interactive:
         controls["column"].max = max(image.shape[1] - size, 0)
         return {"block": block, "top": top, "left": left}
 
-    layout = ipywidgets.VBox(
+    return render
+
+
+def _pixel_explorer_layout(
+    controls: dict, overview: object, table: object, caption: object
+) -> object:
+    """The pixel explorer's layout: two rows of controls, the caption, the overview and table."""
+    import ipywidgets
+
+    return ipywidgets.VBox(
         [
             ipywidgets.HBox([controls["photo"], controls["size"]]),
             ipywidgets.HBox([controls["row"], controls["column"]]),
@@ -162,7 +193,6 @@ def pixel_explorer(photos: dict, size: int = 10) -> kit_widgets.Interactive:
             ipywidgets.HBox([overview, table]),
         ]
     )
-    return kit_widgets.Interactive(controls, render, layout)
 
 
 def variation_explorer(
