@@ -142,16 +142,19 @@ def error_rates(distances: np.ndarray, same: np.ndarray, threshold: float) -> di
 
     Returns a dict: "false_accept" (different people accepted, fraction of the different-person
     pairs), "false_reject" (same person rejected, fraction of the same-person pairs),
-    "accuracy" (all pairs) and "threshold".
+    "accuracy" (all pairs: dominated by the many different-person pairs), "balanced_accuracy"
+    (1 - the mean of the two error rates: 0.5 for any constant answer) and "threshold".
     """
     distances, same = as_pairs(distances, same)
     threshold = as_threshold(threshold, distances)
     accepted = distances <= threshold
+    false_accept, false_reject = float(accepted[~same].mean()), float((~accepted[same]).mean())
     return {
         "threshold": threshold,
-        "false_accept": float(accepted[~same].mean()),
-        "false_reject": float((~accepted[same]).mean()),
+        "false_accept": false_accept,
+        "false_reject": false_reject,
         "accuracy": float((accepted == same).mean()),
+        "balanced_accuracy": 1.0 - (false_accept + false_reject) / 2,
     }
 
 
