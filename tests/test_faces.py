@@ -143,7 +143,10 @@ def test_error_rates_and_best_threshold():
         "false_accept": 0.0,
         "false_reject": pytest.approx(1 / 3),
         "accuracy": pytest.approx(5 / 6),
+        "balanced_accuracy": pytest.approx(1 - (0 + 1 / 3) / 2),
     }
+    # answering "different" to everything: right on 3 of the 6 pairs, balanced accuracy 1/2
+    assert faces.error_rates(distances, same, 0.05)["balanced_accuracy"] == 0.5
     threshold = faces.best_threshold(distances, same)
     assert threshold in (0.2, 0.7)  # both maximise TAR - FAR (= 2/3)
     with pytest.raises(ValueError, match="outside the range"):
