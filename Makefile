@@ -58,10 +58,10 @@ instructor-lab: $(STAMP) ## Instructors: open notebooks/ (the versions with solu
 TEST_WORKERS ?= 2
 
 test: $(INSTRUCTOR) ## Run every test: unit, notebooks end to end, grading, real browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 test-fast: $(STAMP) ## Unit tests only (skips the notebooks and slow tests)
-	$(BIN)/python -m pytest tests -m "not slow" -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest tests -m "not slow" -n $(TEST_WORKERS) --dist loadscope
 
 lint: $(INSTRUCTOR) ## Ruff: lint rules and formatting of lab_utils, tests, benchmarks (pyproject.toml)
 	$(BIN)/ruff check .

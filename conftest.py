@@ -2,6 +2,7 @@
 notebook kernels (nbval), the autograder and the browser tests' JupyterLab."""
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -43,11 +44,18 @@ def keras():
     return lesson.import_keras()
 
 
-def pytest_collection_modifyitems(items):
-    """Groups for `pytest -n 2 --dist loadgroup` (what `make test` runs): every cell of a
-    notebook in one group (nbval runs them in one kernel, in order), every test module in one
-    group (its module-scoped fixtures are built once), except items that name their own
-    group (tests/test_grading.py: one group per lesson, so lessons are graded in parallel)."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+def pytest_xdist_make_scheduler(config, log):
+    """How `make test` (pytest -n 2) shares the work between workers: by room, so that each
+    notebook's cells run in order in one kernel (nbval), each test module's fixtures are built
+    once, and tests/test_grading.py's lessons are graded in parallel (one room per lesson)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByRoom(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            path = nodeid.split("::")[0]
+            lesson = re.search(r"\[(?:.*-)?(\d\d_[a-z]+)(?:-.*)?\]$", nodeid)
+            if path.endswith("test_grading.py") and lesson:
+                return f"{path}::{lesson.group(1)}"
+            return path
+
+    return ByRoom(config, log)

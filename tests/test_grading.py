@@ -204,15 +204,9 @@ def submissions_for(lesson, released, source, battery):
 # --- the round trip, once per lesson ------------------------------------------------------
 
 
-# One xdist group per lesson: `make test` grades lessons on different workers in parallel,
-# and every test of one lesson runs where that lesson's batch was graded (no second batch).
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param(lesson, marks=pytest.mark.xdist_group(f"grading-{lesson}"))
-        for lesson in LESSONS
-    ],
-)
+# `make test` grades lessons on different workers in parallel: conftest.py's scheduler keeps
+# every test of one lesson where that lesson's batch was graded (no second batch).
+@pytest.fixture(scope="module", params=LESSONS)
 def graded(request, tmp_path_factory):
     lesson = request.param
     battery = lesson == FIRST_LESSON
@@ -356,11 +350,7 @@ def battery(graded):
     return graded
 
 
-first_lesson_only = pytest.mark.parametrize(
-    "graded",
-    [pytest.param(FIRST_LESSON, marks=pytest.mark.xdist_group(f"grading-{FIRST_LESSON}"))],
-    indirect=True,
-)
+first_lesson_only = pytest.mark.parametrize("graded", [FIRST_LESSON], indirect=True)
 
 
 @first_lesson_only
