@@ -42,6 +42,7 @@ import random
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn
 
@@ -85,6 +86,21 @@ def require_function(function: object, name: str) -> None:
         )
 
 
+#: The messages a check gives whether it runs in the lesson or in the grader (lab_utils.trusted).
+NOT_STARTED = (
+    "{name} is not written yet: replace `raise NotImplementedError()` with your code, run that "
+    "cell, then run this check again."
+)
+FORBIDDEN_AT_RUN_TIME = (
+    "{exercise} calls {path}(), the library function this check compares with (reached at run "
+    "time). Write the computation yourself; the lesson uses {short} afterwards."
+)
+FORBIDDEN_IN_SOURCE = (
+    "{exercise} calls {name}(), the library function this check compares with. Write the "
+    "computation yourself with NumPy; the lesson uses {name} afterwards."
+)
+
+
 def call(
     function: Callable[..., object], *args: object, name: str, hint: str | None = None
 ) -> object:
@@ -98,11 +114,7 @@ def call(
         with contextlib.redirect_stdout(io.StringIO()):  # students' debug prints stay quiet
             return function(*args)
     except NotImplementedError:
-        raise ExerciseNotStarted(
-            f"{name} is not written yet: replace "
-            f"`raise NotImplementedError()` with your code, run that "
-            f"cell, then run this check again."
-        ) from None
+        raise ExerciseNotStarted(NOT_STARTED.format(name=name)) from None
     except Exception as error:  # noqa: BLE001 - any student error becomes a message
         shapes = ", ".join(describe_argument(argument) for argument in args)
         fail(f"{name} raised {type(error).__name__}: {error}\n(called with {shapes})", hint)
@@ -253,11 +265,7 @@ def forbid_calls(function: Callable[..., object], names: Sequence[str], *, exerc
     called = {call for call in _called_names(function) if not _own_helper(function, call)}
     for name in names:
         if any(call == name or call.endswith("." + name) for call in called):
-            fail(
-                f"{exercise} calls {name}(), the library function this check compares "
-                f"with. Write the computation yourself with NumPy; the lesson uses {name} "
-                f"afterwards."
-            )
+            fail(FORBIDDEN_IN_SOURCE.format(exercise=exercise, name=name))
 
 
 def _own_helper(function, call: str) -> bool:
@@ -312,20 +320,31 @@ class Student:
         self.function = function
         self.exercise = exercise
         self.forbidden = forbidden  # id(object) -> dotted name
+        self.last_seconds = 0.0  # how long the last call took (speed checks read it)
         self.time_limit = time_limit
         self.calls = 0
+
+    @property
+    def source(self) -> str:
+        """The function's source code ('' when Python cannot find it)."""
+        try:
+            return inspect.getsource(self.function)
+        except (OSError, TypeError):
+            return ""
 
     def __call__(self, *args, name: str | None = None, hint: str | None = None):
         __tracebackhide__ = True
         name = name or self.exercise
         self.calls += 1
         with _forbidden_call_watch(self.forbidden) as seen, _time_limit(self.time_limit) as timer:
+            start = time.perf_counter()
             try:
                 result = call(self.function, *args, name=name, hint=hint)
             except KeyboardInterrupt:
                 if not timer.fired:
                     raise  # the student pressed Stop
                 result = _TIMED_OUT
+            self.last_seconds = time.perf_counter() - start
         if result is _TIMED_OUT:
             fail(
                 f"{name} did not finish within {self.time_limit:g} s, so the check stopped "
@@ -335,9 +354,9 @@ class Student:
             )
         if seen:
             fail(
-                f"{self.exercise} calls {seen[0]}(), the library function this check "
-                f"compares with (reached at run time). Write the computation yourself; the "
-                f"lesson uses {seen[0].rsplit('.', 1)[-1]} afterwards."
+                FORBIDDEN_AT_RUN_TIME.format(
+                    exercise=self.exercise, path=seen[0], short=seen[0].rsplit(".", 1)[-1]
+                )
             )
         return plain(result)
 
@@ -375,11 +394,17 @@ def checker(
             __tracebackhide__ = True
             require_function(function, exercise)
             forbid_calls(function, [path.rsplit(".", 1)[-1] for path in forbid], exercise=exercise)
-            student = Student(function, exercise, _resolve(forbid), time_limit)
+            run(Student(function, exercise, _resolve(forbid), time_limit))
+
+        def run(student):
+            """The check's body on any object with ``Student``'s interface (the grader passes
+            a ``trusted.RemoteStudent`` whose function lives in the student's kernel)."""
+            __tracebackhide__ = True
             with preserved_random_state():
                 cases = body(student)
             passed(exercise, cases)
 
+        check.run = run
         check.exercise = exercise
         check.forbid = forbid
         check.time_limit = time_limit
@@ -463,9 +488,11 @@ def _forbidden_call_watch(forbidden: dict):
 
     previous = sys.getprofile()
     sys.setprofile(profile)
+    threading.setprofile(profile)  # threads the function starts are watched too
     try:
         yield seen
     finally:
+        threading.setprofile(None)
         sys.setprofile(previous)
 
 
@@ -595,3 +622,39 @@ def plain(value: object) -> object:
     if isinstance(value, dict):
         return {plain(key): plain(item) for key, item in dict.items(value)}
     return value
+
+
+# --- the kernel's half of a check decided by the grader (lab_utils.trusted) ----------------
+
+
+def describe_for_grader(function_name: str) -> str:
+    """What the notebook binds to ``function_name``, as plain data for the grader."""
+    from lab_utils import wire
+
+    value = getattr(sys.modules["__main__"], function_name, None)
+    return wire.dumps({"callable": callable(value), "text": describe_argument(value)})
+
+
+def answer_for_grader(function_name: str, arguments: str, forbid: list) -> str:
+    """Call the notebook's ``function_name`` on ``arguments`` (``wire`` text) for the grader.
+
+    Runs in the student's kernel; returns ``wire`` text of a dict: "result", or "not_started",
+    or "error" and "message"; always "seconds" and "forbidden" (forbidden library functions
+    reached at run time, in any thread the call starts). The grader decides what it means.
+    """
+    from lab_utils import wire
+
+    function = getattr(sys.modules["__main__"], function_name, None)
+    answer = {"seconds": 0.0, "forbidden": []}
+    with _forbidden_call_watch(_resolve(forbid)) as seen:
+        start = time.perf_counter()
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                answer["result"] = function(*wire.loads(arguments))
+        except NotImplementedError:
+            answer["not_started"] = True
+        except Exception as error:  # noqa: BLE001 - every error is the student's answer
+            answer.update(error=type(error).__name__, message=str(error)[:2000])
+        answer["seconds"] = time.perf_counter() - start
+    answer["forbidden"] = list(seen)
+    return wire.dumps(answer)

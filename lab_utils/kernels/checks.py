@@ -522,12 +522,9 @@ def check_conv2d(conv2d: exercises.Student) -> int:
 
 
 def _timed(student: exercises.Student, *args: np.ndarray) -> float:
-    """Seconds one call ``student(*args, 1, 0)`` takes."""
-    import time
-
-    start = time.perf_counter()
+    """Seconds one call ``student(*args, 1, 0)`` takes (measured where the function runs)."""
     student(*args, 1, 0, name="conv2d(image, kernel, 1, 0)")
-    return time.perf_counter() - start
+    return student.last_seconds
 
 
 # --------------------------------------------------------------------------------------------
