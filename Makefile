@@ -9,11 +9,10 @@ STUDENT_FOLDER ?= my-lessons
 LESSON ?= 01
 SUBMISSIONS ?= submissions
 GRADING_MEMORY ?= 4000000000
-GRADING_TIME ?= 3h
 GRADING_NOTEBOOK_TIME ?= 900
 
 .DEFAULT_GOAL := help
-.PHONY: help lab instructor-lab test test-fast lint benchmark lock clean release autograde present
+.PHONY: help lab instructor-lab test test-fast lint prepare benchmark lock clean release autograde present
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -67,6 +66,9 @@ lint: $(INSTRUCTOR) ## Ruff: lint rules and formatting of lab_utils, tests, benc
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+prepare: $(STAMP) ## Train every lesson's models once into the cache (before a class or grading)
+	$(BIN)/python -m lab_utils.prepare $(LESSONS)
+
 benchmark: $(STAMP) ## Print the kit's measured figures (import time, lesson run times, ...)
 	$(BIN)/python benchmarks/run.py
 
@@ -74,14 +76,15 @@ release: $(INSTRUCTOR) ## Instructors: student versions of every lesson -> build
 	$(BIN)/python -m lab_utils.grading release
 
 # Every kernel always runs in lab_utils.sandbox (Linux namespaces: it sees no course files,
-# no network; GRADING_MEMORY bytes of address space; GRADING_NOTEBOOK_TIME seconds per notebook).
-# SANDBOX=1 also puts the whole batch in a network-less user namespace, at low CPU priority,
-# stopped after GRADING_TIME. See README.
+# no network; GRADING_MEMORY bytes of memory; GRADING_NOTEBOOK_TIME seconds per notebook, the
+# time budget of each submission). Each row is saved as soon as it is decided; running it again
+# resumes (REGRADE=1 grades everything again). SANDBOX=1 also puts the whole batch in a
+# network-less user namespace, at low CPU priority. See README.
 GRADE := $(BIN)/python -m lab_utils.grading autograde $(SUBMISSIONS) \
-	--memory $(GRADING_MEMORY) --notebook-timeout $(GRADING_NOTEBOOK_TIME)
+	--memory $(GRADING_MEMORY) --notebook-timeout $(GRADING_NOTEBOOK_TIME) \
+	$(if $(filter 1,$(REGRADE)),--regrade)
 ifeq ($(SANDBOX),1)
-GRADE := unshare --map-root-user --net sh -c 'ip link set lo up && exec timeout $(GRADING_TIME) \
-	nice -n 10 $(GRADE)'
+GRADE := unshare --map-root-user --net sh -c 'ip link set lo up && exec nice -n 10 $(GRADE)'
 endif
 
 autograde: $(INSTRUCTOR) ## Instructors: grade SUBMISSIONS=<folder>/<student>/<lesson>.ipynb -> build/grades/
