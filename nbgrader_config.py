@@ -5,7 +5,8 @@ from this folder so that this file is found. The lesson notebooks in notebooks/ 
 source: `lab_utils.grading` copies each one to build/course/source/<lesson>/<lesson>.ipynb
 (git-ignored) before every release, so there is no hand-kept copy to forget. `make autograde`
 grades each submission in its own course folder (build/course/graded/<lesson>/<student>/) with
-the settings at the end of this file switched on (sandboxed kernels; see the README).
+the settings at the end of this file switched on (fresh kit, output cap, notebook limit;
+sandboxed kernels unless --no-isolation; see the README).
 """
 
 from pathlib import Path
@@ -41,12 +42,14 @@ c.IgnorePattern.pattern = r"(?s).+"
 c.Autograde.create_student = True
 
 # --- set by lab_utils.grading for each submission it grades (nothing changes without it) ----
-# LAB_UTILS_GRADING_SANDBOX=1: every kernel runs in lab_utils.sandbox (the kernelspec the grader
-# put on JUPYTER_PATH), talks to nbgrader over Unix sockets (it has no network), the graded
-# checks re-import the kit fresh, outputs are capped by bytes and the notebook has a time limit.
+# LAB_UTILS_GRADING=1 (every graded submission, with or without --no-isolation): the graded
+# checks re-import the kit fresh, outputs are capped by bytes, and the notebook has a time limit.
+# LAB_UTILS_GRADING_SANDBOX=1 (not with --no-isolation): every kernel also runs in
+# lab_utils.sandbox (the kernelspec the grader put on JUPYTER_PATH) and talks to nbgrader over
+# Unix sockets (it has no network).
 import os  # noqa: E402
 
-if os.environ.get("LAB_UTILS_GRADING_SANDBOX") == "1":
+if "1" in (os.environ.get("LAB_UTILS_GRADING"), os.environ.get("LAB_UTILS_GRADING_SANDBOX")):
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (
         AssignLatePenalties,
@@ -62,11 +65,7 @@ if os.environ.get("LAB_UTILS_GRADING_SANDBOX") == "1":
     )
 
     from lab_utils.autograde_hooks import FreshKit, LimitOutputBytes, notebook_timeout
-    from lab_utils.sandbox import KERNEL_NAME
 
-    c.Execute.kernel_name = KERNEL_NAME
-    c.KernelManager.transport = "ipc"
-    c.KernelManager.ip = os.path.join(os.environ["JUPYTER_RUNTIME_DIR"], "kernel")
     c.Execute.timeout_func = notebook_timeout
     c.Autograde.sanitize_preprocessors = [
         ClearOutput,
@@ -86,3 +85,10 @@ if os.environ.get("LAB_UTILS_GRADING_SANDBOX") == "1":
         AssignLatePenalties,
         CheckCellMetadata,
     ]
+
+if os.environ.get("LAB_UTILS_GRADING_SANDBOX") == "1":
+    from lab_utils.sandbox import KERNEL_NAME
+
+    c.Execute.kernel_name = KERNEL_NAME
+    c.KernelManager.transport = "ipc"
+    c.KernelManager.ip = os.path.join(os.environ["JUPYTER_RUNTIME_DIR"], "kernel")

@@ -7,8 +7,9 @@ The instructor notebooks in ``notebooks/`` are the single source. This module
   ``raise NotImplementedError()``, hidden tests removed, outputs cleared) land in
   ``build/release/<lesson>.ipynb`` (:func:`release`, ``make release``);
 * grades a folder of submissions (``<folder>/<student>/<lesson>.ipynb``) with
-  ``nbgrader autograde`` and ``generate_feedback`` and writes ``grades.csv`` (student, lesson,
-  points per check, total, tamper flags) and ``feedback/<student>/<lesson>.html``
+  ``nbgrader autograde``, saving each row the moment it is decided (a stopped batch resumes),
+  and writes ``grades.csv`` (student, folder, lesson, points per check, total, tamper flags) and
+  ``feedback/<student>/<lesson>.html`` (:mod:`lab_utils.feedback`: small, sanitised pages)
   (:func:`autograde`, ``make autograde``);
 * flags submissions whose code could game the grader (:func:`tamper_flags`).
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import ast
 import csv
 import hashlib
+import io
 import json
 import os
 import re
@@ -98,28 +100,71 @@ def nbgrader(
     if timeout is not None:
         command.append(f"--Execute.timeout={int(timeout)}")
     env = {**os.environ, **GRADING_ENVIRONMENT, "PATH": _path_with_scripts(), **(environment or {})}
-    process = subprocess.Popen(
-        command,
-        cwd=PROJECT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=limit)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, 9)
-        stdout, stderr = process.communicate()
-        stderr += f"\n[lab_utils.grading] killed after {limit} s\n"
-        process.returncode = -9
-    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    result = run_group(command, cwd=PROJECT, env=env, limit=limit)
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a", encoding="utf-8") as handle:
             handle.write(f"$ {' '.join(command[2:])}\n{result.stdout}{result.stderr}\n")
     return result
+
+
+def _parent_death_signal():
+    """A function for ``preexec_fn``: the child is killed when the grader dies (Linux only:
+    ``prctl(PR_SET_PDEATHSIG, SIGKILL)``), or None. Prepared before the fork."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, 9)
+
+
+def run_group(
+    command: list[str],
+    *,
+    cwd: Path | None = None,
+    env: dict | None = None,
+    limit: float | None = None,
+) -> subprocess.CompletedProcess:
+    """Run ``command`` in its own process group and collect its output.
+
+    After ``limit`` seconds the whole group is killed (exit -9). If the grader is stopped
+    while waiting (Ctrl-C, ``SIGTERM`` turned into ``KeyboardInterrupt`` by :func:`main`), the
+    group is killed before the exception goes on, and on Linux the child also dies with the
+    grader itself (``PR_SET_PDEATHSIG``), so no nbgrader or kernel outlives a stopped batch.
+    """
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_parent_death_signal(),
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        stdout, stderr = process.communicate()
+        stderr += f"\n[lab_utils.grading] killed after {limit} s\n"
+        process.returncode = -9
+    except BaseException:
+        _kill_group(process)
+        process.wait()
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, 9)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _path_with_scripts() -> str:
@@ -204,11 +249,40 @@ class Submission:
     problem: str = ""
 
 
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
+ID_SEPARATOR = "+"  # only in generated ids: a plain id never contains it
+
+
 def student_id(folder_name: str) -> str:
-    """An ASCII id for a student folder (``Zoë`` -> ``Zoe``, ``bob smith`` -> ``bob_smith``)."""
-    text = unicodedata.normalize("NFKD", folder_name)
-    text = text.encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^A-Za-z0-9_.@-]", "_", text).strip(".") or "student"
+    """The student id of a submission folder; two different folder names never share one.
+
+    A plain ASCII name (letters, digits, ``_ . @ -``, at most 64, not starting with ``.`` or
+    ``-``) is its own id. Any other name gets an ASCII slug, ``+`` and 8 hex digits of the
+    SHA-256 of the exact name: ``Zoë`` -> ``Zoe+…``, ``Zoé`` -> ``Zoe+…`` (another hash),
+    ``bob smith`` -> ``bob_smith+…``. ``+`` never appears in a plain id, so the two kinds
+    cannot coincide; :func:`find_submissions` still refuses a batch where two folders share
+    an id (a hash collision).
+    """
+    if _PLAIN_ID.fullmatch(folder_name):
+        return folder_name
+    text = unicodedata.normalize("NFKD", folder_name).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^A-Za-z0-9_.@-]", "_", text).strip("._-")[:40] or "student"
+    digest = hashlib.sha256(folder_name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{slug}{ID_SEPARATOR}{digest}"
+
+
+def student_ids(folders: list[Path]) -> dict[str, Path]:
+    """``{student id: folder}``; a ValueError names any two folders that would share an id."""
+    ids: dict[str, Path] = {}
+    for folder in folders:
+        student = student_id(folder.name)
+        if student in ids:
+            raise ValueError(
+                f"the folders {ids[student].name!r} and {folder.name!r} would share the student "
+                f"id {student!r}: rename one of them (nothing was graded)"
+            )
+        ids[student] = folder
+    return ids
 
 
 def _lesson_of(path: Path, names) -> tuple[str | None, str]:
@@ -225,69 +299,47 @@ def _lesson_of(path: Path, names) -> tuple[str | None, str]:
 def find_submissions(folder: Path | str, names: list[str]) -> list[Submission]:
     """Submissions in ``folder``: ``<student>/<lesson>.ipynb`` (any depth below the student).
 
-    The student id is the folder name in ASCII (:func:`student_id`); two folders that give the
-    same id (``Zoë``, ``Zoé``) both get a unique suffix and a flag. A file is matched to a
-    lesson by its name, else by its number (``01_pixels (1).ipynb``, ``01_pïxels.ipynb`` ->
+    The student id comes from the folder name (:func:`student_id`: ASCII, never shared by two
+    folders; a ValueError before anything is graded otherwise). A file is matched to a lesson
+    by its name, else by its number (``01_pixels (1).ipynb``, ``01_pïxels.ipynb`` ->
     ``01_pixels``, flagged). With several copies of one lesson the most recently modified one
     is graded and the others are named in its flags. Every other notebook comes back too, with
     ``problem`` set (a row in the CSV, never dropped silently); checkpoint copies are ignored.
     """
-    folders = sorted(p for p in Path(folder).iterdir() if p.is_dir())
-    ids: dict[str, list[Path]] = {}
-    for student_folder in folders:
-        ids.setdefault(student_id(student_folder.name), []).append(student_folder)
-    found: dict[tuple, Submission] = {}
-    others: list[Submission] = []
-    for base, group in ids.items():
-        for student_folder in group:
-            flags = []
-            student = base
-            if len(group) > 1:
-                digest = hashlib.sha1(student_folder.name.encode("utf-8", "surrogateescape"))
-                student = f"{base}-{digest.hexdigest()[:6]}"
+    ids = student_ids(sorted(p for p in Path(folder).iterdir() if p.is_dir()))
+    found: list[Submission] = []
+    for student, student_folder in ids.items():
+        copies: dict[str, list[tuple[Path, str]]] = {}
+        for path in sorted(student_folder.rglob("*.ipynb")):
+            if ".ipynb_checkpoints" in path.parts:
+                continue
+            lesson, how = _lesson_of(path, names)
+            if lesson is None:
+                problem = (
+                    f"not graded: {path.name!r} is not a lesson notebook "
+                    f"(expected names like {sorted(names)[:2]})"
+                )
+                found.append(Submission(student, path.stem, path, [], student_folder.name, problem))
+                continue
+            copies.setdefault(lesson, []).append((path, how))
+        for lesson, paths in copies.items():
+            paths.sort(key=lambda item: _modified(item[0]), reverse=True)
+            (path, how), older = paths[0], paths[1:]
+            flags = [how] if how else []
+            if older:
                 flags.append(
-                    f"student id {student} for folder {student_folder.name!r} "
-                    f"(folders {sorted(p.name for p in group)} share the id {base})"
+                    "also submitted, older, not graded: "
+                    + ", ".join(str(p.relative_to(student_folder)) for p, _ in older)
                 )
-            copies: dict[str, list[tuple[Path, str]]] = {}
-            for path in sorted(student_folder.rglob("*.ipynb")):
-                if ".ipynb_checkpoints" in path.parts:
-                    continue
-                lesson, how = _lesson_of(path, names)
-                if lesson is None:
-                    others.append(
-                        Submission(
-                            student,
-                            path.stem,
-                            path,
-                            list(flags),
-                            student_folder.name,
-                            f"not graded: {path.name!r} is not a lesson notebook "
-                            f"(expected names like {sorted(names)[:2]})",
-                        )
-                    )
-                    continue
-                copies.setdefault(lesson, []).append((path, how))
-            for lesson, paths in copies.items():
+            found.append(Submission(student, lesson, path, flags, student_folder.name))
+    return sorted(found, key=lambda s: (s.lesson, s.student, str(s.path)))
 
-                def modified(item):
-                    try:
-                        return item[0].lstat().st_mtime
-                    except OSError:
-                        return 0.0
 
-                paths.sort(key=modified, reverse=True)
-                (path, how), older = paths[0], paths[1:]
-                extra = [how] if how else []
-                if older:
-                    extra.append(
-                        "also submitted, older, not graded: "
-                        + ", ".join(str(p.relative_to(student_folder)) for p, _ in older)
-                    )
-                found[(student, lesson)] = Submission(
-                    student, lesson, path, flags + extra, student_folder.name
-                )
-    return sorted([*found.values(), *others], key=lambda s: (s.lesson, s.student, str(s.path)))
+def _modified(path: Path) -> float:
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return 0.0
 
 
 MAX_NOTEBOOK_BYTES = 100_000_000
@@ -335,6 +387,32 @@ def read_submission(
     if not isinstance(notebook.get("cells"), list):
         raise ValueError(f"{path.name} has no cells")
     return notebook
+
+
+MAX_CELL_CHARACTERS = 1_000_000
+
+
+def cap_cells(notebook: nbformat.NotebookNode, limit: int = MAX_CELL_CHARACTERS) -> list[str]:
+    """Cut every cell's source to ``limit`` characters and drop oversized attachments; flags.
+
+    A 50 MB markdown cell would otherwise be scanned, executed and shown in full. The cut
+    happens in the throw-away copy that is graded; each cut is flagged.
+    """
+    flags = []
+    for index, cell in enumerate(notebook.cells):
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        if len(source) > limit:
+            cell["source"] = source[:limit]
+            flags.append(
+                f"cell {index + 1} ({cell.get('cell_type', '?')}) has {len(source):,} characters: "
+                f"cut to the first {limit:,} before grading"
+            )
+        attachments = cell.get("attachments")
+        if attachments and len(json.dumps(attachments, default=str)) > limit:
+            del cell["attachments"]
+            flags.append(f"cell {index + 1}: attachments over {limit:,} characters removed")
+    return flags
 
 
 def repair_duplicate_ids(notebook: nbformat.NotebookNode) -> list[str]:
@@ -437,8 +515,9 @@ def grade_submission(
     gradebook and of the submission only. With ``isolation`` the kernel runs in
     :mod:`lab_utils.sandbox`, which shows it neither this folder nor anything else of the
     course, and whose processes all die with it. nbgrader itself stops after ``notebook_timeout``
-    seconds plus a margin. Scores are read from the gradebook and recomputed from the executed
-    notebook's outputs; a difference is flagged.
+    seconds plus a margin: the submission's time budget. Scores are read from the gradebook
+    and recomputed from the executed notebook's outputs; a difference is flagged. The feedback
+    page is written afterwards by :func:`write_feedback` from the executed notebook.
     """
     row = {"student": submission.student, "lesson": submission.lesson}
     flags = list(submission.flags)
@@ -461,6 +540,8 @@ def grade_submission(
     environment, runtime = _kernel_environment(folder, timeout, notebook_timeout, memory, isolation)
     if runtime is None:
         flags.append("graded without isolation")
+    # nbgrader_config.py: fresh kit, output cap and notebook limit with or without the sandbox
+    environment = {**environment, "LAB_UTILS_GRADING": "1"}
     log = root / "logs" / "autograde.log"
     try:
         result = nbgrader(
@@ -475,15 +556,6 @@ def grade_submission(
         )
         if result.returncode == -9:
             flags.append(f"stopped: grading took longer than {notebook_timeout + 180} s")
-        nbgrader(
-            "generate_feedback",
-            submission.lesson,
-            "--force",
-            root=folder,
-            log=log,
-            environment=environment,
-            limit=600,
-        )
     finally:
         if runtime is not None:
             shutil.rmtree(runtime, ignore_errors=True)
@@ -500,7 +572,7 @@ def grade_submission(
 
 def _submission_flags(notebook: dict, released: Path) -> list[str]:
     """Duplicate ids repaired, instructor markers and tampering: reasons for a human look."""
-    flags = repair_duplicate_ids(notebook)
+    flags = cap_cells(notebook) + repair_duplicate_ids(notebook)
     text = json.dumps(notebook)
     if any(marker in text for marker in SOLUTION_MARKERS + HIDDEN_TEST_MARKERS):
         flags.append("contains the instructor's solution or hidden-test markers")
@@ -605,20 +677,22 @@ def autograde(
     notebook_timeout: int = 900,
     memory: int | None = 4_000_000_000,
     isolation: bool = True,
+    regrade: bool = False,
 ) -> Path:
     """Grade every submission in ``submissions``; return the path of the grades CSV.
 
-    Releases the lessons found into a fresh template course (so no old or damaged gradebook is
-    reused), then grades each submission on its own (:func:`grade_submission`): one broken,
-    hostile or slow submission costs only its own row. Writes ``<out>/grades.csv`` (a row for
-    every notebook found, graded or not, with flags saying why) and
-    ``<out>/feedback/<student>/<lesson>.html``. ``timeout``: seconds per cell (default
-    ``nbgrader_config.py``); ``notebook_timeout``: seconds per notebook; ``memory``: bytes of
-    address space per grading kernel; ``isolation=False`` grades without the sandbox (trusted
-    code only; every row is flagged).
+    Each submission is graded on its own (:func:`grade_submission`) within its time budget
+    (``notebook_timeout`` seconds plus a margin): one broken, hostile or slow submission costs
+    only its own row. The moment a row is decided it is saved as ``<out>/rows/<lesson>/
+    <student>.json`` with its feedback page ``<out>/feedback/<student>/<lesson>.html``, and
+    ``<out>/grades.csv`` (a row for every notebook found, graded or not, with flags saying why;
+    ``not graded yet`` for the ones still waiting) is rewritten; every file is replaced
+    atomically, so a batch stopped at any point keeps every decided row. A re-run resumes: a
+    submission whose row is saved is skipped unless ``regrade``, its file changed (SHA-256),
+    its lesson changed or these settings changed. ``timeout``: seconds per cell (default
+    ``nbgrader_config.py``); ``memory``: the grading kernel's memory limit in bytes;
+    ``isolation=False`` grades without the sandbox (trusted code only; every row is flagged).
     """
-    from lab_utils import sandbox
-
     root, out, notebooks = Path(root).resolve(), Path(out), Path(notebooks)
     found = find_submissions(submissions, lessons(notebooks))
     if not found:
@@ -627,41 +701,29 @@ def autograde(
             f"named like {lessons(notebooks)[:2]}"
         )
     if isolation:
+        from lab_utils import sandbox
+
         reason = sandbox.available()
         if reason:
             raise RuntimeError(
                 f"cannot isolate the grading kernels: {reason}. Grade in a "
                 "container or VM, or pass --no-isolation (trusted code only)."
             )
-    graded_lessons = sorted({s.lesson for s in found if not s.problem})
-    template = root / "template"
-    if template.exists():
-        shutil.rmtree(template)
-    released = (
-        release(graded_lessons, root=template, out=None, notebooks=notebooks)
-        if graded_lessons
-        else {}
-    )
-    for name in graded_lessons:
-        if (root / "graded" / name).exists():
-            shutil.rmtree(root / "graded" / name)
-    rows = []
-    for submission in found:
-        if submission.problem:
-            rows.append(
-                {
-                    "student": submission.student,
-                    "lesson": submission.lesson,
-                    "total": "",
-                    "max_score": "",
-                    "flags": "; ".join(submission.flags + [submission.problem]),
-                }
-            )
-            continue
-        rows.append(
-            grade_submission(
+    settings = {
+        "timeout": timeout,
+        "notebook_timeout": notebook_timeout,
+        "memory": memory,
+        "isolation": isolation,
+    }
+    rows = GradeRows(out, found, notebooks, settings)
+    pending = [s for s in found if not s.problem and (regrade or not rows.decided(s))]
+    rows.write_csv()
+    released = _release_template(sorted({s.lesson for s in pending}), root, notebooks)
+    for submission in pending:
+        try:
+            row = grade_submission(
                 submission,
-                template,
+                root / "template",
                 root,
                 released=released[submission.lesson],
                 students_folder=Path(submissions) / submission.folder,
@@ -670,29 +732,188 @@ def autograde(
                 memory=memory,
                 isolation=isolation,
             )
-        )
-    verify_scores(rows, root)
-    out.mkdir(parents=True, exist_ok=True)
-    _collect_feedback(rows, root, out / "feedback")
-    csv_path = out / "grades.csv"
-    write_csv(rows, csv_path)
-    return csv_path
+        except Exception as error:  # noqa: BLE001 - one submission never stops the batch
+            row = {"student": submission.student, "lesson": submission.lesson, "total": 0}
+            row.update(max_score="", flags=_problem(submission.flags, "grading failed", error))
+            row["retry"] = True  # the grader's failure, not the student's: a re-run tries again
+        try:
+            write_feedback(row, root, out / "feedback")
+        except Exception as error:  # noqa: BLE001
+            row["flags"] = _problem([row.get("flags", "")], "no feedback page", error)
+        rows.save(submission, row)
+    rows.verify(root)
+    return rows.csv
 
 
-def _collect_feedback(rows: list[dict], root: Path, feedback: Path) -> None:
-    """Copy each graded submission's feedback page to ``feedback/<student>/<lesson>.html``."""
-    for row in rows:
-        html = (
-            graded_folder(root, row["lesson"], row["student"])
-            / "feedback"
-            / row["student"]
-            / row["lesson"]
-            / f"{row['lesson']}.html"
+def _problem(flags: list[str], what: str, error: BaseException) -> str:
+    """The flags with ``what (error)`` added, as a CSV cell."""
+    return "; ".join([*filter(None, flags), f"{what} ({type(error).__name__}: {str(error)[:200]})"])
+
+
+def _release_template(names: list[str], root: Path, notebooks: Path) -> dict[str, Path]:
+    """Release ``names`` into a fresh ``<root>/template`` (no old or damaged gradebook reused)."""
+    template = root / "template"
+    if template.exists():
+        shutil.rmtree(template)
+    if not names:
+        return {}
+    return release(names, root=template, out=None, notebooks=notebooks)
+
+
+def file_sha256(path: Path | str, limit: int = MAX_NOTEBOOK_BYTES) -> str | None:
+    """SHA-256 of the file ``path`` points to (None: not a readable file of at most ``limit``)."""
+    try:
+        real = Path(path).resolve()
+        if not real.is_file() or real.stat().st_size > limit:
+            return None
+        digest = hashlib.sha256()
+        with open(real, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    except OSError:
+        return None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``:
+    a reader (or a stopped batch) sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", newline="", dir=path.parent, prefix=f".{path.name}.", delete=False
+    )
+    try:
+        with handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+class GradeRows:
+    """The batch's rows: one JSON file per graded submission and ``grades.csv``, kept current.
+
+    ``<out>/rows/<lesson>/<student>.json`` holds the CSV row and what it was decided from: the
+    SHA-256 of the submitted file, the file's path, the flags found with it, the SHA-256 of
+    the lesson notebook and the grading settings. :meth:`decided` says whether a saved row
+    still holds for a submission (then a re-run skips it).
+    """
+
+    def __init__(self, out: Path, found: list[Submission], notebooks: Path, settings: dict):
+        self.out, self.found, self.settings = Path(out), found, settings
+        self.csv = self.out / "grades.csv"
+        self.rows: dict[tuple[str, str], dict] = {}
+        self.lesson_sha = {
+            s.lesson: file_sha256(Path(notebooks) / f"{s.lesson}.ipynb")
+            for s in found
+            if not s.problem
+        }
+
+    def path(self, submission: Submission) -> Path:
+        """Where the row of ``submission`` is saved."""
+        return self.out / "rows" / submission.lesson / f"{submission.student}.json"
+
+    def _basis(self, submission: Submission) -> dict:
+        return {
+            "sha256": file_sha256(submission.path),
+            "path": str(submission.path),
+            "discovery": list(submission.flags),
+            "lesson_sha256": self.lesson_sha.get(submission.lesson),
+            "settings": self.settings,
+        }
+
+    def decided(self, submission: Submission) -> bool:
+        """True if a saved row was decided from this very file, lesson and settings."""
+        try:
+            saved = json.loads(self.path(submission).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        basis = self._basis(submission)
+        if basis["sha256"] is None or any(saved.get(k) != v for k, v in basis.items()):
+            return False
+        if not isinstance(saved.get("row"), dict) or saved.get("retry"):
+            return False
+        self.rows[(submission.student, submission.lesson)] = saved["row"]
+        return True
+
+    def save(self, submission: Submission, row: dict) -> None:
+        """Save ``row`` (atomically), then rewrite ``grades.csv``."""
+        row = {"student": submission.student, "folder": submission.folder, **row}
+        retry = bool(row.pop("retry", False))
+        record = {"row": row, **self._basis(submission), "graded_at": time.time()}
+        record["retry"] = retry
+        write_atomic(self.path(submission), json.dumps(record, indent=1, default=str))
+        self.rows[(submission.student, submission.lesson)] = row
+        self.write_csv()
+
+    def all_rows(self) -> list[dict]:
+        """A row for every notebook found, in order: decided, not gradable, or waiting."""
+        rows = []
+        for s in self.found:
+            row = None if s.problem else self.rows.get((s.student, s.lesson))
+            if row is None:
+                reason = s.problem or "not graded yet: run the batch again to resume"
+                row = {"student": s.student, "folder": s.folder, "lesson": s.lesson}
+                row.update(total="", max_score="", flags="; ".join([*s.flags, reason]))
+            rows.append(row)
+        return rows
+
+    def write_csv(self) -> None:
+        """Rewrite ``grades.csv`` atomically from every row known now."""
+        write_csv(self.all_rows(), self.csv)
+
+    def verify(self, root: Path) -> None:
+        """:func:`verify_scores` on every decided row; a row whose flags grew is saved again."""
+        by_key = {(s.student, s.lesson): s for s in self.found if not s.problem}
+        before = {key: row.get("flags") for key, row in self.rows.items()}
+        verify_scores(list(self.rows.values()), root)
+        for key, row in list(self.rows.items()):
+            if row.get("flags") != before[key] and key in by_key:
+                self.save(by_key[key], row)
+        self.write_csv()
+
+
+MAX_EXECUTED_BYTES = 200_000_000
+
+
+def executed_notebook(root: Path | str, lesson: str, student: str) -> Path:
+    """The executed notebook of one graded submission (what its feedback page shows)."""
+    folder = graded_folder(root, lesson, student)
+    return folder / "autograded" / student / lesson / f"{lesson}.ipynb"
+
+
+def write_feedback(row: dict, root: Path, feedback: Path) -> Path | None:
+    """Write ``feedback/<student>/<lesson>.html`` from the executed notebook (small and safe:
+    :mod:`lab_utils.feedback`); a stale page is removed when there is no executed notebook."""
+    from lab_utils.feedback import feedback_page
+
+    student, lesson = row["student"], row["lesson"]
+    target = Path(feedback) / student / f"{lesson}.html"
+    executed = executed_notebook(root, lesson, student)
+    try:
+        size = executed.stat().st_size
+        notebook = (
+            json.loads(executed.read_text(encoding="utf-8")) if size < MAX_EXECUTED_BYTES else {}
         )
-        if html.exists():
-            target = feedback / row["student"] / f"{row['lesson']}.html"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(html, target)
+    except (OSError, ValueError):
+        target.unlink(missing_ok=True)
+        return None
+    if not isinstance(notebook, dict):
+        notebook = {}
+    known = {"student", "folder", "lesson", "total", "max_score", "flags"}
+    scores = {key: value for key, value in row.items() if key not in known}
+    page = feedback_page(
+        notebook,
+        title=f"{lesson}: feedback for {student}",
+        scores=scores,
+        total=row.get("total"),
+        max_score=row.get("max_score"),
+    )
+    write_atomic(target, page)
+    return target
 
 
 def verify_scores(rows: list[dict], root: Path) -> None:
@@ -719,13 +940,15 @@ def _points(value) -> float | int:
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
-    """Write rows as CSV: student, lesson, every check's points, total, max_score, flags."""
-    fixed_front, fixed_back = ["student", "lesson"], ["total", "max_score", "flags"]
+    """Write rows as CSV (atomically): student, folder, lesson, every check's points, total,
+    max_score, flags."""
+    fixed_front, fixed_back = ["student", "folder", "lesson"], ["total", "max_score", "flags"]
     checks = sorted({key for row in rows for key in row} - set(fixed_front + fixed_back))
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fixed_front + checks + fixed_back, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fixed_front + checks + fixed_back, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(Path(path), text.getvalue())
 
 
 def read_csv(path: Path | str) -> list[dict]:
@@ -1099,12 +1322,17 @@ def main(argv: list[str] | None = None) -> int:
         "--memory",
         type=int,
         default=4_000_000_000,
-        help="bytes of address space per grading kernel (default 4e9)",
+        help="memory limit of the grading kernel in bytes (default 4e9; see the README)",
     )
     grade_parser.add_argument(
         "--no-isolation",
         action="store_true",
         help="run kernels without the sandbox (trusted code only)",
+    )
+    grade_parser.add_argument(
+        "--regrade",
+        action="store_true",
+        help="grade every submission again (default: resume, skipping saved rows)",
     )
     commands.add_parser("hide-nbgrader", help="disable nbgrader's panels in JupyterLab")
     arguments = parser.parse_args(argv)
@@ -1117,14 +1345,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in released:
             print(f"released {Path(arguments.out) / (name + '.ipynb')}")
     else:
-        csv_path = autograde(
-            arguments.submissions,
-            out=arguments.out,
-            timeout=arguments.timeout,
-            notebook_timeout=arguments.notebook_timeout,
-            memory=arguments.memory or None,
-            isolation=not arguments.no_isolation,
-        )
+        csv_path = _autograde_command(arguments)
+        if csv_path is None:
+            return 130
         rows = read_csv(csv_path)
         for row in rows:
             flags = f"   FLAGS: {row['flags']}" if row["flags"] else ""
@@ -1135,6 +1358,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grades: {csv_path}\nfeedback: {Path(arguments.out) / 'feedback'}")
     print(f"took {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _autograde_command(arguments) -> Path | None:
+    """Run :func:`autograde` for the command line; None if it was stopped (rows kept)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _stop)  # `kill`, `timeout`, `docker stop`: like Ctrl-C
+    try:
+        return autograde(
+            arguments.submissions,
+            out=arguments.out,
+            timeout=arguments.timeout,
+            notebook_timeout=arguments.notebook_timeout,
+            memory=arguments.memory or None,
+            isolation=not arguments.no_isolation,
+            regrade=arguments.regrade,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"stopped: every row decided so far is in {Path(arguments.out) / 'grades.csv'}; "
+            "run the same command again to grade the rest",
+            file=sys.stderr,
+        )
+        return None
 
 
 if __name__ == "__main__":

@@ -8,6 +8,11 @@ memory (fresh import must undo it), a hostile student (appends to ``lab_utils``,
 instructor's files, writes the gradebook, opens the network, maps 5 GB of shared memory,
 leaves detached processes), and a slow student with a huge output line. Every one gets a row;
 the correct ones keep full marks; nothing leaks or survives the batch.
+
+Issue 19 adds: a third folder ``Zoë-4771a7`` (the old id of ``Zoë``), a student whose output is
+live HTML and who adds a 50 MB markdown cell (the feedback page must stay small and inert), and
+a second, small batch stopped with ``kill`` while a student's cell sleeps, then run again (the
+decided row stays, no kernel is left, the re-run grades only the rest).
 """
 
 from __future__ import annotations
@@ -16,15 +21,17 @@ import copy
 import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from lab_utils import grading
+from lab_utils import feedback, grading
 
 try:
     import nbgrader  # noqa: F401
@@ -167,6 +174,15 @@ def batch(tmp_path_factory):
     duplicated["cells"].append(copy.deepcopy(duplicated["cells"][4]))  # item 2
     put("Zoë", duplicated)
     put("Zoé", solved(), "01_fäke.ipynb")
+    put("Zoë-4771a7", solved())  # issue 19: the old id of Zoë, taken by a literal folder
+    # Issue 19: live HTML in an output and a 50 MB markdown cell must give a small, inert page.
+    loud = with_cell(
+        solved(), "from IPython.display import HTML, display\n" + f"display(HTML({LOUD_HTML!r}))"
+    )
+    loud["cells"].append(
+        {"cell_type": "markdown", "metadata": {}, "source": "# big\n" + "w " * 25_000_000}
+    )
+    put("loud", loud)
     # Item 4: a wrong answer plus in-memory tampering with the kit before the check.
     cheater = solved()
     cheater["cells"][1]["source"] = (
@@ -227,6 +243,11 @@ def batch(tmp_path_factory):
     }
 
 
+LOUD_HTML = (
+    "<script>alert(1)</script><img src=x onerror=alert(2)><a href='javascript:alert(3)'>x</a>"
+)
+
+
 def row(batch, student, lesson=LESSON):
     return batch["by"][(student, lesson)]
 
@@ -271,11 +292,29 @@ def test_the_correct_student_has_full_marks_and_only_the_copy_flag(batch):
 
 
 def test_colliding_ids_and_copied_cells_lose_no_work(batch):
-    zoe = [r for r in batch["rows"] if r["student"].startswith("Zoe-")]
-    assert len(zoe) == 2 and len({r["student"] for r in zoe}) == 2
-    assert all(r["total"] == "3" and "share the id Zoe" in r["flags"] for r in zoe)
-    assert any("duplicate cell id check_double" in r["flags"] for r in zoe)
-    assert any("graded as 01_fake (file named '01_fäke.ipynb')" in r["flags"] for r in zoe)
+    zoe = [r for r in batch["rows"] if r["folder"] in ("Zoë", "Zoé", "Zoë-4771a7")]
+    assert len(zoe) == 3 and len({r["student"] for r in zoe}) == 3, zoe
+    assert all(r["total"] == "3" and r["student"].startswith("Zoe") for r in zoe), zoe
+    by_folder = {r["folder"]: r for r in zoe}
+    assert "duplicate cell id check_double" in by_folder["Zoë"]["flags"]
+    assert "graded as 01_fake (file named '01_fäke.ipynb')" in by_folder["Zoé"]["flags"]
+    assert by_folder["Zoë-4771a7"]["flags"] == ""
+    for r in zoe:
+        assert (batch["out"] / "feedback" / r["student"] / f"{LESSON}.html").exists()
+
+
+def test_feedback_pages_are_small_and_inert(batch):
+    loud = row(batch, "loud")
+    assert loud["total"] == "3"
+    assert "has 50,000,006 characters: cut to the first 1,000,000 before grading" in loud["flags"]
+    page = (batch["out"] / "feedback" / "loud" / f"{LESSON}.html").read_text(encoding="utf-8")
+    assert len(page.encode()) < 500_000
+    body = page.split("<body>", 1)[1].lower()
+    assert "<script" not in body and "javascript:" not in body
+    assert not re.search(r"<[^>]*\son\w+\s*=", body)
+    assert "check_gray: 2 / 2 points" in body
+    for path in (batch["out"] / "feedback").rglob("*.html"):
+        assert path.stat().st_size < feedback.MAX_PAGE, path
 
 
 def test_tampering_with_the_kit_in_memory_does_not_pass_a_wrong_answer(batch):
@@ -325,3 +364,84 @@ def test_a_changed_gradebook_is_caught_after_the_batch(batch):
         r["check_gray"], r["check_double"] = 2, 1
     grading.verify_scores(rows, batch["root"])
     assert "gradebook changed: manual score on check_double" in rows[0]["flags"]
+
+
+# --- issue 19: a stopped batch keeps its rows and a re-run resumes -------------------------
+
+
+def _wait_for(condition, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _running(pattern):
+    return subprocess.run(["pgrep", "-f", pattern], capture_output=True).stdout.strip() != b""
+
+
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory):
+    """A batch stopped (``kill``) while its second student's kernel sleeps, then run again."""
+    work = tmp_path_factory.mktemp("stopped")
+    lessons, inbox, root, out = work / "lessons", work / "inbox", work / "course", work / "out"
+    lessons.mkdir()
+    (lessons / f"{LESSON}.ipynb").write_text(json.dumps(LESSON_NOTEBOOK))
+    tag = f"{888 + (uuid.uuid4().int % 1000) / 1000:.3f}"
+    sleeper = with_cell(solved(), f"import subprocess\nsubprocess.run(['sleep', '{tag}'])")
+    for student, notebook in (("a_first", solved()), ("b_sleeper", sleeper), ("c_last", solved())):
+        (inbox / student).mkdir(parents=True)
+        (inbox / student / f"{LESSON}.ipynb").write_text(json.dumps(notebook))
+    options = dict(root=str(root), notebooks=str(lessons))
+    command = ["autograde", str(inbox), "--out", str(out), "--timeout", "60"]
+    command += ["--notebook-timeout", "30"]
+    call = (  # the command line, with the fake lesson's folders
+        "import functools, sys; from lab_utils import grading; "
+        f"grading.autograde = functools.partial(grading.autograde, **{options!r}); "
+        f"sys.exit(grading.main({command!r}))"
+    )
+    process = subprocess.Popen([sys.executable, "-c", call], cwd=grading.PROJECT)
+    try:
+        _wait_for(lambda: _running(f"sleep {tag}"), 240, "the sleeping student's kernel")
+        first_row = json.loads((out / "rows" / LESSON / "a_first.json").read_text())
+        process.terminate()  # `kill`: SIGTERM, handled like Ctrl-C
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    after_stop = {r["student"]: r for r in grading.read_csv(out / "grades.csv")}
+    _wait_for(lambda: not _running(f"sleep {tag}"), 30, "the kernel to die with the batch")
+    csv_path = grading.autograde(inbox, out=out, timeout=60, notebook_timeout=30, **options)
+    return {
+        "returncode": process.returncode,
+        "after_stop": after_stop,
+        "first_row": first_row,
+        "rows": {r["student"]: r for r in grading.read_csv(csv_path)},
+        "saved": json.loads((out / "rows" / LESSON / "a_first.json").read_text()),
+        "tag": tag,
+        "root": root,
+    }
+
+
+def test_a_stopped_batch_keeps_the_decided_rows_and_leaves_no_kernel(stopped):
+    assert stopped["returncode"] == 130  # "stopped: every row decided so far is in ..."
+    rows = stopped["after_stop"]
+    assert rows["a_first"]["total"] == "3"
+    for student in ("b_sleeper", "c_last"):
+        assert rows[student]["total"] == "" and "not graded yet" in rows[student]["flags"]
+    assert not _running(f"sleep {stopped['tag']}")
+
+
+def test_the_rerun_resumes_and_the_slow_student_costs_only_its_own_time(stopped):
+    assert stopped["saved"] == stopped["first_row"], "a_first was graded again"
+    rows = stopped["rows"]
+    assert [rows[s]["total"] for s in ("a_first", "b_sleeper", "c_last")] == ["3", "3", "3"]
+    executed = grading.executed_notebook(stopped["root"], LESSON, "b_sleeper")
+    errors = [
+        output.get("ename")
+        for cell in json.loads(executed.read_text())["cells"]
+        for output in cell.get("outputs", [])
+        if output["output_type"] == "error"
+    ]
+    assert set(errors) & {"CellTimeoutError", "KeyboardInterrupt"}, errors
