@@ -480,9 +480,12 @@ def _sandbox_config(folder: Path, runtime: Path, memory: int | None) -> Path:
         "scratch": str(folder / "sandbox"),
         "read_only": sorted(read_only),
         "overlay": [str(cache)] if cache.is_dir() else [],
-        "writable": [str(runtime)],
+        # A private copy of the connection file; the kernel's sockets are linked back.
+        "runtime": str(runtime),
+        # Bytes per process (address space) and for the whole kernel (cgroup or watchdog).
         "memory": memory,
         "disk": 1024 * 2**20,
+        "processes": 256,  # processes and threads: hence the thread pools' caps below
         # Fewer malloc arenas: TensorFlow's threads otherwise reserve gigabytes of
         # address space they never use, which the memory limit would count.
         "environment": {
@@ -490,6 +493,10 @@ def _sandbox_config(folder: Path, runtime: Path, memory: int | None) -> Path:
             "LAB_UTILS_CACHE": str(cache),
             "MALLOC_ARENA_MAX": "2",
             "JUPYTER_RUNTIME_DIR": str(runtime),
+            **dict.fromkeys(
+                ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"),
+                str(min(os.cpu_count() or 1, 16)),
+            ),
         },
     }
     path = folder / "sandbox.json"
@@ -602,8 +609,9 @@ def _kernel_environment(
     runtime = Path(tempfile.mkdtemp(prefix="lu-"))  # short: Unix socket paths < 108
     config = _sandbox_config(folder, runtime, memory)
     sandbox.write_kernelspec(folder / "jupyter", config)
-    # jupyter_client writes the kernel's connection file to TMPDIR: the kernel sees
-    # only this folder of the grader's.
+    # jupyter_client writes the kernel's connection file to TMPDIR, the runtime folder; the kernel
+    # gets a private copy of it (and nothing else of the grader's environment than
+    # lab_utils.sandbox's allow-list and the config's "environment").
     environment.update(
         {
             "LAB_UTILS_GRADING_SANDBOX": "1",
