@@ -911,7 +911,7 @@ def write_feedback(row: dict, root: Path, feedback: Path) -> Path | None:
         return None
     if not isinstance(notebook, dict):
         notebook = {}
-    known = {"student", "folder", "lesson", "total", "max_score", "flags"}
+    known = {"student", "folder", "lesson", "total", "max_score", "flags", "retry"}
     scores = {key: value for key, value in row.items() if key not in known}
     page = feedback_page(
         notebook,

@@ -835,6 +835,7 @@ def test_html_in_outputs_and_markdown_cannot_run_or_load_anything():
     ):
         assert forbidden not in body, forbidden
     assert not re.search(r"<[^>]*\son\w+\s*=", body), "an on* attribute survived"
+    assert not re.search(r"<[^>]*javascript:", body), "a javascript: URL survived"
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body  # the source, shown as text
     assert "default-src 'none'" in page.split("<body>", 1)[0]
 
