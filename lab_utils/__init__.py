@@ -18,8 +18,10 @@ Lesson packages mirror the notebooks, each with the same role files (``compute``
 ``kernels`` (02), ``perceptrons`` (03), ``cnns`` (04), ``detection`` (05), ``faces`` (06).
 AUTHORING.md has the map of where a new exercise, widget, dataset or model goes.
 
-Instructor tools (need the ``instructor`` extra): ``grading`` (release, autograde),
-``autograde_hooks`` and ``sandbox`` (what grading runs), ``students`` (copies of the lessons).
+Instructor tools: ``grading`` (release with nbgrader, autograde), ``trusted`` (checks decided
+in the grader's process) with ``wire`` (plain data to and from the student's kernel),
+``sandbox`` (the grading kernels' jail), ``feedback`` (safe feedback pages), ``prepare``
+(every training cached once), ``students`` (students' copies of the lessons).
 """
 
 __version__ = "0.1.0"

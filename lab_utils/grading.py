@@ -457,11 +457,6 @@ def graded_folder(root: Path | str, lesson: str, student: str) -> Path:
     return Path(root) / "graded" / lesson / student
 
 
-def gradebook_path(root: Path | str, lesson: str, student: str) -> Path:
-    """The gradebook database of one graded submission (inside its ``graded_folder``)."""
-    return graded_folder(root, lesson, student) / "gradebook.db"
-
-
 def _sandbox_config(folder: Path, runtime: Path, memory: int | None) -> Path:
     """The kernel sandbox's JSON description: what a grading kernel may see."""
     from lab_utils import data
@@ -516,15 +511,15 @@ def grade_submission(
     memory: int | None = 4_000_000_000,
     isolation: bool = True,
 ) -> dict:
-    """Grade one submission in its own throw-away course folder; return its CSV row.
+    """Grade one submission in its own throw-away folder; return its CSV row.
 
-    The folder (:func:`graded_folder`) receives a copy of the lesson's freshly released
-    gradebook and of the submission only. With ``isolation`` the kernel runs in
-    :mod:`lab_utils.sandbox`, which shows it neither this folder nor anything else of the
-    course, and whose processes all die with it. nbgrader itself stops after ``notebook_timeout``
-    seconds plus a margin: the submission's time budget. Scores are read from the gradebook
-    and recomputed from the executed notebook's outputs; a difference is flagged. The feedback
-    page is written afterwards by :func:`write_feedback` from the executed notebook.
+    The student's cells run in a kernel of their own (with ``isolation``, inside
+    :mod:`lab_utils.sandbox`: it sees none of the course's files, no network, and all its
+    processes die with it); every graded check is decided in this process by
+    :mod:`lab_utils.trusted`, which calls the student's functions in that kernel and compares
+    their answers with its own. ``timeout`` caps each cell (default ``CELL_TIMEOUT``),
+    ``notebook_timeout`` the whole notebook: the submission's time budget. The executed
+    notebook (:func:`executed_notebook`) is what the feedback page shows.
     """
     row = {"student": submission.student, "lesson": submission.lesson}
     flags = list(submission.flags)
@@ -542,39 +537,79 @@ def grade_submission(
     except (ValueError, OSError) as error:
         return failed(f"not graded: {error}")
     flags += _submission_flags(notebook, released)
-    shutil.copy2(template / "gradebook.db", folder / "gradebook.db")
     _copy_submission(notebook, submission, folder)
     environment, runtime = _kernel_environment(folder, timeout, notebook_timeout, memory, isolation)
     if runtime is None:
         flags.append("graded without isolation")
-    # nbgrader_config.py: fresh kit, output cap and notebook limit with or without the sandbox
-    environment = {**environment, "LAB_UTILS_GRADING": "1"}
-    log = root / "logs" / "autograde.log"
+    work = folder / "submitted" / submission.student / submission.lesson
     try:
-        result = nbgrader(
-            "autograde",
-            submission.lesson,
-            "--force",
-            root=folder,
-            timeout=timeout,
-            log=log,
-            environment=environment,
-            limit=notebook_timeout + 180,
+        outcome = _run_trusted(
+            json.loads(json.dumps(notebook)),
+            released,
+            folder,
+            work,
+            environment,
+            runtime,
+            cell_timeout=timeout or CELL_TIMEOUT,
+            notebook_timeout=notebook_timeout,
         )
-        if result.returncode == -9:
-            flags.append(f"stopped: grading took longer than {notebook_timeout + 180} s")
+    except Exception as error:  # noqa: BLE001 - a kernel that cannot start is one failed row
+        return failed(f"grading failed ({type(error).__name__}: {str(error)[:200]})")
     finally:
         if runtime is not None:
             shutil.rmtree(runtime, ignore_errors=True)
         shutil.rmtree(folder / "sandbox", ignore_errors=True)
-    try:
-        scores, max_score, more = read_scores(folder, submission.lesson, submission.student)
-    except Exception as error:  # noqa: BLE001 - a broken gradebook is one failed row
-        return failed(f"grading failed ({type(error).__name__}: {str(error)[:200]}; see {log})")
-    row.update(scores)
-    row.update(total=_points(sum(scores.values())), max_score=_points(max_score))
-    row["flags"] = "; ".join(flags + more)
+    executed = executed_notebook(root, submission.lesson, submission.student)
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(executed, json.dumps(outcome.notebook, default=str))
+    row.update({name: _points(points) for name, points in sorted(outcome.scores.items())})
+    row.update(total=_points(sum(outcome.scores.values())), max_score=_points(outcome.max_score))
+    row["flags"] = "; ".join(flags + outcome.flags)
     return row
+
+
+#: Seconds one cell may run when grading (training cells are slow on small machines).
+CELL_TIMEOUT = 300
+
+
+def _run_trusted(
+    notebook: dict,
+    released: Path,
+    folder: Path,
+    work: Path,
+    environment: dict,
+    runtime: Path | None,
+    *,
+    cell_timeout: float,
+    notebook_timeout: float,
+) -> object:
+    """Start the submission's kernel (sandboxed when ``runtime`` is given) and let
+    :func:`lab_utils.trusted.run_submission` run the cells and decide the checks."""
+    from lab_utils import sandbox, trusted
+
+    options = {"env": {**os.environ, **environment}, "cwd": str(work)}
+    if runtime is not None:
+        kernel = trusted.Kernel.start(
+            sandbox.KERNEL_NAME,
+            kernel_dirs=[folder / "jupyter" / "kernels"],
+            transport="ipc",
+            ip=str(runtime / "kernel"),
+            connection_file=str(runtime / "kernel.json"),
+            **options,
+        )
+    else:
+        kernel = trusted.Kernel.start("python3", **options)
+    try:
+        released_notebook = json.loads(Path(released).read_text(encoding="utf-8"))
+        return trusted.run_submission(
+            notebook,
+            released_notebook,
+            kernel,
+            cell_timeout=cell_timeout,
+            notebook_timeout=notebook_timeout,
+        )
+    finally:
+        kernel.shutdown()
 
 
 def _submission_flags(notebook: dict, released: Path) -> list[str]:
@@ -623,58 +658,6 @@ def _kernel_environment(
     return environment, runtime
 
 
-def read_scores(folder: Path, lesson: str, student: str) -> tuple[dict, float, list]:
-    """({check: points}, max score, flags) of one graded submission.
-
-    The points are recomputed from the executed notebook's outputs (nbgrader's rule: a check
-    cell with an error scores 0) and compared with the gradebook; any difference, or a manual
-    score nobody gave, is flagged and the recomputed points are kept.
-    """
-    import nbformat
-    from nbgrader.api import Gradebook, MissingEntry
-    from nbgrader.utils import determine_grade
-
-    if shutil.which("alembic") is None:  # the Gradebook runs `alembic` by name
-        os.environ["PATH"] = _path_with_scripts()
-    executed = folder / "autograded" / student / lesson / f"{lesson}.ipynb"
-    if not executed.exists():
-        raise FileNotFoundError("nbgrader wrote no graded notebook")
-    notebook = nbformat.read(str(executed), as_version=4)
-    recomputed = {}
-    for cell in notebook.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution") and meta.get("grade_id"):
-            score, _ = determine_grade(cell)
-            recomputed[meta["grade_id"]] = float(score or 0)
-    flags = []
-    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}", course_id="image-dl") as gradebook:
-        try:
-            stored = gradebook.find_submission_notebook(lesson, lesson, student)
-        except MissingEntry:
-            raise LookupError("no submission in the gradebook") from None
-        max_score = float(stored.max_score)
-        for grade in stored.grades:
-            if grade.cell.name not in recomputed and grade.cell.name.startswith("check"):
-                recomputed[grade.cell.name] = 0.0  # a deleted check cell
-            if grade.manual_score is not None:
-                flags.append(f"gradebook changed: manual score on {grade.name}")
-            elif (
-                grade.name in recomputed and float(grade.auto_score or 0) != recomputed[grade.name]
-            ):
-                flags.append(
-                    f"gradebook changed: {grade.name} says {grade.auto_score}, "
-                    f"the notebook {recomputed[grade.name]} (kept)"
-                )
-            if grade.needs_manual_grade and grade.cell.name not in recomputed:
-                flags.append(f"{grade.name} needs manual grading")
-        known = {grade.name for grade in stored.grades}
-    return (
-        {name: _points(value) for name, value in sorted(recomputed.items()) if name in known},
-        max_score,
-        flags,
-    )
-
-
 def autograde(
     submissions: Path | str,
     *,
@@ -686,8 +669,15 @@ def autograde(
     memory: int | None = 4_000_000_000,
     isolation: bool = True,
     regrade: bool = False,
+    prepare: bool = True,
 ) -> Path:
     """Grade every submission in ``submissions``; return the path of the grades CSV.
+
+    With ``prepare`` (the default), each lesson to grade is first run once as the instructor
+    wrote it (:func:`lab_utils.prepare.prepare_once`, skipped when already done for this
+    lesson and kit), so every training is in the cache, which the grading kernels read
+    (read-only): no submission trains from scratch, and a slow machine grades an honest
+    lesson 05 or 06 within its time budget.
 
     Each submission is graded on its own (:func:`grade_submission`) within its time budget
     (``notebook_timeout`` seconds plus a margin): one broken, hostile or slow submission costs
@@ -727,6 +717,11 @@ def autograde(
     pending = [s for s in found if not s.problem and (regrade or not rows.decided(s))]
     rows.write_csv()
     released = _release_template(sorted({s.lesson for s in pending}), root, notebooks)
+    if prepare:
+        from lab_utils.prepare import prepare_once
+
+        for lesson in sorted({s.lesson for s in pending}):
+            prepare_once(Path(notebooks) / f"{lesson}.ipynb")
     for submission in pending:
         try:
             row = grade_submission(
@@ -749,7 +744,6 @@ def autograde(
         except Exception as error:  # noqa: BLE001
             row["flags"] = _problem([row.get("flags", "")], "no feedback page", error)
         rows.save(submission, row)
-    rows.verify(root)
     return rows.csv
 
 
@@ -873,16 +867,6 @@ class GradeRows:
         """Rewrite ``grades.csv`` atomically from every row known now."""
         write_csv(self.all_rows(), self.csv)
 
-    def verify(self, root: Path) -> None:
-        """:func:`verify_scores` on every decided row; a row whose flags grew is saved again."""
-        by_key = {(s.student, s.lesson): s for s in self.found if not s.problem}
-        before = {key: row.get("flags") for key, row in self.rows.items()}
-        verify_scores(list(self.rows.values()), root)
-        for key, row in list(self.rows.items()):
-            if row.get("flags") != before[key] and key in by_key:
-                self.save(by_key[key], row)
-        self.write_csv()
-
 
 MAX_EXECUTED_BYTES = 200_000_000
 
@@ -922,24 +906,6 @@ def write_feedback(row: dict, root: Path, feedback: Path) -> Path | None:
     )
     write_atomic(target, page)
     return target
-
-
-def verify_scores(rows: list[dict], root: Path) -> None:
-    """After the batch: read every submission's gradebook again and flag any change since."""
-    for row in rows:
-        folder = graded_folder(root, row["lesson"], row["student"])
-        if not (folder / "gradebook.db").exists() or row.get("max_score") in ("", None):
-            continue
-        try:
-            scores, _, more = read_scores(folder, row["lesson"], row["student"])
-        except Exception as error:  # noqa: BLE001
-            more, scores = [f"gradebook unreadable after the batch ({type(error).__name__})"], {}
-        changed = [name for name, value in scores.items() if str(row.get(name)) != str(value)]
-        if changed:
-            more.append(f"scores changed after grading: {changed}")
-        new = [flag for flag in more if flag not in row["flags"]]
-        if new:
-            row["flags"] = "; ".join(filter(None, [row["flags"], *new]))
 
 
 def _points(value) -> float | int:
@@ -1342,6 +1308,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="grade every submission again (default: resume, skipping saved rows)",
     )
+    grade_parser.add_argument(
+        "--no-prepare",
+        action="store_true",
+        help="do not run each lesson once first to cache its trainings (python -m lab_utils.prepare)",
+    )
     commands.add_parser("hide-nbgrader", help="disable nbgrader's panels in JupyterLab")
     arguments = parser.parse_args(argv)
     start = time.perf_counter()
@@ -1386,6 +1357,7 @@ def _autograde_command(arguments) -> Path | None:
             memory=arguments.memory or None,
             isolation=not arguments.no_isolation,
             regrade=arguments.regrade,
+            prepare=not arguments.no_prepare,
         )
     except KeyboardInterrupt:
         print(

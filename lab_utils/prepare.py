@@ -78,6 +78,30 @@ def prepare(path: Path, *, cell_timeout: int = 1800) -> dict:
     }
 
 
+def _stamp(path: Path) -> Path:
+    """Where ``prepare_once`` records that this lesson, with this kit, has been prepared."""
+    import hashlib
+
+    from lab_utils import data
+
+    digest = hashlib.sha256(path.read_bytes())
+    for source in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+        digest.update(source.read_bytes())
+    return data.cache_dir() / "prepared" / f"{path.stem}-{digest.hexdigest()[:16]}"
+
+
+def prepare_once(path: Path) -> dict | None:
+    """``prepare(path)`` unless this lesson and this kit were prepared already (then None)."""
+    stamp = _stamp(path)
+    if stamp.exists():
+        return None
+    result = prepare(path)
+    if not result["errors"]:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(f"{result['seconds']:.1f} s\n")
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m lab_utils.prepare [LESSON ...]``: prepare the lessons; 1 if one failed."""
     from lab_utils import data

@@ -35,6 +35,8 @@ from lab_utils import exercises, wire
 MAX_ANSWER = wire.MAX_TEXT + 1024
 #: Largest output of one cell kept in the executed notebook (bytes of text or data).
 MAX_OUTPUT_BYTES = 1_000_000
+#: Most lines of printed text (stdout and stderr) kept per cell.
+MAX_OUTPUT_LINES = 1000
 #: Extra seconds a call may take beyond the check's time limit (sending the data both ways).
 CALL_MARGIN = 10.0
 
@@ -186,13 +188,17 @@ class _Outputs:
     def __init__(self) -> None:
         self.kept: list = []
         self.size = 0
+        self.lines = 0
         self.dropped = 0
 
     @property
     def outputs(self) -> list:
         if not self.dropped:
             return self.kept
-        note = f"[grader] {self.dropped:,} bytes of output removed (limit {MAX_OUTPUT_BYTES:,})\n"
+        note = (
+            f"[grader] {self.dropped:,} bytes of output removed (limits: {MAX_OUTPUT_LINES:,} "
+            f"printed lines, {MAX_OUTPUT_BYTES:,} bytes)\n"
+        )
         return [*self.kept, {"output_type": "stream", "name": "stdout", "text": note}]
 
     def drain(self, client: object, message_id: str, until: float, block: bool = True) -> None:
@@ -213,13 +219,22 @@ class _Outputs:
     def _add(self, message: dict) -> None:
         from nbformat.v4 import output_from_msg
 
-        output = output_from_msg(message)
+        output = dict(output_from_msg(message))
+        if output["output_type"] == "stream":
+            lines = output["text"].splitlines(keepends=True)
+            room = max(0, MAX_OUTPUT_LINES - self.lines)
+            if len(lines) > room:
+                self.dropped += sum(len(line) for line in lines[room:])
+                output["text"] = "".join(lines[:room])
+            self.lines += min(len(lines), room)
+            if not output["text"]:
+                return
         size = len(str(output))
         if self.size + size > MAX_OUTPUT_BYTES:
             self.dropped += size
             return
         self.size += size
-        self.kept.append(dict(output))
+        self.kept.append(output)
 
 
 # --- the student's function, called from here --------------------------------------------
