@@ -717,6 +717,7 @@ def autograde(
     pending = [s for s in found if not s.problem and (regrade or not rows.decided(s))]
     rows.write_csv()
     released = _release_template(sorted({s.lesson for s in pending}), root, notebooks)
+    _require_kit_checks(released)
     if prepare:
         from lab_utils.prepare import prepare_once
 
@@ -745,6 +746,21 @@ def autograde(
             row["flags"] = _problem([row.get("flags", "")], "no feedback page", error)
         rows.save(submission, row)
     return rows.csv
+
+
+def _require_kit_checks(released: dict[str, Path]) -> None:
+    """Refuse, before grading anyone, a lesson whose graded cells the grader cannot decide."""
+    from lab_utils import trusted
+
+    for lesson, path in released.items():
+        try:
+            for check in trusted.check_cells(json.loads(path.read_text(encoding="utf-8"))).values():
+                check.load()
+        except (ValueError, LookupError, ImportError) as error:
+            raise RuntimeError(
+                f"{lesson}: {error}. The grader decides only graded cells that call a lab_utils "
+                "check (`lesson.check_x(function)`, see AUTHORING.md), in its own process."
+            ) from None
 
 
 def _problem(flags: list[str], what: str, error: BaseException) -> str:

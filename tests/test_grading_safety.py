@@ -65,7 +65,10 @@ GRAY = (
     "def to_grayscale(image):\n    ### BEGIN SOLUTION\n    return image[..., 0] * 0.2125"
     " + image[..., 1] * 0.7154 + image[..., 2] * 0.0721\n    ### END SOLUTION\n"
 )
-DOUBLE = "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n"
+NORMALISE = (
+    "def normalise(image):\n    ### BEGIN SOLUTION\n    return image / 255.0\n"
+    "    ### END SOLUTION\n"
+)
 CELLS = [
     code("import numpy as np\nfrom lab_utils import pixels"),
     code(GRAY, solution=True, grade=False, locked=False, grade_id="ex_gray"),
@@ -77,13 +80,13 @@ CELLS = [
         grade_id="check_gray",
         points=2,
     ),
-    code(DOUBLE, solution=True, grade=False, locked=False, grade_id="ex_double"),
+    code(NORMALISE, solution=True, grade=False, locked=False, grade_id="ex_normalise"),
     code(
-        "assert double(3) == 6",
+        "pixels.check_normalise(normalise)",
         solution=False,
         grade=True,
         locked=True,
-        grade_id="check_double",
+        grade_id="check_normalise",
         points=1,
     ),
 ]
@@ -126,7 +129,7 @@ def attempt(name, action):
 attempt("append_kit", lambda: open(PATHS["kit"], "a").write("\\n# always pass\\n"))
 attempt("read_instructor", lambda: open(PATHS["instructor"], "rb").read(1))
 attempt("read_course_source", lambda: open(PATHS["template_source"], "rb").read(1))
-attempt("read_gradebook", lambda: open(PATHS["own_gradebook"], "rb").read(1))
+attempt("read_own_grading_folder", lambda: open(PATHS["own_folder"], "rb").read(1))
 attempt("write_template_gradebook", lambda: open(PATHS["template_gradebook"], "ab").write(b"x"))
 attempt("read_other_student", lambda: open(PATHS["other_student"], "rb").read(1))
 attempt("write_project", lambda: open(PATHS["project_file"], "w").write("x"))
@@ -202,7 +205,7 @@ def batch(tmp_path_factory):
         "kit": str(KIT_FILE),
         "instructor": str(grading.NOTEBOOKS / "01_pixels.ipynb"),
         "template_source": str(root / "template" / "source" / LESSON / f"{LESSON}.ipynb"),
-        "own_gradebook": str(grading.gradebook_path(root, LESSON, "hostile")),
+        "own_folder": str(grading.graded_folder(root, LESSON, "hostile") / "sandbox.json"),
         "template_gradebook": str(root / "template" / "gradebook.db"),
         "other_student": str(inbox / "cheater" / f"{LESSON}.ipynb"),
         "project_file": str(grading.PROJECT / "escaped.txt"),
@@ -253,8 +256,7 @@ def row(batch, student, lesson=LESSON):
 
 
 def executed(batch, student):
-    folder = grading.graded_folder(batch["root"], LESSON, student)
-    return json.loads((folder / "autograded" / student / LESSON / f"{LESSON}.ipynb").read_text())
+    return json.loads(grading.executed_notebook(batch["root"], LESSON, student).read_text())
 
 
 def outputs_text(notebook):
@@ -285,7 +287,7 @@ def test_a_bad_file_is_one_flagged_row_and_the_batch_goes_on(batch, student, rea
 
 def test_the_correct_student_has_full_marks_and_only_the_copy_flag(batch):
     solved_row = row(batch, "solved")
-    assert (solved_row["check_gray"], solved_row["check_double"]) == ("2", "1")
+    assert (solved_row["check_gray"], solved_row["check_normalise"]) == ("2", "1")
     assert "also submitted, older, not graded: 01_fake (1).ipynb" in solved_row["flags"]
     notes = row(batch, "solved", "notes")
     assert "not a lesson notebook" in notes["flags"]
@@ -296,7 +298,7 @@ def test_colliding_ids_and_copied_cells_lose_no_work(batch):
     assert len(zoe) == 3 and len({r["student"] for r in zoe}) == 3, zoe
     assert all(r["total"] == "3" and r["student"].startswith("Zoe") for r in zoe), zoe
     by_folder = {r["folder"]: r for r in zoe}
-    assert "duplicate cell id check_double" in by_folder["Zoë"]["flags"]
+    assert "duplicate cell id check_normalise" in by_folder["Zoë"]["flags"]
     assert "graded as 01_fake (file named '01_fäke.ipynb')" in by_folder["Zoé"]["flags"]
     assert by_folder["Zoë-4771a7"]["flags"] == ""
     for r in zoe:
@@ -320,7 +322,7 @@ def test_feedback_pages_are_small_and_inert(batch):
 
 def test_tampering_with_the_kit_in_memory_does_not_pass_a_wrong_answer(batch):
     cheater = row(batch, "cheater")
-    assert cheater["check_gray"] == "0" and cheater["check_double"] == "1"
+    assert cheater["check_gray"] == "0" and cheater["check_normalise"] == "1"
 
 
 def test_a_hostile_kernel_reaches_nothing_and_leaves_nothing(batch):
@@ -345,26 +347,11 @@ def test_the_notebook_time_limit_and_the_output_byte_cap(batch):
         for output in cell.get("outputs", [])
         if output["output_type"] == "error"
     ]
-    assert set(errors) & {"CellTimeoutError", "KeyboardInterrupt"}, errors
-    assert "[grader] an output of" in outputs_text(notebook)
+    assert "CellTimeout" in errors, errors
+    assert "[grader]" in outputs_text(notebook) and "output removed" in outputs_text(notebook)
     feedback = batch["out"] / "feedback" / "slow_and_big" / f"{LESSON}.html"
     assert feedback.stat().st_size < 2_000_000
     assert row(batch, "slow_and_big")["total"] == "3"
-
-
-def test_a_changed_gradebook_is_caught_after_the_batch(batch):
-    from nbgrader.api import Gradebook
-
-    path = grading.gradebook_path(batch["root"], LESSON, "solved")
-    with Gradebook(f"sqlite:///{path}", course_id="image-dl") as gradebook:
-        grade = gradebook.find_grade("check_double", LESSON, LESSON, "solved")
-        grade.manual_score = 0
-        gradebook.db.commit()
-    rows = [dict(r) for r in batch["rows"] if r["student"] == "solved" and r["lesson"] == LESSON]
-    for r in rows:
-        r["check_gray"], r["check_double"] = 2, 1
-    grading.verify_scores(rows, batch["root"])
-    assert "gradebook changed: manual score on check_double" in rows[0]["flags"]
 
 
 # --- issue 19: a stopped batch keeps its rows and a re-run resumes -------------------------
