@@ -79,12 +79,13 @@ release: $(INSTRUCTOR) ## Instructors: student versions of every lesson -> build
 # no network; GRADING_MEMORY bytes of memory; GRADING_NOTEBOOK_TIME seconds per notebook, the
 # time budget of each submission). Each row is saved as soon as it is decided; running it again
 # resumes (REGRADE=1 grades everything again). SANDBOX=1 also puts the whole batch in a
-# network-less user namespace, at low CPU priority. See README.
+# network-less namespace, at low CPU priority (as root a plain network namespace: a user
+# namespace mapping only root would leave the kernels no unprivileged id to run as). See README.
 GRADE := $(BIN)/python -m lab_utils.grading autograde $(SUBMISSIONS) \
 	--memory $(GRADING_MEMORY) --notebook-timeout $(GRADING_NOTEBOOK_TIME) \
 	$(if $(filter 1,$(REGRADE)),--regrade)
 ifeq ($(SANDBOX),1)
-GRADE := unshare --map-root-user --net sh -c 'ip link set lo up && exec nice -n 10 $(GRADE)'
+GRADE := unshare $(if $(AS_ROOT),,--map-root-user) --net sh -c 'ip link set lo up && exec nice -n 10 $(GRADE)'
 endif
 
 autograde: $(INSTRUCTOR) ## Instructors: grade SUBMISSIONS=<folder>/<student>/<lesson>.ipynb -> build/grades/

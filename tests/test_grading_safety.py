@@ -40,6 +40,8 @@ except ImportError:  # pragma: no cover - depends on the environment
         raise
     pytest.skip("nbgrader is not installed (instructor extra)", allow_module_level=True)
 
+from attacks import ATTACKS  # noqa: E402
+
 from lab_utils import sandbox  # noqa: E402
 
 if sandbox.available() and os.environ.get("CI", "").lower() not in ("1", "true", "yes"):
@@ -195,6 +197,11 @@ def batch(tmp_path_factory):
         "types.SimpleNamespace(check_to_grayscale=lambda f: None)"
     )
     put("cheater", cheater)
+    # Issue 19: every attack class on a check decided by the grader, as a graded submission.
+    for index, attack in enumerate(sorted(ATTACKS)):
+        attacker = solved()
+        attacker["cells"][1]["source"] = ATTACKS[attack]
+        put(f"attack_{index}", attacker)
     # Items 3 and 6: a hostile student.
     tag = f"{777 + (uuid.uuid4().int % 1000) / 1000:.3f}"
     listener = socket.socket()
@@ -291,6 +298,12 @@ def test_the_correct_student_has_full_marks_and_only_the_copy_flag(batch):
     assert "also submitted, older, not graded: 01_fake (1).ipynb" in solved_row["flags"]
     notes = row(batch, "solved", "notes")
     assert "not a lesson notebook" in notes["flags"]
+
+
+@pytest.mark.parametrize("index, attack", list(enumerate(sorted(ATTACKS))))
+def test_an_attack_on_the_check_scores_what_the_unsolved_exercise_scores(batch, index, attack):
+    attacker = row(batch, f"attack_{index}")
+    assert (attacker["check_gray"], attacker["check_normalise"]) == ("0", "1"), attack
 
 
 def test_colliding_ids_and_copied_cells_lose_no_work(batch):
