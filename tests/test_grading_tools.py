@@ -678,7 +678,9 @@ def _make_dry_run(*arguments):
 
 def test_make_autograde_has_no_batch_kill_and_keeps_the_sandboxed_batch():
     sandboxed = _make_dry_run("SANDBOX=1")
-    assert "unshare --map-root-user --net" in sandboxed and "nice -n 10" in sandboxed
+    # as root a plain network namespace (the kernels then run as an unprivileged id)
+    namespace = "unshare  --net" if os.getuid() == 0 else "unshare --map-root-user --net"
+    assert namespace in sandboxed and "nice -n 10" in sandboxed
     assert "timeout" not in sandboxed.replace("--notebook-timeout", "")
     assert "GRADING_TIME" not in (grading.PROJECT / "Makefile").read_text()
     assert _make_dry_run("REGRADE=1").endswith("--regrade")
