@@ -303,7 +303,10 @@ def test_the_correct_student_has_full_marks_and_only_the_copy_flag(batch):
 @pytest.mark.parametrize("index, attack", list(enumerate(sorted(ATTACKS))))
 def test_an_attack_on_the_check_scores_what_the_unsolved_exercise_scores(batch, index, attack):
     attacker = row(batch, f"attack_{index}")
-    assert (attacker["check_gray"], attacker["check_normalise"]) == ("0", "1"), attack
+    assert attacker["check_gray"] == "0", attack  # the attacked check: as if unsolved
+    # the other, honest exercise keeps its point unless the attack itself broke later cells
+    # (an input transformer that rewrites every cell also empties the normalise cell)
+    assert attacker["check_normalise"] == ("0" if "transformer" in attack else "1"), attack
 
 
 def test_colliding_ids_and_copied_cells_lose_no_work(batch):
