@@ -190,6 +190,7 @@ class _Outputs:
         self.size = 0
         self.lines = 0
         self.dropped = 0
+        self.idle = False  # the kernel said it finished this execution
 
     @property
     def outputs(self) -> list:
@@ -203,7 +204,7 @@ class _Outputs:
 
     def drain(self, client: object, message_id: str, until: float, block: bool = True) -> None:
         """Read IOPub until ``until`` (or, with ``block``, until the kernel is idle again)."""
-        while True:
+        while not (block and self.idle):
             try:
                 message = client.get_iopub_msg(timeout=max(0.0, until - time.monotonic()))
             except queue.Empty:
@@ -211,8 +212,9 @@ class _Outputs:
             if message.get("parent_header", {}).get("msg_id") != message_id:
                 continue
             kind, content = message["msg_type"], message["content"]
-            if kind == "status" and content.get("execution_state") == "idle" and block:
-                return
+            if kind == "status" and content.get("execution_state") == "idle":
+                self.idle = True
+                continue
             if kind in ("stream", "display_data", "execute_result", "error"):
                 self._add(message)
 

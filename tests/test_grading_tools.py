@@ -667,7 +667,7 @@ def test_nbgrader_dies_with_a_grader_killed_outright():
 
 def _make_dry_run(*arguments):
     result = subprocess.run(
-        ["make", "-n", "autograde", "SUBMISSIONS=/nowhere", *arguments],
+        ["make", "-n", "--no-print-directory", "autograde", "SUBMISSIONS=/nowhere", *arguments],
         cwd=grading.PROJECT,
         capture_output=True,
         text=True,
