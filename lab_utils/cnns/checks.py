@@ -229,17 +229,8 @@ def check_conv_output_shape(conv_output_shape: exercises.Student) -> int:
             shape, filters, size, stride, padding, name=name, hint=_CONV_SHAPE_HINT
         )
         expected = _keras_conv_shape(shape, filters, size, stride, padding)
-        height, width, channels = shape
-        case = types.SimpleNamespace(
-            height=height,
-            width=width,
-            channels=channels,
-            filters=filters,
-            size=size,
-            stride=stride,
-            padding=padding,
-            other="same" if padding == "valid" else "valid",
-            expected=expected,
+        case = _shape_case(
+            shape, expected, filters=filters, size=size, stride=stride, padding=padding
         )
         _expect_shape(
             result,
@@ -249,6 +240,16 @@ def check_conv_output_shape(conv_output_shape: exercises.Student) -> int:
             mistakes=_shape_mistakes(CONV_SHAPE_MISTAKES, case),
         )
     return len(CONV_SHAPE_CASES)
+
+
+def _shape_case(shape: tuple, expected: tuple, **settings: object) -> types.SimpleNamespace:
+    """One shape-check case as the known-mistake rows read it (height, width, channels, the
+    layer's settings, the other padding and the expected shape)."""
+    height, width, channels = shape
+    other = "same" if settings["padding"] == "valid" else "valid"
+    return types.SimpleNamespace(
+        height=height, width=width, channels=channels, other=other, expected=expected, **settings
+    )
 
 
 _CONV_PARAMETERS_HINT = (
@@ -395,17 +396,7 @@ def check_pool_output_shape(pool_output_shape: exercises.Student) -> int:
         )
         result = pool_output_shape(shape, size, stride, padding, name=name, hint=_POOL_SHAPE_HINT)
         expected = _keras_pool_shape(shape, size, stride, padding)
-        height, width, channels = shape
-        case = types.SimpleNamespace(
-            height=height,
-            width=width,
-            channels=channels,
-            size=size,
-            stride=stride,
-            padding=padding,
-            other="same" if padding == "valid" else "valid",
-            expected=expected,
-        )
+        case = _shape_case(shape, expected, size=size, stride=stride, padding=padding)
         _expect_shape(
             result,
             expected,
