@@ -44,6 +44,7 @@ def keras():
     return lesson.import_keras()
 
 
+@pytest.hookimpl(optionalhook=True)  # `-p no:xdist` runs without this hook
 def pytest_xdist_make_scheduler(config, log):
     """How `make test` (pytest -n 2) shares the work between workers: by room, so that each
     notebook's cells run in order in one kernel (nbval), each test module's fixtures are built
