@@ -38,11 +38,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lab_utils import resources
+
 if TYPE_CHECKING:  # nbformat is imported when a notebook is read, not at import time
     import nbformat
 
 PROJECT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = PROJECT / "notebooks"
+NOTEBOOKS = resources.kit_folder("lessons")  # notebooks/, or the installed kit's lessons
 BUILD = PROJECT / "build"
 COURSE_ROOT = BUILD / "course"
 RELEASE_FOLDER = BUILD / "release"
@@ -468,7 +470,7 @@ def _sandbox_config(folder: Path, runtime: Path, memory: int | None) -> Path:
         sys.base_exec_prefix,
         str(Path(sys.executable).resolve().parent.parent),
         str(PROJECT / "lab_utils"),
-        str(PROJECT / "data"),
+        str(resources.kit_folder("bundled")),
     }
     cache = data.cache_dir()
     config = {

@@ -1,4 +1,5 @@
-"""Students' working copies of the lessons: ``python -m lab_utils.students [FOLDER]``.
+"""Students' working copies of the lessons: ``python -m lab_utils.students [FOLDER]``, or
+``lab-utils-lessons [FOLDER]`` where the kit was installed with pip.
 
 ``make lab`` runs this before it opens JupyterLab on ``my-lessons/``: each lesson of
 ``notebooks/`` (the instructor versions) is copied there once, with every solution region
@@ -14,13 +15,15 @@ instructors use for graded coursework). Instructors open ``notebooks/`` explicit
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = PROJECT / "notebooks"
-STUDENT_FOLDER = PROJECT / "my-lessons"
+from lab_utils import resources
+
+NOTEBOOKS = resources.kit_folder("lessons")  # notebooks/, or the installed kit's lessons
+STUDENT_FOLDER = Path("my-lessons")  # relative to the current folder (make lab: the checkout)
 
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_TEST_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
@@ -88,15 +91,38 @@ def make_copies(
     return result
 
 
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m lab_utils.students`` and ``lab-utils-lessons``."""
+    command = argparse.ArgumentParser(
+        prog="lab-utils-lessons",
+        description=(
+            "Copy the kit's lessons into FOLDER as students' working copies: exercises without "
+            "solutions, no outputs. A lesson already in FOLDER is never overwritten, so running "
+            "this again only adds lessons that are new."
+        ),
+        epilog="Then open them: jupyter lab FOLDER (in the kit's checkout: make lab).",
+    )
+    command.add_argument(
+        "folder",
+        nargs="?",
+        default=str(STUDENT_FOLDER),
+        metavar="FOLDER",
+        help=f"where the copies go (created if missing; default: {STUDENT_FOLDER}/)",
+    )
+    return command
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m lab_utils.students [FOLDER]``: make the missing copies, say where they are."""
-    argv = sys.argv[1:] if argv is None else argv
-    folder = Path(argv[0]) if argv else STUDENT_FOLDER
+    arguments = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    folder = Path(arguments.folder)
+    if folder.exists() and not folder.is_dir():
+        parser().error(f"{folder} is a file, not a folder: name a folder for the lessons")
     for name, what in make_copies(folder).items():
         print(f"{what:7s} {folder / name}")
     print(
         f"Your lessons are in {folder}/ (the exercises without solutions); your work there is "
-        f"never overwritten. Instructors: make instructor-lab opens notebooks/."
+        f"never overwritten. Open them with: jupyter lab {folder}"
     )
     return 0
 

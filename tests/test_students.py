@@ -3,6 +3,7 @@
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,40 @@ def test_make_lab_opens_the_student_copies_and_instructor_lab_the_solutions():
     ).stdout
     assert "--ServerApp.root_dir=notebooks" in instructor
     assert "my-lessons/" in (PROJECT / ".gitignore").read_text()
+
+
+def test_help_prints_the_usage_and_creates_nothing(tmp_path, capsys):
+    # Issue 21: `--help` used to become a folder named "--help" holding all six lessons.
+    with pytest.raises(SystemExit) as exit_code:
+        students.main(["--help"])
+    assert exit_code.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal
+    assert "usage: lab-utils-lessons" in out and "FOLDER" in out and "never overwritten" in out
+    command = subprocess.run(
+        [sys.executable, "-m", "lab_utils.students", "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert command.returncode == 0 and "usage:" in command.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_wrong_argument_is_refused_with_a_message(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_code:
+        students.main([str(tmp_path / "a"), str(tmp_path / "b")])
+    assert exit_code.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("mine", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        students.main([str(not_a_folder)])
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert not_a_folder.read_text(encoding="utf-8") == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_the_command_line_copies_into_the_folder_named(tmp_path, capsys):
+    assert students.main([str(tmp_path / "course")]) == 0
+    copies = sorted(p.name for p in (tmp_path / "course").glob("*.ipynb"))
+    assert copies == sorted(p.name for p in (PROJECT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert "jupyter lab" in capsys.readouterr().out
