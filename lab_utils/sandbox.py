@@ -797,6 +797,7 @@ def _enter(config: dict, argv: list[str], ids: _Ids) -> None:
     _mount(None, "/", flags=MS_REC | MS_PRIVATE)
     root = _build_root(config, start, ids.owner)
     _add_runtime(root, config, argv, ids.owner)
+    _seal_kit_folders_in_scratch(root, config, start)
     _pivot_into(root, start)
     _lock_and_exec(config, argv, ids)
 
@@ -891,6 +892,33 @@ def _add_devices_and_writable_folders(
         _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     except SandboxError:
         pass  # some containers forbid a new /proc; Python runs without one
+
+
+def _seal_kit_folders_in_scratch(root: str, config: dict, start: str) -> None:
+    """Keep the kit read-only where it lives under a writable scratch folder.
+
+    A clone under ``/tmp`` places its paths inside the sandbox's private, writable ``/tmp``:
+    without this, the folders between ``/tmp`` and those paths (``/tmp/clone`` itself) would
+    take new files, so the kernel would see another tree than a clone under ``/home`` gives.
+    The first folder below the scratch folder that leads to a kit path is bound read-only
+    onto itself, recursively: the kit's own mounts, the runtime folders and the starting
+    folder inside it keep their own (read-only or private writable) mounts.
+    """
+    scratch = {"/tmp", "/dev/shm", config.get("home", "/home/student")}
+    tops = set()
+    for how in ("read_only", "overlay"):
+        for path in config.get(how, []):
+            path = Path(os.path.abspath(path))
+            for folder in scratch:
+                if Path(folder) in path.parents:
+                    tops.add(os.path.join(folder, path.relative_to(folder).parts[0]))
+    for top in sorted(tops):
+        target = root + top
+        if not os.path.isdir(target) or os.path.ismount(target) or top == start:
+            continue  # absent (not placed), already its own mount, or the private start
+        _mount(target, target, flags=MS_BIND | MS_REC)
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
+        _mount(None, target, flags=flags | _kept_flags(target))
 
 
 def _pivot_into(root: str, start: str) -> None:

@@ -166,6 +166,62 @@ def test_run_by_an_unprivileged_user_the_command_is_that_user(tmp_path):
     assert result.stdout.split() == ["1000", "1000", "0", "1"]
 
 
+CLONE_PROBE = """
+import errno, json, os, sys
+clone = sys.argv[1]
+def attempt(path):
+    try:
+        open(path, "w").write("x")
+        return "DONE"
+    except OSError as error:
+        return errno.errorcode[error.errno]
+print(json.dumps({
+    "clone_root": attempt(os.path.join(clone, "escaped.txt")),
+    "kit": attempt(os.path.join(clone, "lab_utils", "escaped.py")),
+    "tmp": attempt("/tmp/scratch.txt"),
+    "seen": sorted(os.listdir(clone)),
+}))
+"""
+
+
+@pytest.mark.parametrize("who", ["as invoked", "unprivileged user"])
+def test_a_kit_cloned_under_tmp_stays_read_only_inside(tmp_path, who):
+    """Issue 25: a clone under /tmp (/tmp/clone/lab_utils placed in the sandbox's private,
+    writable /tmp) must look as a clone under /home does: the kit's folders read-only, not just
+    owned by someone else (run by an unprivileged user, that user owns the skeleton's folders),
+    and /tmp itself still the kernel's writable scratch space."""
+    if who != "as invoked" and shutil.which("unshare") is None:
+        pytest.skip("no unshare command")
+    clone = Path(tempfile.mkdtemp(prefix="clone_", dir="/tmp"))
+    try:
+        (clone / "lab_utils").mkdir()
+        (clone / "lab_utils" / "kit.py").write_text("KIT = 1\n")
+        (clone / "README.md").write_text("not placed in the sandbox\n")
+        clone.chmod(0o755)
+        config = make_config(tmp_path, read_only=[*PREFIXES, str(clone / "lab_utils")])
+        prefix = (
+            []
+            if who == "as invoked"
+            else ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
+        )
+        result = subprocess.run(
+            prefix + sandbox.command(config, [sys.executable, "-c", CLONE_PROBE, str(clone)]),
+            cwd=tmp_path / "start",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert last_json(result) == {
+            "clone_root": "EROFS",
+            "kit": "EROFS",
+            "tmp": "DONE",
+            "seen": ["lab_utils"],
+        }
+        assert sorted(path.name for path in clone.iterdir()) == ["README.md", "lab_utils"]
+    finally:
+        shutil.rmtree(clone)
+
+
 @root_only
 def test_root_that_cannot_map_nobody_is_refused_not_run_as_root(tmp_path):
     """Root of a namespace that maps only root (``unshare --map-root-user``, as the Makefile's
