@@ -11,11 +11,16 @@ Sources are tried in this order, as in ``skimage.data``:
 1. files shipped inside installed packages (scikit-image, matplotlib, scikit-learn);
 2. files in the project's ``data/`` folder;
 3. deterministic generators (seeded);
-4. a download into a cache folder, verified by sha256. The folder is ``~/.cache/lab_utils``
-   unless the environment variable ``LAB_UTILS_CACHE`` names another one. A cached file whose
-   checksum does not match is reported and set aside, never used. Setting ``LAB_UTILS_OFFLINE=1``
-   skips download attempts. When a download is impossible, the loader returns a clearly
-   labelled substitute (``Dataset.substitute`` is True) and prints why.
+4. a file that must be downloaded, looked for in this order (each verified by sha256):
+   the read-only shared folder named by ``LAB_UTILS_SHARED`` (a lab machine's or a hub's copy,
+   filled once by ``python -m lab_utils.prepare --shared DIR``), then the personal cache
+   (``~/.cache/lab_utils`` unless ``LAB_UTILS_CACHE`` names another folder), then a download
+   into the personal cache. A cached file whose checksum does not match is reported and set
+   aside, never used (a damaged shared file is reported and skipped: the kit never writes
+   there). ``python -m lab_utils.prepare --add-data NAME FILE`` puts a file obtained elsewhere
+   into the cache (checked first). Setting ``LAB_UTILS_OFFLINE=1`` skips download attempts.
+   When a download is impossible, the loader returns a clearly labelled substitute
+   (``Dataset.substitute`` is True) and prints why.
 """
 
 from __future__ import annotations
@@ -33,9 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lab_utils import validation
+from lab_utils import resources, validation
 
-PROJECT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+# data/ of the checkout, or lab_utils/bundled of an installed kit (importlib.resources).
+PROJECT_DATA_DIR = resources.kit_folder("bundled")
 
 # Loaders add their entries to this dict through ``_register``; ``catalogue`` lists them.
 _REGISTRY: dict[str, Entry] = {}
@@ -612,6 +618,20 @@ def cache_dir() -> Path:
     return folder
 
 
+def shared_dir() -> Path | None:
+    """The read-only shared folder (``$LAB_UTILS_SHARED``), or None when unset or missing.
+
+    A course fills it once (``python -m lab_utils.prepare --shared DIR``) and every kernel of
+    a lab machine or hub reads it before its own cache: the downloaded data files and, in
+    ``trained/``, the trained weights (``models.fit``). The kit never writes there.
+    """
+    value = os.environ.get("LAB_UTILS_SHARED", "").strip()
+    if not value:
+        return None
+    folder = Path(value).expanduser()
+    return folder if folder.is_dir() else None
+
+
 def offline() -> bool:
     """True when ``LAB_UTILS_OFFLINE`` asks the kit not to try any download."""
     return os.environ.get("LAB_UTILS_OFFLINE", "").strip().lower() in {"1", "true", "yes"}
@@ -641,6 +661,92 @@ def verified_cached_file(filename: str, sha256: str) -> Path | None:
         f"it was moved to {corrupt.name} and will not be used."
     )
     return None
+
+
+def verified_shared_file(filename: str, sha256: str) -> Path | None:
+    """The shared folder's copy of ``filename`` if it matches ``sha256``, else None.
+
+    A damaged shared file is reported and left where it is (the shared folder is read-only
+    for everyone but the instructor), so the personal cache or a download is used instead.
+    """
+    folder = shared_dir()
+    if folder is None or not (folder / filename).is_file():
+        return None
+    path = folder / filename
+    try:
+        actual = sha256_of(path)
+    except OSError as error:
+        print(f"[data] the shared copy {path} cannot be read ({error}); using your own cache.")
+        return None
+    if actual == sha256:
+        return path
+    print(
+        f"[data] the shared copy {path} is damaged (sha256 {actual[:12]}... instead of "
+        f"{sha256[:12]}...); it is not used (tell your instructor) and your own cache is "
+        f"used instead."
+    )
+    return None
+
+
+def find_data_file(filename: str, sha256: str) -> Path | None:
+    """A verified copy of ``filename``: the shared folder's first, then the personal cache's.
+
+    Returns None when neither has a good copy (then download it, or use a substitute).
+    """
+    return verified_shared_file(filename, sha256) or verified_cached_file(filename, sha256)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataFile:
+    """A registered dataset's downloadable file: its name in the cache, checksum and source."""
+
+    filename: str
+    sha256: str
+    obtained: str  # where a course finds the file, for --add-data's message
+
+
+def add_data_file(name: str, source: str | Path, folder: str | Path | None = None) -> Path:
+    """Put a file obtained elsewhere into the cache (or ``folder``) after checking it.
+
+    This is how a course provides a download-only dataset without internet:
+    ``python -m lab_utils.prepare --add-data olivetti_faces olivetti_py3.pkz``.
+
+    Parameters
+    ----------
+    name : str
+        A registered dataset whose file is downloaded (``DATA_FILES``), e.g. "olivetti_faces".
+    source : path
+        The file to add; its sha256 must be the registered one.
+    folder : path, optional
+        Where to put it (default ``cache_dir()``; ``prepare --shared DIR`` passes DIR).
+
+    Returns
+    -------
+    Path of the copy, written under a temporary name and renamed into place.
+    """
+    if name not in DATA_FILES:
+        raise ValueError(
+            f"{name!r} has no downloadable file to add; choose one of {sorted(DATA_FILES)}."
+        )
+    entry = DATA_FILES[name]
+    source = Path(source).expanduser()
+    if not source.is_file():
+        raise FileNotFoundError(f"there is no file at {source}: {entry.obtained}.")
+    actual = sha256_of(source)
+    if actual != entry.sha256:
+        raise ValueError(
+            f"{source} is not the expected file for {name!r}: its sha256 is {actual}, "
+            f"expected {entry.sha256} ({entry.obtained})."
+        )
+    target_folder = Path(folder) if folder is not None else cache_dir()
+    target_folder.mkdir(parents=True, exist_ok=True)
+    target = target_folder / entry.filename
+    with tempfile.NamedTemporaryFile(dir=target_folder, delete=False) as temporary:
+        with open(source, "rb") as file:
+            shutil.copyfileobj(file, temporary)
+    os.chmod(temporary.name, 0o644)  # readable by every user of a shared folder
+    Path(temporary.name).replace(target)
+    return target
 
 
 def fetch_file(url: str, filename: str, sha256: str, timeout: float = 30.0) -> Path:
@@ -680,6 +786,16 @@ def fetch_file(url: str, filename: str, sha256: str, timeout: float = 30.0) -> P
 OLIVETTI_FILE = "olivetti_py3.pkz"  # scikit-learn's own cache file name for these faces
 OLIVETTI_SHA256 = "9dbc94bfe9fb4524eb42864d1c91bdf11f6752627cef8a1282a68c44d467dd36"
 
+#: Registered datasets that come as one downloaded file (``add_data_file``, ``prepare``).
+DATA_FILES = {
+    "olivetti_faces": DataFile(
+        OLIVETTI_FILE,
+        OLIVETTI_SHA256,
+        "scikit-learn's cache file olivetti_py3.pkz, e.g. ~/scikit_learn_data/olivetti_py3.pkz "
+        "on any machine that ran sklearn.datasets.fetch_olivetti_faces()",
+    ),
+}
+
 
 @_register(
     "olivetti_faces",
@@ -692,42 +808,31 @@ OLIVETTI_SHA256 = "9dbc94bfe9fb4524eb42864d1c91bdf11f6752627cef8a1282a68c44d467d
 def load_olivetti_faces(seed: int = 0) -> Dataset:
     """Olivetti faces: images (400, 64, 64) float32 in [0, 1], labels = person 0-39.
 
-    The file is scikit-learn's cache (``olivetti_py3.pkz``) in ``cache_dir()``, checked
-    against its sha256 before use. Offline, a substitute is returned: 40 faces from
-    scikit-image's ``lfw_subset``, each turned into 10 "photos" by small random shifts,
-    rotations and lighting changes (``seed`` fixes them). It is labelled as a substitute.
+    The file is scikit-learn's cache file (``olivetti_py3.pkz``), checked against its sha256
+    before use and looked for in this order: the shared folder (``LAB_UTILS_SHARED``), the
+    personal cache (``cache_dir()``), a download into the personal cache. A course without
+    internet provides it with ``python -m lab_utils.prepare --add-data olivetti_faces FILE``
+    (or ``--shared DIR`` for everyone). When none of these works, a substitute is returned:
+    40 faces from scikit-image's ``lfw_subset``, each turned into 10 "photos" by small random
+    shifts, rotations and lighting changes (``seed`` fixes them), labelled as a substitute
+    (``Dataset.substitute`` is True, ``note`` says why).
     """
-    import sklearn.datasets
-
     seed = validation.as_seed(seed)
-    folder = cache_dir()
-    if verified_cached_file(OLIVETTI_FILE, OLIVETTI_SHA256) is not None or not offline():
-        try:
-            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-                warnings.simplefilter("ignore")  # scikit-learn warns on every retry
-                bunch = sklearn.datasets.fetch_olivetti_faces(
-                    data_home=folder,
-                    shuffle=False,
-                    download_if_missing=not offline(),
-                    n_retries=1,
-                    delay=0.5,
-                )
-            if verified_cached_file(OLIVETTI_FILE, OLIVETTI_SHA256) is None:
-                raise DownloadError("the downloaded file failed its sha256 check")
-            return Dataset(
-                bunch.images.astype(np.float32),
-                bunch.target.astype(np.int64),
-                [f"person {k}" for k in range(40)],
-                "olivetti_faces",
-                note=f"Olivetti faces from {folder / OLIVETTI_FILE}",
-            )
-        except (OSError, DownloadError) as error:
-            reason = f"the download failed ({error})"
-    else:
-        reason = "LAB_UTILS_OFFLINE is set and the file is not in the cache"
+    found = find_data_file(OLIVETTI_FILE, OLIVETTI_SHA256)
+    try:
+        if found is not None:
+            return _olivetti_from(found.parent, download=False)
+        if not offline():
+            return _olivetti_from(cache_dir(), download=True)
+        reason = "LAB_UTILS_OFFLINE is set and the file is in neither folder"
+    except (OSError, ValueError, DownloadError) as error:
+        reason = f"the file could not be read or downloaded ({error})"
     note = (
-        f"SUBSTITUTE for the Olivetti faces: {reason}. These are 40 LFW faces, "
-        f"each shown 10 times with small random shifts, rotations and lighting changes."
+        f"SUBSTITUTE for the Olivetti faces: {reason} (shared folder: "
+        f"{shared_dir() or 'LAB_UTILS_SHARED not set'}; cache: {cache_dir()}). These are 40 "
+        f"LFW faces, each shown 10 times with small random shifts, rotations and lighting "
+        f"changes. To use the real faces: python -m lab_utils.prepare --add-data "
+        f"olivetti_faces olivetti_py3.pkz"
     )
     print(f"[data] {note}")
     images, labels = _augmented_faces(seed=seed)
@@ -738,6 +843,26 @@ def load_olivetti_faces(seed: int = 0) -> Dataset:
         "olivetti_faces",
         substitute=True,
         note=note,
+    )
+
+
+def _olivetti_from(folder: Path, download: bool) -> Dataset:
+    """scikit-learn's reader on ``folder`` (which holds, or will hold, the verified file)."""
+    import sklearn.datasets
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")  # scikit-learn warns on every retry
+        bunch = sklearn.datasets.fetch_olivetti_faces(
+            data_home=folder, shuffle=False, download_if_missing=download, n_retries=1, delay=0.5
+        )
+    if download and verified_cached_file(OLIVETTI_FILE, OLIVETTI_SHA256) is None:
+        raise DownloadError("the downloaded file failed its sha256 check")
+    return Dataset(
+        bunch.images.astype(np.float32),
+        bunch.target.astype(np.int64),
+        [f"person {k}" for k in range(40)],
+        "olivetti_faces",
+        note=f"Olivetti faces from {folder / OLIVETTI_FILE}",
     )
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lab_utils import lesson, validation
+from lab_utils import lesson, progress, validation
 
 if TYPE_CHECKING:  # Keras is imported when a model is first needed, not at import time
     import keras
@@ -578,7 +578,9 @@ def fit(
     if cached is not None:
         keras.utils.set_random_seed(seed)  # leave the generators as a real training does
         return cached
-    fit_options = {"epochs": epochs, "verbose": 0, "callbacks": list(callbacks)}
+    # One progress bar with the time left (lab_utils.progress): first runs train for minutes.
+    bar = progress.training_bar(f"training {model.name}")
+    fit_options = {"epochs": epochs, "verbose": 0, "callbacks": [*callbacks, bar]}
     if targets is not None:
         fit_options.update(batch_size=batch_size, shuffle=True)
     if validation_data is not None:
@@ -604,10 +606,11 @@ def _seeded_fit(model: keras.Model, data: tuple, fit_options: dict, seed: int) -
     return TrainingResult(model, history, seconds, cpu_seconds)
 
 
-def _trained_paths(key: str) -> tuple[Path, Path]:
+def _trained_paths(key: str, folder: Path | None = None) -> tuple[Path, Path]:
+    """The weights file and the facts file of ``key`` in ``folder`` (default: personal cache)."""
     from lab_utils import data
 
-    folder = data.cache_dir() / "trained"
+    folder = (folder if folder is not None else data.cache_dir()) / "trained"
     return folder / f"{key}.weights.h5", folder / f"{key}.json"
 
 
@@ -616,8 +619,11 @@ def _store_trained(result: TrainingResult, key: str) -> None:
 
     Each file is written under a temporary name and renamed into place, so a process reading
     the cache while another stores the same training (parallel test workers, two kernels of
-    one student) sees either no entry or a whole one.
+    one student) sees either no entry or a whole one. The facts record the weights file's
+    sha256, so a damaged or swapped weights file is recognised when it is loaded.
     """
+    from lab_utils import data
+
     weights, facts = _trained_paths(key)
     weights.parent.mkdir(parents=True, exist_ok=True)
     partial = f".partial-{os.getpid()}"
@@ -625,6 +631,7 @@ def _store_trained(result: TrainingResult, key: str) -> None:
         weights.name.replace(".weights.h5", partial + ".weights.h5")
     )
     result.model.save_weights(weights_partial)  # Keras insists on the .weights.h5 ending
+    digest = data.sha256_of(weights_partial)
     os.replace(weights_partial, weights)
     facts_partial = facts.with_name(facts.name + partial)
     facts_partial.write_text(
@@ -633,32 +640,117 @@ def _store_trained(result: TrainingResult, key: str) -> None:
                 "history": result.history,
                 "seconds": result.seconds,
                 "cpu_seconds": result.cpu_seconds,
+                "weights_sha256": digest,
             }
         )
     )
     os.replace(facts_partial, facts)
 
 
-def _load_trained(model, key: str) -> TrainingResult | None:
-    """The cached training result for ``key``, or None (missing or unreadable cache)."""
-    weights, facts = _trained_paths(key)
-    if not (weights.exists() and facts.exists()):
-        return None
+class DamagedCacheEntry(ValueError):
+    """A training-cache entry that exists but cannot be used (says what is wrong with it)."""
+
+
+def _read_facts(facts: Path, weights: Path) -> dict:
+    """The facts of a cache entry, checked: history, seconds, cpu_seconds, the weights' sha256."""
+    from lab_utils import data
+
     try:
-        recorded = json.loads(facts.read_text())
+        recorded = json.loads(facts.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise DamagedCacheEntry(f"{facts.name} is not readable JSON ({error})") from None
+    if not isinstance(recorded, dict):
+        raise DamagedCacheEntry(f"{facts.name} does not hold a JSON object")
+    for field in ("seconds", "cpu_seconds"):
+        value = recorded.get(field)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise DamagedCacheEntry(f"{facts.name} has no valid {field!r} (found {value!r})")
+    history = recorded.get("history")
+    if not isinstance(history, dict) or not all(
+        isinstance(values, list) and all(isinstance(v, (int, float)) for v in values)
+        for values in history.values()
+    ):
+        raise DamagedCacheEntry(f"{facts.name} has no valid 'history'")
+    expected = recorded.get("weights_sha256")  # absent in entries from older kits
+    if expected is not None and data.sha256_of(weights) != expected:
+        raise DamagedCacheEntry(f"{weights.name} does not match the sha256 its entry recorded")
+    return recorded
+
+
+def _load_entry(model, weights: Path, facts: Path) -> dict:
+    """Load one entry's weights into ``model``; on failure leave ``model`` as it was and raise."""
+    recorded = _read_facts(facts, weights)
+    before = [variable.numpy() for variable in model.variables]
+    try:
         with lesson.native_stderr_silenced(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the optimizer's state is not needed: no more fit
             model.load_weights(weights)
-    except (OSError, ValueError, KeyError) as error:
-        print(f"[models] ignoring an unreadable training cache entry ({error}); training.")
-        return None
-    print(
-        f"[models] {model.name}: loaded the weights of an identical earlier training "
-        f"({recorded['seconds']:.1f} s) from the cache; LAB_UTILS_RETRAIN=1 trains again."
-    )
-    return TrainingResult(
-        model, recorded["history"], recorded["seconds"], recorded["cpu_seconds"], from_cache=True
-    )
+    except Exception as error:  # noqa: BLE001 - h5py and Keras raise many types for bad files
+        for variable, value in zip(model.variables, before):
+            variable.assign(value)  # a half-loaded model would train from the wrong weights
+        raise DamagedCacheEntry(
+            f"{weights.name} cannot be loaded into {model.name} "
+            f"({type(error).__name__}: {str(error)[:160]})"
+        ) from None
+    return recorded
+
+
+def _set_aside(weights: Path, facts: Path) -> list[str]:
+    """Rename a damaged personal entry's files to ``*.damaged`` (kept for a look, never used)."""
+    moved = []
+    for path in (weights, facts):
+        if path.exists():
+            try:
+                path.replace(path.with_name(path.name + ".damaged"))
+                moved.append(path.name + ".damaged")
+            except OSError:
+                pass
+    return moved
+
+
+def _load_trained(model, key: str) -> TrainingResult | None:
+    """The cached training result for ``key``, or None (then the caller trains).
+
+    Looked for in the shared folder (``LAB_UTILS_SHARED``, read-only) first, then in the
+    personal cache. A damaged shared entry is reported and skipped (never written to); a
+    damaged personal entry is reported and set aside, so the training is done again.
+    """
+    from lab_utils import data
+
+    shared = data.shared_dir()
+    places = [("shared", shared)] if shared is not None else []
+    for place, folder in [*places, ("personal", None)]:
+        weights, facts = _trained_paths(key, folder)
+        if not (weights.exists() or facts.exists()):
+            continue
+        try:
+            if not (weights.exists() and facts.exists()):
+                raise DamagedCacheEntry(
+                    f"{(facts if weights.exists() else weights).name} is missing"
+                )
+            recorded = _load_entry(model, weights, facts)
+        except DamagedCacheEntry as error:
+            if place == "shared":
+                print(
+                    f"[models] the shared training cache entry in {weights.parent} is damaged "
+                    f"({error}); not used (tell your instructor), trying your own cache."
+                )
+                continue
+            moved = _set_aside(weights, facts)
+            print(
+                f"[models] a damaged training cache entry ({error}) was set aside as "
+                f"{', '.join(moved) or 'nothing'}; training again."
+            )
+            return None
+        where = "the shared folder" if place == "shared" else "the cache"
+        print(
+            f"[models] {model.name}: loaded the weights of an identical earlier training "
+            f"({recorded['seconds']:.1f} s) from {where}; LAB_UTILS_RETRAIN=1 trains again."
+        )
+        return TrainingResult(
+            model, recorded["history"], recorded["seconds"], recorded["cpu_seconds"], True
+        )
+    return None
 
 
 def reinitialise(model: keras.Model, seed: int = 0) -> None:

@@ -7,18 +7,31 @@ same cells load the weights in about a second instead of training: a re-run in f
 class, ``make present``, and every graded notebook (the grader's kernels read the cache
 read-only, so no student's submission trains from scratch). Trainings are deterministic and
 keyed by everything that determines them, so preparing twice trains nothing the second time.
+
+For a whole class (a lab room or a JupyterHub), ``--shared DIR`` (``make prepare
+SHARED=DIR``) fills a shared folder instead: the downloaded data files the personal cache
+holds and every lesson's trained weights, readable by everyone. Kernels started with
+``LAB_UTILS_SHARED=DIR`` read it before their own cache and never write there.
+
+``--add-data NAME FILE`` puts a data file obtained without internet (e.g. scikit-learn's
+``olivetti_py3.pkz`` from another machine) into the cache, or into ``--shared DIR``, after
+checking its sha256.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
 import sys
 import time
 from pathlib import Path
 
+from lab_utils import resources
+
 PROJECT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = PROJECT / "notebooks"
+NOTEBOOKS = resources.kit_folder("lessons")  # notebooks/, or the installed kit's lessons
 _LOADED = re.compile(r"\[models\] .*loaded the weights")
 
 
@@ -102,27 +115,118 @@ def prepare_once(path: Path) -> dict | None:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m lab_utils.prepare [LESSON ...]``: prepare the lessons; 1 if one failed."""
+@contextlib.contextmanager
+def _cache_in(folder: Path):
+    """The kernels started inside train into ``folder`` (LAB_UTILS_CACHE) and read no other
+    shared folder (LAB_UTILS_SHARED unset): how ``--shared`` fills a shared folder."""
+    saved = {name: os.environ.get(name) for name in ("LAB_UTILS_CACHE", "LAB_UTILS_SHARED")}
+    os.environ["LAB_UTILS_CACHE"] = str(folder)
+    os.environ.pop("LAB_UTILS_SHARED", None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def share_data_files(shared: Path) -> list[str]:
+    """Copy every registered data file that the personal cache (or another shared folder)
+    holds, verified, into ``shared``; returns one line per file saying what happened."""
+    from lab_utils import data
+
+    lines = []
+    for name, entry in data.DATA_FILES.items():
+        target = shared / entry.filename
+        if target.is_file() and data.sha256_of(target) == entry.sha256:
+            lines.append(f"{name}: already in {shared}")
+            continue
+        found = data.find_data_file(entry.filename, entry.sha256)
+        if found is None:
+            lines.append(
+                f"{name}: not in the cache, so the lessons will download it into {shared} if "
+                f"they can (else: --add-data {name} FILE --shared {shared})"
+            )
+            continue
+        data.add_data_file(name, found, shared)
+        lines.append(f"{name}: copied {found} to {shared}")
+    return lines
+
+
+def readable_by_everyone(folder: Path) -> None:
+    """Let every user read (never write) the shared folder's files: a+rX, no group/other write."""
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode
+        extra = 0o555 if path.is_dir() else 0o444
+        os.chmod(path, (mode | extra) & ~0o022)
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     from lab_utils import data
 
     parser = argparse.ArgumentParser(
         prog="python -m lab_utils.prepare",
         description="Run the lessons once so that every training is in the cache "
-        f"({data.cache_dir() / 'trained'}).",
+        f"({data.cache_dir() / 'trained'}), or in a shared folder (--shared).",
     )
     parser.add_argument("lessons", nargs="*", help="lesson names or numbers (default: all)")
-    arguments = parser.parse_args(argv)
+    parser.add_argument(
+        "--shared",
+        metavar="DIR",
+        help="fill this shared folder (data files and trained weights) for LAB_UTILS_SHARED",
+    )
+    parser.add_argument(
+        "--notebooks", default=str(NOTEBOOKS), help="the lessons' folder (default: notebooks/)"
+    )
+    parser.add_argument(
+        "--add-data",
+        nargs=2,
+        metavar=("NAME", "FILE"),
+        help=f"check FILE and put it into the cache (or --shared DIR); NAME: "
+        f"{', '.join(sorted(data.DATA_FILES))}. Runs no lesson.",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lab_utils.prepare [LESSON ...] [--shared DIR] [--add-data NAME FILE]``;
+    returns 1 if a lesson failed, 2 if a file to add was refused."""
+    from lab_utils import data
+
+    arguments = _arguments(argv)
+    shared = Path(arguments.shared).expanduser().resolve() if arguments.shared else None
+    if arguments.add_data:
+        try:
+            path = data.add_data_file(*arguments.add_data, shared)
+        except (ValueError, OSError) as error:
+            print(f"refused: {error}", file=sys.stderr)
+            return 2
+        print(f"{arguments.add_data[0]}: {path} (sha256 checked)")
+        return 0
+    context = contextlib.nullcontext()
+    if shared is not None:
+        shared.mkdir(parents=True, exist_ok=True)
+        for line in share_data_files(shared):
+            print(line, flush=True)
+        context = _cache_in(shared)
     failed = False
-    for path in lesson_paths(arguments.lessons):
-        result = prepare(path)
-        status = "; ".join(result["errors"]) or "ok"
-        print(
-            f"{result['lesson']}: {result['seconds']:.0f} s, {result['from_cache']} "
-            f"training(s) already cached; {status}",
-            flush=True,
-        )
-        failed |= bool(result["errors"])
+    with context:
+        for path in lesson_paths(arguments.lessons, Path(arguments.notebooks)):
+            result = prepare(path)
+            status = "; ".join(result["errors"]) or "ok"
+            print(
+                f"{result['lesson']}: {result['seconds']:.0f} s, {result['from_cache']} "
+                f"training(s) already cached; {status}",
+                flush=True,
+            )
+            failed |= bool(result["errors"])
+    if shared is not None:
+        readable_by_everyone(shared)
+        print(f"shared folder ready: {shared} (point kernels at it: LAB_UTILS_SHARED={shared})")
     return 1 if failed else 0
 
 

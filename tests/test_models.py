@@ -373,7 +373,8 @@ def test_train_ignores_a_corrupted_cache_entry(cache, capsys):
         path.write_bytes(b"not hdf5")
     again_model, _, _ = _tiny_training()
     assert not models.train(again_model, images, labels, epochs=1, batch_size=8).from_cache
-    assert "unreadable training cache entry" in capsys.readouterr().out
+    assert "damaged training cache entry" in capsys.readouterr().out
+    assert list(cache.glob("trained/*.weights.h5.damaged")), "the damaged file is set aside"
 
 
 def test_train_cache_argument_must_be_a_bool():
