@@ -39,7 +39,7 @@ from lab_utils.faces.checks import (
     check_semi_hard_negative,
     check_triplet_loss,
 )
-from lab_utils.faces.compute import FaceSplit, as_faces, identity_split, resize_faces
+from lab_utils.faces.compute import FaceSplit, as_faces, data_banner, identity_split, resize_faces
 from lab_utils.faces.dlib_faces import (
     LANDMARK_GROUPS,
     align_face,
@@ -75,9 +75,13 @@ from lab_utils.faces.siamese import (
     SIAMESE_SETTINGS,
     embed,
     embedding_network,
+    on_keras,
     pk_batches,
+    semi_hard_choice,
     siamese_model,
     train_embedding,
+    trainable_triplet_formula,
+    triplet_formula,
     triplet_loss_keras,
 )
 from lab_utils.faces.verification import (
@@ -89,11 +93,15 @@ from lab_utils.faces.verification import (
     enrolment_experiment,
     error_rates,
     fit_eigenfaces,
+    gallery_false_accepts,
     identify,
     pair_distances,
     pixel_embeddings,
+    spread,
     squared_distances,
+    threshold_for_visitors,
     threshold_view,
+    true_accept_at,
     verification_auc,
     verification_roc,
 )
@@ -103,6 +111,7 @@ __all__ = [
     # compute
     "FaceSplit",
     "as_faces",
+    "data_banner",
     "identity_split",
     "resize_faces",
     # verification
@@ -114,11 +123,15 @@ __all__ = [
     "enrolment_experiment",
     "error_rates",
     "fit_eigenfaces",
+    "gallery_false_accepts",
     "identify",
     "pair_distances",
     "pixel_embeddings",
+    "spread",
     "squared_distances",
+    "threshold_for_visitors",
     "threshold_view",
+    "true_accept_at",
     "verification_auc",
     "verification_roc",
     # siamese
@@ -127,9 +140,13 @@ __all__ = [
     "SIAMESE_SETTINGS",
     "embed",
     "embedding_network",
+    "on_keras",
     "pk_batches",
+    "semi_hard_choice",
     "siamese_model",
     "train_embedding",
+    "trainable_triplet_formula",
+    "triplet_formula",
     "triplet_loss_keras",
     # haar
     "box_hits",

@@ -7,6 +7,7 @@ Images are (N, H, W) float32 in [0, 1] (grayscale faces); labels are (N,) person
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -156,3 +157,22 @@ def resize_faces(images: np.ndarray, size: int) -> np.ndarray:
         .astype(np.float32)
         .clip(0, 1)
     )
+
+
+def data_banner(dataset: Dataset) -> str:
+    """What lesson 06 prints first: which faces are in use, framed so nobody misses a
+    substitute (the numbers and the sentences below then describe the substitute)."""
+    note = getattr(dataset, "note", "")
+    if not getattr(dataset, "substitute", False):
+        return f"Data: {note}. 400 photos of 40 people, 10 each, 64 x 64."
+    lines = [
+        "THIS RUN USES A SUBSTITUTE, NOT THE OLIVETTI FACES.",
+        *textwrap.wrap(note, 76),
+        "Every 'person' below is ONE photo copied ten times with small changes, so",
+        "recognising people is far easier than on real photos: every number and every",
+        "sentence of this lesson describes the substitute. Ask for the real faces:",
+        "python -m lab_utils.prepare --add-data olivetti_faces olivetti_py3.pkz",
+    ]
+    width = max(len(line) for line in lines)
+    frame = "!" * (width + 4)
+    return "\n".join([frame, *(f"! {line.ljust(width)} !" for line in lines), frame])

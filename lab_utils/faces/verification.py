@@ -170,6 +170,44 @@ def as_threshold(threshold: float, distances: np.ndarray) -> float:
     return threshold
 
 
+def true_accept_at(roc: Roc, false_accept: float = 0.01) -> dict:
+    """The best operating point whose false-accept rate is at most ``false_accept``.
+
+    Returns a dict: "true_accept" (fraction of same-person pairs accepted there),
+    "false_accept" (the rate actually reached, <= the one asked for) and "threshold". A
+    constant answer scores true_accept 0 at any false_accept < 1 ("different" to everything).
+    """
+    if not isinstance(roc, Roc):
+        raise TypeError(
+            f"roc must come from faces.verification_roc, not {validation.describe(roc)}."
+        )
+    false_accept = validation.as_float(false_accept, "false_accept", minimum=0.0, maximum=1.0)
+    allowed = np.flatnonzero((roc.false_accept <= false_accept) & np.isfinite(roc.thresholds))
+    if len(allowed) == 0:
+        return {"true_accept": 0.0, "false_accept": 0.0, "threshold": 0.0}
+    best = allowed[np.argmax(roc.true_accept[allowed])]
+    return {
+        "true_accept": float(roc.true_accept[best]),
+        "false_accept": float(roc.false_accept[best]),
+        "threshold": float(roc.thresholds[best]),
+    }
+
+
+def spread(embeddings: np.ndarray, labels: np.ndarray) -> dict:
+    """How far apart a network puts faces: the quantity that shows a collapse.
+
+    Returns a dict of mean squared distances over every pair of ``embeddings`` (N, D):
+    "all" (the spread: 0 when every face gets the same point; about 2 for random directions
+    of length 1), "same" (pairs of one person) and "different" (pairs of two people).
+    """
+    distances, same = pair_distances(embeddings, labels)
+    return {
+        "all": float(distances.mean()),
+        "same": float(distances[same].mean()) if same.any() else float("nan"),
+        "different": float(distances[~same].mean()) if (~same).any() else float("nan"),
+    }
+
+
 def best_threshold(distances: np.ndarray, same: np.ndarray) -> float:
     """The threshold with the largest true-accept minus false-accept rate (Youden's J) on
     these pairs: choose it on validation identities, then apply it to the test identities."""
@@ -316,6 +354,49 @@ def enrolment_experiment(
     }
 
 
+def gallery_false_accepts(
+    gallery: np.ndarray, visitors: np.ndarray, threshold: float
+) -> np.ndarray:
+    """False accepts of visitors against a growing gallery.
+
+    ``gallery`` (G, D) embeddings of enrolled photos in the order they join, ``visitors``
+    (V, D) photos of people who are not enrolled. Entry k of the result is the fraction of
+    visitors whose nearest photo among the first k + 1 gallery rows is within ``threshold``
+    (let in as someone else): it can only grow with the gallery, since each visitor gets one
+    more chance to look like someone. Returns (G,) float64 in [0, 1].
+    """
+    gallery = as_embeddings(gallery, "gallery")
+    visitors = as_embeddings(visitors, "visitors")
+    distances = squared_distances(visitors, gallery)
+    threshold = as_threshold(threshold, distances)
+    nearest_so_far = np.minimum.accumulate(distances, axis=1)  # (V, G)
+    return (nearest_so_far <= threshold).mean(axis=0)
+
+
+def threshold_for_visitors(
+    distances: np.ndarray, same: np.ndarray, reject_rate: float, gallery_size: int
+) -> dict:
+    """A threshold chosen on pairs for a stated visitor-reject rate at a gallery size.
+
+    A visitor is let in if ANY of the ``gallery_size`` enrolled photos is within the
+    threshold. If one different-person pair is accepted with probability f, a visitor is
+    rejected with about (1 - f) ** gallery_size (pairs taken as independent), so the pairs
+    may be accepted at most f = 1 - reject_rate ** (1 / gallery_size). Returns a dict:
+    "threshold" (the largest distance whose pair false-accept rate on these pairs is <= f),
+    "pair_false_accept" (f) and "pair_true_accept" at that threshold.
+    """
+    distances, same = as_pairs(distances, same)
+    reject_rate = validation.as_float(reject_rate, "reject_rate", minimum=0.0, maximum=1.0)
+    gallery_size = validation.as_int(gallery_size, "gallery_size", minimum=1)
+    allowed = 1.0 - reject_rate ** (1.0 / gallery_size)
+    point = true_accept_at(verification_roc(distances, same), allowed)
+    return {
+        "threshold": point["threshold"],
+        "pair_false_accept": allowed,
+        "pair_true_accept": point["true_accept"],
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # The threshold widget's pure compute steps
 # --------------------------------------------------------------------------------------------
@@ -344,7 +425,24 @@ def hardest_examples(
 ) -> list:
     """The same-person pairs that are farthest apart and the different-person pairs that are
     closest: where a threshold makes its mistakes. Returns (index of the pair, first face,
-    second face) per pair, the ``count`` same-person pairs first."""
-    chosen = list(np.flatnonzero(same)[np.argsort(distances[same])[-count:]])
-    chosen += list(np.flatnonzero(~same)[np.argsort(distances[~same])[:count]])
+    second face) per pair, the ``count`` same-person pairs first.
+
+    Each face appears in at most one pair of each row while enough pairs remain (otherwise
+    the closest different-person pairs can all be the same two faces' neighbours, and a row
+    looks like one pair repeated)."""
+
+    def hardest(candidates: np.ndarray) -> list:
+        picked, used = [], set()
+        for index in candidates:
+            faces_of_pair = {int(first[index]), int(second[index])}
+            if not faces_of_pair & used:
+                picked.append(int(index))
+                used |= faces_of_pair
+            if len(picked) == count:
+                return picked
+        rest = [int(index) for index in candidates if int(index) not in picked]
+        return picked + rest[: count - len(picked)]
+
+    chosen = hardest(np.flatnonzero(same)[np.argsort(distances[same])[::-1]])
+    chosen += hardest(np.flatnonzero(~same)[np.argsort(distances[~same])])
     return [(int(i), images[first[i]], images[second[i]]) for i in chosen]
