@@ -312,8 +312,9 @@ class Student:
     """The student's function as a check calls it: ``student(*args, name=..., hint=...)``.
 
     Each call runs with a time limit, hides the student's prints, turns exceptions into exercise
-    messages (like ``call``), watches for the forbidden library functions, and returns the
-    answer converted to plain values (``plain``).
+    messages (like ``call``), watches for the forbidden library functions, notes which array
+    arguments the function wrote into (``changed_arguments``), and returns the answer converted
+    to plain values (``plain``).
     """
 
     def __init__(self, function, exercise: str, forbidden: dict, time_limit: float):
@@ -323,6 +324,8 @@ class Student:
         self.last_seconds = 0.0  # how long the last call took (speed checks read it)
         self.time_limit = time_limit
         self.calls = 0
+        # positions of the array arguments the last call modified (``expect_unchanged``)
+        self.changed_arguments: tuple[int, ...] = ()
 
     @property
     def source(self) -> str:
@@ -336,6 +339,7 @@ class Student:
         __tracebackhide__ = True
         name = name or self.exercise
         self.calls += 1
+        before = snapshot_arguments(args)
         with _forbidden_call_watch(self.forbidden) as seen, _time_limit(self.time_limit) as timer:
             start = time.perf_counter()
             try:
@@ -345,6 +349,7 @@ class Student:
                     raise  # the student pressed Stop
                 result = _TIMED_OUT
             self.last_seconds = time.perf_counter() - start
+        self.changed_arguments = changed_arguments(args, before)
         if result is _TIMED_OUT:
             fail(
                 f"{name} did not finish within {self.time_limit:g} s, so the check stopped "
@@ -362,6 +367,57 @@ class Student:
 
 
 _TIMED_OUT = object()
+
+
+def snapshot_arguments(args: Sequence[object]) -> list:
+    """Copies of the NumPy array arguments (None for the others), to see what a call changes."""
+    return [np.array(a, copy=True) if isinstance(a, np.ndarray) else None for a in args]
+
+
+def changed_arguments(args: Sequence[object], before: list) -> tuple[int, ...]:
+    """Positions of the array arguments that differ from their ``snapshot_arguments`` copy."""
+    changed = []
+    for position, (argument, copy) in enumerate(zip(args, before)):
+        if copy is None:
+            continue
+        same = argument.shape == copy.shape and argument.dtype == copy.dtype
+        if same and argument.dtype.kind in "fc":
+            same = bool(np.array_equal(argument, copy, equal_nan=True))
+        elif same:
+            same = bool(np.array_equal(argument, copy))
+        if not same:
+            changed.append(position)
+    return tuple(changed)
+
+
+def expect_unchanged(
+    student: object, position: int, *, name: str, argument: str, hint: str | None = None
+) -> None:
+    """Fail if the student's last call wrote into its array argument at ``position``.
+
+    A function that writes into its input (``boxes[:, 2] += boxes[:, 0]``) returns the right
+    answer once but changes the caller's array, so the next call (or cell) sees other values.
+
+    Parameters
+    ----------
+    student : Student or trusted.RemoteStudent
+        The checked function; its ``changed_arguments`` lists what the last call changed.
+    position : int
+        Which argument of the call, counting from 0.
+    name : str
+        The call as messages show it, e.g. "xywh_to_xyxy(boxes of shape (2, 4))".
+    argument : str
+        The argument's name in the exercise, e.g. "boxes".
+    """
+    __tracebackhide__ = True
+    if position in tuple(getattr(student, "changed_arguments", ()) or ()):
+        fail(
+            f"{name} changed its input `{argument}`: it wrote into the caller's array (for "
+            f"example with `{argument}[:, 2] += ...` or `out = {argument}` followed by "
+            f"assignments into `out`). The caller's {argument} must stay as they were: build "
+            f"a new array (np.stack, np.column_stack, or {argument}.copy() first).",
+            hint,
+        )
 
 
 def checker(
@@ -640,21 +696,25 @@ def answer_for_grader(function_name: str, arguments: str, forbid: list) -> str:
 
     Runs in the student's kernel; returns ``wire`` text of a dict: "result", or "not_started",
     or "error" and "message"; always "seconds" and "forbidden" (forbidden library functions
-    reached at run time, in any thread the call starts). The grader decides what it means.
+    reached at run time, in any thread the call starts) and "changed_arguments" (positions of
+    the array arguments the call wrote into). The grader decides what it means.
     """
     from lab_utils import wire
 
     function = getattr(sys.modules["__main__"], function_name, None)
-    answer = {"seconds": 0.0, "forbidden": []}
+    answer = {"seconds": 0.0, "forbidden": [], "changed_arguments": []}
+    values = wire.loads(arguments)
+    before = snapshot_arguments(values)
     with _forbidden_call_watch(_resolve(forbid)) as seen:
         start = time.perf_counter()
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                answer["result"] = function(*wire.loads(arguments))
+                answer["result"] = function(*values)
         except NotImplementedError:
             answer["not_started"] = True
         except Exception as error:  # noqa: BLE001 - every error is the student's answer
             answer.update(error=type(error).__name__, message=str(error)[:2000])
         answer["seconds"] = time.perf_counter() - start
     answer["forbidden"] = list(seen)
+    answer["changed_arguments"] = list(changed_arguments(values, before))
     return wire.dumps(answer)

@@ -260,6 +260,7 @@ class RemoteStudent:
         self.source = source
         self.calls = 0
         self.last_seconds = 0.0
+        self.changed_arguments: tuple[int, ...] = ()  # as exercises.Student (expect_unchanged)
 
     def __call__(self, *args: object, name: str | None = None, hint: str | None = None) -> object:
         __tracebackhide__ = True
@@ -309,6 +310,12 @@ class RemoteStudent:
         if not isinstance(answer, dict):
             answer = {"error": "GraderError", "message": "unexpected answer"}
         self.last_seconds = float(answer.get("seconds", 0.0) or 0.0)
+        changed = answer.get("changed_arguments")
+        self.changed_arguments = tuple(
+            position
+            for position in (changed if isinstance(changed, list) else [])
+            if isinstance(position, int)
+        )
         if answer.get("not_started"):
             raise exercises.ExerciseNotStarted(exercises.NOT_STARTED.format(name=name))
         if "error" in answer:

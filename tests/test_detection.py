@@ -93,7 +93,8 @@ def _nms(boxes, scores, threshold):
 
 
 def _loss(probabilities, labels, boxes, targets, weight):
-    cross_entropy = -np.mean(np.log(probabilities[np.arange(len(labels)), labels]))
+    true_class = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1 - 1e-7)
+    cross_entropy = -np.mean(np.log(true_class))
     return cross_entropy + weight * np.mean((boxes - targets) ** 2)
 
 

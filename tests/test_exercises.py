@@ -345,3 +345,342 @@ def test_forbid_calls_allows_a_notebook_helper_with_the_library_function_s_name(
     )
     with pytest.raises(exercises.ExerciseIncorrect, match=r"calls sigmoid\(\)"):
         exercises.forbid_calls(namespace["borrowed"], ["sigmoid"], exercise="sigmoid")
+
+
+# --- arguments a student's function writes into (issue 21) ---------------------------------
+
+
+def _convert(boxes):
+    return np.column_stack([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]])
+
+
+def _convert_in_place(boxes):
+    boxes[:, 2:] += boxes[:, :2]
+    return boxes
+
+
+def test_student_notes_the_array_arguments_a_call_changed():
+    def first_in_place(boxes, other):
+        return _convert_in_place(boxes)
+
+    student = exercises.Student(first_in_place, "f", {}, 10)
+    boxes, other = np.array([[1.0, 2.0, 3.0, 4.0]]), np.array([np.nan, 1.0])
+    student(boxes, other, name="f")
+    assert student.changed_arguments == (0,)  # NaN equals NaN: `other` is unchanged
+    np.testing.assert_array_equal(boxes, [[1.0, 2.0, 4.0, 6.0]])
+    exercises.expect_unchanged(student, 1, name="f(b, o)", argument="other")  # not that one
+    with pytest.raises(exercises.ExerciseIncorrect, match=r"f\(b, o\) changed its input `boxes`"):
+        exercises.expect_unchanged(student, 0, name="f(b, o)", argument="boxes")
+    student(np.array([[0.0, 0.0, 5.0, 5.0]]), [1, 2], name="f")  # adds zeros: nothing changed
+    assert student.changed_arguments == ()
+    exercises.expect_unchanged(student, 0, name="f(b, o)", argument="boxes")
+
+
+def test_the_grader_learns_which_arguments_the_kernel_call_changed(monkeypatch):
+    """The kernel's half reports the changed arguments; RemoteStudent passes them on, so the
+    graded check fails an in-place answer with the same message as in the lesson."""
+    import sys
+
+    from lab_utils import detection, trusted, wire
+
+    monkeypatch.setattr(
+        sys.modules["__main__"], "in_place_answer", _convert_in_place, raising=False
+    )
+    text = exercises.answer_for_grader(
+        "in_place_answer", wire.dumps([np.array([[1.0, 2.0, 3.0, 4.0]])]), []
+    )
+    answer = wire.loads(text)
+    assert answer["changed_arguments"] == [0]
+    np.testing.assert_array_equal(answer["result"], [[1.0, 2.0, 4.0, 6.0]])
+
+    class KernelRunningHere:
+        """Runs the grader's code in this process (the kernel's role), reads the answer back."""
+
+        def execute(self, code, timeout, user_expressions):
+            namespace = {}
+            exec(code, namespace)  # noqa: S102 - the grader's own two lines
+            text = repr(namespace["__lab_utils_answer"])
+            reply = {"user_expressions": {"answer": {"status": "ok", "data": {"text/plain": text}}}}
+            return [], reply
+
+    check = detection.check_xywh_to_xyxy
+    remote = trusted.RemoteStudent(KernelRunningHere(), "in_place_answer", check, "")
+    with pytest.raises(exercises.ExerciseIncorrect, match="changed its input `boxes`"):
+        check.run(remote)
+    monkeypatch.setattr(sys.modules["__main__"], "in_place_answer", _convert, raising=False)
+    check.run(trusted.RemoteStudent(KernelRunningHere(), "in_place_answer", check, ""))
+
+
+# --- lessons 05 and 06: the known mistakes of issue 21, right answers written several ways ---
+
+
+def _identify_loop(gallery, names, probes, threshold):
+    answers = []
+    for probe in probes:
+        distances = [float(np.sum((probe - row) ** 2)) for row in gallery]
+        best = int(np.argmin(distances))
+        answers.append(names[best] if distances[best] <= threshold else "unknown")
+    return answers
+
+
+def _identify_expanded(gallery, names, probes, threshold):
+    # |p|^2 + |g|^2 - 2 p.g, and norm()**2: other ways to the squared distances
+    squared = (probes**2).sum(1)[:, None] + (gallery**2).sum(1)[None, :] - 2 * probes @ gallery.T
+    nearest = np.argmin(np.linalg.norm(probes[:, None] - gallery[None], axis=2) ** 2, axis=1)
+    return tuple(
+        names[j] if squared[i, j] <= threshold else "unknown" for i, j in enumerate(nearest)
+    )
+
+
+def _identify_array(gallery, names, probes, threshold):
+    return np.array(_identify_loop(gallery, names, probes, threshold))
+
+
+def _identify_with(distance, accept):
+    def identify(gallery, names, probes, threshold):
+        answers = []
+        for probe in probes:
+            distances = [distance(probe, row) for row in gallery]
+            best = int(np.argmin(distances))
+            answers.append(names[best] if accept(distances[best], threshold) else "unknown")
+        return answers
+
+    return identify
+
+
+def _identify_first_within(gallery, names, probes, threshold):
+    answers = []
+    for probe in probes:
+        inside = [j for j, row in enumerate(gallery) if np.sum((probe - row) ** 2) <= threshold]
+        answers.append(names[inside[0]] if inside else "unknown")
+    return answers
+
+
+def _squared(a, b):
+    return float(np.sum((a - b) ** 2))
+
+
+def _semi_hard(lower_inclusive=False, upper_inclusive=False):
+    def semi_hard_negative(distances, labels, anchor, positive, margin):
+        d_ap, row = distances[anchor, positive], distances[anchor]
+        above = row >= d_ap if lower_inclusive else row > d_ap
+        below = row <= d_ap + margin if upper_inclusive else row < d_ap + margin
+        window = (labels != labels[anchor]) & above & below
+        if not window.any():
+            return -1
+        candidates = np.flatnonzero(window)
+        return int(candidates[np.argmin(row[candidates])])
+
+    return semi_hard_negative
+
+
+def _semi_hard_sorted(distances, labels, anchor, positive, margin):
+    d_ap = distances[anchor, positive]
+    for j in np.argsort(distances[anchor], kind="stable"):
+        if labels[j] != labels[anchor] and d_ap < distances[anchor, j] < d_ap + margin:
+            return j  # a NumPy integer
+    return -1
+
+
+def _iou(a, b):
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _nms(remove_ties=False):
+    def nms(boxes, scores, iou_threshold):
+        order, kept = list(np.argsort(-scores)), []
+        while order:
+            best = order.pop(0)
+            kept.append(int(best))
+            overlaps = [_iou(boxes[best], boxes[i]) for i in order]
+            order = [
+                i
+                for i, o in zip(order, overlaps)
+                if (o < iou_threshold if remove_ties else o <= iou_threshold)
+            ]
+        return kept
+
+    return nms
+
+
+def _nms_vectorised(boxes, scores, iou_threshold):
+    order, kept = np.argsort(-scores), []
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    while order.size:
+        best, rest = order[0], order[1:]
+        kept.append(best)
+        width = np.clip(
+            np.minimum(boxes[best, 2], boxes[rest, 2]) - np.maximum(boxes[best, 0], boxes[rest, 0]),
+            0,
+            None,
+        )
+        height = np.clip(
+            np.minimum(boxes[best, 3], boxes[rest, 3]) - np.maximum(boxes[best, 1], boxes[rest, 1]),
+            0,
+            None,
+        )
+        inter = width * height
+        order = rest[inter / (area[best] + area[rest] - inter) <= iou_threshold]
+    return np.array(kept)
+
+
+def _loss(clip=None, keep_upper=True):
+    def multitask_loss(probabilities, labels, boxes, box_targets, box_weight):
+        true_class = probabilities[np.arange(len(labels)), labels]
+        if clip is not None:
+            true_class = (
+                np.clip(true_class, clip, 1 - clip) if keep_upper else np.maximum(true_class, clip)
+            )
+        with np.errstate(divide="ignore"):
+            cross_entropy = -np.mean(np.log(true_class))
+        return float(cross_entropy + box_weight * np.mean((boxes - box_targets) ** 2))
+
+    return multitask_loss
+
+
+def _loss_one_hot(probabilities, labels, boxes, box_targets, box_weight):
+    clipped = np.clip(probabilities, 1e-7, 1 - 1e-7)
+    one_hot = np.eye(probabilities.shape[1])[labels]
+    cross_entropy = -np.sum(one_hot * np.log(clipped)) / len(labels)
+    return cross_entropy + box_weight * np.square(boxes - box_targets).mean()
+
+
+def _loss_one_hot_unclipped(probabilities, labels, boxes, box_targets, box_weight):
+    one_hot = np.eye(probabilities.shape[1])[labels]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cross_entropy = -np.sum(one_hot * np.log(probabilities)) / len(labels)
+    return cross_entropy + box_weight * np.square(boxes - box_targets).mean()
+
+
+def _match(convert):
+    def match_detections(found, scores, truths, iou_threshold):
+        found_corners, truth_corners = convert(found), convert(truths)
+        matched, taken = np.full(len(found), -1), set()
+        for index in np.argsort(-scores):
+            best, best_iou = -1, iou_threshold
+            for truth in range(len(truths)):
+                overlap = _iou(found_corners[index], truth_corners[truth])
+                if truth not in taken and overlap >= best_iou:
+                    best, best_iou = truth, overlap
+            if best >= 0:
+                matched[index] = best
+                taken.add(best)
+        return matched
+
+    return match_detections
+
+
+def _convert_copy_then_add(boxes):
+    corners = boxes.copy()
+    corners[:, 2:] += corners[:, :2]
+    return corners
+
+
+def _convert_through_alias(boxes):
+    corners = boxes  # not a copy: the writes below land in the caller's array
+    corners[:, 2] = boxes[:, 0] + boxes[:, 2]
+    corners[:, 3] = boxes[:, 1] + boxes[:, 3]
+    return corners
+
+
+RIGHT_ANSWERS = [
+    ("faces", "check_identify", _identify_loop),
+    ("faces", "check_identify", _identify_expanded),  # a tuple is fine: it has .count
+    ("faces", "check_identify", _identify_with(_squared, lambda d, t: not d > t)),
+    ("faces", "check_semi_hard_negative", _semi_hard()),
+    ("faces", "check_semi_hard_negative", _semi_hard_sorted),
+    ("detection", "check_xywh_to_xyxy", _convert),
+    ("detection", "check_xywh_to_xyxy", _convert_copy_then_add),
+    ("detection", "check_nms", _nms()),
+    ("detection", "check_nms", _nms_vectorised),
+    ("detection", "check_multitask_loss", _loss(clip=1e-7)),
+    ("detection", "check_multitask_loss", _loss(clip=1e-7, keep_upper=False)),
+    ("detection", "check_multitask_loss", _loss_one_hot),
+    ("detection", "check_match_detections", _match(_convert)),
+]
+
+
+@pytest.mark.parametrize(
+    "lesson, check, answer",
+    RIGHT_ANSWERS,
+    ids=[f"{check}-{index}" for index, (_, check, _) in enumerate(RIGHT_ANSWERS)],
+)
+def test_right_answers_written_several_ways_pass(lesson, check, answer, keras, capsys):
+    import importlib
+
+    getattr(importlib.import_module(f"lab_utils.{lesson}"), check)(answer)
+    assert "passed" in capsys.readouterr().out
+
+
+WRONG_ANSWERS = [
+    (
+        "faces",
+        "check_identify",
+        _identify_with(lambda a, b: float(np.linalg.norm(a - b)), lambda d, t: d <= t),
+        r"Euclidean distance.*SQUARED distances",
+    ),
+    ("faces", "check_identify", _identify_first_within, r"FIRST gallery face.*NEAREST"),
+    (
+        "faces",
+        "check_identify",
+        _identify_with(_squared, lambda d, t: d < t),
+        r"exactly equal to the threshold.*<= threshold",
+    ),
+    ("faces", "check_identify", _identify_array, r"returned a NumPy array.*calls \.count"),
+    (
+        "faces",
+        "check_identify",
+        lambda g, n, p, t: [j for j in _identify_loop(g, list(range(len(n))), p, t)],
+        r"returned int and str items|returned str and int items|each item must be a name",
+    ),
+    (
+        "faces",
+        "check_semi_hard_negative",
+        _semi_hard(upper_inclusive=True),
+        r"exactly d_ap \+ margin = 1\.5: the window is open at its upper end",
+    ),
+    (
+        "faces",
+        "check_semi_hard_negative",
+        _semi_hard(lower_inclusive=True),
+        r"exactly d_ap = 1: a semi-hard negative is strictly farther",
+    ),
+    ("detection", "check_xywh_to_xyxy", _convert_in_place, r"changed its input `boxes`"),
+    ("detection", "check_xywh_to_xyxy", _convert_through_alias, r"changed its input `boxes`"),
+    (
+        "detection",
+        "check_nms",
+        _nms(remove_ties=True),
+        r"kept \[0, 2, 3\], expected \[0, 1, 2, 3\]: it also removes boxes whose IoU .* exactly",
+    ),
+    ("detection", "check_multitask_loss", _loss(), r"returned inf: .*Clip the probabilities"),
+    (
+        "detection",
+        "check_multitask_loss",
+        _loss_one_hot_unclipped,
+        r"returned nan: .*Clip the probabilities",
+    ),
+    ("detection", "check_multitask_loss", _loss(clip=1e-15), r"clips the probabilities at 1e-15"),
+    (
+        "detection",
+        "check_match_detections",
+        _match(_convert_in_place),
+        r"changed its input `found`.*\nHint: does your xywh_to_xyxy write into its input",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "lesson, check, answer, message",
+    WRONG_ANSWERS,
+    ids=[f"{check}-{index}" for index, (_, check, _, _) in enumerate(WRONG_ANSWERS)],
+)
+def test_known_mistakes_get_their_message(lesson, check, answer, message, keras):
+    import importlib
+
+    with pytest.raises(exercises.ExerciseIncorrect, match=message):
+        getattr(importlib.import_module(f"lab_utils.{lesson}"), check)(answer)

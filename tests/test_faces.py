@@ -492,7 +492,7 @@ def right_identify(gallery, names, probes, threshold):
 )
 def test_identify_check(wrong, message, capsys):
     faces.check_identify(right_identify)
-    assert "✔ identify passed 3 tests." in capsys.readouterr().out
+    assert "✔ identify passed 6 tests." in capsys.readouterr().out
     with pytest.raises(exercises.ExerciseIncorrect, match=message):
         faces.check_identify(wrong)
 

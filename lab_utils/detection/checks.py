@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from lab_utils import exercises, lesson
-from lab_utils.boxes import iou_matrix
+from lab_utils.boxes import iou_matrix, non_max_suppression
 
 # --------------------------------------------------------------------------------------------
 # xywh_to_xyxy
@@ -63,13 +63,17 @@ def _xyxy_cases() -> list[np.ndarray]:
     forbid=["keras.utils.bounding_boxes.convert_format", "lab_utils.detection.convert_boxes"],
 )
 def check_xywh_to_xyxy(student: exercises.Student) -> int:
-    """Check ``xywh_to_xyxy(boxes) -> (N, 4)`` against Keras's ``convert_format``."""
+    """Check ``xywh_to_xyxy(boxes) -> (N, 4)`` against Keras's ``convert_format``; the
+    caller's ``boxes`` must stay unchanged."""
     from keras.utils import bounding_boxes
 
     cases = _xyxy_cases()
     for boxes in cases:
         name = f"xywh_to_xyxy(boxes of shape {boxes.shape})"
         result = student(boxes.copy(), name=name, hint=_CONVERT_HINT)
+        # Writing into the input returns the right corners once, then corrupts the caller's
+        # boxes (every later call, match_detections included, sees converted boxes).
+        exercises.expect_unchanged(student, 0, name=name, argument="boxes", hint=_CONVERT_HINT)
         expected = (
             np.asarray(bounding_boxes.convert_format(boxes, "xywh", "xyxy"), dtype=np.float64)
             if len(boxes)
@@ -95,6 +99,18 @@ def _finite_number(value: object) -> bool:
         return bool(np.isfinite(float(value)))
     except OverflowError:
         return False
+
+
+def _infinite_or_nan(value: object) -> bool:
+    """True for a number (not bool; a 0-d array too) that is infinite or NaN as a float."""
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return not np.isfinite(float(value))
+    except OverflowError:
+        return True
 
 
 _IOU_HINT = (
@@ -273,43 +289,78 @@ def _nms_cases() -> list[tuple[np.ndarray, np.ndarray, float]]:
     cases.append((boxes[::-1].copy(), np.array([0.5, 0.6, 0.7, 0.8, 0.9]), 0.6))
     cases.append((np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float), np.array([0.2, 0.9]), 0.5))
     cases.append((boxes, np.array([0.9, 0.8, 0.7, 0.6, 0.5]), 0.3))
+    # IoUs exactly equal to the threshold (exact in floating point): box 1 overlaps box 0 by
+    # 50 / 100 = 0.5 and box 3 overlaps box 2 by 4 / 16 = 0.25. Equal is not above: kept.
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 5], [20, 20, 24, 24], [20, 20, 24, 21]], float)
+    cases.append((boxes, np.array([0.9, 0.8, 0.7, 0.6]), 0.5))
+    cases.append((boxes, np.array([0.9, 0.8, 0.7, 0.6]), 0.25))
     return cases
 
 
-#: (test(result, kept = np.asarray(result), expected, box count) -> bool, message); the rows
-#: are tried in order, so the later ones see a 1-D array of whole numbers.
+def _nms_removing_ties(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[int]:
+    """What NMS keeps when it also removes boxes at IoU exactly equal to the threshold."""
+    overlaps = iou_matrix(boxes, boxes, "xyxy")
+    order, kept = [int(i) for i in np.argsort(-scores, kind="stable")], []
+    while order:
+        kept.append(order.pop(0))
+        order = [i for i in order if overlaps[kept[-1], i] < threshold]
+    return kept
+
+
+#: (test(case) -> bool, message); the case holds "result", "kept" (np.asarray(result)),
+#: "expected", "count" (boxes) and "removing_ties" (``_nms_removing_ties``). The rows are tried
+#: in order, so the later ones see a 1-D array of whole numbers.
 NMS_MISTAKES = (
+    (lambda case: case["result"] is None, "{name} returned None. Did you forget `return`?"),
     (
-        lambda result, kept, expected, count: result is None,
-        "{name} returned None. Did you forget `return`?",
-    ),
-    (
-        lambda result, kept, expected, count: kept.ndim == 2 and kept.shape[1:] == (4,),
+        lambda case: case["kept"].ndim == 2 and case["kept"].shape[1:] == (4,),
         "{name} returned boxes; return the indices of the kept boxes (e.g. [3, 0, 5]), highest "
         "score first.",
     ),
     (
-        lambda result, kept, expected, count: (
-            kept.ndim != 1 or bool(kept.size and not np.issubdtype(kept.dtype, np.integer))
+        lambda case: (
+            case["kept"].ndim != 1
+            or bool(case["kept"].size and not np.issubdtype(case["kept"].dtype, np.integer))
         ),
         "{name} returned {described}; expected a list of whole-number indices such as {expected}.",
     ),
     (
-        lambda result, kept, expected, count: (
-            sorted(kept.tolist()) == list(range(count)) and len(expected) < count
+        lambda case: (
+            sorted(case["kept"].tolist()) == list(range(case["count"]))
+            and len(case["expected"]) < case["count"]
         ),
         "{name} kept every box; boxes that overlap a kept, better box by more than the threshold "
         "must go.",
     ),
     (
-        lambda result, kept, expected, count: (
-            sorted(kept.tolist()) == sorted(expected.tolist())
-            and kept.tolist() != expected.tolist()
+        lambda case: (
+            sorted(case["kept"].tolist()) == sorted(case["expected"].tolist())
+            and case["kept"].tolist() != case["expected"].tolist()
         ),
         "{name} kept the right boxes {right} but in the order {kept}; return them highest score "
         "first: {expected}.",
     ),
+    (
+        lambda case: case["kept"].tolist() == case["removing_ties"] != case["expected"].tolist(),
+        "{name} kept {kept}, expected {expected}: it also removes boxes whose IoU with a kept box "
+        "is exactly the threshold. Remove a box only when its IoU is ABOVE the threshold "
+        "(iou > iou_threshold), as tf.image.non_max_suppression does.",
+    ),
 )
+
+
+def _reference_nms() -> Callable[[np.ndarray, np.ndarray, float], np.ndarray]:
+    """NMS to compare with: TensorFlow's under the TensorFlow backend, else the kit's NumPy one
+    (so a JAX or PyTorch installation needs no TensorFlow here); (x1, y1, x2, y2) boxes."""
+    if lesson.import_keras().backend.backend() != "tensorflow":
+        return lambda boxes, scores, threshold: non_max_suppression(
+            boxes, scores, iou_threshold=threshold, box_format="xyxy"
+        )
+    with lesson.native_stderr_silenced():
+        import tensorflow as tf
+    return lambda boxes, scores, threshold: tf.image.non_max_suppression(
+        boxes[:, [1, 0, 3, 2]], scores, len(boxes), iou_threshold=threshold
+    ).numpy()
 
 
 @exercises.checker(
@@ -318,19 +369,26 @@ NMS_MISTAKES = (
 )
 def check_nms(student: exercises.Student) -> int:
     """Check ``nms(boxes, scores, iou_threshold) -> list of kept indices`` against
-    ``tf.image.non_max_suppression`` (random boxes, chains of overlaps, unsorted scores)."""
-    with lesson.native_stderr_silenced():
-        import tensorflow as tf
+    ``tf.image.non_max_suppression`` (random boxes, chains of overlaps, unsorted scores).
+    Under another Keras backend (JAX, PyTorch: ``keras.ops`` has no NMS) the reference is the
+    kit's NumPy ``boxes.non_max_suppression``, which tests/test_boxes.py checks against
+    TensorFlow's."""
+    reference = _reference_nms()
     cases = _nms_cases()
     for boxes, scores, threshold in cases:
         name = f"nms(boxes of shape {boxes.shape}, scores, iou_threshold={threshold})"
         result = student(boxes.copy(), scores.copy(), threshold, name=name, hint=_NMS_HINT)
-        expected = tf.image.non_max_suppression(
-            boxes[:, [1, 0, 3, 2]], scores, len(boxes), iou_threshold=threshold
-        ).numpy()
+        expected = reference(boxes, scores, threshold)
         kept = np.asarray(result)
+        case = {
+            "result": result,
+            "kept": kept,
+            "expected": expected,
+            "count": len(boxes),
+            "removing_ties": _nms_removing_ties(boxes, scores, threshold),
+        }
         for recognises, message in NMS_MISTAKES:
-            if recognises(result, kept, expected, len(boxes)):
+            if recognises(case):
                 exercises.fail(
                     message.format(
                         name=name,
@@ -357,8 +415,30 @@ def check_nms(student: exercises.Student) -> int:
 
 _LOSS_HINT = (
     "cross-entropy = mean over the examples of -log(probability of the true "
-    "class); L2 = mean over all box numbers of (prediction - target)**2; "
+    "class), the probabilities clipped to [1e-7, 1 - 1e-7] first as in lesson 03; "
+    "L2 = mean over all box numbers of (prediction - target)**2; "
     "loss = cross-entropy + box_weight * L2."
+)
+
+#: The message for a loss that is not finite when a true class has probability 0 or 1.
+UNCLIPPED_LOSS = (
+    "{name} returned {result}: a true class with probability exactly 0 makes -log(0) "
+    "infinite (and 0 * log(0) NaN). Clip the probabilities to [1e-7, 1 - 1e-7] with np.clip before taking the log "
+    "(1e-7 is keras.config.epsilon(); lesson 03 does the same), so a certain and wrong "
+    "prediction costs -log(1e-7) = 16.1."
+)
+
+#: Other clipping bounds students take from elsewhere (NumPy's float64 and float32 machine
+#: epsilon, scikit-learn's former log_loss default 1e-15, round numbers).
+OTHER_EPSILONS = (
+    1e-8,
+    1e-9,
+    1e-10,
+    1e-12,
+    1e-15,
+    1e-16,
+    float(np.finfo(np.float64).eps),
+    float(np.finfo(np.float32).eps),
 )
 
 
@@ -377,6 +457,18 @@ def _loss_cases() -> list[tuple]:
                 weight,
             )
         )
+    # Certain predictions, right (probability 1) and wrong (probability 0 for the true class):
+    # only clipped probabilities give a finite loss, Keras's.
+    probabilities = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.2, 0.3, 0.5], [0.0, 0.5, 0.5]])
+    cases.append(
+        (
+            probabilities,
+            np.array([0, 2, 1, 0]),
+            rng.uniform(0, 1, (4, 4)),
+            rng.uniform(0, 1, (4, 4)),
+            2.0,
+        )
+    )
     return cases
 
 
@@ -391,8 +483,20 @@ def _loss_mistakes(
 ) -> list[tuple[float, str]]:
     """(the loss a typical mistake gives on this case, message), in the order tried."""
     count = len(labels)
-    true_probability = probabilities[np.arange(count), labels]
+    unclipped = probabilities[np.arange(count), labels]
+    true_probability = np.clip(unclipped, 1e-7, 1 - 1e-7)
+    probabilities = np.clip(probabilities, 1e-7, 1 - 1e-7)
     return [
+        *(
+            (
+                float(np.mean(-np.log(np.clip(unclipped, epsilon, 1 - epsilon))))
+                + weight * squared,
+                f"that clips the probabilities at {epsilon:.3g}; clip them to [1e-7, 1 - 1e-7] "
+                f"(keras.config.epsilon(), as Keras and lesson 03 do).",
+            )
+            for epsilon in OTHER_EPSILONS
+            if true_probability.min() <= 1e-7  # only a certain, wrong prediction tells
+        ),
         (cross_entropy + squared, "box_weight is not used: multiply the L2 part by it."),
         (
             weight * cross_entropy + squared,
@@ -484,6 +588,9 @@ def check_multitask_loss(student: exercises.Student) -> int:
         expected = cross_entropy + weight * squared
         if isinstance(result, np.ndarray) and result.size == 1:
             result = result.reshape(())
+        certain_and_wrong = probabilities[np.arange(len(labels)), labels].min() == 0
+        if certain_and_wrong and _infinite_or_nan(result):
+            exercises.fail(UNCLIPPED_LOSS.format(name=name, result=result), _LOSS_HINT)
         if _finite_number(result) and not np.isclose(result, expected, rtol=1e-4):
             for value, message in _loss_mistakes(
                 probabilities, labels, boxes, targets, weight, cross_entropy, squared
@@ -732,6 +839,14 @@ def check_match_detections(student: exercises.Student) -> int:
         result = student(
             found.copy(), scores.copy(), truths.copy(), threshold, name=name, hint=_MATCH_HINT
         )
+        for position, argument in ((0, "found"), (2, "truths")):
+            exercises.expect_unchanged(
+                student,
+                position,
+                name=name,
+                argument=argument,
+                hint="does your xywh_to_xyxy write into its input? Convert into a new array.",
+            )
         expected = _coco_matches(found, scores, truths, threshold)
         for recognises, message in MATCH_WRONG_KINDS:
             if recognises(result):

@@ -207,8 +207,32 @@ _SEMI_HARD_NOT_AN_INDEX = (
         ),
     ),
 )
+
+
+def _on_window_edge(case: dict, edge: str) -> bool:
+    """Whether the answer is a negative at exactly one edge of the open window (d_ap, d_ap +
+    margin): the answer of a window written with <= instead of <."""
+    result, labels = case["result"], case["labels"]
+    return (
+        0 <= result < len(labels)
+        and labels[result] != labels[case["anchor"]]
+        and case["row"][result] == case[edge]
+    )
+
+
 # Wrong indices: (test on the case, message template)
 _SEMI_HARD_MISTAKES = (
+    (
+        lambda case: _on_window_edge(case, "window_end"),
+        "{name} returned {result}, a negative at distance exactly d_ap + margin = "
+        "{window_end:.3g}: the window is open at its upper end (d_an < d_ap + margin, not <=); "
+        "such a triplet already has a zero loss.",
+    ),
+    (
+        lambda case: _on_window_edge(case, "d_ap"),
+        "{name} returned {result}, a negative at distance exactly d_ap = {d_ap:.3g}: a "
+        "semi-hard negative is strictly farther than the positive (d_an > d_ap, not >=).",
+    ),
     (
         lambda case: case["result"] == case["hardest"] and case["expected"] != case["hardest"],
         "{name} returned {result}, the hardest negative (closest of all); a semi-hard one must "
@@ -247,6 +271,12 @@ def _semi_hard_cases() -> list:
     labels = np.array([0, 0, 1, 1])
     cases.append((distances, labels, 0, 1, 0.2))  # no negative inside the margin: -1
     cases.append((distances, labels, 0, 1, 1.0))  # index 3 (1.5 in (1, 2))
+    # Negatives exactly on the window's edges are outside it (the sums are exact in floats):
+    # 1.5 = 1.0 + 0.5 at the upper end, 1.0 = d_ap at the lower end; both answers are -1.
+    cases.append((distances, labels, 0, 1, 0.5))
+    on_lower_edge = distances.copy()
+    on_lower_edge[0, 3] = on_lower_edge[3, 0] = 1.0
+    cases.append((on_lower_edge, labels, 0, 1, 0.25))
     return cases
 
 
@@ -275,6 +305,7 @@ def check_semi_hard_negative(student: Callable) -> int:
             "labels": labels,
             "anchor": anchor,
             "d_ap": d_ap,
+            "row": row,
             "window_end": d_ap + margin,
             "expected": expected,
         }
@@ -418,16 +449,42 @@ _IDENTIFY_HINT = (
     "names[j] if that distance <= threshold, otherwise 'unknown'."
 )
 
-# Wrong lists of names: (test on the case, message template)
+# Wrong lists of names: (test on the case, message template). Each mistake's answer is
+# computed on the case (``_identify_mistaken_answers``); cases are built so that each
+# mistake gives its own wrong list somewhere.
 _IDENTIFY_MISTAKES = (
     (
         lambda case: all(isinstance(r, (int, np.integer)) for r in case["result"]),
         "{name} returned gallery indices; return the names (names[j]).",
     ),
     (
+        lambda case: not all(isinstance(r, str) for r in case["result"]),
+        lambda case: (
+            f"{case['name']} returned {case['kinds']} in its list; each item must be a name "
+            f"(a str from names) or 'unknown'."
+        ),
+    ),
+    (
         lambda case: case["result"] == case["ignoring_threshold"],
         "{name} names every probe, strangers too: a probe farther than the threshold from every "
         "gallery face is 'unknown'.",
+    ),
+    (
+        lambda case: case["result"] == case["euclidean"],
+        "{name} compares the Euclidean distance with the threshold; the threshold (chosen by "
+        "choose_threshold) is on SQUARED distances: do not take the square root.",
+    ),
+    (
+        lambda case: case["result"] == case["first_within"],
+        "{name} names each probe after the FIRST gallery face within the threshold; it must be "
+        "the NEAREST one (argmin of the distances), then compare that distance with the "
+        "threshold.",
+    ),
+    (
+        lambda case: case["result"] == case["strict"],
+        "{name} answers 'unknown' for a probe at a squared distance exactly equal to the "
+        "threshold: a probe is accepted when its distance is <= threshold (as in "
+        "choose_threshold), not only when it is < threshold.",
     ),
 )
 
@@ -443,7 +500,69 @@ def _identify_cases() -> list:
         )
         strangers = rng.normal(size=(probes - probes // 2, 4)) * 3 + 20
         cases.append((gallery, names, np.vstack([near, strangers]), 1.0))
+    # Small hand-made galleries at other thresholds, where each mistake gives its own answer.
+    # The squared distances are exact in floating point, and so are their square roots.
+    gallery = np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 0.0]])
+    names = ["ana", "ben", "carl"]
+    # threshold 0.6: carl at squared distance 0.5625 is inside, though its distance 0.75 is
+    # not; (0.7, 0) is within 0.6 of ana (0.49) but nearest to ben (0.09).
+    cases.append(
+        (gallery, names, np.array([[0.0, 0.5], [10.0, 0.75], [0.5, 4.0], [0.7, 0.0]]), 0.6)
+    )
+    # threshold 3: squared distance 4 (distance 2) is outside; (0.9, 0) is within 3 of ana
+    # and ben, the nearest is ben.
+    cases.append((gallery, names, np.array([[10.0, 2.0], [0.9, 0.0], [0.0, 1.5]]), 3.0))
+    # threshold 4: squared distances exactly 4 are accepted (<=)
+    cases.append(
+        (gallery, names, np.array([[10.0, 2.0], [1.0, -1.5], [5.0, 5.0], [0.0, -2.0]]), 4.0)
+    )
     return cases
+
+
+def _identify_mistaken_answers(
+    gallery: np.ndarray, names: list, probes: np.ndarray, threshold: float
+) -> dict:
+    """The lists of names the usual mistakes give on this case."""
+    from scipy.spatial.distance import cdist
+
+    squared = cdist(probes, gallery, "sqeuclidean")
+    nearest = squared.argmin(axis=1)
+    closest = squared[np.arange(len(probes)), nearest]
+
+    def first_within(row: np.ndarray) -> str:
+        inside = np.flatnonzero(row <= threshold)
+        return names[inside[0]] if len(inside) else "unknown"
+
+    return {
+        "ignoring_threshold": [names[j] for j in nearest],
+        "euclidean": [
+            names[j] if d <= threshold else "unknown" for d, j in zip(np.sqrt(closest), nearest)
+        ],
+        "first_within": [first_within(row) for row in squared],
+        "strict": [names[j] if d < threshold else "unknown" for d, j in zip(closest, nearest)],
+    }
+
+
+def _as_list_of_names(result: object, count: int, name: str) -> list:
+    """The student's answer as a list, or a failure that says what it was: the lesson's next
+    cell calls ``.count`` and ``len`` on it, which a NumPy array does not have (``.count``)."""
+    __tracebackhide__ = True
+    # An array of strings crosses from a graded kernel as a placeholder naming its dtype.
+    if isinstance(result, np.ndarray) or repr(result).startswith("<a array"):
+        exercises.fail(
+            f"{name} returned a NumPy array ({exercises.describe_argument(result)}); return a "
+            f"Python list of {count} names: the lesson's next cell calls .count on the "
+            f"answer, which a NumPy array does not have (use a list comprehension, or "
+            f".tolist()).",
+            _IDENTIFY_HINT,
+        )
+    if not isinstance(result, (list, tuple)) or len(result) != count:
+        exercises.fail(
+            f"{name} returned {exercises.describe_argument(result)}; expected "
+            f"a list of {count} names, one per probe.",
+            _IDENTIFY_HINT,
+        )
+    return list(result)
 
 
 @exercises.checker(
@@ -467,32 +586,29 @@ def check_identify(student: Callable) -> int:
             gallery.copy(), list(names), probes.copy(), threshold, name=name, hint=_IDENTIFY_HINT
         )
         nearest = NearestNeighbors(n_neighbors=1).fit(gallery)
-        distance, index = nearest.kneighbors(probes)
-        expected = [
-            names[j] if d**2 <= threshold else "unknown"
-            for d, j in zip(distance[:, 0], index[:, 0])
-        ]
-        if isinstance(result, np.ndarray):
-            result = result.tolist()
-        if not isinstance(result, (list, tuple)) or len(result) != len(expected):
-            exercises.fail(
-                f"{name} returned {exercises.describe_argument(result)}; expected "
-                f"a list of {len(expected)} names, one per probe.",
-                _IDENTIFY_HINT,
-            )
-        result = list(result)
+        index = nearest.kneighbors(probes, return_distance=False)[:, 0]
+        # squared from the differences, not distance**2: sqrt(2)**2 is 2.0000000000000004
+        squared = ((probes - gallery[index]) ** 2).sum(axis=1)
+        expected = [names[j] if d <= threshold else "unknown" for d, j in zip(squared, index)]
+        result = _as_list_of_names(result, len(expected), name)
         if result == expected:
             continue
+        kinds = sorted({type(r).__name__ for r in result if not isinstance(r, str)})
         _fail_on_known_mistake(
             _IDENTIFY_MISTAKES,
-            {"name": name, "result": result, "ignoring_threshold": [names[j] for j in index[:, 0]]},
+            {
+                "name": name,
+                "result": result,
+                "kinds": " and ".join(kinds) + " items",
+                **_identify_mistaken_answers(gallery, names, probes, threshold),
+            },
             _IDENTIFY_HINT,
         )
         wrong = next(i for i, (r, e) in enumerate(zip(result, expected)) if r != e)
         exercises.fail(
             f"{name}: probe {wrong} is named {result[wrong]!r}, expected "
-            f"{expected[wrong]!r} (nearest gallery row {index[wrong, 0]} at "
-            f"squared distance {distance[wrong, 0] ** 2:.3g}).",
+            f"{expected[wrong]!r} (nearest gallery row {index[wrong]} at "
+            f"squared distance {squared[wrong]:.3g}, threshold {threshold:g}).",
             _IDENTIFY_HINT,
         )
     return len(cases)
