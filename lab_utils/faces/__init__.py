@@ -39,7 +39,14 @@ from lab_utils.faces.checks import (
     check_semi_hard_negative,
     check_triplet_loss,
 )
-from lab_utils.faces.compute import FaceSplit, as_faces, data_banner, identity_split, resize_faces
+from lab_utils.faces.compute import (
+    FaceSplit,
+    as_faces,
+    data_banner,
+    dlib_resnet_conv_layers,
+    identity_split,
+    resize_faces,
+)
 from lab_utils.faces.dlib_faces import (
     LANDMARK_GROUPS,
     align_face,
@@ -112,6 +119,7 @@ __all__ = [
     "FaceSplit",
     "as_faces",
     "data_banner",
+    "dlib_resnet_conv_layers",
     "identity_split",
     "resize_faces",
     # verification

@@ -143,7 +143,11 @@ def _triplet_cases() -> list:
     return cases
 
 
-@exercises.checker("triplet_loss", forbid=["lab_utils.faces.triplet_loss_keras"], time_limit=10)
+@exercises.checker(
+    "triplet_loss",
+    forbid=["lab_utils.faces.triplet_loss_keras", "lab_utils.faces.triplet_formula"],
+    time_limit=10,
+)
 def check_triplet_loss(student: Callable) -> int:
     """Check ``triplet_loss(anchor, positive, negative, margin) -> (N,)`` against the slide's
     formula computed with SciPy's squared distances."""
@@ -280,7 +284,7 @@ def _semi_hard_cases() -> list:
     return cases
 
 
-@exercises.checker("semi_hard_negative", forbid=[], time_limit=10)
+@exercises.checker("semi_hard_negative", forbid=["lab_utils.faces.semi_hard_choice"], time_limit=10)
 def check_semi_hard_negative(student: Callable) -> int:
     """Check ``semi_hard_negative(distances, labels, anchor, positive, margin) -> int``."""
     cases = _semi_hard_cases()

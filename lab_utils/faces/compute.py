@@ -176,3 +176,18 @@ def data_banner(dataset: Dataset) -> str:
     width = max(len(line) for line in lines)
     frame = "!" * (width + 4)
     return "\n".join([frame, *(f"! {line.ljust(width)} !" for line in lines), frame])
+
+
+def dlib_resnet_conv_layers() -> int:
+    """How many convolution layers dlib's face ResNet has, read from its model file.
+
+    dlib stores each layer of the network with its type's name; its convolutions are "con_"
+    layers, so the count of that tag in ``dlib_face_recognition_resnet_model_v1.dat`` (from
+    the face_recognition_models package) is the number of convolution layers.
+    """
+    from pathlib import Path
+
+    import face_recognition_models
+
+    model = Path(face_recognition_models.face_recognition_model_location())
+    return model.read_bytes().count(b"con_")
