@@ -473,6 +473,9 @@ def _sandbox_config(folder: Path, runtime: Path, memory: int | None) -> Path:
         str(resources.kit_folder("bundled")),
     }
     cache = data.cache_dir()
+    shared = data.shared_dir()  # the class's trained weights and data: read, never written
+    if shared is not None:
+        read_only.add(str(shared.resolve()))
     config = {
         "scratch": str(folder / "sandbox"),
         "read_only": sorted(read_only),
@@ -488,6 +491,7 @@ def _sandbox_config(folder: Path, runtime: Path, memory: int | None) -> Path:
         "environment": {
             **GRADING_ENVIRONMENT,
             "LAB_UTILS_CACHE": str(cache),
+            **({"LAB_UTILS_SHARED": str(shared.resolve())} if shared is not None else {}),
             "MALLOC_ARENA_MAX": "2",
             "JUPYTER_RUNTIME_DIR": str(runtime),
             **dict.fromkeys(
@@ -672,8 +676,13 @@ def autograde(
     isolation: bool = True,
     regrade: bool = False,
     prepare: bool = True,
+    shard: tuple[int, int] | None = None,
 ) -> Path:
     """Grade every submission in ``submissions``; return the path of the grades CSV.
+
+    ``shard=(i, N)`` grades only the students of shard i of N (:func:`in_shard`), so N
+    machines of a scheduler grade a class in parallel; :func:`merge_shards` joins their
+    ``out`` folders (each shard needs its own ``out`` and ``root``).
 
     With ``prepare`` (the default), each lesson to grade is first run once as the instructor
     wrote it (:func:`lab_utils.prepare.prepare_once`, skipped when already done for this
@@ -700,6 +709,9 @@ def autograde(
             f"no submissions in {submissions}: expected <student>/<lesson>.ipynb with lessons "
             f"named like {lessons(notebooks)[:2]}"
         )
+    if shard is not None:
+        found = [s for s in found if in_shard(s.student, shard)]
+        write_atomic(out / "shard.json", json.dumps({"shard": shard[0], "of": shard[1]}))
     if isolation:
         from lab_utils import sandbox
 
@@ -884,6 +896,150 @@ class GradeRows:
     def write_csv(self) -> None:
         """Rewrite ``grades.csv`` atomically from every row known now."""
         write_csv(self.all_rows(), self.csv)
+
+
+# --- shards: one class graded by N machines of a scheduler, then merged --------------------
+
+
+def parse_shard(text: str | None, environ: dict | None = None) -> tuple[int, int] | None:
+    """``"i/N"`` (1 <= i <= N) -> (i, N); ``"auto"``: from the scheduler's task index.
+
+    ``auto`` reads a Kubernetes Indexed Job's ``JOB_COMPLETION_INDEX`` (0-based; the count
+    from ``LAB_UTILS_SHARDS``, the Job's ``completions``) or a Slurm job array's
+    ``SLURM_ARRAY_TASK_ID`` (minus ``SLURM_ARRAY_TASK_MIN``) and ``SLURM_ARRAY_TASK_COUNT``.
+    None or "" -> None (no sharding).
+    """
+    if not text:
+        return None
+    if text == "auto":
+        text = _shard_from_environment(os.environ if environ is None else environ)
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise ValueError(f"a shard is i/N with 1 <= i <= N (e.g. 2/8), but got {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _shard_from_environment(environ: dict) -> str:
+    """``"i/N"`` from a Kubernetes Indexed Job's or a Slurm job array's variables."""
+    try:
+        if environ.get("JOB_COMPLETION_INDEX", "") != "":
+            index = int(environ["JOB_COMPLETION_INDEX"])
+            return f"{index + 1}/{int(environ['LAB_UTILS_SHARDS'])}"
+        if environ.get("SLURM_ARRAY_TASK_ID", "") != "":
+            first = int(environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+            index = int(environ["SLURM_ARRAY_TASK_ID"]) - first
+            return f"{index + 1}/{int(environ['SLURM_ARRAY_TASK_COUNT'])}"
+    except (KeyError, ValueError) as error:
+        raise ValueError(
+            f"--shard auto: the scheduler's variables are incomplete or not whole numbers "
+            f"({type(error).__name__}: {error}); Kubernetes needs JOB_COMPLETION_INDEX and "
+            f"LAB_UTILS_SHARDS, Slurm SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT"
+        ) from None
+    raise ValueError(
+        "--shard auto needs JOB_COMPLETION_INDEX (a Kubernetes Indexed Job, with "
+        "LAB_UTILS_SHARDS) or SLURM_ARRAY_TASK_ID (a Slurm job array) in the environment"
+    )
+
+
+def in_shard(student: str, shard: tuple[int, int]) -> bool:
+    """Whether ``student`` belongs to shard (i, N): SHA-256 of the id modulo N equals i - 1.
+
+    A student's lessons all go to one shard, and the split depends on the id alone, so every
+    machine agrees without talking to the others, whatever order it finds the folders in.
+    """
+    index, count = shard
+    return int(hashlib.sha256(student.encode("utf-8")).hexdigest()[:12], 16) % count == index - 1
+
+
+def _shard_rows(folder: Path) -> tuple[dict | None, list[dict], str | None]:
+    """(shard.json, grades.csv rows, problem) of one shard's output folder."""
+    try:
+        described = json.loads((folder / "shard.json").read_text(encoding="utf-8"))
+        return described, read_csv(folder / "grades.csv"), None
+    except (OSError, ValueError) as error:
+        return None, [], f"{folder}: not a finished shard ({type(error).__name__}: {error})"
+
+
+def _merged_rows(folders: list[Path]) -> tuple[dict, dict, list[str]]:
+    """{(student, lesson): row}, {(student, lesson): shard folder}, problems."""
+    rows, origin, problems, seen = {}, {}, [], {}
+    for folder in folders:
+        described, shard_rows, problem = _shard_rows(folder)
+        if problem:
+            problems.append(problem)
+            continue
+        seen.setdefault((described["shard"], described["of"]), []).append(folder)
+        for row in shard_rows:
+            key = (row["student"], row["lesson"])
+            if key in rows:
+                flag = f"graded twice: in {origin[key].name} and {folder.name} (first kept)"
+                problems.append(f"{key[0]} {key[1]}: {flag}")
+                rows[key]["flags"] = "; ".join(filter(None, [rows[key]["flags"], flag]))
+                continue
+            if "not graded yet" in row.get("flags", ""):
+                problems.append(f"{key[0]} {key[1]}: missing (shard {folder.name} did not finish)")
+            rows[key], origin[key] = dict(row), folder
+    counts = {count for _, count in seen}
+    for count in counts:
+        absent = [str(i) for i in range(1, count + 1) if (i, count) not in seen]
+        if absent:
+            problems.append(f"shards {', '.join(absent)} of {count} are missing")
+    if len(counts) > 1:
+        problems.append(f"shards of different splits were merged: N = {sorted(counts)}")
+    problems += [
+        f"shard {i}/{n} given twice: {', '.join(map(str, f))}"
+        for (i, n), f in seen.items()
+        if len(f) > 1
+    ]
+    return rows, origin, problems
+
+
+def merge_shards(
+    folders: list[Path | str],
+    out: Path | str,
+    submissions: Path | str | None = None,
+    notebooks: Path | str = NOTEBOOKS,
+) -> tuple[Path, list[str]]:
+    """Join shards' grades and feedback into one ``out`` folder, as one run would have made it.
+
+    Parameters
+    ----------
+    folders : list of paths
+        Each shard's ``out`` folder (``grades.csv``, ``shard.json``, ``rows/``, ``feedback/``).
+    out : path
+        Gets ``grades.csv``, ``rows/`` and ``feedback/`` of every student, and ``merge.txt``.
+    submissions : path, optional
+        The submissions folder: a notebook there that no shard graded gets a row flagged
+        ``missing``.
+    notebooks : path
+        The lessons' folder (which lessons the submissions are matched to).
+
+    Returns
+    -------
+    (path of the merged grades.csv, problems): a student missing or graded twice, a shard
+    missing, given twice or unfinished. Each is also in the flags of the row it concerns.
+    """
+    out, folders = Path(out), [Path(folder) for folder in folders]
+    rows, origin, problems = _merged_rows(folders)
+    if submissions is not None:
+        for s in find_submissions(submissions, lessons(notebooks)):
+            if (s.student, s.lesson) not in rows:
+                flag = "missing: no shard graded this notebook"
+                problems.append(f"{s.student} {s.lesson}: {flag}")
+                rows[(s.student, s.lesson)] = {"student": s.student, "folder": s.folder}
+                rows[(s.student, s.lesson)].update(lesson=s.lesson, total="", flags=flag)
+    for (student, lesson), folder in origin.items():
+        for part in (
+            Path("rows") / lesson / f"{student}.json",
+            Path("feedback") / student / f"{lesson}.html",
+        ):
+            if (folder / part).is_file():
+                (out / part).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(folder / part, out / part)
+    ordered = [rows[key] for key in sorted(rows, key=lambda key: (key[1], key[0]))]
+    write_csv(ordered, out / "grades.csv")
+    write_atomic(out / "merge.txt", "".join(f"{line}\n" for line in problems) or "no problem\n")
+    return out / "grades.csv", problems
 
 
 MAX_EXECUTED_BYTES = 200_000_000
@@ -1290,8 +1446,8 @@ def hide_nbgrader_ui() -> None:
 # --- command line ----------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m lab_utils.grading release [LESSON...]``, ``autograde FOLDER``, ``hide-nbgrader``."""
+def _parser():
+    """The command line: release, autograde (--shard), merge, hide-nbgrader."""
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -1331,12 +1487,41 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="do not run each lesson once first to cache its trainings (python -m lab_utils.prepare)",
     )
+    grade_parser.add_argument(
+        "--shard",
+        default=os.environ.get("LAB_UTILS_SHARD", ""),
+        help="grade only shard i/N of the students (1 <= i <= N), or 'auto': from "
+        "JOB_COMPLETION_INDEX + LAB_UTILS_SHARDS (Kubernetes) or SLURM_ARRAY_TASK_ID/_COUNT; "
+        "output in <out>/shards/<i>-of-<N>/, joined by the merge command",
+    )
+    merge_parser = commands.add_parser("merge", help="join shards' grades and feedback")
+    merge_parser.add_argument("shards", nargs="+", help="each shard's output folder")
+    merge_parser.add_argument("--out", default=str(GRADES_FOLDER))
+    merge_parser.add_argument(
+        "--submissions", help="the submissions folder: flags a notebook that no shard graded"
+    )
     commands.add_parser("hide-nbgrader", help="disable nbgrader's panels in JupyterLab")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lab_utils.grading release [LESSON...]``, ``autograde FOLDER``, ``hide-nbgrader``."""
+    parser = _parser()
     arguments = parser.parse_args(argv)
+    if arguments.command == "autograde":
+        try:
+            parse_shard(arguments.shard)
+        except ValueError as error:
+            parser.error(str(error))
     start = time.perf_counter()
     if arguments.command == "hide-nbgrader":
         hide_nbgrader_ui()
         return 0
+    if arguments.command == "merge":
+        csv_path, problems = merge_shards(arguments.shards, arguments.out, arguments.submissions)
+        print("\n".join(problems) or "merged: every notebook graded once")
+        print(f"grades: {csv_path}")
+        return 1 if problems else 0
     if arguments.command == "release":
         released = release(arguments.lessons or None, out=arguments.out)
         for name in released:
@@ -1366,9 +1551,17 @@ def _autograde_command(arguments) -> Path | None:
     import signal
 
     signal.signal(signal.SIGTERM, _stop)  # `kill`, `timeout`, `docker stop`: like Ctrl-C
+    shard = parse_shard(arguments.shard)
+    root = COURSE_ROOT
+    if shard is not None:  # its own folders: shards may share a file system
+        name = f"{shard[0]}-of-{shard[1]}"
+        arguments.out = str(Path(arguments.out) / "shards" / name)
+        root = COURSE_ROOT / "shards" / name
     try:
         return autograde(
             arguments.submissions,
+            root=root,
+            shard=shard,
             out=arguments.out,
             timeout=arguments.timeout,
             notebook_timeout=arguments.notebook_timeout,
