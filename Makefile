@@ -12,7 +12,7 @@ GRADING_MEMORY ?= 4000000000
 GRADING_NOTEBOOK_TIME ?= 900
 
 .DEFAULT_GOAL := help
-.PHONY: help lab instructor-lab test test-fast lint prepare benchmark lock clean release autograde present
+.PHONY: help lab instructor-lab test test-fast lint prepare benchmark lock clean release autograde present merge-grades hub-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,7 +56,16 @@ instructor-lab: $(STAMP) ## Instructors: open notebooks/ (the versions with solu
 # Two workers by default (the 2-core laptop the kit is sized for): `make test TEST_WORKERS=4`.
 TEST_WORKERS ?= 2
 
-test: $(INSTRUCTOR) ## Run every test: unit, notebooks end to end, grading, real browser
+# JupyterHub's proxy (configurable-http-proxy, pinned in package.json/package-lock.json) for
+# tests/test_hub.py and deploy/: installed into node_modules/ when npm is there (else that test skips).
+HUB_TOOLS := node_modules/.installed
+$(HUB_TOOLS): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: tests/test_hub.py (a local JupyterHub) will be skipped"; fi
+
+hub-tools: $(HUB_TOOLS) ## Install JupyterHub's proxy from npm (node_modules/) for the hub test
+
+test: $(INSTRUCTOR) $(HUB_TOOLS) ## Run every test: unit, notebooks end to end, grading, real browser
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 test-fast: $(STAMP) ## Unit tests only (skips the notebooks and slow tests)
@@ -66,8 +75,8 @@ lint: $(INSTRUCTOR) ## Ruff: lint rules and formatting of lab_utils, tests, benc
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-prepare: $(STAMP) ## Train every lesson's models once into the cache (before a class or grading)
-	$(BIN)/python -m lab_utils.prepare $(LESSONS)
+prepare: $(STAMP) ## Train every lesson's models once into the cache (SHARED=DIR: a class's shared folder)
+	$(BIN)/python -m lab_utils.prepare $(if $(SHARED),--shared $(SHARED)) $(LESSONS)
 
 benchmark: $(STAMP) ## Print the kit's measured figures (import time, lesson run times, ...)
 	$(BIN)/python benchmarks/run.py
@@ -83,13 +92,19 @@ release: $(INSTRUCTOR) ## Instructors: student versions of every lesson -> build
 # namespace mapping only root would leave the kernels no unprivileged id to run as). See README.
 GRADE := $(BIN)/python -m lab_utils.grading autograde $(SUBMISSIONS) \
 	--memory $(GRADING_MEMORY) --notebook-timeout $(GRADING_NOTEBOOK_TIME) \
-	$(if $(filter 1,$(REGRADE)),--regrade)
+	$(if $(SHARD),--shard $(SHARD)) $(if $(filter 1,$(REGRADE)),--regrade)
 ifeq ($(SANDBOX),1)
 GRADE := unshare $(if $(AS_ROOT),,--map-root-user) --net sh -c 'ip link set lo up && exec nice -n 10 $(GRADE)'
 endif
 
-autograde: $(INSTRUCTOR) ## Instructors: grade SUBMISSIONS=<folder>/<student>/<lesson>.ipynb -> build/grades/
+autograde: $(INSTRUCTOR) ## Instructors: grade SUBMISSIONS=<folder>/<student>/<lesson>.ipynb -> build/grades/ (SHARD=i/N or auto)
 	$(GRADE)
+
+# One class graded by N machines (SHARD=i/N, or SHARD=auto in a Kubernetes Indexed Job or a
+# Slurm job array): each writes build/grades/shards/<i>-of-<N>/; this joins them (see deploy/).
+merge-grades: $(STAMP) ## Instructors: join the shards' grades and feedback into build/grades/
+	$(BIN)/python -m lab_utils.grading merge build/grades/shards/*-of-* --out build/grades \
+		$(if $(wildcard $(SUBMISSIONS)),--submissions $(SUBMISSIONS))
 
 # `exec`: Voila replaces the shell, so stopping make stops Voila and its kernel (the port is
 # freed). Voila reads voila.json from this folder (JupyterLab extensions it must not load).
