@@ -750,3 +750,206 @@ def test_plots_return_figures(olivetti):
         faces.plot_landmarks(olivetti.images[0], points[:10])
     with pytest.raises(TypeError, match="non-empty dict"):
         faces.plot_roc({})
+
+
+# --- the student's loss and semi-hard rule inside the training (issue 21) --------------------------
+
+
+def numpy_triplet(anchor, positive, negative, margin):
+    """The exercise's answer as a student writes it, for NumPy arrays."""
+    positive_distance = ((anchor - positive) ** 2).sum(axis=1)
+    negative_distance = np.sum(np.square(anchor - negative), axis=1)
+    return np.maximum(positive_distance - negative_distance + margin, 0.0)
+
+
+def converts_to_numpy(anchor, positive, negative, margin):
+    anchor, positive, negative = (np.asarray(x) for x in (anchor, positive, negative))
+    return numpy_triplet(anchor, positive, negative, margin)
+
+
+def _batch(keras, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(10), 5)
+    embeddings = rng.normal(size=(50, 8)).astype("float32")
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    return labels, embeddings
+
+
+@pytest.mark.parametrize("mining", ["batch_all", "batch_hard", "semi_hard", "random"])
+def test_a_numpy_triplet_loss_drives_the_keras_loss_with_the_kits_value_and_gradient(keras, mining):
+    import tensorflow as tf
+
+    labels, embeddings = _batch(keras)
+    variable = tf.Variable(embeddings)
+    values, gradients = [], []
+    for per_triplet in (None, numpy_triplet):
+        loss = faces.triplet_loss_keras(
+            0.5, mining, seed=3, per_triplet=per_triplet, positives_per_anchor=4
+        )
+        with tf.GradientTape() as tape:
+            value = loss(tf.constant(labels), variable)
+        values.append(float(value))
+        gradients.append(tf.convert_to_tensor(tape.gradient(value, variable)).numpy())
+    if mining != "random":  # the two paths draw their random negatives differently
+        assert values[0] == pytest.approx(values[1], abs=1e-5)
+        np.testing.assert_allclose(gradients[0], gradients[1], atol=1e-5)
+    assert values[1] > 0 and np.abs(gradients[1]).sum() > 0
+
+
+def test_a_triplet_loss_that_leaves_the_tensors_is_explained():
+    assert faces.trainable_triplet_formula(numpy_triplet) is None
+    assert "NumPy arrays" in faces.trainable_triplet_formula(converts_to_numpy)
+    wrong = faces.trainable_triplet_formula(lambda a, p, n, margin: ((a - p) ** 2).sum(axis=1))
+    assert "other values" in wrong
+
+
+def test_on_keras_runs_numpy_style_code_as_keras_ops(keras):
+    ops = keras.ops
+    x = ops.convert_to_tensor(np.array([[1.0, -2.0], [3.0, 4.0]], "float32"))
+    result = faces.on_keras(lambda a: np.maximum(abs(a) ** 2 - 1, 0).sum(axis=1) / 2)(x)
+    np.testing.assert_allclose(ops.convert_to_numpy(result), [1.5, 11.5])
+    with pytest.raises(TypeError, match="one value per triplet"):
+        faces.on_keras(lambda a: "nothing")(x)
+
+
+def right_semi_hard_loop(distances, labels, anchor, positive, margin):
+    d_ap = distances[anchor, positive]
+    best, best_distance = -1, np.inf
+    for j in range(len(labels)):
+        d = distances[anchor, j]
+        if labels[j] != labels[anchor] and d_ap < d < d_ap + margin and d < best_distance:
+            best, best_distance = j, d
+    return best
+
+
+def test_semi_hard_choice_and_the_mined_negatives():
+    labels, embeddings = np.repeat(np.arange(4), 3), RNG.normal(size=(12, 3))
+    distances = cdist(embeddings, embeddings, "sqeuclidean")
+    for anchor in range(12):
+        for positive in np.flatnonzero(labels == labels[anchor]):
+            for margin in (0.1, 1.0, 5.0):
+                expected = right_semi_hard_loop(distances, labels, anchor, positive, margin)
+                assert (
+                    faces.semi_hard_choice(distances, labels, anchor, positive, margin) == expected
+                )
+    from lab_utils.faces import siamese
+
+    table = siamese._mined_negatives(embeddings, labels, right_semi_hard_loop, 1.0)
+    same = labels[:, None] == labels[None, :]
+    np.fill_diagonal(same, False)
+    assert np.all(table[~same] == -1) and np.all(table[same] >= 0)
+    chosen = table[same]
+    anchors = np.nonzero(same)[0]
+    assert np.all(labels[chosen] != labels[anchors])  # every chosen negative is another person
+
+
+def test_train_embedding_uses_the_given_rules(keras, capsys):
+    labels = np.repeat(np.arange(4), 4)
+    images = np.random.default_rng(0).random((16, 16, 16)).astype("float32")
+    calls = []
+
+    def counting_rule(distances, labels, anchor, positive, margin):
+        calls.append(anchor)
+        return faces.semi_hard_choice(distances, labels, anchor, positive, margin)
+
+    weights = []
+    for _ in range(2):  # the same training twice: the same weights (the cache relies on it)
+        keras.utils.set_random_seed(0)
+        model = faces.embedding_network(16, 8, filters=(4,))
+        result = faces.train_embedding(
+            model,
+            images,
+            labels,
+            mining="semi_hard",
+            epochs=2,
+            batches_per_epoch=2,
+            people=2,
+            per_person=4,
+            per_triplet=numpy_triplet,
+            semi_hard=counting_rule,
+            cache=False,
+        )
+        weights.append(model.get_weights())
+    assert len(result.history["loss"]) == 2 and np.isfinite(result.history["loss"]).all()
+    # at least epochs x batches x anchors x positives per anchor, twice (Keras also peeks)
+    assert len(calls) >= 2 * (2 * 2 * 8 * 3)
+    for first, second in zip(*weights):
+        np.testing.assert_array_equal(first, second)
+    model = faces.embedding_network(16, 8, filters=(4,))
+    faces.train_embedding(
+        model,
+        images,
+        labels,
+        epochs=1,
+        batches_per_epoch=1,
+        people=2,
+        per_person=4,
+        per_triplet=converts_to_numpy,
+        cache=False,
+    )
+    assert "uses the kit's triplet_formula" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="mining='semi_hard'"):
+        faces.train_embedding(
+            model, images, labels, semi_hard=counting_rule, people=2, per_person=4
+        )
+    with pytest.raises(TypeError, match="per_triplet must be a function"):
+        faces.train_embedding(model, images, labels, per_triplet="mine", people=2, per_person=4)
+
+
+# --- what the lesson's sentences rest on (issue 20) ----------------------------------------------
+
+
+def test_true_accept_at_a_fixed_false_accept_rate():
+    distances = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    same = np.array([True, True, False, True, False, False])
+    roc = faces.verification_roc(distances, same)
+    point = faces.true_accept_at(roc, 0.0)
+    assert point["true_accept"] == pytest.approx(2 / 3) and point["false_accept"] == 0.0
+    assert point["threshold"] == pytest.approx(0.2)
+    assert faces.true_accept_at(roc, 0.34)["true_accept"] == 1.0
+    with pytest.raises(TypeError, match="verification_roc"):
+        faces.true_accept_at({"auc": 1}, 0.1)
+
+
+def test_spread_is_zero_for_one_point_and_separates_same_from_different():
+    labels = np.array([0, 0, 1, 1])
+    assert faces.spread(np.ones((4, 3)), labels)["all"] == 0.0
+    points = np.array([[0.0, 0], [0, 0.1], [1, 0], [1, 0.1]])
+    measured = faces.spread(points, labels)
+    assert measured["same"] == pytest.approx(0.01)
+    assert measured["different"] == pytest.approx(np.mean([1, 1.01, 1.01, 1]))
+
+
+def test_gallery_false_accepts_grow_with_the_gallery_and_the_visitor_threshold():
+    gallery = np.array([[0.0, 0], [1, 0], [0, 1]])
+    visitors = np.array([[0.05, 0], [0.95, 0], [5, 5]])
+    np.testing.assert_allclose(
+        faces.gallery_false_accepts(gallery, visitors, 0.01), [1 / 3, 2 / 3, 2 / 3]
+    )
+    rng = np.random.default_rng(1)
+    distances, same = rng.random(400), rng.random(400) < 0.2
+    distances[same] *= 0.3
+    door = faces.threshold_for_visitors(distances, same, reject_rate=0.95, gallery_size=5)
+    assert door["pair_false_accept"] == pytest.approx(1 - 0.95**0.2)
+    accepted = distances <= door["threshold"]
+    assert accepted[~same].mean() <= door["pair_false_accept"]
+    assert door["threshold"] < faces.threshold_for_visitors(distances, same, 0.95, 1)["threshold"]
+
+
+def test_the_data_banner_cannot_be_missed_on_the_substitute(cache):
+    substitute = data.load_dataset("olivetti_faces")
+    assert substitute.substitute
+    banner = faces.data_banner(substitute)
+    assert "SUBSTITUTE" in banner and "--add-data olivetti_faces" in banner
+    assert banner.splitlines()[0].startswith("!!!!")
+
+
+def test_dlibs_face_resnet_has_29_convolution_layers():
+    assert faces.dlib_resnet_conv_layers() == 29
+
+
+def test_the_gallery_plot_returns_a_figure():
+    figure = faces.plot_gallery_false_accepts(np.array([0.1, 0.2, 0.4]), title="t")
+    assert figure.axes[0].get_ylabel() == "visitors let in (%)"
+    with pytest.raises(ValueError, match="one rate per gallery size"):
+        faces.plot_gallery_false_accepts(np.zeros((2, 2)))

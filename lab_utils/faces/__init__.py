@@ -71,6 +71,7 @@ from lab_utils.faces.haar import (
 from lab_utils.faces.plots import (
     plot_cascade_features,
     plot_distance_histograms,
+    plot_gallery_false_accepts,
     plot_landmarks,
     plot_roc,
     plot_rotation_sweeps,
@@ -183,6 +184,7 @@ __all__ = [
     # plots
     "plot_cascade_features",
     "plot_distance_histograms",
+    "plot_gallery_false_accepts",
     "plot_landmarks",
     "plot_roc",
     "plot_rotation_sweeps",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lab_utils import validation
+from lab_utils import plots, validation
 from lab_utils.faces import dlib_faces, verification
 from lab_utils.plots import new_figure
 
@@ -19,15 +19,17 @@ if TYPE_CHECKING:  # matplotlib is imported when the first figure is made, not a
 
 CASCADE_COLUMNS = 9  # stumps per row in ``plot_cascade_features``
 
+# Okabe-Ito colours (lab_utils.plots), each landmark group with its own marker as well.
 _GROUP_COLOURS = {
-    "jaw": "tab:orange",
-    "right eyebrow": "tab:green",
-    "left eyebrow": "tab:olive",
-    "nose": "tab:cyan",
-    "right eye": "tab:blue",
-    "left eye": "tab:purple",
-    "mouth": "tab:red",
+    "jaw": plots.hex_colour("orange"),
+    "right eyebrow": plots.hex_colour("bluish green"),
+    "left eyebrow": plots.hex_colour("yellow"),
+    "nose": plots.hex_colour("sky blue"),
+    "right eye": plots.hex_colour("blue"),
+    "left eye": plots.hex_colour("reddish purple"),
+    "mouth": plots.hex_colour("vermillion"),
 }
+_GROUP_MARKERS = dict(zip(_GROUP_COLOURS, ("o", "s", "^", "D", "v", "P", "X")))
 
 
 def plot_roc(rocs: dict, *, title: str | None = None) -> Figure:
@@ -36,9 +38,14 @@ def plot_roc(rocs: dict, *, title: str | None = None) -> Figure:
         raise TypeError("rocs must be a non-empty dict of name -> faces.Roc.")
     figure = new_figure(figsize=(4.8, 4.2))
     axis = figure.subplots()
-    for name, roc in rocs.items():
-        axis.plot(roc.false_accept, roc.true_accept, label=f"{name} (AUC {roc.auc:.3f})")
-    axis.plot([0, 1], [0, 1], color="gray", linestyle=":", label="chance")
+    for index, (name, roc) in enumerate(rocs.items()):
+        axis.plot(
+            roc.false_accept,
+            roc.true_accept,
+            label=f"{name} (AUC {roc.auc:.3f})",
+            **plots.series_style(index, marker=False),
+        )
+    axis.plot([0, 1], [0, 1], color=plots.hex_colour("grey"), linestyle=":", label="chance")
     axis.set_xlabel("false accept rate (different people accepted)")
     axis.set_ylabel("true accept rate (same person accepted)")
     axis.legend(fontsize=8, loc="lower right")
@@ -60,10 +67,32 @@ def plot_distance_histograms(
     figure = new_figure(figsize=(5.6, 3.0))
     axis = figure.subplots()
     bins = np.linspace(0, distances.max(), 40)
-    axis.hist(distances[~same], bins, density=True, alpha=0.6, label="different people")
-    axis.hist(distances[same], bins, density=True, alpha=0.6, label="same person")
+    # Orange and blue (told apart with every colour vision), one of them hatched as well.
+    axis.hist(
+        distances[~same],
+        bins,
+        density=True,
+        alpha=0.6,
+        color=plots.hex_colour("orange"),
+        hatch="//",
+        label="different people",
+    )
+    axis.hist(
+        distances[same],
+        bins,
+        density=True,
+        alpha=0.6,
+        color=plots.hex_colour("blue"),
+        label="same person",
+    )
     if threshold is not None:
-        axis.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g}")
+        axis.axvline(
+            threshold,
+            color="black",
+            linestyle="--",
+            linewidth=plots.LINE_WIDTH,
+            label=f"threshold {threshold:.3g}",
+        )
     axis.set_xlabel("squared distance between the two embeddings")
     axis.set_ylabel("density")
     axis.legend(fontsize=8)
@@ -76,11 +105,12 @@ def plot_training_curves(results: dict) -> Figure:
     """Loss and validation AUC per epoch of several triplet trainings (name -> result)."""
     figure = new_figure(figsize=(9.0, 3.2))
     loss_axis, auc_axis = figure.subplots(1, 2)
-    for name, result in results.items():
+    for index, (name, result) in enumerate(results.items()):
         epochs = np.arange(1, len(result.history["loss"]) + 1)
-        loss_axis.plot(epochs, result.history["loss"], marker="o", label=name)
+        style = plots.series_style(index)
+        loss_axis.plot(epochs, result.history["loss"], label=name, **style)
         if "val_auc" in result.history:
-            auc_axis.plot(epochs, result.history["val_auc"], marker="o", label=name)
+            auc_axis.plot(epochs, result.history["val_auc"], label=name, **style)
     loss_axis.set(xlabel="epoch", ylabel="triplet loss (mean of active terms)")
     auc_axis.set(xlabel="epoch", ylabel="validation AUC")
     for axis in (loss_axis, auc_axis):
@@ -93,12 +123,12 @@ def plot_rotation_sweeps(sweeps: dict) -> Figure:
     """Detection rate against in-plane rotation for several detectors (name -> sweep)."""
     figure = new_figure(figsize=(5.6, 3.4))
     axis = figure.subplots()
-    for name, sweep in sweeps.items():
+    for index, (name, sweep) in enumerate(sweeps.items()):
         axis.plot(
             sweep["angles"],
             sweep["rate"],
-            marker="o",
             label=f"{name} ({sweep['seconds'] * 1000:.0f} ms/image)",
+            **plots.series_style(index),
         )
     axis.set_xlabel("rotation of the face in the image plane (degrees)")
     axis.set_ylabel("faces found")
@@ -122,8 +152,9 @@ def plot_landmarks(image: np.ndarray, points: np.ndarray, *, title: str | None =
         axis.scatter(
             points[rows, 0],
             points[rows, 1],
-            s=10,
+            s=14,
             color=_GROUP_COLOURS[group],
+            marker=_GROUP_MARKERS[group],
             label=f"{group} ({numbers_range[0]}-{numbers_range[-1]})",
         )
         for n in numbers_range:
@@ -131,7 +162,7 @@ def plot_landmarks(image: np.ndarray, points: np.ndarray, *, title: str | None =
                 str(n),
                 points[n - 1],
                 fontsize=5,
-                color="yellow",
+                color=plots.hex_colour("yellow"),
                 xytext=(2, 2),
                 textcoords="offset points",
             )
@@ -171,5 +202,29 @@ def _rectangle(corner, width, height, colour):
     from matplotlib.patches import Rectangle
 
     return Rectangle(
-        corner, width, height, facecolor=colour, edgecolor="red", alpha=0.7, linewidth=0.8
+        corner,
+        width,
+        height,
+        facecolor=colour,
+        edgecolor=plots.hex_colour("vermillion"),
+        alpha=0.7,
+        linewidth=plots.LINE_WIDTH,
     )
+
+
+def plot_gallery_false_accepts(let_in: np.ndarray, *, title: str | None = None) -> Figure:
+    """Fraction of visitors let in against the gallery size (``gallery_false_accepts``)."""
+    let_in = validation.as_array(let_in, "let_in").astype(np.float64)
+    if let_in.ndim != 1 or len(let_in) == 0:
+        raise ValueError(f"let_in must be one rate per gallery size, but has shape {let_in.shape}.")
+    figure = new_figure(figsize=(4.8, 3.0))
+    axis = figure.subplots()
+    sizes = np.arange(1, len(let_in) + 1)
+    axis.plot(sizes, 100 * let_in, **plots.series_style(0))
+    axis.set_xlabel("people in the gallery")
+    axis.set_ylabel("visitors let in (%)")
+    axis.set_xticks(sizes)
+    axis.set_ylim(0, 100)
+    if title:
+        axis.set_title(title)
+    return figure

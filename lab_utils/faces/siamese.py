@@ -488,6 +488,7 @@ def _batch_stream(images, labels, order, batch_size, batches_per_epoch, negative
             self.epoch = 0  # set by the EpochTracker callback (Keras may call the
             # dataset's own on_epoch_end a different number of times)
             self.embeddings = None  # the training faces' embeddings at the epoch's start
+            self.embedded_epoch = None
 
         def __len__(self):
             return batches_per_epoch
@@ -497,14 +498,15 @@ def _batch_stream(images, labels, order, batch_size, batches_per_epoch, negative
             chosen = order[start : start + batch_size]
             if negatives is None:
                 return images[chosen], labels[chosen]
+            if self.embedded_epoch != self.epoch:  # the first batch of an epoch (or Keras's peek)
+                self.embeddings = embed(negatives[0], images[..., 0], checked=True)
+                self.embedded_epoch = self.epoch
             table = _mined_negatives(self.embeddings[chosen], labels[chosen], *negatives[1:])
             return images[chosen], np.concatenate([labels[chosen, None], table], axis=1)
 
     class EpochTracker(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             stream.epoch = epoch
-            if negatives is not None:
-                stream.embeddings = embed(negatives[0], images[..., 0], checked=True)
 
     stream = Stream()
     return stream, EpochTracker()
