@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from lab_utils import lesson, validation
-from lab_utils.perceptrons.compute import gradient
+from lab_utils.perceptrons.compute import enable_float64, gradient
 
 
 def _as_weights(
@@ -136,11 +136,17 @@ def keras_forward(
 def _network_loss(
     keras: object, x: object, y: object, W1: object, b1: object, W2: object, b2: object
 ) -> object:
-    """Mean categorical cross-entropy of the network, in keras.ops (differentiable)."""
+    """Mean categorical cross-entropy of the network, in keras.ops (differentiable).
+
+    Written to stay in float64 on every backend: under JAX and PyTorch, Keras computes
+    ``ops.tanh`` and ``ops.mean`` of float64 tensors in float32, so tanh is taken as
+    ``2 sigmoid(2 z) - 1`` (the same function) and the mean as a sum divided by the count.
+    """
     ops = keras.ops
-    hidden = ops.tanh(ops.matmul(x, W1) + b1)
+    hidden = 2.0 * ops.sigmoid(2.0 * (ops.matmul(x, W1) + b1)) - 1.0  # tanh, in float64
     probabilities = keras.activations.softmax(ops.matmul(hidden, W2) + b2, axis=-1)
-    return ops.mean(keras.losses.categorical_crossentropy(y, probabilities))
+    losses = keras.losses.categorical_crossentropy(y, probabilities)
+    return ops.sum(losses) / ops.shape(losses)[0]
 
 
 def network_loss(
@@ -156,6 +162,7 @@ def network_loss(
     x, W1, b1, W2, b2 = _as_network(x, W1, b1, W2, b2)
     y_true = _as_one_hot(y_true, x.shape[0], W2.shape[1])
     ops = keras.ops
+    enable_float64(keras)  # JAX too: the lesson's numerical gradient needs float64 losses
     tensors = [ops.convert_to_tensor(a, dtype="float64") for a in (x, y_true, W1, b1, W2, b2)]
     loss = float(ops.convert_to_numpy(_network_loss(keras, *tensors)))
     if not np.isfinite(loss):

@@ -206,6 +206,21 @@ def train_perceptron(
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "step", "softmax", "linear")
 
 
+def enable_float64(keras: object) -> None:
+    """Let the Keras backend hold float64 tensors (the lesson's 1e-9 gradient checks need them).
+
+    TensorFlow and PyTorch always can; JAX stores float64 as float32 unless
+    ``jax_enable_x64`` is on, so it is switched on here (it changes no float32 computation).
+    Note that under JAX and PyTorch, ``keras.ops`` functions that promote types (``tanh``,
+    ``mean``) still compute in float32: float64 code sticks to those that do not (see
+    ``backprop._network_loss``).
+    """
+    if keras.backend.backend() == "jax":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+
+
 def gradient(function: Callable, *arrays: np.ndarray) -> list[np.ndarray]:
     """Automatic gradients of a scalar ``function(*tensors)`` with respect to each array.
 
@@ -244,7 +259,7 @@ def gradient(function: Callable, *arrays: np.ndarray) -> list[np.ndarray]:
     if backend == "jax":
         import jax
 
-        jax.config.update("jax_enable_x64", True)
+        enable_float64(keras)
         grads = jax.grad(function, argnums=tuple(range(len(arrays))))(*arrays)
         return [np.asarray(g, dtype=np.float64) for g in grads]
     if backend == "torch":
