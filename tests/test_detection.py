@@ -386,6 +386,88 @@ def test_coco_evaluation_is_one_for_the_truth_and_lower_for_shifted_boxes():
     assert detection.coco_evaluation(scenes, shifted)["map_50_95"] < 0.5
 
 
+def test_average_precision_from_a_matching_function_equals_pycocotools():
+    scenes = detection.generate_scenes(40, seed=2)
+    rng = np.random.default_rng(0)
+    found = []
+    for boxes, labels in zip(scenes.boxes, scenes.labels):
+        noise = np.vstack(
+            [boxes + rng.normal(0, 2.5, boxes.shape), boxes + rng.normal(0, 1, boxes.shape)]
+        )
+        extra = np.column_stack([rng.uniform(0, 50, (2, 2)), np.full((2, 2), 14.0)])
+        found.append(
+            {
+                "boxes": np.vstack([noise, extra]),
+                "scores": rng.random(2 * len(boxes) + 2),
+                "labels": np.concatenate([labels, (labels + 1) % 10, rng.integers(0, 10, 2)]),
+            }
+        )
+    coco = detection.coco_evaluation(scenes, found)
+    for threshold, key in ((0.5, "map_50"), (0.75, "map_75")):
+        ours = detection.matched_average_precision(scenes, found, iou_threshold=threshold)
+        assert ours["map"] == pytest.approx(coco[key], abs=1e-9) and 0 < ours["map"] < 1
+        assert ours["true_positives"] + ours["false_positives"] == sum(
+            len(f["boxes"]) for f in found
+        )
+
+    def never(found_boxes, scores, truths, iou_threshold):
+        return np.full(len(found_boxes), -1)
+
+    assert detection.matched_average_precision(scenes, found, never)["map"] == 0.0
+    with pytest.raises(ValueError, match="one index per detection"):
+        detection.matched_average_precision(scenes, found, lambda *args: [0])
+    with pytest.raises(TypeError, match="match must be a function"):
+        detection.matched_average_precision(scenes, found, "pycocotools")
+
+
+def test_box_statistics_standardise_the_single_object_targets():
+    scenes = detection.generate_scenes(
+        50, size=32, min_digit=12, max_digit=20, max_objects=1, seed=3
+    )
+    mean, spread = detection.box_statistics(scenes)
+    plain = detection.single_object_targets(scenes)["box"]
+    standard = detection.single_object_targets(scenes, box_statistics=(mean, spread))["box"]
+    assert mean.shape == spread.shape == (4,) and np.all((0 < mean) & (mean < 1))
+    assert np.allclose(standard.mean(axis=0), 0, atol=1e-5) and np.allclose(
+        standard.std(axis=0), 1, atol=1e-4
+    )
+    assert np.allclose(standard * spread + mean, plain, atol=1e-6)
+    with pytest.raises(TypeError, match="box_statistics must be the"):
+        detection.single_object_targets(scenes, box_statistics=mean)
+    with pytest.raises(ValueError, match="positive spread"):
+        detection.single_object_targets(scenes, box_statistics=(mean, -spread))
+    with pytest.raises(ValueError, match="box_loss must be one of"):
+        detection.train_single_object(scenes, box_loss="l1")
+
+
+def test_the_classifier_detectors_use_the_nms_they_are_given(keras):
+    # A "classifier" that calls every window digit 3 with probability about 0.9, whatever it sees.
+    inputs = keras.Input((detection.CROP, detection.CROP, 1))
+    logits = keras.layers.Dense(
+        11,
+        kernel_initializer="zeros",
+        bias_initializer=keras.initializers.Constant([0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0]),
+    )(keras.layers.Flatten()(inputs))
+    classifier = keras.Model(inputs, keras.layers.Softmax()(logits))
+    image = np.zeros((32, 32), np.float32)
+    windows = detection.sliding_windows(image.shape, sizes=(16,), stride=4)
+    seen = []
+
+    def keep_all(corners, scores, iou_threshold):
+        seen.append((corners.copy(), iou_threshold))
+        return list(range(len(corners)))
+
+    kit = detection.detect_with_classifier(classifier, image, windows)
+    mine = detection.detect_with_classifier(classifier, image, windows, nms=keep_all)
+    assert len(mine["boxes"]) == len(windows) > len(kit["boxes"]) >= 1
+    assert np.array_equal(seen[0][0], detection.convert_boxes(windows, "xywh", "xyxy"))
+    assert seen[0][1] == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="index outside"):
+        detection.detect_with_classifier(
+            classifier, image, windows, nms=lambda *args: [len(windows)]
+        )
+
+
 def test_heat_map_targets_mark_every_object():
     """Counts and cells on generated scenes; the exact values are checked against a hand
     encoding and decoding in tests/test_losses.py."""

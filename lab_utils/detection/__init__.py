@@ -62,6 +62,7 @@ from lab_utils.detection.compute import (
     RETINANET_PRETRAINED,
     coco_evaluation,
     fit,
+    matched_average_precision,
     photo_truths,
     precision_recall,
     predict,
@@ -80,6 +81,7 @@ from lab_utils.detection.proposals import (
     window_score_map,
 )
 from lab_utils.detection.single_object import (
+    box_statistics,
     single_object_model,
     single_object_scores,
     single_object_targets,
@@ -102,6 +104,7 @@ __all__ = [
     "as_boxes",
     "as_scores",
     "box_areas",
+    "box_statistics",
     "centernet_loss",
     "centernet_model",
     "centernet_targets",
@@ -128,6 +131,7 @@ __all__ = [
     "iou_explorer",
     "iou_matrix",
     "match_detections",
+    "matched_average_precision",
     "nms_explorer",
     "non_max_suppression",
     "photo_truths",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -151,12 +152,70 @@ def predict(model: keras.Model, images: np.ndarray) -> np.ndarray | dict | list:
 # --------------------------------------------------------------------------------------------
 
 
+def as_detections(detections: object, scenes: Scenes, name: str = "detections") -> list[dict]:
+    """Check detections against ``scenes`` and return checked copies.
+
+    ``detections`` must be a list with one dict per scene, each with "boxes" (k, 4) "xywh"
+    pixels, "scores" (k,) finite and "labels" (k,) class indices from 0 to
+    ``len(scenes.class_names) - 1`` (what ``detect_scenes`` returns). A label list shorter
+    than the boxes, a label outside the classes or a missing key is refused: pycocotools
+    would otherwise drop or misfile those detections and report a wrong mAP.
+
+    Returns
+    -------
+    list of dicts with "boxes" float64 (k, 4), "scores" float64 (k,), "labels" int64 (k,)
+    """
+    if not isinstance(detections, (list, tuple)) or len(detections) != len(scenes):
+        raise ValueError(
+            f"{name} must be a list with one dict per scene ({len(scenes)}), "
+            f"but got {validation.describe(detections)}"
+            + (f" of length {len(detections)}." if isinstance(detections, (list, tuple)) else ".")
+        )
+    checked = []
+    for index, found in enumerate(detections):
+        where = f"{name}[{index}]"
+        if not isinstance(found, dict):
+            raise TypeError(
+                f"{where} must be a dict with 'boxes', 'scores' and 'labels' (what "
+                f"detect_scenes returns), but got {validation.describe(found)}."
+            )
+        missing = [key for key in ("boxes", "scores", "labels") if key not in found]
+        if missing:
+            raise ValueError(
+                f"{where} has no {', '.join(map(repr, missing))}: each scene's detections "
+                f"need 'boxes' (k, 4) xywh, 'scores' (k,) and 'labels' (k,) class indices."
+            )
+        boxes = as_boxes(found["boxes"], f"{where}['boxes']")
+        checked.append(
+            {
+                "boxes": boxes,
+                "scores": as_scores(found["scores"], len(boxes), f"{where}['scores']"),
+                "labels": _class_indices(
+                    found["labels"], len(boxes), len(scenes.class_names), f"{where}['labels']"
+                ),
+            }
+        )
+    return checked
+
+
+def _class_indices(labels: object, count: int, classes: int, name: str) -> np.ndarray:
+    """``validation.as_labels``, also taking an empty list (or float array) for no boxes."""
+    if isinstance(labels, (list, tuple, np.ndarray)) and np.shape(labels) == (0,):
+        labels = np.zeros(0, dtype=np.int64)
+    return validation.as_labels(labels, count, classes, name, unit="box")
+
+
 def _coco_records(scenes: Scenes, detections: list) -> tuple[list, list, list]:
     """The COCO "images", "annotations" (ground truth) and detection results of ``scenes``."""
     images, annotations, results = [], [], []
     height, width = scenes.images.shape[1:3]
+    classes = len(scenes.class_names)
     for index, (boxes, labels, found) in enumerate(zip(scenes.boxes, scenes.labels, detections)):
         images.append({"id": index + 1, "height": int(height), "width": int(width)})
+        # The ground truth is checked too: a scene whose labels do not match its boxes
+        # would silently lose objects.
+        boxes = as_boxes(boxes, f"scenes.boxes[{index}]")
+        labels = _class_indices(labels, len(boxes), classes, f"scenes.labels[{index}]")
         for box, label in zip(boxes, labels):
             annotations.append(
                 {
@@ -201,11 +260,7 @@ def coco_evaluation(scenes: Scenes, detections: list) -> dict:
     from pycocotools.cocoeval import COCOeval
 
     scenes = require_scenes(scenes)
-    if not isinstance(detections, (list, tuple)) or len(detections) != len(scenes):
-        raise ValueError(
-            f"detections must be a list with one dict per scene ({len(scenes)}), "
-            f"but got {validation.describe(detections)}."
-        )
+    detections = as_detections(detections, scenes)
     images, annotations, results = _coco_records(scenes, detections)
     ground_truth = COCO()
     ground_truth.dataset = {
@@ -240,6 +295,107 @@ def coco_evaluation(scenes: Scenes, detections: list) -> dict:
         "precision_50": np.nan_to_num(np.nanmean(curve, axis=1)),
         "recall_points": np.asarray(evaluation.params.recThrs),
     }
+
+
+def matched_average_precision(
+    scenes: Scenes,
+    detections: list,
+    match: Callable[..., object] | None = None,
+    *,
+    iou_threshold: float = 0.5,
+) -> dict:
+    """Mean average precision at one IoU threshold, computed from a matching function the
+    way pycocotools does it: per class, each image's detections (best 100) are matched to
+    its ground truth by ``match``, all images' detections are ranked by score, and the
+    precision (made non-increasing) is averaged over 101 recall points 0, 0.01, ..., 1.
+
+    Parameters
+    ----------
+    scenes : Scenes (the ground truth)
+    detections : list of dicts with "boxes" (xywh), "scores", "labels", one per scene
+    match : ``match(found, scores, truths, iou_threshold)`` -> (N,) index of the matched
+        ground-truth box or -1 (boxes "xywh"), e.g. the lesson's ``match_detections``;
+        None: the kit's ``match_detections``
+    iou_threshold : float in [0, 1]
+
+    Returns
+    -------
+    dict: "map" (float in [0, 1], mean over the classes that have ground truth),
+    "average_precision" ({class index: AP}), "true_positives", "false_positives" (ints)
+    """
+    scenes = require_scenes(scenes)
+    if match is None:
+        match = _kit_match
+    if not callable(match):
+        raise TypeError(f"match must be a function, but got {validation.describe(match)}.")
+    if not isinstance(detections, (list, tuple)) or len(detections) != len(scenes):
+        raise ValueError(
+            f"detections must be a list with one dict per scene ({len(scenes)}), "
+            f"but got {validation.describe(detections)}."
+        )
+    iou_threshold = validation.as_float(iou_threshold, "iou_threshold", minimum=0.0, maximum=1.0)
+    precisions, counts = {}, [0, 0]
+    for label in sorted({int(v) for labels in scenes.labels for v in labels}):
+        scores, hits, truth_count = _ranked_hits(scenes, detections, match, label, iou_threshold)
+        counts[0] += int(hits.sum())
+        counts[1] += int(len(hits) - hits.sum())
+        precisions[label] = _coco_average_precision(scores, hits, truth_count)
+    return {
+        "map": float(np.mean(list(precisions.values()))) if precisions else 0.0,
+        "average_precision": precisions,
+        "true_positives": counts[0],
+        "false_positives": counts[1],
+    }
+
+
+def _kit_match(
+    found: np.ndarray, scores: np.ndarray, truths: np.ndarray, iou_threshold: float
+) -> np.ndarray:
+    """The kit's matching with the lesson exercise's signature."""
+    return match_detections(found, scores, truths, iou_threshold=iou_threshold)
+
+
+def _ranked_hits(
+    scenes: Scenes, detections: list, match: Callable, label: int, iou_threshold: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Scores and hit flags of every detection of class ``label`` (best 100 per image), and
+    the number of ground-truth boxes of that class."""
+    all_scores, all_hits, truth_count = [], [], 0
+    for index, (boxes, labels, found) in enumerate(zip(scenes.boxes, scenes.labels, detections)):
+        truths = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)[np.asarray(labels) == label]
+        truth_count += len(truths)
+        found_boxes = as_boxes(found["boxes"], f"detections[{index}]['boxes']")
+        scores = as_scores(found["scores"], len(found_boxes), f"detections[{index}]['scores']")
+        mine = np.flatnonzero(np.asarray(found["labels"]).reshape(-1) == label)
+        mine = mine[np.argsort(-scores[mine], kind="mergesort")][:100]
+        if not len(mine):
+            continue
+        matched = np.asarray(match(found_boxes[mine], scores[mine], truths, iou_threshold))
+        if matched.shape != (len(mine),):
+            raise ValueError(
+                f"match must return one index per detection ({len(mine)}), but returned an "
+                f"array of shape {matched.shape}."
+            )
+        all_scores.append(scores[mine])
+        all_hits.append(matched >= 0)
+    if not all_scores:
+        return np.zeros(0), np.zeros(0, dtype=bool), truth_count
+    return np.concatenate(all_scores), np.concatenate(all_hits), truth_count
+
+
+def _coco_average_precision(scores: np.ndarray, hits: np.ndarray, truth_count: int) -> float:
+    """COCO's 101-point interpolated average precision of ranked detections."""
+    if not truth_count or not len(scores):
+        return 0.0
+    order = np.argsort(-scores, kind="mergesort")
+    true_positives = np.cumsum(hits[order])
+    false_positives = np.cumsum(~hits[order])
+    recall = true_positives / truth_count
+    precision = true_positives / (true_positives + false_positives + np.spacing(1))
+    precision = np.maximum.accumulate(precision[::-1])[::-1]  # non-increasing, as COCO
+    points = np.searchsorted(recall, np.linspace(0, 1, 101), side="left")
+    values = np.where(points < len(precision), precision[np.minimum(points, len(precision) - 1)], 0)
+    return float(values.mean())
 
 
 def photo_truths(table: dict, image: str, category: str) -> np.ndarray:
@@ -313,9 +469,9 @@ def nms_view(
     before: bool,
     scale: int,
 ) -> dict:
-    """NMS on ``boxes`` drawn on ``image``: the kept boxes in yellow (or, with ``before``,
-    every box in grey), the ground truth in green. {"picture", "kept", "above_score",
-    "shown"}."""
+    """NMS on ``boxes`` drawn on ``image``: the kept boxes in orange (or, with ``before``,
+    every box in grey), the ground truth in blue (``boxes.COLOURS``). {"picture", "kept",
+    "above_score", "shown"}."""
     kept = non_max_suppression(
         boxes, scores, iou_threshold=iou_threshold, score_threshold=score_threshold
     )

@@ -6,12 +6,13 @@ how many ground-truth boxes the first k proposals cover.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lab_utils import validation
-from lab_utils.boxes import as_boxes, iou_matrix, non_max_suppression
+from lab_utils.boxes import as_boxes, convert_boxes, iou_matrix, non_max_suppression
 from lab_utils.data import Scenes
 from lab_utils.detection.compute import predict, require_scenes
 from lab_utils.detectors import selective_search
@@ -25,6 +26,8 @@ BACKGROUND = 10  # class index of "no digit" for the crop classifier
 DIGIT_THRESHOLD = 0.5
 #: ... and NMS (per class) removes boxes overlapping a better one by more than this IoU.
 NMS_IOU = 0.3
+#: ``sliding_windows`` makes at most this many windows (a 64 x 64 scene at stride 4: 630).
+MAX_WINDOWS = 1_000_000
 
 
 def _crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -73,12 +76,36 @@ def crop_dataset(scenes: Scenes, *, seed: int = 0) -> tuple[np.ndarray, np.ndarr
 def sliding_windows(
     image_shape: tuple, *, sizes: tuple = (12, 16, 20, 24), stride: int = 4
 ) -> np.ndarray:
-    """Every square window of the given sizes, moved by ``stride`` pixels: (K, 4) "xywh"."""
+    """Every square window of the given sizes, moved by ``stride`` pixels: (K, 4) "xywh".
+
+    At most ``MAX_WINDOWS`` (one million) windows: more would take minutes to classify.
+    """
+    if not isinstance(image_shape, (tuple, list)) or len(image_shape) not in (2, 3):
+        raise TypeError(
+            f"image_shape must be an image's shape (height, width), e.g. image.shape, "
+            f"but got {validation.describe(image_shape)} ({image_shape!r})."
+        )
     height, width = (validation.as_int(v, "image_shape", minimum=1) for v in image_shape[:2])
+    validation.check_size((height, width), "the image of image_shape")
     stride = validation.as_int(stride, "stride", minimum=1)
+    if not isinstance(sizes, (tuple, list, range)):
+        raise TypeError(
+            f"sizes must be a tuple of window sides such as (12, 16), but got "
+            f"{validation.describe(sizes)} ({sizes!r})."
+        )
+    sizes = [validation.as_int(size, "sizes", minimum=2) for size in sizes]
+    validation.check_count(
+        sum(
+            ((height - size) // stride + 1) * ((width - size) // stride + 1)
+            for size in sizes
+            if size <= min(height, width)
+        ),
+        MAX_WINDOWS,
+        f"sliding windows on a {height} x {width} image at stride {stride}",
+        "Use a larger stride or fewer sizes.",
+    )
     windows = []
     for size in sizes:
-        size = validation.as_int(size, "sizes", minimum=2)
         for y in range(0, height - size + 1, stride):
             for x in range(0, width - size + 1, stride):
                 windows.append([x, y, size, size])
@@ -98,10 +125,18 @@ def classify_boxes(
 
 
 def detect_with_classifier(
-    classifier: keras.Model, image: np.ndarray, boxes: np.ndarray | list
+    classifier: keras.Model,
+    image: np.ndarray,
+    boxes: np.ndarray | list,
+    *,
+    nms: Callable[..., object] | None = None,
 ) -> dict:
     """Classify each candidate box, keep those whose best digit probability is at least
     ``DIGIT_THRESHOLD``, then NMS per class (IoU ``NMS_IOU``).
+
+    ``nms``: the NMS to use, ``nms(corners, scores, iou_threshold)`` -> indices of the kept
+    boxes (corners (K, 4) (x1, y1, x2, y2), as in the lesson's exercise); None: the kit's
+    ``non_max_suppression``.
 
     Returns
     -------
@@ -116,7 +151,7 @@ def detect_with_classifier(
     kept_boxes, kept_scores, kept_labels = [], [], []
     for label in np.unique(labels[candidate]):
         chosen = np.flatnonzero(candidate & (labels == label))
-        keep = chosen[non_max_suppression(boxes[chosen], scores[chosen], iou_threshold=NMS_IOU)]
+        keep = chosen[_suppress(nms, boxes[chosen], scores[chosen])]
         kept_boxes.append(boxes[keep])
         kept_scores.append(scores[keep])
         kept_labels.append(labels[keep])
@@ -139,11 +174,25 @@ def detect_with_classifier(
     }
 
 
+def _suppress(nms: Callable[..., object] | None, boxes: np.ndarray, scores: np.ndarray) -> list:
+    """Indices kept by ``nms`` (given corners) or by the kit's NMS, checked to be indices."""
+    if nms is None:
+        return list(non_max_suppression(boxes, scores, iou_threshold=NMS_IOU))
+    if not callable(nms):
+        raise TypeError(f"nms must be a function, but got {validation.describe(nms)}.")
+    corners = convert_boxes(boxes, "xywh", "xyxy")
+    kept = [int(i) for i in np.asarray(nms(corners, scores.copy(), NMS_IOU)).reshape(-1)]
+    if any(i < 0 or i >= len(boxes) for i in kept):
+        raise ValueError(f"nms returned an index outside 0..{len(boxes) - 1}: {kept}.")
+    return kept
+
+
 def window_score_map(
     classifier: keras.Model, image: np.ndarray, *, size: int = 16, stride: int = 2
 ) -> np.ndarray:
     """The classifier's best digit probability for every window of one size: (rows, cols)."""
     image = validation.as_image(image, "image", channels=(None,))
+    size = validation.as_int(size, "size", minimum=2, maximum=min(image.shape))
     windows = sliding_windows(image.shape, sizes=(size,), stride=stride)
     probabilities = classify_boxes(classifier, image, windows)
     rows = (image.shape[0] - size) // stride + 1
@@ -158,8 +207,15 @@ def proposal_recall(
     proposals, truths = as_boxes(proposals, "proposals"), as_boxes(truths, "truths")
     if not len(truths):
         raise ValueError("truths is empty: recall needs at least one ground-truth box.")
+    if not isinstance(counts, (list, tuple, range, np.ndarray)):
+        raise TypeError(
+            f"counts must be a list of proposal counts such as [10, 100, 1000], but got "
+            f"{validation.describe(counts)} ({counts!r})."
+        )
+    # k = -1 would slice "all but the last" proposal: only counts >= 0 mean "the first k".
+    counts = [validation.as_int(k, f"counts[{i}]", minimum=0) for i, k in enumerate(counts)]
     overlaps = iou_matrix(proposals, truths)
-    return [float(np.mean(overlaps[: int(k)].max(axis=0, initial=0) >= 0.5)) for k in counts]
+    return [float(np.mean(overlaps[:k].max(axis=0, initial=0) >= 0.5)) for k in counts]
 
 
 def _scene_proposals(image: np.ndarray, options: dict) -> np.ndarray:
@@ -178,11 +234,17 @@ def _scene_proposals(image: np.ndarray, options: dict) -> np.ndarray:
 
 
 def classifier_detections(
-    classifier: keras.Model, scenes: Scenes, method: str, **options: object
+    classifier: keras.Model,
+    scenes: Scenes,
+    method: str,
+    *,
+    nms: Callable[..., object] | None = None,
+    **options: object,
 ) -> dict:
     """Run a crop classifier over candidate boxes on every scene: "sliding window" or
     "selective search" candidates (``options`` go to ``sliding_windows`` or
-    ``selective_search``). Returns detections, evaluations and seconds per image."""
+    ``selective_search``), NMS by ``nms`` (see ``detect_with_classifier``). Returns
+    detections, evaluations and seconds per image."""
     scenes = require_scenes(scenes)
     validation.one_of(method, "method", ["sliding window", "selective search"])
     found, evaluations = [], 0
@@ -192,7 +254,7 @@ def classifier_detections(
             boxes = sliding_windows(image.shape, **options)
         else:
             boxes = _scene_proposals(image, options)
-        result = detect_with_classifier(classifier, image, boxes)
+        result = detect_with_classifier(classifier, image, boxes, nms=nms)
         evaluations += result["evaluations"]
         found.append(result)
     seconds = (time.perf_counter() - start) / len(scenes)
