@@ -12,7 +12,7 @@ GRADING_MEMORY ?= 4000000000
 GRADING_NOTEBOOK_TIME ?= 900
 
 .DEFAULT_GOAL := help
-.PHONY: help lab instructor-lab test test-fast lint prepare benchmark lock clean release autograde present merge-grades hub-tools
+.PHONY: help lab instructor-lab test test-fast test-jax lint prepare benchmark lock clean release autograde present merge-grades hub-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -71,6 +71,17 @@ test: $(INSTRUCTOR) $(HUB_TOOLS) ## Run every test: unit, notebooks end to end, 
 test-fast: $(STAMP) ## Unit tests only (skips the notebooks and slow tests)
 	$(BIN)/python -m pytest tests -m "not slow" -n $(TEST_WORKERS) --dist loadscope
 
+# Keras on JAX instead of TensorFlow (issue 23): every lesson under nbval on CPU, so a machine
+# with JAX and no TensorFlow can run the kit. JAX comes from requirements-jax.txt (optional).
+JAX := $(VENV)/.jax
+$(JAX): $(STAMP) requirements-jax.txt
+	$(BIN)/python -m pip install --quiet -r requirements-jax.txt -c constraints.txt
+	touch $(JAX)
+
+test-jax: $(JAX) ## Every lesson under nbval with KERAS_BACKEND=jax (CPU)
+	@KERAS_BACKEND=jax $(BIN)/python -c 'import keras, sys; sys.exit(None if keras.backend.backend() == "jax" else "KERAS_BACKEND=jax was not honoured")'
+	KERAS_BACKEND=jax $(BIN)/python -m pytest notebooks -n $(TEST_WORKERS) --dist loadscope
+
 lint: $(INSTRUCTOR) ## Ruff: lint rules and formatting of lab_utils, tests, benchmarks (pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -117,7 +128,8 @@ present: $(INSTRUCTOR) ## Instructors: show LESSON=01 without code for a live de
 lock: ## Re-resolve requirements.txt in a fresh venv and rewrite constraints.txt
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet -r requirements.txt -r requirements-instructor.txt
+	.lock-venv/bin/python -m pip install --quiet -r requirements.txt -r requirements-instructor.txt \
+		-r requirements-jax.txt
 	{ head -n 2 constraints.txt; .lock-venv/bin/python -m pip freeze --exclude-editable; } > constraints.new
 	mv constraints.new constraints.txt && rm -rf .lock-venv
 	@echo "constraints.txt refreshed: review 'git diff constraints.txt', then run 'make test'."
