@@ -17,6 +17,13 @@ the widget stays usable and the message disappears at the next render that succe
 
 Images are shown with ``ipywidgets.Image`` fed JPEG (photos) or fast PNG (pixel grids): about
 2-3 ms on the Python side, against ~150 ms for re-drawing a matplotlib figure.
+
+Every widget fits a projector (Chromium at 1280 x 720, JupyterLab's bars included): ``show``
+sizes each picture in CSS pixels within ``MAX_PICTURE_WIDTH`` x ``MAX_PICTURE_HEIGHT`` (an
+``Image`` without a size stretches to the width of its box, ~845 pixels in a notebook), and
+``Interactive`` gives every control's label the room it needs (no "IoU thresh…"). ``show``
+also sets the picture's text description (its tooltip, the ``title`` a screen reader reads),
+which says what the picture shows and changes with it.
 """
 
 from __future__ import annotations
@@ -71,6 +78,150 @@ def encode(image: np.ndarray, image_format: str = "jpeg", quality: int = 85) -> 
     return buffer.getvalue()
 
 
+#: The largest picture a widget shows, in CSS pixels: with two rows of controls and a caption
+#: it stays inside JupyterLab's notebook area on a 1280 x 720 projector.
+MAX_PICTURE_WIDTH = 720
+MAX_PICTURE_HEIGHT = 400
+
+
+def picture_widget(image_format: str = "png") -> ipywidgets.Image:
+    """An empty ``ipywidgets.Image`` for ``show``: never stretched by its box."""
+    import ipywidgets
+
+    validation.one_of(image_format, "image_format", ["jpeg", "png"])
+    return ipywidgets.Image(
+        format=image_format, layout=ipywidgets.Layout(object_fit="contain", flex="0 0 auto")
+    )
+
+
+def display_size(
+    shape: tuple, max_width: int = MAX_PICTURE_WIDTH, max_height: int = MAX_PICTURE_HEIGHT
+) -> tuple[int, int]:
+    """(width, height) in CSS pixels to show an image of ``shape`` (height, width, ...) at:
+    its own size, or smaller (aspect kept) to fit ``max_width`` x ``max_height``."""
+    height, width = int(shape[0]), int(shape[1])
+    max_width = validation.as_int(max_width, "max_width", minimum=16)
+    max_height = validation.as_int(max_height, "max_height", minimum=16)
+    factor = min(1.0, max_width / width, max_height / height)
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def show(
+    picture: ipywidgets.Image,
+    image: np.ndarray,
+    description: str,
+    *,
+    max_width: int = MAX_PICTURE_WIDTH,
+    max_height: int = MAX_PICTURE_HEIGHT,
+    quality: int = 85,
+) -> None:
+    """Put ``image`` into ``picture`` (encoded in the widget's format), sized in CSS pixels.
+
+    Parameters
+    ----------
+    picture : ipywidgets.Image
+        Made by ``picture_widget`` (its ``format`` says JPEG or PNG).
+    image : ndarray, (H, W) or (H, W, 3), uint8 or float in [0, 1]
+    description : str
+        What the picture shows, in words (for screen readers and as a tooltip): the values
+        that made it and what is in it. Updated with the picture.
+    max_width, max_height : int
+        The box the picture must fit, in CSS pixels (aspect kept, never enlarged).
+    """
+    if not isinstance(description, str) or not description.strip():
+        raise TypeError("description must say in words what the picture shows.")
+    image = validation.as_image(image, "image")
+    width, height = display_size(image.shape, max_width, max_height)
+    picture.value = encode(image, picture.format, quality=quality)
+    picture.layout.width, picture.layout.height = f"{width}px", f"{height}px"
+    picture.tooltip = description
+
+
+def caption_strip(image: np.ndarray, lines: list[str], *, font_size: int = 14) -> np.ndarray:
+    """``image`` (as RGB uint8) with a white strip below it holding ``lines`` of text.
+
+    Widgets write the settings a picture was made with into it, so the picture itself changes
+    with every step of a control (also when the step changes no detection, no verdict), and a
+    screenshot of it on a slide still says what it shows.
+
+    Parameters
+    ----------
+    image : ndarray, (H, W) or (H, W, 3), uint8 or float in [0, 1]
+    lines : list of str
+        Short lines; a line wider than the picture is wrapped between words.
+    font_size : int
+        In image pixels (the picture is shown at its own size or smaller).
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    pixels = to_uint8(image)
+    if pixels.ndim == 2:
+        pixels = np.stack([pixels] * 3, axis=-1)
+    font_size = validation.as_int(font_size, "font_size", minimum=6, maximum=64)
+    line_height = round(font_size * 1.3)
+    font = ImageFont.load_default(size=font_size)
+    wrapped = []
+    for line in lines:
+        words = str(line).split(" ")
+        current = words[0]
+        for word in words[1:]:
+            if font.getlength(f"{current} {word}") <= pixels.shape[1] - 8:
+                current = f"{current} {word}"
+            else:
+                wrapped.append(current)
+                current = word
+        wrapped.append(current)
+    strip = Image.new("RGB", (pixels.shape[1], line_height * len(wrapped) + 6), "white")
+    draw = ImageDraw.Draw(strip)
+    for number, line in enumerate(wrapped):
+        draw.text((4, 3 + number * line_height), str(line), fill=(0, 0, 0), font=font)
+    return np.concatenate([pixels, np.asarray(strip)], axis=0)
+
+
+def shown(widget: ipywidgets.Widget) -> tuple:
+    """Everything a widget tree shows: its pictures' bytes and its HTML/Label texts, in order.
+
+    Tests compare two of these to know whether a control changed what the class sees.
+    """
+    found = []
+    stack = [widget]
+    while stack:
+        node = stack.pop(0)
+        children = getattr(node, "children", None)
+        if children:
+            stack[0:0] = list(children)
+        elif type(node).__name__ == "Image":
+            found.append(bytes(node.value))
+        elif type(node).__name__ in ("HTML", "Label", "HTMLMath"):
+            found.append(node.value)
+    return tuple(found)
+
+
+def fit_controls(controls: dict) -> None:
+    """Give each control's label the room it needs, so no label is cut ("IoU thresh…").
+
+    A label whose width was not chosen by the builder gets its natural width; a slider grows
+    by as much so its track keeps its length; toggle buttons get the width of their texts; a
+    check box's label follows the box instead of sitting in the labels' column.
+    """
+    for control in controls.values():
+        style = getattr(control, "style", None)
+        kind = type(control).__name__
+        if kind == "Checkbox":
+            control.indent = False
+            control.layout.width = "auto"
+            continue
+        if style is not None and "button_width" in style.keys and not style.button_width:
+            style.button_width = "auto"
+        description = getattr(control, "description", "")
+        if not description or style is None or "description_width" not in style.keys:
+            continue
+        if not style.description_width:
+            style.description_width = "initial"
+            if "Slider" in kind and not control.layout.width:
+                control.layout.width = f"calc({len(description) + 2}ch + 300px)"
+
+
 class Interactive:
     """Controls plus a render callback, displayed as one widget.
 
@@ -88,6 +239,7 @@ class Interactive:
         import ipywidgets
 
         self.controls = dict(controls)
+        fit_controls(self.controls)
         self.layout = layout
         self._render = render
         self._held = False

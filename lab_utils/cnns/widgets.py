@@ -10,7 +10,7 @@ import html
 
 import numpy as np
 
-from lab_utils import lesson, models, pixels, validation
+from lab_utils import lesson, models, pixels, plots, validation
 from lab_utils import widgets as kit_widgets
 from lab_utils.cnns import robustness
 
@@ -28,10 +28,11 @@ def probability_bars_html(
     best = int(probabilities.argmax())
     rows = []
     for index, (name, value) in enumerate(zip(class_names, probabilities)):
+        # blue right, vermillion wrong (colour-blind safe; the ✔ marks the true class too)
         colour = (
-            "#2ca02c"
+            plots.hex_colour(plots.RIGHT)
             if index == best and (true_label in (None, best))
-            else ("#d62728" if index == best else "#9ecae1")
+            else plots.hex_colour(plots.WRONG if index == best else "grey")
         )
         marker = " ✔" if index == true_label else ""
         rows.append(
@@ -74,7 +75,7 @@ def prediction_demo(
             0.0, min=0.0, max=1.0, step=0.05, readout_format=".0%", description="amount", **wide
         ),
     }
-    picture = ipywidgets.Image(format="png", width=160, height=160)
+    picture = kit_widgets.picture_widget("png")
     bars = ipywidgets.HTML()
     caption = ipywidgets.HTML()
     shape = (1,) + images.shape[1:] + (1,)
@@ -94,7 +95,13 @@ def prediction_demo(
         probabilities = probabilities_of(picture_array)
         predicted = int(probabilities.argmax())
         label = int(labels[values["index"]])
-        picture.value = kit_widgets.encode(kit_widgets.upscale(picture_array, 5), "png")
+        kit_widgets.show(
+            picture,
+            kit_widgets.upscale(picture_array, 5),
+            f"Test image no. {values['index']}, a {class_names[label]}, with perturbation "
+            f"{values['perturbation']} at amount {values['amount']:.0%}: the model predicts "
+            f"{class_names[predicted]} with probability {probabilities[predicted]:.0%}.",
+        )
         bars.value = probability_bars_html(probabilities, class_names, true_label=label)
         caption.value = _demo_caption(values, strength, predicted, label, class_names)
         return {
@@ -154,9 +161,9 @@ def _demo_caption(
 ) -> str:
     """The demo's caption: the digit, the perturbation in its own unit, the verdict."""
     verdict = (
-        "<b style='color:#2ca02c'>right</b>"
+        f"<b style='color:{plots.hex_colour(plots.RIGHT)}'>right</b>"
         if predicted == label
-        else "<b style='color:#d62728'>wrong</b>"
+        else f"<b style='color:{plots.hex_colour(plots.WRONG)}'>wrong</b>"
     )
     change = robustness.describe_perturbation(values["perturbation"], strength)
     if values["perturbation"] == "none":

@@ -21,6 +21,11 @@ from lab_utils.faces import compute
 if TYPE_CHECKING:
     from sklearn.decomposition import PCA
 
+#: The most distances ``squared_distances`` computes at once: 25 million (200 MB of float64),
+#: e.g. 5,000 x 5,000 embeddings; so ``pair_distances`` takes at most 5,000 embeddings
+#: (12.5 million pairs). Olivetti has 400 faces; 30,000 faces would need 7 GB.
+MAX_DISTANCES = 25_000_000
+
 # --------------------------------------------------------------------------------------------
 # Distances, pairs, ROC
 # --------------------------------------------------------------------------------------------
@@ -58,8 +63,16 @@ def squared_distances(embeddings: np.ndarray, others: np.ndarray | None = None) 
             f"embeddings have {a.shape[1]} numbers per row but others have "
             f"{b.shape[1]}: they must come from the same embedding."
         )
-    distances = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
-    distances = np.maximum(distances, 0.0)
+    validation.check_count(
+        len(a) * len(b),
+        MAX_DISTANCES,
+        f"distances ({len(a):,} x {len(b):,} embeddings)",
+        "Compare a sample of the images (e.g. 5,000), or a smaller gallery at a time.",
+    )
+    # In place, so only two (N, M) arrays exist at once (the same numbers as one expression).
+    distances = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :]
+    distances -= 2.0 * a @ b.T
+    np.maximum(distances, 0.0, out=distances)
     if others is None:
         np.fill_diagonal(distances, 0.0)
     return distances
@@ -68,18 +81,24 @@ def squared_distances(embeddings: np.ndarray, others: np.ndarray | None = None) 
 def pair_distances(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every unordered pair of images (i < j): its distance and whether it is one person.
 
+    At most 5,000 embeddings (12.5 million pairs; ``MAX_DISTANCES``): more are refused with
+    a message instead of running out of memory.
+
     Returns
     -------
     distances : ndarray (P,) float64, squared Euclidean distances
     same : ndarray (P,) bool, True for pairs of the same person
     """
     embeddings = as_embeddings(embeddings)
-    labels = validation.as_labels(labels, len(embeddings))
+    labels = validation.as_labels(labels, len(embeddings), unit="image")
     if len(embeddings) < 2:
         raise ValueError("at least two images are needed to form a pair.")
-    upper = np.triu_indices(len(embeddings), 1)
+    distances = squared_distances(embeddings)  # refuses more than 5,000 embeddings
+    # A boolean mask picks the pairs i < j row by row, like np.triu_indices, in 1/16 of
+    # the memory.
+    upper = np.triu(np.ones(distances.shape, dtype=bool), 1)
     same = (labels[:, None] == labels[None, :])[upper]
-    return squared_distances(embeddings)[upper], same
+    return distances[upper], same
 
 
 def as_pairs(distances: np.ndarray, same: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from lab_utils import validation
+from lab_utils import plots, validation
 from lab_utils import widgets as kit_widgets
 from lab_utils.kernels import compute
 
@@ -63,7 +63,7 @@ def grid_html(
                 border[0] <= r < values.shape[0] - border[0]
                 and border[1] <= c < values.shape[1] - border[1]
             )
-            background = "#ffd54f" if inside else "#f4f4f4"
+            background = plots.hex_colour("orange") if inside else "#f4f4f4"
             ink = "#999" if padding else "#000"
             cells.append(
                 f'<td style="background:{background};border:1px solid #bbb;'
@@ -203,8 +203,8 @@ def kernel_editor(
     preset_menu = ipywidgets.Dropdown(
         options=list(presets) + ["custom"], value=preset, description="preset"
     )
-    before = ipywidgets.Image(format="jpeg", layout=ipywidgets.Layout(width=f"{width}px"))
-    after = ipywidgets.Image(format="jpeg", layout=ipywidgets.Layout(width=f"{width}px"))
+    before, after = kit_widgets.picture_widget("jpeg"), kit_widgets.picture_widget("jpeg")
+    before.max_side = after.max_side = width  # read by the renderer (``widgets.show``)
     report = ipywidgets.HTML()
     syncing = {"preset": False}  # True while render itself updates the preset menu
     render = _editor_renderer(photos, presets, preset_menu, (before, after, report), syncing)
@@ -249,14 +249,32 @@ def _editor_renderer(
         kernel = compute.as_kernel(kernel)
         applied = compute.normalise_kernel(kernel) if values["normalise"] else kernel
         photo = photos[values["photo"]]
+        side = before.max_side
         if shown["photo"] != values["photo"]:  # encode the unchanged side only when needed
-            before.value = kit_widgets.encode(photo)
+            kit_widgets.show(
+                before,
+                photo,
+                f"The photo {values['photo']} before filtering.",
+                max_width=side,
+                max_height=side,
+            )
             shown["photo"] = values["photo"]
         response = compute.filter_image(photo, applied)
         image = compute.to_display(response, values["display"])
-        # Rounded to uint8 here (the values are known to lie in [0, 1]) to skip re-checking.
-        after.value = kit_widgets.encode((image * 255 + 0.5).astype(np.uint8))
         clipped = compute.clipped_fraction(response)
+        weights = "; ".join(
+            ", ".join(f"{weight:g}" for weight in row) for row in np.asarray(applied)
+        )
+        # Rounded to uint8 here (the values are known to lie in [0, 1]) to skip re-checking.
+        kit_widgets.show(
+            after,
+            (image * 255 + 0.5).astype(np.uint8),
+            f"The photo {values['photo']} filtered with the 3x3 kernel (rows: {weights}), "
+            f"shown with display {values['display']}; {clipped:.0%} of the values lie "
+            f"outside 0 to 1.",
+            max_width=side,
+            max_height=side,
+        )
         matching = [name for name, weights in presets.items() if np.allclose(weights, kernel)]
         if preset_menu.value not in matching:  # an edited cell: name what the grid holds
             syncing["preset"] = True

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from lab_utils import validation
+from lab_utils import plots, validation
 from lab_utils import widgets as kit_widgets
 from lab_utils.perceptrons import compute, training
 
@@ -97,15 +97,16 @@ def svg_line_plot(
     legend_x = left
     for index, (label, values) in enumerate(ys.items()):
         colour = _SVG_PALETTE[index % len(_SVG_PALETTE)]
+        dashes = _SVG_DASHES[index % len(_SVG_DASHES)]
         keep = np.isfinite(values)
         coordinates = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(x[keep], values[keep]))
         parts.append(
-            f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" '
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" {dashes}'
             f'clip-path="url(#{clip})" points="{coordinates}"/>'
         )
         parts.append(
             f'<line x1="{legend_x}" x2="{legend_x + 14}" y1="{top - 7}" '
-            f'y2="{top - 7}" stroke="{colour}" stroke-width="2.5"/>'
+            f'y2="{top - 7}" stroke="{colour}" stroke-width="2.5" {dashes}/>'
             f'<text x="{legend_x + 18}" y="{top - 3.5}">{html.escape(str(label))}'
             f"</text>"
         )
@@ -122,7 +123,18 @@ def svg_line_plot(
     return "".join(parts)
 
 
-_SVG_PALETTE = ["#f59322", "#0877bd", "#2ca02c", "#9467bd", "#d62728"]
+# Okabe-Ito colours (lab_utils.plots), orange and blue first as in TensorFlow Playground, and a
+# dash pattern per curve, so curves differ by more than colour.
+_SVG_PALETTE = [
+    plots.hex_colour(name)
+    for name in ("orange", "blue", "bluish green", "reddish purple", "vermillion")
+]
+_SVG_DASHES = [
+    "",
+    'stroke-dasharray="6,3" ',
+    'stroke-dasharray="2,2" ',
+    'stroke-dasharray="8,3,2,3" ',
+]
 
 
 def _svg_data(x: np.ndarray, curves: dict) -> tuple[np.ndarray, dict]:
@@ -390,7 +402,7 @@ def _playground_outputs() -> dict:
     learning-rate readout."""
     import ipywidgets
 
-    picture = ipywidgets.Image(format="png", width=300, height=300)
+    picture = kit_widgets.picture_widget("png")
     loss_plot, status = ipywidgets.HTML(), ipywidgets.HTML()
     rate_readout = ipywidgets.HTML(layout=ipywidgets.Layout(width="4em", margin="0 0 0 12px"))
     return {
@@ -456,9 +468,18 @@ def _playground_renderer(
             trainer.labels,
             scale=max(1, 300 // resolution),
         )
-        outputs["picture"].value = kit_widgets.encode(image, "png")
-        draw_ms = 1000 * (time.perf_counter() - start)
         accuracy = float(np.mean(probabilities[len(grid) :].argmax(axis=1) == trainer.labels))
+        kit_widgets.show(
+            outputs["picture"],
+            image,
+            f"The {config[0]} data set ({trainer.classes} classes, one colour each, noise "
+            f"{config[2]:g}) over the decision regions of a network with {config[3]} hidden "
+            f"layer(s) of {config[4]} {config[5]} units after {trainer.steps} training "
+            f"steps: accuracy {accuracy:.0%}.",
+            max_width=300,
+            max_height=300,
+        )
+        draw_ms = 1000 * (time.perf_counter() - start)
         loss = trainer.losses[-1] if trainer.losses else trainer.loss()
         outputs["loss_plot"].value = _loss_curve_svg(trainer, loss)
         outputs["status"].value = _playground_status(

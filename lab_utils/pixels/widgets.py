@@ -46,10 +46,12 @@ def pixel_table_html(block: np.ndarray, top: int | None = None, left: int | None
     rgb = block if block.ndim == 3 else np.stack([block] * 3, axis=-1)
     # Shared styles once, in a class (a 16x16 RGB table is 3 times smaller than with the
     # same declarations repeated in every cell: less to send and parse at each update).
-    height = "2.2em" if block.ndim == 2 else "3.6em"
+    # Row heights chosen so a MAX_BLOCK x MAX_BLOCK RGB table (three numbers per cell) fits a
+    # 1280 x 720 projector together with the explorer's controls.
+    height = "2.2em" if block.ndim == 2 else "3.3em"
     rows = [
         f"<style>.lab-pixels td{{width:2.6em;height:{height};text-align:center;"
-        f"font:10px monospace;padding:0}} .lab-pixels th{{font:bold 10px monospace;"
+        f"font:10px/1.05 monospace;padding:0}} .lab-pixels th{{font:bold 10px monospace;"
         f"color:#555;padding:0 3px;text-align:right}}</style>"
     ]
     if coordinates:
@@ -78,6 +80,8 @@ def pixel_table_html(block: np.ndarray, top: int | None = None, left: int | None
 
 
 OVERVIEW_WIDTH = 360  # pixels: the width the pixel explorer shows a photo at
+OVERVIEW_HEIGHT = 400  # pixels: and at most this tall (a portrait photo is shown narrower)
+MAX_BLOCK = 12  # the largest block: its RGB table still fits a 1280 x 720 projector
 
 
 def pixel_explorer(photos: dict, size: int = 10) -> kit_widgets.Interactive:
@@ -88,13 +92,16 @@ def pixel_explorer(photos: dict, size: int = 10) -> kit_widgets.Interactive:
     photos : dict of str -> ndarray
         Name -> image ((H, W) or (H, W, 3), uint8).
     size : int
-        Initial side of the zoom window in pixels (2-16).
+        Initial side of the zoom window in pixels (2 to ``MAX_BLOCK``).
+
+    The overview (an ``ipywidgets.Image``) carries a text description of what it shows (its
+    tooltip, read by screen readers), updated with the frame.
     """
     import ipywidgets
 
     photos = _pixel_explorer_photos(photos)
     controls = _pixel_explorer_controls(photos, size)
-    overview = ipywidgets.Image(format="jpeg", width=OVERVIEW_WIDTH)
+    overview = kit_widgets.picture_widget("jpeg")
     table = ipywidgets.HTML()
     caption = ipywidgets.HTML()
     render = _pixel_explorer_renderer(photos, controls, overview, table, caption)
@@ -131,7 +138,10 @@ def _pixel_explorer_controls(photos: dict, size: int) -> dict:
         "row": ipywidgets.IntSlider(0, 0, first.shape[0] - 1, description="row"),
         "column": ipywidgets.IntSlider(0, 0, first.shape[1] - 1, description="column"),
         "size": ipywidgets.IntSlider(
-            validation.as_int(size, "size", minimum=2, maximum=16), 2, 16, description="block size"
+            value=validation.as_int(size, "size", minimum=2, maximum=MAX_BLOCK),
+            min=2,
+            max=MAX_BLOCK,
+            description="block size",
         ),
     }
 
@@ -159,8 +169,26 @@ def _pixel_explorer_renderer(
         block = compute.zoom_region(image, values["row"], values["column"], size)
         top = min(values["row"], image.shape[0] - block.shape[0])
         left = min(values["column"], image.shape[1] - block.shape[1])
-        overview.value = kit_widgets.encode(
-            compute.framed_display(shrunk[values["photo"]], image.shape, top, left, block.shape[0])
+        where = (
+            f"block {block.shape[0]}x{block.shape[1]}: rows {top}-{top + block.shape[0] - 1}, "
+            f"columns {left}-{left + block.shape[1] - 1}"
+        )
+        kit_widgets.show(
+            overview,
+            # The block's place in words under the photo: a one-pixel move of the block is
+            # too small to move the frame on the shrunk photo, the words always change.
+            kit_widgets.caption_strip(
+                compute.framed_display(
+                    shrunk[values["photo"]], image.shape, top, left, block.shape[0]
+                ),
+                [where],
+            ),
+            f"The photo {values['photo']} ({image.shape[1]} pixels wide, {image.shape[0]} "
+            f"high) with a red frame around the {block.shape[0]}x{block.shape[1]} block at rows "
+            f"{top}-{top + block.shape[0] - 1}, columns {left}-{left + block.shape[1] - 1}; "
+            f"the table beside it lists that block's pixel values.",
+            max_width=OVERVIEW_WIDTH,
+            max_height=OVERVIEW_HEIGHT,
         )
         table.value = pixel_table_html(block, top, left)
         kind = "RGB: red, green, blue per pixel" if image.ndim == 3 else "grayscale"
@@ -237,8 +265,11 @@ def variation_explorer(
             0.5, min=0.0, max=1.0, step=0.05, description="strength"
         ),
     }
-    before, after = ipywidgets.Image(format="jpeg"), ipywidgets.Image(format="jpeg")
-    before.value = kit_widgets.encode(photo)
+    before, after = kit_widgets.picture_widget("jpeg"), kit_widgets.picture_widget("jpeg")
+    side = 360  # each picture's largest side in CSS pixels: the pair fits a 1280 projector
+    kit_widgets.show(
+        before, photo, "The original photo, unchanged.", max_width=side, max_height=side
+    )
     report = ipywidgets.HTML()
 
     def render(values):
@@ -249,8 +280,15 @@ def variation_explorer(
             clutter=clutter,
             class_examples=class_examples,
         )
-        after.value = kit_widgets.encode(varied)
         distance = float(np.linalg.norm(varied.astype(float) - photo.astype(float)) / 255)
+        kit_widgets.show(
+            after,
+            varied,
+            f"The photo with the variation {values['variation']} at strength "
+            f"{values['strength']:.2f}: pixel distance {distance:.1f} to the original.",
+            max_width=side,
+            max_height=side,
+        )
         report.value = (
             f"Pixel distance to the original: <b>{distance:.1f}</b> "
             f"(the same object, yet the numbers change a lot)"
