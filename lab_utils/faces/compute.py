@@ -165,13 +165,16 @@ def data_banner(dataset: Dataset) -> str:
     note = getattr(dataset, "note", "")
     if not getattr(dataset, "substitute", False):
         return f"Data: {note}. 400 photos of 40 people, 10 each, 64 x 64."
+    command = "python -m lab_utils.prepare --add-data olivetti_faces olivetti_py3.pkz"
+    note = note.split(" To use the real faces:")[0]  # the command gets a line of its own
     lines = [
         "THIS RUN USES A SUBSTITUTE, NOT THE OLIVETTI FACES.",
         *textwrap.wrap(note, 76),
-        "Every 'person' below is ONE photo copied ten times with small changes, so",
-        "recognising people is far easier than on real photos: every number and every",
-        "sentence of this lesson describes the substitute. Ask for the real faces:",
-        "python -m lab_utils.prepare --add-data olivetti_faces olivetti_py3.pkz",
+        "Every 'person' below is ONE photo copied ten times with small changes: the",
+        "networks learn to ignore those changes, not how real photos of one person",
+        "differ. Every number and every sentence of this lesson describes the",
+        "substitute. To use the real faces:",
+        command,
     ]
     width = max(len(line) for line in lines)
     frame = "!" * (width + 4)
