@@ -25,9 +25,9 @@ Public API (every function takes ``box_format="xywh"`` unless it says otherwise)
 * ``match_detections(detections, scores, truths, *, iou_threshold=0.5, box_format="xywh")
   -> (N,) int64``: the matched ground-truth index per detection, -1 for a false positive;
 * ``COLOURS``: the lessons' box colours by role ("truth", "prediction", "other", "kept",
-  "dropped"), (r, g, b) 0-255;
+  "dropped"), (r, g, b) 0-255, colour-blind safe (``plots.BOX_COLOURS``);
 * ``draw_boxes(image, boxes, *, colours=None, colour=None, box_format="xywh", scale=1,
-  thickness=1) -> (H*scale, W*scale, 3) uint8``: outlines painted with OpenCV, one colour per
+  thickness=2) -> (H*scale, W*scale, 3) uint8``: outlines painted with OpenCV, one colour per
   box (``colours``) or one for all (``colour=(r, g, b)``).
 
 Importing this module imports neither OpenCV nor TensorFlow.
@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lab_utils import validation, widgets
+from lab_utils import plots, validation, widgets
 
 BOX_FORMATS = ("xywh", "xyxy", "center_xywh", "rel_xyxy")
 
@@ -292,13 +292,8 @@ def match_detections(
 # Drawing
 # --------------------------------------------------------------------------------------------
 
-COLOURS = {
-    "truth": (40, 220, 60),
-    "prediction": (255, 60, 40),
-    "other": (60, 140, 255),
-    "kept": (255, 200, 0),
-    "dropped": (150, 150, 150),
-}
+# Colour-blind-safe colours by role (Okabe-Ito; their one home is lab_utils.plots).
+COLOURS = plots.BOX_COLOURS
 
 
 def draw_boxes(
@@ -309,7 +304,7 @@ def draw_boxes(
     colour: tuple | None = None,
     box_format: str = "xywh",
     scale: int = 1,
-    thickness: int = 1,
+    thickness: int = 2,
 ) -> np.ndarray:
     """Draw box outlines on an image (enlarged ``scale`` times first) with OpenCV.
 
@@ -323,7 +318,8 @@ def draw_boxes(
     boxes : (N, 4) in ``box_format`` pixels of the original image
     colours : None (``COLOURS["prediction"]``), one (r, g, b), or a list of N of them (0-255)
     colour : one (r, g, b) for every box; give it or ``colours``, not both
-    thickness : int, 1-10, in pixels of the enlarged image
+    thickness : int, 1-10, in pixels of the enlarged image; 2 by default, so that an outline
+        stays visible (1-pixel lines vanish on a projector and for weaker eyesight)
 
     Returns
     -------

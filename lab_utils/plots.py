@@ -2,6 +2,14 @@
 
 Figures are built with ``matplotlib.figure.Figure`` rather than ``pyplot``, so nothing is kept
 alive between cells; a notebook displays a returned figure when it is a cell's last expression.
+
+This module is also the one home of the kit's colours: the Okabe-Ito palette
+(``OKABE_ITO``), told apart with every common colour vision (tests/test_palette.py simulates
+protanopia, deuteranopia and tritanopia and measures the CIEDE2000 differences), the box
+colours by role (``BOX_COLOURS``, used by ``boxes.draw_boxes``), a right/wrong pair
+(``RIGHT``, ``WRONG``) and ``series_style(index)``: colour, line style and marker of the
+index-th line of a plot, so lines differ by more than their colour, at least ``LINE_WIDTH``
+points wide (2 points are at least 2 pixels at any resolution of 72 dpi or more).
 """
 
 from __future__ import annotations
@@ -14,6 +22,97 @@ from lab_utils import validation
 
 if TYPE_CHECKING:  # matplotlib is imported when the first figure is made, not at import time
     from matplotlib.figure import Figure
+
+# --------------------------------------------------------------------------------------------
+# Colours
+# --------------------------------------------------------------------------------------------
+
+#: Okabe & Ito's palette ("Color Universal Design", 2008) as (r, g, b) in 0-255: eight colours
+#: chosen to stay distinct for people with protanopia, deuteranopia and tritanopia.
+OKABE_ITO: dict[str, tuple[int, int, int]] = {
+    "black": (0, 0, 0),
+    "orange": (230, 159, 0),
+    "sky blue": (86, 180, 233),
+    "bluish green": (0, 158, 115),
+    "yellow": (240, 228, 66),
+    "blue": (0, 114, 178),
+    "vermillion": (213, 94, 0),
+    "reddish purple": (204, 121, 167),
+}
+
+#: Mid grey, for what is shown but no longer counts (suppressed boxes, reference lines).
+GREY: tuple[int, int, int] = (128, 128, 128)
+
+#: Box colours by role, (r, g, b) 0-255: ground truth, a prediction, a third kind ("other"),
+#: the boxes NMS keeps and those it suppresses. Every pair that appears in one picture keeps a
+#: CIEDE2000 difference of at least 20 under each simulated colour-vision deficiency (the
+#: former green truth against red predictions fell to 10 with deuteranopia).
+BOX_COLOURS: dict[str, tuple[int, int, int]] = {
+    "truth": OKABE_ITO["sky blue"],
+    "prediction": OKABE_ITO["vermillion"],
+    "other": OKABE_ITO["yellow"],
+    "kept": OKABE_ITO["orange"],
+    "dropped": GREY,
+}
+
+#: How captions and texts name the box colours (plain words a student can say).
+BOX_COLOUR_NAMES: dict[str, str] = {
+    "truth": "blue",
+    "prediction": "red",
+    "other": "yellow",
+    "kept": "orange",
+    "dropped": "grey",
+}
+
+#: A right and a wrong answer (a decision, a prediction): blue and vermillion, never the
+#: green/red pair that deuteranopia merges. Show the verdict in words or a mark as well.
+RIGHT: tuple[int, int, int] = OKABE_ITO["blue"]
+WRONG: tuple[int, int, int] = OKABE_ITO["vermillion"]
+
+#: The order in which a plot's series take colours, line styles and markers.
+SERIES_COLOURS = ("blue", "orange", "bluish green", "vermillion", "reddish purple", "sky blue")
+SERIES_LINE_STYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 2, 5, 2)))
+SERIES_MARKERS = ("o", "s", "^", "D", "v", "P")
+
+#: Width of plotted lines and outlines, in points (1 point = 1/72 inch).
+LINE_WIDTH = 2.0
+
+
+def hex_colour(colour: str | tuple[int, int, int]) -> str:
+    """A palette colour as "#rrggbb" for matplotlib or HTML.
+
+    Parameters
+    ----------
+    colour : str or (r, g, b)
+        A name from ``OKABE_ITO`` (or "grey"), or three ints in 0-255.
+    """
+    if isinstance(colour, str):
+        if colour == "grey":
+            colour = GREY
+        elif colour in OKABE_ITO:
+            colour = OKABE_ITO[colour]
+        else:
+            raise ValueError(
+                f"unknown colour {colour!r}; choose one of {sorted(OKABE_ITO)} or 'grey'."
+            )
+    red, green, blue = (int(value) for value in colour)
+    return f"#{red:02x}{green:02x}{blue:02x}"
+
+
+def series_style(index: int, *, marker: bool = True) -> dict:
+    """Keyword arguments for ``axis.plot`` of a plot's ``index``-th series (from 0): an
+    Okabe-Ito colour, a line style and (unless ``marker=False``, for curves of many points) a
+    marker of its own, and ``LINE_WIDTH``, so the lines stay apart in grey print and for every
+    colour vision. Repeats after six series."""
+    index = validation.as_int(index, "index", minimum=0)
+    style = {
+        "color": hex_colour(SERIES_COLOURS[index % len(SERIES_COLOURS)]),
+        "linestyle": SERIES_LINE_STYLES[index % len(SERIES_LINE_STYLES)],
+        "linewidth": LINE_WIDTH,
+    }
+    if marker:
+        style["marker"] = SERIES_MARKERS[index % len(SERIES_MARKERS)]
+    return style
 
 
 def new_figure(**options: object) -> Figure:
@@ -188,11 +287,11 @@ def plot_curves(
         raise TypeError("curves must be a non-empty dict mapping a label to its y values.")
     figure = new_figure(figsize=(6.0, 3.6))
     axis = figure.subplots()
-    for label, y in curves.items():
+    for index, (label, y) in enumerate(curves.items()):
         y = validation.as_array(list(y), f"curves[{label!r}]")
         if y.shape != x.shape:
             raise ValueError(f"curves[{label!r}] has {y.size} values but x has {x.size}.")
-        axis.plot(x, y, marker="o", label=label)
+        axis.plot(x, y, label=label, **series_style(index))
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
     if ylim is not None:
@@ -242,8 +341,8 @@ def plot_panels(
     figure = new_figure(figsize=(3.2 * len(x_values), 3.0))
     axes = np.atleast_1d(figure.subplots(1, len(x_values), sharey=True))
     for axis, panel in zip(axes, x_values):
-        for label, y in curves[panel].items():
-            axis.plot(list(x_values[panel]), list(y), marker="o", label=label)
+        for index, (label, y) in enumerate(curves[panel].items()):
+            axis.plot(list(x_values[panel]), list(y), label=label, **series_style(index))
         xs = list(x_values[panel])
         if len(xs) > 1 and xs[0] > xs[-1]:  # e.g. scale 1.0 -> 0.55: unchanged on the left
             axis.invert_xaxis()

@@ -213,7 +213,7 @@ def test_draw_boxes_paints_each_side_inside_the_box_up_to_the_border():
 
 def test_draw_boxes_outlines_in_colour():
     image = np.zeros((10, 10), dtype=np.float32)
-    drawn = boxes.draw_boxes(image, [[2, 2, 4, 4]], colours=(255, 0, 0), scale=2)
+    drawn = boxes.draw_boxes(image, [[2, 2, 4, 4]], colours=(255, 0, 0), scale=2, thickness=1)
     assert drawn.shape == (20, 20, 3) and drawn.dtype == np.uint8
     assert tuple(drawn[4, 4]) == (255, 0, 0) and tuple(drawn[8, 8]) == (0, 0, 0)
     assert tuple(drawn[11, 11]) == (255, 0, 0) and tuple(drawn[10, 10]) == (0, 0, 0)

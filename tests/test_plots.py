@@ -66,8 +66,70 @@ def test_plot_curves_and_panels():
             "has 1 values but x has 2",
         ),
         (lambda: plots.plot_panels({"a": [0]}, {"b": {}}, ylabel="y"), ValueError, "same panels"),
+        (lambda: plots.hex_colour("green"), ValueError, "unknown colour 'green'; choose one"),
+        (lambda: plots.series_style(-1), ValueError, "index"),
     ],
 )
 def test_bad_input(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- colours and line widths (issue 21 item 5; the colour-vision tests: tests/test_palette.py) --
+
+
+def test_hex_colour_and_series_style():
+    assert plots.hex_colour("vermillion") == "#d55e00"
+    assert plots.hex_colour("grey") == "#808080"
+    assert plots.hex_colour((0, 114, 178)) == "#0072b2"
+    assert plots.series_style(0) == {
+        "color": "#0072b2",
+        "linestyle": "-",
+        "linewidth": plots.LINE_WIDTH,
+        "marker": "o",
+    }
+    assert plots.series_style(6) == plots.series_style(0)  # six styles, then again
+
+
+def _lesson_figures() -> dict:
+    """One figure of each plot that draws several series, with small made-up data."""
+    from lab_utils import detection, faces, perceptrons
+
+    rng = np.random.default_rng(0)
+    same = np.arange(40) % 3 == 0
+    distances = rng.random(40) + np.where(same, 0.0, 0.5)
+    roc = faces.verification_roc(distances, same)
+    curve = {"recall_points": np.linspace(0, 1, 101), "precision_50": np.linspace(1, 0.2, 101)}
+    return {
+        "plots.plot_curves": plots.plot_curves(
+            [0, 1, 2], {"a": [1, 2, 3], "b": [2, 3, 1], "c": [3, 1, 2]}, xlabel="x", ylabel="y"
+        ),
+        "plots.plot_panels": plots.plot_panels(
+            {"p": [0, 1]}, {"p": {"a": [1, 2], "b": [2, 1]}}, ylabel="y"
+        ),
+        "faces.plot_roc": faces.plot_roc({"pixels": roc, "embedding": roc}),
+        "detection.plot_precision_recall": detection.plot_precision_recall(
+            {"a": {**curve, "map_50": 0.5}, "b": {**curve, "map_50": 0.4}}
+        ),
+        "perceptrons.plot_activations": perceptrons.plot_activations(names=["sigmoid"]),
+    }
+
+
+def test_lesson_plots_draw_series_at_least_two_pixels_wide_with_their_own_style():
+    """Every data line is at least 2 points wide (2 pixels at 72 dpi, more at the usual
+    100), and the series of one axis differ in colour AND line style (told apart in grey
+    print and by every colour vision). Grey guides (zero axes, the chance diagonal) are
+    meant to recede and are left out."""
+    grey = {plots.hex_colour("grey"), "gray", "grey"}
+    for name, figure in _lesson_figures().items():
+        for axis in figure.axes:
+            series = [line for line in axis.lines if len(line.get_xdata()) > 1]
+            series = [line for line in series if line.get_color() not in grey]
+            assert series, name
+            for line in series:
+                assert line.get_linewidth() >= 2, (name, line.get_label())
+            colours = {line.get_color() for line in series}
+            styles = {str(line.get_linestyle()) for line in series}
+            assert len(colours) == len(series) and len(styles) == len(series), name
+            okabe_ito = {plots.hex_colour(c) for c in plots.OKABE_ITO}
+            assert colours <= okabe_ito, (name, colours - okabe_ito)

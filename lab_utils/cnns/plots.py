@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lab_utils import models, validation
+from lab_utils import models, plots, validation
 from lab_utils.cnns import features
 from lab_utils.plots import new_figure
 
@@ -38,9 +38,14 @@ def plot_learning_curves(trained: dict) -> Figure:
     axes = np.atleast_1d(figure.subplots(1, len(trained), sharey=True))
     for axis, (name, result) in zip(axes, trained.items()):
         epochs = np.arange(1, result.epochs + 1)
-        axis.plot(epochs, result.history["accuracy"], marker="o", label="training")
+        axis.plot(epochs, result.history["accuracy"], label="training", **plots.series_style(0))
         if "val_accuracy" in result.history:
-            axis.plot(epochs, result.history["val_accuracy"], marker="o", label="validation")
+            axis.plot(
+                epochs,
+                result.history["val_accuracy"],
+                label="validation",
+                **plots.series_style(1),
+            )
         axis.set_title(name)
         axis.set_xlabel("epoch")
         axis.set_ylim(0, 1)
@@ -181,9 +186,10 @@ def plot_receptive_fields(image: np.ndarray, fields: list[dict]) -> Figure:
     figure = new_figure(figsize=(4.2, 4.2))
     axis = figure.subplots()
     axis.imshow(image, cmap="gray", vmin=0, vmax=1)
-    colours = ["#e41a1c", "#ff7f00", "#4daf4a", "#377eb8", "#984ea3", "#a65628"]
+    # Okabe-Ito colours with a line style each (lab_utils.plots.series_style).
+    styles = [plots.series_style(index, marker=False) for index in range(len(fields))]
     height, width = image.shape[:2]
-    for colour, row in zip(colours * 4, fields):
+    for style, row in zip(styles, fields):
         side = row["receptive_field"]
         # Only the part inside the image carries pixels: the rest would be padding zeros.
         left, right = (
@@ -198,8 +204,9 @@ def plot_receptive_fields(image: np.ndarray, fields: list[dict]) -> Figure:
                 right - left,
                 bottom - top,
                 fill=False,
-                edgecolor=colour,
-                linewidth=2,
+                edgecolor=style["color"],
+                linestyle=style["linestyle"],
+                linewidth=plots.LINE_WIDTH,
                 label=f"{row['layer']}: {side}x{side}"
                 + (" (clipped to the image)" if clipped else ""),
             )
@@ -257,9 +264,9 @@ def plot_imagenet_errors(table: dict) -> Figure:
     figure = new_figure(figsize=(6.8, 3.6))
     axis = figure.subplots()
     colours = [
-        "#d62728"
+        plots.hex_colour("vermillion")
         if "AlexNet" in table["model"][i]
-        else ("#1f77b4" if table["year"][i] > 2012 else "#7f7f7f")
+        else plots.hex_colour("blue" if table["year"][i] > 2012 else "grey")
         for i in winners
     ]
     axis.bar(years, errors, color=colours)
@@ -267,9 +274,19 @@ def plot_imagenet_errors(table: dict) -> Figure:
         axis.text(year, error + 0.5, f"{error:g}%\n{table['team'][index]}", ha="center", fontsize=7)
         single = table["single_model_top5_error_percent"][index]
         if single is not None:
-            axis.plot([year - 0.4, year + 0.4], [single, single], color="black", linewidth=2)
+            axis.plot(
+                [year - 0.4, year + 0.4],
+                [single, single],
+                color="black",
+                linewidth=plots.LINE_WIDTH,
+            )
     for index in humans:
-        axis.axhline(table["top5_error_percent"][index], color="black", linestyle="--", linewidth=1)
+        axis.axhline(
+            table["top5_error_percent"][index],
+            color="black",
+            linestyle="--",
+            linewidth=plots.LINE_WIDTH,
+        )
         axis.text(
             years[0] - 0.4,
             table["top5_error_percent"][index] + 0.4,

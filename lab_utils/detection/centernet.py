@@ -268,7 +268,7 @@ def detector_view(
     outputs: np.ndarray, scenes: Scenes, index: int, score_threshold: float, scale: int
 ) -> dict:
     """Scene ``index`` with the detector's boxes (red) above ``score_threshold`` and the
-    ground truth (green): {"picture", "found" (decoded dict), "matched" (truth index or -1
+    ground truth (blue): {"picture", "found" (decoded dict), "matched" (truth index or -1
     per box)}. ``outputs`` are the detector's maps for every scene."""
     found = decode_centernet(outputs[index : index + 1], score_threshold=score_threshold)[0]
     truths = scenes.boxes[index]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lab_utils import plots
 from lab_utils.plots import new_figure
 
 if TYPE_CHECKING:  # matplotlib is imported when the first figure is made, not at import time
@@ -15,16 +16,19 @@ def plot_history(table: dict) -> Figure:
     figure = new_figure(figsize=(9.5, 3.6))
     axes = figure.add_subplot(1, 1, 1)
     kinds = sorted(set(table["kind"]))
-    colours = dict(
-        zip(kinds, ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"])
-    )
+    # Okabe-Ito colours (lab_utils.plots) and a marker per kind, so kinds differ in shape too.
+    palette = [c for c in plots.OKABE_ITO if c != "black"]
+    colours = {kind: plots.hex_colour(palette[i % len(palette)]) for i, kind in enumerate(kinds)}
+    markers = {
+        kind: plots.SERIES_MARKERS[i % len(plots.SERIES_MARKERS)] for i, kind in enumerate(kinds)
+    }
     seen: dict[int, int] = {}
     for year, method, kind in zip(table["year"], table["method"], table["kind"]):
         level = seen.get(year, 0)
         seen[year] = level + 1
         height = 1 + level * 0.9 + (year % 2) * 0.45
-        axes.vlines(year, 0, height, color=colours[kind], linewidth=1)
-        axes.plot(year, 0, "o", color=colours[kind])
+        axes.vlines(year, 0, height, color=colours[kind], linewidth=plots.LINE_WIDTH)
+        axes.plot(year, 0, markers[kind], color=colours[kind])
         axes.text(
             year,
             height,
@@ -36,7 +40,7 @@ def plot_history(table: dict) -> Figure:
             color=colours[kind],
         )
     for kind, colour in colours.items():
-        axes.plot([], [], "o", color=colour, label=kind)
+        axes.plot([], [], markers[kind], color=colour, label=kind)
     axes.legend(loc="upper left", fontsize=8, ncol=len(kinds))
     axes.set_ylim(-0.3, 5)
     axes.set_yticks([])
@@ -52,11 +56,12 @@ def plot_precision_recall(curves: dict) -> Figure:
     ``curves`` maps a name to a ``coco_evaluation`` result."""
     figure = new_figure(figsize=(4.8, 3.6))
     axes = figure.add_subplot(1, 1, 1)
-    for name, result in curves.items():
+    for index, (name, result) in enumerate(curves.items()):
         axes.plot(
             result["recall_points"],
             result["precision_50"],
             label=f"{name} (AP@0.5 {result['map_50']:.3f})",
+            **plots.series_style(index, marker=False),
         )
     axes.set_xlabel("recall")
     axes.set_ylabel("precision")

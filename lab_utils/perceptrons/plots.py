@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lab_utils import validation
+from lab_utils import plots, validation
 from lab_utils.perceptrons.compute import ACTIVATIONS, activation_curves
 from lab_utils.plots import new_figure
 
@@ -62,9 +62,16 @@ def draw_perceptron(
             "", xy=(3.55, 0), xytext=(0.45, y), arrowprops=dict(arrowstyle="->", color="gray")
         )
         axis.text(
-            1.7, y * 0.55 + 0.12, f"w = {weight:g}", ha="center", fontsize=9, color="tab:blue"
+            1.7,
+            y * 0.55 + 0.12,
+            f"w = {weight:g}",
+            ha="center",
+            fontsize=9,
+            color=plots.hex_colour("blue"),
         )
-    axis.text(4.2, 0.72, f"b = {bias:g}", ha="center", fontsize=9, color="tab:red")
+    axis.text(
+        4.2, 0.72, f"b = {bias:g}", ha="center", fontsize=9, color=plots.hex_colour("vermillion")
+    )
     _node(axis, (4.2, 0), "Σ", radius=0.6)
     axis.text(4.2, -0.95, f"Σ xᵢwᵢ + b = {total:.3g}", ha="center", fontsize=9)
     axis.annotate("", xy=(6.5, 0), xytext=(4.8, 0), arrowprops=dict(arrowstyle="->"))
@@ -95,8 +102,8 @@ def plot_activations(
         figure.subplots(-(-len(curves) // 3), min(len(curves), 3), squeeze=False)
     ).ravel()
     for axis, (name, (values, derivatives)) in zip(axes, curves.items()):
-        axis.plot(z, values, label=name)
-        axis.plot(z, derivatives, "--", label="derivative")
+        axis.plot(z, values, label=name, **plots.series_style(0, marker=False))
+        axis.plot(z, derivatives, label="derivative", **plots.series_style(1, marker=False))
         title = "softmax: first of 3 classes\n(scores z, 0, 0)" if name == "softmax" else name
         axis.set_title(title, fontsize=9)
         axis.axhline(0, color="gray", lw=0.5)
