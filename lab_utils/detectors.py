@@ -24,7 +24,9 @@ Public API:
 * ``haar_detect(image, category="face", *, scale_factor=1.1, min_neighbors=5, min_size=24)
   -> (boxes, seconds)``: the same by lesson 05's category names;
 * ``dlib_detect(image, method="hog", *, max_side=None) -> (boxes, seconds)``;
-* ``selective_search(image, *, mode="fast", max_side=None, seed=0) -> (boxes, seconds)``.
+* ``selective_search(image, *, mode="fast", max_side=None, seed=0) -> (boxes, seconds)``;
+* ``MAX_SEARCH_PIXELS``: selective search and dlib's CNN refuse images larger than
+  1024 x 1024 (after ``max_side``), which would run for minutes.
 
 The seconds are those of the detector itself (not of the conversions around it). Importing
 this module imports neither OpenCV nor dlib: each is imported when first needed.
@@ -47,6 +49,10 @@ HAAR_CASCADES = {
     "cat": "frontalcatface",
 }
 DLIB_MODELS = ("hog", "cnn", "landmarks", "resnet")
+#: The largest image (height x width, after ``max_side`` shrinks it) that selective search
+#: and dlib's CNN face detector take: 1024 x 1024. On 2 cores they need about 13 s and 11 s
+#: for 512 x 512, growing with the pixels (a 4096 x 4096 photo: many minutes, > 2.5 GB).
+MAX_SEARCH_PIXELS = 1024 * 1024
 
 # --------------------------------------------------------------------------------------------
 # Images as the detectors take them
@@ -85,9 +91,21 @@ def _shrunk(pixels: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float
     scale = max_side / max(pixels.shape[:2])
     return cv2.resize(
         pixels,
-        (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale)),
+        (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale))),
         interpolation=cv2.INTER_AREA,
     ), scale
+
+
+def _check_search_size(pixels: np.ndarray, method: str) -> None:
+    """Refuse an image too large for a slow detector, saying to pass ``max_side``."""
+    height, width = pixels.shape[:2]
+    if height * width > MAX_SEARCH_PIXELS:
+        raise ValueError(
+            f"the image is too large for {method}: {height} x {width} pixels, but it takes "
+            f"at most {MAX_SEARCH_PIXELS:,} pixels (1024 x 1024; it would run for minutes). "
+            f"Pass max_side=512 to shrink it first (the boxes still come back in the "
+            f"original image's pixels)."
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,9 +139,18 @@ def haar_cascade(name: str = "frontalface_default") -> object:
 def _load_cascade(name: str):
     import cv2
 
-    cascade = cv2.CascadeClassifier(str(haar_cascade_file(name)))
-    if cascade.empty():
-        raise RuntimeError(f"OpenCV could not read haarcascade_{name}.xml.")
+    path = haar_cascade_file(name)
+    try:
+        cascade = cv2.CascadeClassifier(str(path))
+    except (cv2.error, SystemError):  # a damaged XML file fails inside OpenCV's parser
+        cascade = None
+    if cascade is None or cascade.empty():
+        raise RuntimeError(
+            f"OpenCV could not read the Haar cascade file {path}: it is damaged or is not "
+            f"a cascade. It comes with OpenCV; reinstall it with pip install "
+            f"--force-reinstall opencv-contrib-python-headless (the version pinned in "
+            f"requirements.txt)."
+        )
     return cascade
 
 
@@ -148,13 +175,22 @@ def _load_dlib_model(kind: str):
             "dlib-bin face-recognition-models (both pinned in "
             "requirements.txt)."
         ) from error
-    factories = {
-        "hog": dlib.get_frontal_face_detector,
-        "cnn": lambda: dlib.cnn_face_detection_model_v1(files.cnn_face_detector_model_location()),
-        "landmarks": lambda: dlib.shape_predictor(files.pose_predictor_model_location()),
-        "resnet": lambda: dlib.face_recognition_model_v1(files.face_recognition_model_location()),
-    }
-    return factories[kind]()
+    if kind == "hog":  # built into dlib: no file
+        return dlib.get_frontal_face_detector()
+    factory, location = {
+        "cnn": (dlib.cnn_face_detection_model_v1, files.cnn_face_detector_model_location),
+        "landmarks": (dlib.shape_predictor, files.pose_predictor_model_location),
+        "resnet": (dlib.face_recognition_model_v1, files.face_recognition_model_location),
+    }[kind]
+    path = location()
+    try:
+        return factory(path)
+    except RuntimeError as error:  # dlib's own message for a damaged or missing file
+        raise RuntimeError(
+            f"dlib could not read its {kind!r} model file {path} ({error}). The file "
+            f"is damaged or missing; it comes with face-recognition-models: reinstall "
+            f"it with pip install --force-reinstall face-recognition-models."
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -230,6 +266,8 @@ def dlib_detect(
     if max_side is not None:
         max_side = validation.as_int(max_side, "max_side", minimum=16)
     picture, scale = _shrunk(as_rgb_uint8(image), max_side)
+    if method == "cnn":
+        _check_search_size(picture, "dlib's CNN face detector")
     detector = dlib_model(method)
     start = time.perf_counter()
     found = detector(np.ascontiguousarray(picture), 0)
@@ -282,6 +320,7 @@ def selective_search(
     if max_side is not None:
         max_side = validation.as_int(max_side, "max_side", minimum=16)
     pixels, scale = _shrunk(pixels, max_side)
+    _check_search_size(pixels, "selective search")
     seed = validation.as_int(seed, "seed", minimum=0, maximum=2**31 - 1)
     cv2.setNumThreads(1)  # repeatable timing next to other work
     _seed_c_rand(seed)

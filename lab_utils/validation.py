@@ -111,6 +111,22 @@ def check_size(
             )
 
 
+def check_count(count: int, limit: int, what: str, advice: str = "") -> None:
+    """Refuse a computation that would handle more than ``limit`` items, before it starts.
+
+    ``what`` names the items and where they come from, e.g. "pairs of 30,000 embeddings";
+    ``advice`` says what to do instead. Used where memory or time grows with the count
+    (an N x N matrix, a loop per window), so a too-large input fails at once with this
+    message instead of running out of memory or running for minutes.
+    """
+    if count > limit:
+        raise ValueError(
+            f"too many {what}: {count:,}, but the kit handles at most {limit:,} "
+            f"here (more would take gigabytes of memory or minutes of time)."
+            + (f" {advice}" if advice else "")
+        )
+
+
 def as_image(
     value: object, name: str = "image", *, channels: tuple[int | None, ...] = (None, 3)
 ) -> np.ndarray:
@@ -222,16 +238,22 @@ def one_of(value: object, name: str, choices: Sequence[str]) -> str:
 
 
 def as_labels(
-    labels: object, count: int, classes: int | None = None, name: str = "labels"
+    labels: object,
+    count: int,
+    classes: int | None = None,
+    name: str = "labels",
+    *,
+    unit: str = "example",
 ) -> np.ndarray:
     """Check integer class labels, one per example, and return them as int64 of shape (count,).
 
     ``classes``, when given, is the number of classes: labels must lie in [0, classes).
+    ``unit`` names what each label belongs to in messages ("example", "box", "image").
     """
     labels = as_array(labels, name)
     if labels.shape != (count,):
         raise ValueError(
-            f"{name} must have one class index per example, shape ({count},), "
+            f"{name} must have one class index per {unit}, shape ({count},), "
             f"but it has shape {labels.shape}."
         )
     if not np.issubdtype(labels.dtype, np.integer):

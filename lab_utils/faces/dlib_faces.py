@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lab_utils import boxes as kit_boxes
 from lab_utils import detectors, validation
 
 # The 68 points as numbered on the slide (1-68, iBUG 300-W order); dlib counts from 0.
@@ -30,6 +31,9 @@ LANDMARK_GROUPS = {
 ALIGNED_SIZE = 64
 ALIGNED_EYE_DISTANCE = 0.42
 ALIGNED_EYE_HEIGHT = 0.38
+#: ``dlib_embeddings`` describes at most this many faces per call (about 0.2 s each on 2
+#: cores: 10,000 faces take half an hour).
+MAX_DLIB_FACES = 10_000
 
 
 def detect_faces_dlib(image: np.ndarray, *, method: str = "hog") -> np.ndarray:
@@ -64,11 +68,34 @@ def landmarks(image: np.ndarray, box: tuple | None = None) -> np.ndarray:
                 "photo, or give the face's box as box=(x, y, w, h)."
             )
         box = boxes[np.argmax(boxes[:, 2] * boxes[:, 3])]
-    x, y, w, h = (int(v) for v in box)
+    x, y, w, h = (int(v) for v in _face_box_in(box, pixels.shape))
     if w <= 0 or h <= 0:
         raise ValueError(f"box must have a positive width and height, but got {box!r}.")
     shape = detectors.dlib_model("landmarks")(pixels, dlib.rectangle(x, y, x + w - 1, y + h - 1))
     return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+
+
+def _face_box_in(box: object, image_shape: tuple) -> np.ndarray:
+    """``box`` (x, y, w, h) checked: finite, positive size, overlapping the image and at most
+    4 times its larger side (dlib would otherwise place 68 points far outside the photo)."""
+    checked = kit_boxes.as_boxes(box, "box")
+    if checked.shape != (1, 4):
+        raise ValueError(f"box must be one face box (x, y, w, h), but got {len(checked)} boxes.")
+    x, y, w, h = checked[0]
+    height, width = image_shape[:2]
+    if w <= 0 or h <= 0:
+        raise ValueError(f"box must have a positive width and height, but got {box!r}.")
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        raise ValueError(
+            f"box {tuple(checked[0].tolist())} lies outside the {width} x {height} image: "
+            f"it must be the face's box (x, y, w, h) in the image's pixels."
+        )
+    if max(w, h) > 4 * max(height, width):
+        raise ValueError(
+            f"box {tuple(checked[0].tolist())} is far larger than the {width} x {height} "
+            f"image: it must be the face's box (x, y, w, h) in the image's pixels."
+        )
+    return checked[0]
 
 
 def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -119,14 +146,19 @@ def dlib_embeddings(images: np.ndarray) -> np.ndarray:
     import dlib
 
     batch = validation.as_array(images, "images")
-    stored = _embedding_cache_path(batch)
-    if stored.exists():
-        return np.load(stored)
     if batch.ndim not in (3, 4) or len(batch) == 0:
         raise ValueError(
             f"images must be a non-empty batch (N, H, W) or (N, H, W, 3), but "
             f"have shape {batch.shape}."
         )
+    validation.check_size(batch.shape[1:], "each image of images")
+    validation.check_count(
+        len(batch), MAX_DLIB_FACES, "faces for dlib's descriptor", "Describe fewer faces."
+    )
+    stored = _embedding_cache_path(batch)
+    cached = _cached_embeddings(stored, len(batch)) if stored.exists() else None
+    if cached is not None:
+        return cached
     resnet, predictor = detectors.dlib_model("resnet"), detectors.dlib_model("landmarks")
     rows = []
     for index, image in enumerate(batch):
@@ -138,6 +170,30 @@ def dlib_embeddings(images: np.ndarray) -> np.ndarray:
     stored.parent.mkdir(parents=True, exist_ok=True)
     np.save(stored, embeddings)
     return embeddings
+
+
+def _cached_embeddings(stored: Path, count: int) -> np.ndarray | None:
+    """The descriptors cached in ``stored`` if they are (count, 128) finite floats; a damaged
+    file (unreadable, another shape, NaN) is reported and set aside as ``*.damaged`` and None
+    is returned, so they are computed again."""
+    try:
+        cached = np.load(stored, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:  # garbage, truncated, pickled objects
+        problem = f"unreadable: {error}"
+    else:
+        if not isinstance(cached, np.ndarray) or cached.shape != (count, 128):
+            problem = f"an array of shape {getattr(cached, 'shape', None)}, not ({count}, 128)"
+        elif cached.dtype != np.float64 or not np.all(np.isfinite(cached)):
+            problem = f"{cached.dtype} values that are not all finite floats"
+        else:
+            return cached
+    aside = stored.with_name(stored.name + ".damaged")
+    stored.replace(aside)
+    print(
+        f"[faces] the cached dlib descriptors {stored.name} were damaged ({problem}); set "
+        f"aside as {aside.name}, computing them again."
+    )
+    return None
 
 
 def _embedding_cache_path(images: np.ndarray) -> Path:

@@ -71,6 +71,9 @@ def rotate_about(image: np.ndarray, angle: float, centre: tuple) -> np.ndarray:
 
     image = validation.as_image(image)
     angle = validation.as_float(angle, "angle", minimum=-360, maximum=360)
+    if not isinstance(centre, (tuple, list, np.ndarray)) or np.shape(centre) != (2,):
+        raise TypeError(f"centre must be a point (x, y), but got {centre!r}.")
+    validation.as_array(centre, "centre", finite=True)
     rotated = transform.rotate(
         image, angle, center=tuple(float(c) for c in centre), mode="edge", preserve_range=True
     )
@@ -79,12 +82,23 @@ def rotate_about(image: np.ndarray, angle: float, centre: tuple) -> np.ndarray:
     )
 
 
+def as_face_box(box: object, name: str = "box") -> tuple[float, float, float, float]:
+    """One face box (x, y, w, h) in pixels, finite, with a positive width and height."""
+    checked = kit_boxes.as_boxes(box, name)
+    if checked.shape != (1, 4):
+        raise ValueError(f"{name} must be one box (x, y, w, h), but got {len(checked)} boxes.")
+    x, y, w, h = (float(v) for v in checked[0])
+    if w <= 0 or h <= 0:
+        raise ValueError(f"{name} must have a positive width and height, but got {box!r}.")
+    return x, y, w, h
+
+
 def box_hits(boxes: np.ndarray, reference: tuple) -> bool:
     """True if one of ``boxes`` is the reference face: its centre inside the reference box
     and its side within a factor ``HIT_SIZE_RATIO`` (2) of the reference side (boxes
-    (x, y, w, h))."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    x, y, w, h = (float(v) for v in reference)
+    (x, y, w, h)). A NaN or empty reference is refused (it would never be hit)."""
+    boxes = kit_boxes.as_boxes(boxes, "boxes")
+    x, y, w, h = as_face_box(reference, "reference")
     centres = boxes[:, :2] + boxes[:, 2:] / 2
     inside = (
         (centres[:, 0] >= x)
@@ -128,7 +142,13 @@ def rotation_sweep(
             f"images and references must be non-empty and of equal length, "
             f"got {len(images)} and {len(references)}."
         )
+    if not isinstance(angles, (list, tuple, range, np.ndarray)) or len(angles) == 0:
+        raise TypeError(
+            f"angles must be a non-empty list of degrees such as range(-60, 61, 10), but "
+            f"got {validation.describe(angles)} ({angles!r})."
+        )
     angles = [validation.as_float(a, "angle", minimum=-180, maximum=180) for a in angles]
+    references = [as_face_box(box, f"references[{i}]") for i, box in enumerate(references)]
     rates, seconds = [], []
     for angle in angles:
         hits = 0
@@ -138,6 +158,7 @@ def rotation_sweep(
             start = time.perf_counter()
             found = detect(turned)
             seconds.append(time.perf_counter() - start)
+            found = kit_boxes.as_boxes(found, f"the boxes detect returned at {angle:g} degrees")
             hits += box_hits(found, box)
         rates.append(hits / len(images))
     return {"angles": angles, "rate": rates, "seconds": float(np.mean(seconds))}
@@ -169,6 +190,16 @@ def failure_photos(image: np.ndarray, box: tuple) -> dict:
     Returns name -> uint8 image, same size as ``image``.
     """
     pixels = kit_widgets.to_uint8(validation.as_image(image))
+    box = as_face_box(box)
+    if (
+        box[0] >= pixels.shape[1]
+        or box[1] >= pixels.shape[0]
+        or min(box[0] + box[2], box[1] + box[3]) <= 0
+    ):
+        raise ValueError(
+            f"box {box} lies outside the {pixels.shape[1]} x {pixels.shape[0]} image: it "
+            f"must be the face's box (x, y, w, h) in the image's pixels."
+        )
     x, y, w, h = (int(v) for v in box)
     covered = pixels.copy()
     covered[y + int(0.2 * h) : y + int(0.5 * h), x : x + w] = 0
@@ -234,6 +265,7 @@ def haar_features(images: np.ndarray, coords: np.ndarray, types: np.ndarray) -> 
 
     images = compute.as_faces(images)
     height, width = images.shape[1:]
+    check_features(coords, types, (height, width))
     return np.stack(
         [
             haar_like_feature(
@@ -244,6 +276,52 @@ def haar_features(images: np.ndarray, coords: np.ndarray, types: np.ndarray) -> 
     ).astype(np.float64)
 
 
+HAAR_FEATURE_TYPES = ("type-2-x", "type-2-y", "type-3-x", "type-3-y", "type-4")
+
+
+def check_features(
+    coords: object, types: object, image_shape: tuple, *, name: str = "coords"
+) -> None:
+    """Check Haar-like features from ``haar_feature_sample`` against the images' (H, W).
+
+    Each feature is a list of rectangles ((row, col), (row, col)), corners inclusive; every
+    corner must lie inside the image (scikit-image would read past the integral image
+    without a word), and ``types`` names one of ``HAAR_FEATURE_TYPES`` per feature.
+    """
+    if not isinstance(coords, (list, tuple, np.ndarray)) or len(coords) == 0:
+        raise TypeError(
+            f"{name} must be the feature coordinates from haar_feature_sample (a non-empty "
+            f"list), but got {validation.describe(coords)}."
+        )
+    types = np.asarray(types) if isinstance(types, (list, tuple, np.ndarray)) else None
+    if types is None or types.shape != (len(coords),):
+        raise ValueError(
+            f"types must name one feature type per feature ({len(coords)}), as "
+            f"haar_feature_sample returns them with the coordinates."
+        )
+    unknown = sorted({str(kind) for kind in types} - set(HAAR_FEATURE_TYPES))
+    if unknown:
+        raise ValueError(f"types must be among {HAAR_FEATURE_TYPES}, but got {unknown}.")
+    try:
+        corners = [np.asarray(feature, dtype=np.float64).reshape(-1, 2) for feature in coords]
+    except (TypeError, ValueError):
+        corners = []
+    if not corners or any(c.size == 0 or not np.all(np.isfinite(c)) for c in corners):
+        raise ValueError(
+            f"{name} must hold, per feature, rectangles ((row, col), (row, col)) as "
+            f"haar_feature_sample returns them."
+        )
+    largest = np.max([c.max(axis=0) for c in corners], axis=0)
+    smallest = min(float(c.min()) for c in corners)
+    if smallest < 0 or largest[0] >= image_shape[0] or largest[1] >= image_shape[1]:
+        raise ValueError(
+            f"the features reach row {largest[0]:g}, column {largest[1]:g}, but the images "
+            f"are {image_shape[0]} x {image_shape[1]}: features sampled for a "
+            f"{int(largest[0]) + 1} x {int(largest[1]) + 1} window need images at least that "
+            f"large (use haar_feature_sample(window) with the images' own size)."
+        )
+
+
 def draw_haar_feature(image: np.ndarray, coord: list) -> np.ndarray:
     """An RGB picture of one Haar-like feature on ``image`` (scikit-image's
     ``draw_haar_like_feature``): the two colours mark the rectangles that are added and
@@ -252,6 +330,7 @@ def draw_haar_feature(image: np.ndarray, coord: list) -> np.ndarray:
 
     image = compute.as_faces(np.asarray(image)[None])[0]
     height, width = image.shape
+    check_features([coord], ["type-2-x"], (height, width), name="coord")
     return draw_haar_like_feature(image, 0, 0, width, height, [coord], alpha=0.6)
 
 

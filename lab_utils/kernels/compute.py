@@ -68,6 +68,11 @@ POOLING_GRID.setflags(write=False)
 MAX_KERNEL_WEIGHT = 1e6
 
 MAX_GRID_SIDE = 16  # the step-by-step views write every number: keep them readable
+#: ``correlate`` multiplies at most this many pixel-weight pairs (grid pixels x kernel
+#: weights): 300 million, e.g. a 3x3 kernel on a 4096 x 4096 image or a 31x31 kernel on a
+#: 512 x 512 photo (a few seconds). The grid itself may have at most 4096 x 4096 pixels
+#: (``validation.MAX_IMAGE_PIXELS``): a 10000 x 10000 grid took 37 s and 2.3 GB.
+MAX_CORRELATE_PRODUCTS = 300_000_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,8 +198,15 @@ def correlate(
     """
     from scipy import signal
 
+    validation.check_size(np.shape(validation.as_array(grid, "grid")), "grid")  # before copying
     grid = as_grid(grid, "grid")
     kernel = as_kernel(kernel)
+    validation.check_count(
+        grid.size * kernel.size,
+        MAX_CORRELATE_PRODUCTS,
+        f"multiplications ({grid.shape[0]} x {grid.shape[1]} grid x {kernel.size} weights)",
+        "Use a smaller image (e.g. image[::2, ::2]) or a smaller kernel.",
+    )
     stride = validation.as_int(stride, "stride", minimum=1, maximum=64)
     pad_rows, pad_columns = padding_amount(padding, kernel.shape)
     padded = np.pad(grid, ((pad_rows, pad_rows), (pad_columns, pad_columns)))
@@ -359,7 +371,8 @@ def to_display(response: np.ndarray, mode: str = "clip") -> np.ndarray:
     if response.size == 0:
         raise ValueError(f"response is empty: its shape is {response.shape}.")
     validation.check_size(response.shape, "response")
-    if not np.issubdtype(response.dtype, np.floating) and response.max() > 1:
+    validation.one_of(mode, "mode", DISPLAY_MODES)
+    if mode == "clip" and not np.issubdtype(response.dtype, np.floating) and response.max() > 1:
         # uint8 gray levels are on a 0-255 scale: clipping them to [0, 1] turns every pixel
         # above 0 white. Refuse instead of guessing the scale.
         raise TypeError(
@@ -373,12 +386,13 @@ def to_display(response: np.ndarray, mode: str = "clip") -> np.ndarray:
         response = response.astype(np.float64)
     if not np.all(np.isfinite(response)):
         raise ValueError("response contains NaN or infinite values.")
-    validation.one_of(mode, "mode", DISPLAY_MODES)
     if mode == "clip":
         return np.clip(response, 0.0, 1.0)
     low, high = float(response.min()), float(response.max())
     if high - low < 1e-12:
         return np.full_like(response, 0.5)
+    if not np.isfinite(high - low):  # e.g. -1e308 to 1e308: halve first so nothing overflows
+        return (response / 2 - low / 2) / (high / 2 - low / 2)
     return (response - low) / (high - low)
 
 
