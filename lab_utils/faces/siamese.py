@@ -643,6 +643,8 @@ def train_embedding(
 def _usable_rules(per_triplet, semi_hard, settings):
     """The per-triplet formula and the semi-hard rule the training can use; the names of the
     ones used go into the cache key (``settings``)."""
+    if per_triplet is triplet_formula:  # the kit's own formula: the loss computes it directly
+        per_triplet = None
     if per_triplet is not None:
         if not callable(per_triplet):
             raise TypeError(
