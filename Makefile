@@ -118,10 +118,14 @@ merge-grades: $(STAMP) ## Instructors: join the shards' grades and feedback into
 		$(if $(wildcard $(SUBMISSIONS)),--submissions $(SUBMISSIONS))
 
 # `exec`: Voila replaces the shell, so stopping make stops Voila and its kernel (the port is
-# freed). Voila reads voila.json from this folder (JupyterLab extensions it must not load).
+# freed). Voila reads voila.json from this folder: JupyterLab extensions it must not load, and
+# progressive rendering (each cell's output appears as soon as it has run; without it the page
+# waits for the whole lesson, trainings included). Trainings load from the cache that
+# `make prepare` fills: the line printed first says whether this lesson was prepared.
 present: $(INSTRUCTOR) ## Instructors: show LESSON=01 without code for a live demo (Voila, localhost)
 	@notebook=$$(ls notebooks/$(LESSON)_*.ipynb 2>/dev/null | head -n 1); \
 	test -n "$$notebook" || { echo "No lesson $(LESSON)_*.ipynb in notebooks/"; exit 1; }; \
+	$(BIN)/python -m lab_utils.prepare --check $(LESSON); \
 	exec $(BIN)/voila "$$notebook" --Voila.ip=127.0.0.1 --port=$(PORT) --token \
 		--MappingKernelManager.cull_idle_timeout=600 --MappingKernelManager.cull_interval=60
 

@@ -189,6 +189,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help=f"check FILE and put it into the cache (or --shared DIR); NAME: "
         f"{', '.join(sorted(data.DATA_FILES))}. Runs no lesson.",
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="only say whether each lesson was prepared with this kit (`make present`)",
+    )
     return parser.parse_args(argv)
 
 
@@ -207,6 +212,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"{arguments.add_data[0]}: {path} (sha256 checked)")
         return 0
+    if arguments.check:  # `make present`: a lesson not prepared trains while it is shown
+        for path in lesson_paths(arguments.lessons, Path(arguments.notebooks)):
+            print(
+                f"{path.stem}: prepared, its trainings load from the cache"
+                if _stamp(path).exists()
+                else f"{path.stem}: NOT prepared with this kit: its trainings will run while "
+                f"it is shown (minutes). Before a class: make prepare LESSONS={path.stem[:2]}",
+                flush=True,
+            )
+        return 0
     context = contextlib.nullcontext()
     if shared is not None:
         shared.mkdir(parents=True, exist_ok=True)
@@ -217,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     with context:
         for path in lesson_paths(arguments.lessons, Path(arguments.notebooks)):
             result = prepare(path)
+            if not result["errors"] and shared is None:  # what `--check` looks for
+                _stamp(path).parent.mkdir(parents=True, exist_ok=True)
+                _stamp(path).write_text(f"{result['seconds']:.1f} s\n")
             status = "; ".join(result["errors"]) or "ok"
             print(
                 f"{result['lesson']}: {result['seconds']:.0f} s, {result['from_cache']} "
