@@ -13,19 +13,24 @@ from collections.abc import Callable
 
 import numpy as np
 
-from lab_utils import lesson, validation
+from lab_utils import lesson, plots, validation
 from lab_utils.perceptrons.compute import EXTENT, as_points
 
 # --------------------------------------------------------------------------------------------
 # The decision boundary as an image
 # --------------------------------------------------------------------------------------------
 
-#: One RGB colour per class (the first two are TensorFlow Playground's).
+#: One RGB colour per class: Okabe-Ito's (``lab_utils.plots``), orange and blue first as in
+#: TensorFlow Playground, then the colours that stay farthest apart for every colour vision
+#: (tests/test_palette.py; the former green and purple fell to CIEDE2000 4 and 1 for protanopia).
+CLASS_COLOUR_NAMES = ["orange", "blue", "green", "red", "purple", "yellow"]
 CLASS_COLOURS = np.array(
-    [[245, 147, 34], [8, 119, 189], [46, 160, 44], [148, 103, 189], [214, 39, 40], [140, 86, 75]],
+    [
+        plots.OKABE_ITO[name]
+        for name in ("orange", "blue", "bluish green", "vermillion", "reddish purple", "yellow")
+    ],
     dtype=np.float64,
 )
-CLASS_COLOUR_NAMES = ["orange", "blue", "green", "purple", "red", "brown"]
 
 
 def colour_key(classes: int = 2) -> str:
