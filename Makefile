@@ -12,7 +12,7 @@ GRADING_MEMORY ?= 4000000000
 GRADING_NOTEBOOK_TIME ?= 900
 
 .DEFAULT_GOAL := help
-.PHONY: help lab instructor-lab test test-fast test-jax lint prepare benchmark lock clean release autograde present merge-grades hub-tools
+.PHONY: help lab instructor-lab test test-fast test-jax test-gpu wheel site lint prepare benchmark lock clean release autograde present merge-grades hub-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -82,6 +82,29 @@ test-jax: $(JAX) ## Every lesson under nbval with KERAS_BACKEND=jax (CPU)
 	@KERAS_BACKEND=jax $(BIN)/python -c 'import keras, sys; sys.exit(None if keras.backend.backend() == "jax" else "KERAS_BACKEND=jax was not honoured")'
 	KERAS_BACKEND=jax $(BIN)/python -m pytest notebooks -n $(TEST_WORKERS) --dist loadscope
 
+# Linux + NVIDIA GPU only (the kit's CPU machines cannot run it): TensorFlow's CUDA libraries
+# (requirements-gpu.txt, the nvidia-* packages pinned by constraints-gpu.txt), then every lesson
+# under nbval. tools/gpu_check.py fails first when TensorFlow sees no GPU, so a CPU fallback can
+# never pass as a GPU run. Memory growth: the two workers' kernels share one GPU.
+GPU := $(VENV)/.gpu
+$(GPU): $(STAMP) requirements-gpu.txt constraints-gpu.txt
+	$(BIN)/python -m pip install --quiet -r requirements-gpu.txt -c constraints.txt -c constraints-gpu.txt
+	touch $(GPU)
+
+test-gpu: $(GPU) ## GPU machines: every lesson under nbval on the GPU (fails if TensorFlow sees none)
+	$(BIN)/python tools/gpu_check.py
+	TF_FORCE_GPU_ALLOW_GROWTH=true $(BIN)/python -m pytest notebooks -n $(TEST_WORKERS) --dist loadscope
+
+# The whole kit as one wheel: lab_utils, the lessons and data/ inside (pyproject.toml).
+wheel: $(STAMP) ## The kit as one installable wheel (lessons and data inside) -> dist/
+	$(BIN)/python -m pip wheel --no-deps --quiet -w dist .
+	@ls dist/lab_utils-*.whl
+
+# The released lessons (no solutions), executed, as a website (jupyter-book 1.x, offline).
+# SITE_LESSONS="01_pixels 05_detection" builds some lessons only.
+site: $(INSTRUCTOR) ## Instructors: the released lessons with their outputs as a website -> build/site/
+	$(BIN)/python tools/site.py --out build/site $(if $(SITE_LESSONS),--lessons $(SITE_LESSONS))
+
 lint: $(INSTRUCTOR) ## Ruff: lint rules and formatting of lab_utils, tests, benchmarks (pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -139,4 +162,4 @@ lock: ## Re-resolve requirements.txt in a fresh venv and rewrite constraints.txt
 	@echo "constraints.txt refreshed: review 'git diff constraints.txt', then run 'make test'."
 
 clean: ## Remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache build artifacts *.egg-info
+	rm -rf $(VENV) .pytest_cache build dist artifacts *.egg-info

@@ -68,11 +68,14 @@ def student_version(notebook: dict) -> dict:
 
 
 def make_copies(
-    folder: Path | str = STUDENT_FOLDER, notebooks: Path | str = NOTEBOOKS
+    folder: Path | str = STUDENT_FOLDER,
+    notebooks: Path | str = NOTEBOOKS,
+    solutions: bool = False,
 ) -> dict[str, str]:
     """Write the student version of each lesson into ``folder`` unless it is already there.
 
-    Returns ``{lesson file name: "created" or "kept"}``.
+    With ``solutions=True`` the lessons are copied as written (instructors, and the tests that
+    run an installed kit's lessons). Returns ``{lesson file name: "created" or "kept"}``.
     """
     folder, notebooks = Path(folder), Path(notebooks)
     folder.mkdir(parents=True, exist_ok=True)
@@ -83,7 +86,8 @@ def make_copies(
             result[path.name] = "kept"
             continue
         notebook = json.loads(path.read_text(encoding="utf-8"))
-        text = json.dumps(student_version(notebook), indent=1, ensure_ascii=False) + "\n"
+        copy = notebook if solutions else student_version(notebook)
+        text = json.dumps(copy, indent=1, ensure_ascii=False) + "\n"
         temporary = target.with_suffix(".ipynb.part")
         temporary.write_text(text, encoding="utf-8")
         temporary.replace(target)  # never a half-written notebook
@@ -109,6 +113,11 @@ def parser() -> argparse.ArgumentParser:
         metavar="FOLDER",
         help=f"where the copies go (created if missing; default: {STUDENT_FOLDER}/)",
     )
+    command.add_argument(
+        "--with-solutions",
+        action="store_true",
+        help="instructors: copy the lessons as written, solutions and hidden tests included",
+    )
     return command
 
 
@@ -118,11 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(arguments.folder)
     if folder.exists() and not folder.is_dir():
         parser().error(f"{folder} is a file, not a folder: name a folder for the lessons")
-    for name, what in make_copies(folder).items():
+    for name, what in make_copies(folder, solutions=arguments.with_solutions).items():
         print(f"{what:7s} {folder / name}")
+    kind = "with their solutions" if arguments.with_solutions else "the exercises without solutions"
     print(
-        f"Your lessons are in {folder}/ (the exercises without solutions); your work there is "
-        f"never overwritten. Open them with: jupyter lab {folder}"
+        f"Your lessons are in {folder}/ ({kind}); your work there is never overwritten. "
+        f"Open them with: jupyter lab {folder}"
     )
     return 0
 

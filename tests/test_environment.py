@@ -28,8 +28,8 @@ def _requirement_files():
 def test_environment_yml_pins_exactly_the_versions_of_the_requirement_files():
     pip_side = {}
     for path in _requirement_files():
-        if path.name == "requirements-jax.txt":
-            continue  # an optional Keras backend (make test-jax), not in the conda environment
+        if path.name in ("requirements-jax.txt", "requirements-gpu.txt"):
+            continue  # optional: a Keras backend (make test-jax), CUDA (make test-gpu); not in conda
         pip_side.update(_pins(path))
     conda_side = _pins(PROJECT / "environment.yml", start_after="- pip:")
     assert conda_side == pip_side

@@ -108,3 +108,11 @@ def test_the_command_line_copies_into_the_folder_named(tmp_path, capsys):
     copies = sorted(p.name for p in (tmp_path / "course").glob("*.ipynb"))
     assert copies == sorted(p.name for p in (PROJECT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert "jupyter lab" in capsys.readouterr().out
+
+
+def test_with_solutions_copies_the_lessons_as_written(tmp_path):
+    assert students.main([str(tmp_path), "--with-solutions"]) == 0
+    for path in sorted((PROJECT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        assert json.loads((tmp_path / path.name).read_text(encoding="utf-8")) == json.loads(
+            path.read_text(encoding="utf-8")
+        )
