@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lab_utils import lesson, models, validation
-from lab_utils.boxes import COLOURS, draw_boxes, match_detections
+from lab_utils.boxes import COLOURS, as_boxes, draw_boxes, match_detections
 from lab_utils.data import Scenes
 from lab_utils.detection.compute import fit, predict, require_scenes
 
@@ -51,6 +51,11 @@ def centernet_targets(
     grid_y, grid_x = np.mgrid[0:rows, 0:columns]
     middle_x, middle_y = (grid_x + 0.5) * stride, (grid_y + 0.5) * stride
     for index, (boxes, labels) in enumerate(zip(scenes.boxes, scenes.labels)):
+        # Checked, so a label beyond ``classes`` or a NaN box is named, not an IndexError.
+        boxes = as_boxes(boxes, f"scenes.boxes[{index}]")
+        labels = validation.as_labels(
+            labels, len(boxes), classes, f"scenes.labels[{index}]", unit="box"
+        )
         for (x, y, w, h), label in zip(boxes, labels):
             centre_x, centre_y = (x + w / 2) / stride, (y + h / 2) / stride
             cell_x = min(int(centre_x), columns - 1)
@@ -179,6 +184,16 @@ def decode_centernet(
             f"outputs must have shape (N, rows, columns, 5 + classes), but it "
             f"has shape {outputs.shape}."
         )
+    validation.check_count(
+        outputs.size, 2**28, "numbers in outputs", "Decode the maps in smaller batches."
+    )
+    validation.require_finite(outputs, "outputs")
+    stride = validation.as_int(stride, "stride", minimum=1, maximum=64)
+    # Scores are objectness x class probability, in [0, 1]: a threshold outside drops or
+    # keeps everything, and NaN would silently drop every box.
+    score_threshold = validation.as_float(
+        score_threshold, "score_threshold", minimum=0.0, maximum=1.0
+    )
     heat = outputs[..., 0]
     peaks = heat * (heat == ndimage.maximum_filter(heat, size=(1, 3, 3), mode="constant"))
     results = []
@@ -237,6 +252,8 @@ DETECTOR_SETTINGS = {
 def train_lesson_detector(train_scenes: Scenes, *, seed: int = 0) -> models.TrainingResult:
     """Build and train the lesson's heat-map detector on ``train_scenes`` (cached), with
     ``DETECTOR_SETTINGS``."""
+    train_scenes = require_scenes(train_scenes, "train_scenes")
+    seed = validation.as_seed(seed)
     settings = DETECTOR_SETTINGS
     model = centernet_model(
         train_scenes.images.shape[1:] + (1,), len(train_scenes.class_names), width=settings["width"]

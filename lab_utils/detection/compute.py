@@ -130,7 +130,9 @@ def fit(
 def predict(model: keras.Model, images: np.ndarray) -> np.ndarray | dict | list:
     """``model(images, training=False)`` in batches, as NumPy (a dict for several outputs)."""
     keras = lesson.import_keras()
+    models.require_model(model)
     images = models.as_batch(images)
+    models.check_input_shape(model, images.shape[1:])  # named, not a Keras traceback
     parts = []
     for begin in range(0, len(images), PREDICT_BATCH):
         output = model(images[begin : begin + PREDICT_BATCH], training=False)

@@ -115,9 +115,27 @@ def sliding_windows(
 def classify_boxes(
     classifier: keras.Model, image: np.ndarray, boxes: np.ndarray | list
 ) -> np.ndarray:
-    """Class probabilities (K, 11) of the crop classifier on every box of one image."""
+    """Class probabilities (K, 11) of the crop classifier on every box of one image.
+
+    Every box must touch the image and be at most 4 times its larger side (a crop far
+    outside is empty, a huge one would pad the image by its size).
+    """
     image = validation.as_image(image, "image", channels=(None,))
     boxes = as_boxes(boxes)
+    height, width = image.shape
+    bad = np.flatnonzero(
+        (boxes[:, 0] > width)
+        | (boxes[:, 1] > height)
+        | (boxes[:, 0] + boxes[:, 2] < 0)
+        | (boxes[:, 1] + boxes[:, 3] < 0)
+        | (boxes[:, 2:].max(axis=1, initial=0) > 4 * max(height, width))
+    )
+    if bad.size:
+        raise ValueError(
+            f"boxes[{bad[0]}] = {boxes[bad[0]].tolist()} lies outside the {width} x {height} "
+            f"image or is far larger than it: candidate boxes are (x, y, w, h) in its pixels."
+        )
+    validation.check_count(len(boxes), 100_000, "boxes to classify", "Use fewer candidates.")
     if not len(boxes):
         return np.zeros((0, BACKGROUND + 1), dtype=np.float32)
     crops = np.clip(np.stack([_crop(image, box) for box in boxes]), 0, 1)
