@@ -376,6 +376,34 @@ def test_student_notes_the_array_arguments_a_call_changed():
     exercises.expect_unchanged(student, 0, name="f(b, o)", argument="boxes")
 
 
+class KernelRunningHere:
+    """Runs the grader's code in this process (the kernel's role), reads the answer back."""
+
+    def execute(self, code, timeout, user_expressions):
+        namespace = {}
+        exec(code, namespace)  # noqa: S102 - the grader's own two lines
+        text = repr(namespace["__lab_utils_answer"])
+        reply = {"user_expressions": {"answer": {"status": "ok", "data": {"text/plain": text}}}}
+        return [], reply
+
+
+def test_the_grader_names_an_array_of_names_too(monkeypatch):
+    """An array of strings crosses from the kernel as a placeholder (lab_utils.wire); the
+    graded identify check still says that a list is needed and why."""
+    import sys
+
+    from lab_utils import faces, trusted
+
+    def identify_as_array(gallery, names, probes, threshold):
+        return np.array(["unknown"] * len(probes))
+
+    monkeypatch.setattr(sys.modules["__main__"], "array_answer", identify_as_array, raising=False)
+    check = faces.check_identify
+    remote = trusted.RemoteStudent(KernelRunningHere(), "array_answer", check, "")
+    with pytest.raises(exercises.ExerciseIncorrect, match=r"returned a NumPy array.*\.count"):
+        check.run(remote)
+
+
 def test_the_grader_learns_which_arguments_the_kernel_call_changed(monkeypatch):
     """The kernel's half reports the changed arguments; RemoteStudent passes them on, so the
     graded check fails an in-place answer with the same message as in the lesson."""
@@ -392,16 +420,6 @@ def test_the_grader_learns_which_arguments_the_kernel_call_changed(monkeypatch):
     answer = wire.loads(text)
     assert answer["changed_arguments"] == [0]
     np.testing.assert_array_equal(answer["result"], [[1.0, 2.0, 4.0, 6.0]])
-
-    class KernelRunningHere:
-        """Runs the grader's code in this process (the kernel's role), reads the answer back."""
-
-        def execute(self, code, timeout, user_expressions):
-            namespace = {}
-            exec(code, namespace)  # noqa: S102 - the grader's own two lines
-            text = repr(namespace["__lab_utils_answer"])
-            reply = {"user_expressions": {"answer": {"status": "ok", "data": {"text/plain": text}}}}
-            return [], reply
 
     check = detection.check_xywh_to_xyxy
     remote = trusted.RemoteStudent(KernelRunningHere(), "in_place_answer", check, "")
