@@ -103,7 +103,7 @@ wheel: $(STAMP) ## The kit as one installable wheel (lessons and data inside) ->
 # The released lessons (no solutions), executed, as a website (jupyter-book 1.x, offline).
 # SITE_LESSONS="01_pixels 05_detection" builds some lessons only.
 site: $(INSTRUCTOR) ## Instructors: the released lessons with their outputs as a website -> build/site/
-	$(BIN)/python tools/site.py --out build/site $(if $(SITE_LESSONS),--lessons $(SITE_LESSONS))
+	$(BIN)/python tools/build_site.py --out build/site $(if $(SITE_LESSONS),--lessons $(SITE_LESSONS))
 
 lint: $(INSTRUCTOR) ## Ruff: lint rules and formatting of lab_utils, tests, benchmarks (pyproject.toml)
 	$(BIN)/ruff check .

@@ -5,6 +5,7 @@ its pins are complete and consistent, and that on a machine without a GPU it sto
 with a message that says why (the real TensorFlow, no fake).
 """
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -13,8 +14,9 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT / "tools"))
-import gpu_check  # noqa: E402
+_spec = importlib.util.spec_from_file_location("gpu_check", PROJECT / "tools" / "gpu_check.py")
+gpu_check = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gpu_check)  # tools/ is not a package
 
 PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)==(\S+)")
 

@@ -1,6 +1,6 @@
 """``make site``: a browsable website of the lessons with their outputs, without solutions.
 
-    python tools/site.py [--lessons 01_pixels 05_detection] [--out build/site]
+    python tools/build_site.py [--lessons 01_pixels 05_detection] [--out build/site]
 
 1. The released notebooks (``lab_utils.grading.release``, what ``make release`` hands out: no
    solutions, no hidden tests) are written into ``<out>/book/``;
