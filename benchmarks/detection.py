@@ -8,6 +8,9 @@
    CNN, one-stage detector (classifier evaluations and seconds per image, mAP@0.5).
 3. Selective search on the astronaut photo: proposals, seconds, recall of the hand-annotated
    boxes at IoU >= 0.5 against the number of proposals kept.
+4. The single-object multitask loss of section 3, as the lesson trains it (1500 scenes, 6
+   epochs): L2 with box weight 1 and 50 against smooth L1 on standardised boxes with weight 1
+   (class accuracy, mean IoU, training seconds and CPU seconds of each).
 The lesson's run time and peak memory under nbval: benchmarks/foundation.py.
 
 Run: `.venv/bin/python benchmarks/detection.py` (or `make benchmark`).
@@ -119,6 +122,41 @@ def main() -> None:
             f"recall at IoU 0.5 of {len(truths)} boxes for the first 10/100/1000/all | "
             f"{len(proposals)}; {search_seconds:.2f} s; "
             + " / ".join(f"{r:.2f}" for r in (recall[0], recall[2], recall[4], recall[5]))
+        )
+    single_object_section()
+
+
+def single_object_section() -> None:
+    """Section 4: the three single-object trainings of the lesson, always retrained."""
+    from lab_utils import data, detection
+
+    options = {"size": 32, "min_digit": 12, "max_digit": 20, "max_objects": 1}
+    train = data.load_dataset("digit_scenes", count=1500, seed=11, **options)
+    test = data.load_dataset("digit_scenes", count=300, seed=12, **options)
+    statistics = detection.box_statistics(train)
+    variants = {
+        "L2, box weight 1": {"box_weight": 1.0},
+        "L2, box weight 50": {"box_weight": 50.0},
+        "smooth L1, standardised, weight 1": {
+            "box_weight": 1.0,
+            "box_loss": "smooth_l1",
+            "box_statistics": statistics,
+        },
+    }
+    print(f"4. single-object multitask loss, {len(train)} scenes, 6 epochs ({machine()}):")
+    for name, settings in variants.items():
+        trained = detection.train_single_object(train, epochs=6, seed=0, **settings)
+        scores = detection.single_object_scores(
+            trained.model, test, box_statistics=settings.get("box_statistics")
+        )
+        print(
+            f"   {name:34s} accuracy {scores['accuracy']:.3f}, mean IoU {scores['mean_iou']:.3f}; "
+            f"{trained.seconds:.1f} s ({trained.cpu_seconds:.1f} CPU s)"
+        )
+        print(
+            f"RESULT lesson 05 single object, {name}: class accuracy / mean box IoU on "
+            f"{len(test)} held-out scenes; training time, CPU time | {scores['accuracy']:.3f} / "
+            f"{scores['mean_iou']:.3f}; {trained.seconds:.1f} s; {trained.cpu_seconds:.1f} CPU s"
         )
 
 

@@ -114,7 +114,27 @@ def _match(found, scores, truths, threshold, order=None):
     return matched
 
 
+def _label_anchors(anchors, truths, strict=False, band=True, log=True):
+    labels, offsets = np.full(len(anchors), -1), np.zeros((len(anchors), 4))
+    if not len(truths):
+        return labels, offsets
+    overlaps = np.array([[_iou(a, t) for t in truths] for a in anchors])
+    best, best_iou = overlaps.argmax(axis=1), overlaps.max(axis=1)
+    if band:
+        labels[best_iou >= 0.4] = -2
+    positive = best_iou > 0.5 if strict else best_iou >= 0.5
+    labels[positive] = best[positive]
+    anchor, matched = anchors[positive], truths[best[positive]]
+    anchor_size, size = anchor[:, 2:] - anchor[:, :2], matched[:, 2:] - matched[:, :2]
+    offsets[positive, :2] = (
+        matched[:, :2] + size / 2 - anchor[:, :2] - anchor_size / 2
+    ) / anchor_size
+    offsets[positive, 2:] = np.log(size / anchor_size) if log else size / anchor_size
+    return labels, offsets
+
+
 RIGHT = {
+    "check_label_anchors": _label_anchors,
     "check_xywh_to_xyxy": _xywh_to_xyxy,
     "check_iou": _iou,
     "check_nms": _nms,
@@ -298,6 +318,10 @@ WRONG = [
         lambda p, y, b, t, w: _loss(p, y, b, t, 0) + w * np.mean((b - t) ** 2) / 2,
         "factor 1/2",
     ),
+    ("check_label_anchors", lambda a, t: _label_anchors(a, t, strict=True), "exactly 0.5"),
+    ("check_label_anchors", lambda a, t: _label_anchors(a, t, band=False), "label them -2"),
+    ("check_label_anchors", lambda a, t: _label_anchors(a, t, log=False), "log"),
+    ("check_label_anchors", lambda a, t: _label_anchors(a, t)[0], "return two arrays"),
     ("check_match_detections", _first_above_match, "overlaps MOST"),
     ("check_match_detections", _strict_match, ">= threshold"),
     ("check_match_detections", _unconverted_match, "convert them to corners"),

@@ -605,6 +605,27 @@ def _convert_through_alias(boxes):
     return corners
 
 
+def _label_anchors_vectorised(anchors, truths, first_above=False):
+    """Anchors labelled by IoU (>= 0.5 positive, < 0.4 background, -2 between) with
+    (dx / wa, dy / ha, log w / wa, log h / ha) offsets, written with whole-array NumPy."""
+    labels, offsets = np.full(len(anchors), -1), np.zeros((len(anchors), 4))
+    if not len(truths):
+        return labels, offsets
+    low = np.maximum(anchors[:, None, :2], truths[None, :, :2])
+    high = np.minimum(anchors[:, None, 2:], truths[None, :, 2:])
+    inter = np.prod(np.clip(high - low, 0, None), axis=2)
+    area_a = np.prod(anchors[:, 2:] - anchors[:, :2], axis=1)
+    area_t = np.prod(truths[:, 2:] - truths[:, :2], axis=1)
+    overlaps = inter / (area_a[:, None] + area_t[None, :] - inter)
+    best = (overlaps >= 0.5).argmax(axis=1) if first_above else overlaps.argmax(axis=1)
+    best_iou = overlaps.max(axis=1)
+    labels = np.where(best_iou >= 0.5, best, np.where(best_iou < 0.4, -1, -2))
+    size_a, size_t = anchors[:, 2:] - anchors[:, :2], truths[best, 2:] - truths[best, :2]
+    centre_a, centre_t = anchors[:, :2] + size_a / 2, truths[best, :2] + size_t / 2
+    encoded = np.hstack([(centre_t - centre_a) / size_a, np.log(size_t / size_a)])
+    return labels, np.where((labels >= 0)[:, None], encoded, 0.0)
+
+
 RIGHT_ANSWERS = [
     ("faces", "check_identify", _identify_loop),
     ("faces", "check_identify", _identify_expanded),  # a tuple is fine: it has .count
@@ -619,6 +640,7 @@ RIGHT_ANSWERS = [
     ("detection", "check_multitask_loss", _loss(clip=1e-7, keep_upper=False)),
     ("detection", "check_multitask_loss", _loss_one_hot),
     ("detection", "check_match_detections", _match(_convert)),
+    ("detection", "check_label_anchors", _label_anchors_vectorised),
 ]
 
 
@@ -683,6 +705,12 @@ WRONG_ANSWERS = [
         r"returned nan: .*Clip the probabilities",
     ),
     ("detection", "check_multitask_loss", _loss(clip=1e-15), r"clips the probabilities at 1e-15"),
+    (
+        "detection",
+        "check_label_anchors",
+        lambda anchors, truths: _label_anchors_vectorised(anchors, truths, first_above=True),
+        r"overlaps MOST, not the first one above 0\.5",
+    ),
     (
         "detection",
         "check_match_detections",

@@ -20,7 +20,8 @@ Which file holds what:
 * ``widgets``: the scene viewer, the IoU and NMS explorers, the detector viewer;
 * ``plots``: the timeline of detection milestones, precision-recall curves;
 * ``checks``: the checks of the lesson's exercises (``check_xywh_to_xyxy``, ``check_iou``,
-  ``check_nms``, ``check_multitask_loss``, ``check_match_detections``).
+  ``check_nms``, ``check_multitask_loss``, ``check_match_detections``,
+  ``check_label_anchors``).
 
 Everything a notebook uses is re-exported here: ``detection.iou_matrix``,
 ``detection.check_nms``. Importing this package does not import TensorFlow; Keras is imported
@@ -53,6 +54,7 @@ from lab_utils.detection.centernet import (
 )
 from lab_utils.detection.checks import (
     check_iou,
+    check_label_anchors,
     check_match_detections,
     check_multitask_loss,
     check_nms,
@@ -109,6 +111,7 @@ __all__ = [
     "centernet_model",
     "centernet_targets",
     "check_iou",
+    "check_label_anchors",
     "check_match_detections",
     "check_multitask_loss",
     "check_nms",

@@ -1,6 +1,6 @@
 """Lesson 05's exercise checks, compared with Keras, TensorFlow and pycocotools, never with a
 stored solution: ``check_xywh_to_xyxy``, ``check_iou``, ``check_nms``,
-``check_multitask_loss``, ``check_match_detections``.
+``check_multitask_loss``, ``check_match_detections``, ``check_label_anchors``.
 
 Each check's known mistakes are rows of data tried in one loop: (the wrong answer a mistake
 gives, or a test that recognises it in the student's result, the message it earns).
@@ -423,9 +423,9 @@ _LOSS_HINT = (
 #: The message for a loss that is not finite when a true class has probability 0 or 1.
 UNCLIPPED_LOSS = (
     "{name} returned {result}: a true class with probability exactly 0 makes -log(0) "
-    "infinite (and 0 * log(0) NaN). Clip the probabilities to [1e-7, 1 - 1e-7] with np.clip before taking the log "
-    "(1e-7 is keras.config.epsilon(); lesson 03 does the same), so a certain and wrong "
-    "prediction costs -log(1e-7) = 16.1."
+    "infinite (and 0 * log(0) NaN). Clip the probabilities to [1e-7, 1 - 1e-7] with np.clip "
+    "before taking the log (1e-7 is keras.config.epsilon(); lesson 03 does the same), so a "
+    "certain and wrong prediction costs -log(1e-7) = 16.1."
 )
 
 #: Other clipping bounds students take from elsewhere (NumPy's float64 and float32 machine
@@ -862,5 +862,166 @@ def check_match_detections(student: exercises.Student) -> int:
                 (m.astype(np.int64), text)
                 for m, text in _match_mistakes(found, scores, truths, threshold)
             ],
+        )
+    return len(cases)
+
+
+# --------------------------------------------------------------------------------------------
+# label_anchors (anchors labelled by IoU, with encoded offsets)
+# --------------------------------------------------------------------------------------------
+
+_ANCHOR_HINT = (
+    "IoU table: your iou for every (anchor, truth) pair, shape (A, M). For each anchor take "
+    "the truth it overlaps most (argmax over the truths) and its IoU: label = that truth's "
+    "index if IoU >= 0.5, -1 if IoU < 0.4, -2 in between (no truths: every label -1). Offsets "
+    "only for the positives, from the centres and sizes: ((cx - cxa) / wa, (cy - cya) / ha, "
+    "log(w / wa), log(h / ha)); zeros elsewhere."
+)
+
+
+def _anchor_cases() -> list[tuple[np.ndarray, np.ndarray]]:
+    """(anchors, truths) as corners: a grid of anchors of 3 sizes over two digits, exact
+    threshold ties, an anchor between two truths, and an image without objects."""
+    grid = [
+        [x - side / 2, y - side / 2, x + side / 2, y + side / 2]
+        for side in (8.0, 16.0, 24.0)
+        for y in range(4, 32, 8)
+        for x in range(4, 32, 8)
+    ]
+    anchors = np.array(grid)
+    truths = np.array([[2.0, 3.0, 17.0, 19.0], [18.0, 14.0, 30.0, 31.0]])
+    ties = np.array([[0.0, 0.0, 10.0, 10.0], [20.0, 0.0, 30.0, 10.0], [40.0, 0.0, 50.0, 10.0]])
+    # IoU exactly 0.5 (positive), exactly 0.4 (ignored, not background), 0.25 (background)
+    tie_truths = np.array([[0.0, 0.0, 10.0, 5.0], [20.0, 0.0, 30.0, 4.0], [40.0, 0.0, 50.0, 2.5]])
+    between = np.array(
+        [[5.0, 0.0, 15.0, 10.0]]
+    )  # IoU 0.54 with the first truth, 0.82 with the second
+    between_truths = np.array([[2.0, 0.0, 12.0, 10.0], [6.0, 0.0, 16.0, 10.0]])
+    return [
+        (anchors, truths),
+        (ties, tie_truths),
+        (between, between_truths),
+        (anchors[:5], np.zeros((0, 4))),
+    ]
+
+
+def _expected_anchor_labels(anchors: np.ndarray, truths: np.ndarray) -> tuple:
+    """Labels and offsets from Keras: ``compute_iou`` and ``encode_box_to_deltas``."""
+    from keras.utils import bounding_boxes
+
+    if not len(truths):
+        return np.full(len(anchors), -1, np.int64), np.zeros((len(anchors), 4)), np.zeros((0, 0))
+    overlaps = np.asarray(bounding_boxes.compute_iou(anchors, truths, "xyxy"), dtype=np.float64)
+    best, best_iou = overlaps.argmax(axis=1), overlaps.max(axis=1)
+    labels = np.where(best_iou >= 0.5, best, np.where(best_iou < 0.4, -1, -2)).astype(np.int64)
+    deltas = np.asarray(
+        bounding_boxes.encode_box_to_deltas(
+            anchors.astype(np.float32),
+            truths[best].astype(np.float32),
+            "xyxy",
+            "xyxy",
+            encoding_format="center_xywh",
+        ),
+        dtype=np.float64,
+    )
+    return labels, np.where((labels >= 0)[:, None], deltas, 0.0), overlaps
+
+
+def _anchor_label_mistakes(labels: np.ndarray, overlaps: np.ndarray) -> list[tuple]:
+    """(labels a typical mistake gives, message), from the (A, M) IoU table."""
+    if not overlaps.size:
+        return []
+    best, best_iou = overlaps.argmax(axis=1), overlaps.max(axis=1)
+    above = overlaps >= 0.5
+    first_above = np.where(above.any(axis=1), above.argmax(axis=1), best)
+    return [
+        (
+            np.where(best_iou > 0.5, best, np.where(best_iou < 0.4, -1, -2)),
+            "an anchor whose IoU is exactly 0.5 is a positive (IoU >= 0.5).",
+        ),
+        (
+            np.where(best_iou >= 0.5, best, np.where(best_iou <= 0.4, -1, -2)),
+            "an anchor whose best IoU is exactly 0.4 is ignored (-2): background is IoU < 0.4.",
+        ),
+        (
+            np.where(labels == -2, -1, labels),
+            "anchors whose best IoU is between 0.4 and 0.5 are neither object nor background: "
+            "label them -2 (ignored), as RetinaNet and Faster R-CNN do.",
+        ),
+        (
+            np.where(labels >= 0, first_above, labels),
+            "an anchor is matched to the truth it overlaps MOST, not the first one above 0.5.",
+        ),
+    ]
+
+
+def _offset_mistakes(anchors: np.ndarray, truths: np.ndarray, labels: np.ndarray) -> list:
+    """(offsets a typical mistake gives, message), positives only."""
+    positive = labels >= 0
+    if not positive.any():
+        return []
+    matched = truths[np.where(positive, labels, 0)]
+    size_a, size_t = anchors[:, 2:] - anchors[:, :2], matched[:, 2:] - matched[:, :2]
+    centre_a, centre_t = anchors[:, :2] + size_a / 2, matched[:, :2] + size_t / 2
+    mask = positive[:, None]
+    return [
+        (
+            np.where(mask, np.hstack([centre_t - centre_a, np.log(size_t / size_a)]), 0.0),
+            "the centre offsets must be divided by the anchor's width and height, so they do "
+            "not depend on the anchor's size.",
+        ),
+        (
+            np.where(mask, np.hstack([(centre_t - centre_a) / size_a, size_t / size_a]), 0.0),
+            "the size terms are log(w / wa) and log(h / ha), not the ratios themselves (a box "
+            "the anchor's size then gives 0).",
+        ),
+        (
+            np.where(
+                mask,
+                np.hstack([(matched[:, :2] - anchors[:, :2]) / size_a, np.log(size_t / size_a)]),
+                0.0,
+            ),
+            "the offsets are between the CENTRES of the box and the anchor, not their corners.",
+        ),
+    ]
+
+
+@exercises.checker(
+    "label_anchors",
+    forbid=[
+        "keras.utils.bounding_boxes.compute_iou",
+        "keras.utils.bounding_boxes.encode_box_to_deltas",
+    ],
+)
+def check_label_anchors(student: exercises.Student) -> int:
+    """Check ``label_anchors(anchors, truths) -> (labels (A,) ints, offsets (A, 4))`` against
+    Keras's ``compute_iou`` and ``encode_box_to_deltas`` (corner boxes)."""
+    cases = _anchor_cases()
+    for anchors, truths in cases:
+        name = f"label_anchors(anchors {anchors.shape}, truths {truths.shape})"
+        result = student(anchors.copy(), truths.copy(), name=name, hint=_ANCHOR_HINT)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            exercises.fail(
+                f"{name} returned {exercises.describe_argument(result)}; return two arrays, "
+                "`return labels, offsets`.",
+                _ANCHOR_HINT,
+            )
+        labels, offsets, overlaps = _expected_anchor_labels(anchors, truths)
+        found_labels = np.asarray(result[0]) if isinstance(result[0], list) else result[0]
+        exercises.expect_array(
+            found_labels,
+            labels,
+            name=f"the labels of {name}",
+            hint=_ANCHOR_HINT,
+            known_mistakes=_anchor_label_mistakes(labels, overlaps),
+        )
+        exercises.expect_array(
+            result[1],
+            offsets,
+            name=f"the offsets of {name}",
+            hint=_ANCHOR_HINT,
+            atol=1e-4,
+            rtol=1e-4,
+            known_mistakes=_offset_mistakes(anchors, truths, labels),
         )
     return len(cases)
