@@ -21,20 +21,28 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 
 PROJECT = Path(__file__).resolve().parent.parent
 PROXY = PROJECT / "node_modules" / ".bin" / "configurable-http-proxy"
 START = PROJECT / "deploy" / "start-singleuser.sh"
 BIN = Path(sys.executable).parent
 
-pytestmark = [
+HUB_TEST = [
     pytest.mark.slow,
     pytest.mark.skipif(os.geteuid() != 0, reason="spawning as two OS users needs root"),
     pytest.mark.skipif(shutil.which("useradd") is None, reason="useradd is missing"),
     pytest.mark.skipif(not PROXY.exists(), reason="no configurable-http-proxy: run make hub-tools"),
     pytest.mark.skipif(not (BIN / "jupyterhub").exists(), reason="jupyterhub is not installed"),
 ]
-requests = pytest.importorskip("requests")
+
+
+def hub_test(function):
+    """The marks of the local-hub test: slow, and skipped where it cannot run."""
+    for mark in reversed(HUB_TEST):
+        function = mark(function)
+    return function
+
 
 # What each user's kernel runs: the tiny training of tests/test_shared_layer.py through the
 # kit's API (loaded from the shared folder, never trained), then the two isolation probes.
@@ -277,6 +285,7 @@ def run_in_kernel(base, name, token, code, seconds=300):
     return ioloop.IOLoop.current().run_sync(exchange, timeout=seconds + 30)
 
 
+@hub_test
 def test_two_students_on_a_local_jupyterhub_share_weights_and_nothing_else(
     tmp_path, users, shared, server_bin
 ):
@@ -350,3 +359,39 @@ def test_two_students_on_a_local_jupyterhub_share_weights_and_nothing_else(
             os.killpg(hub.pid, 9)
         log.close()
         print((folder / "hub.log").read_text()[-3000:])
+
+
+# --- deploy/: the files for a real course agree with the kit and with each other -------------
+
+
+def test_the_deploy_files_agree_with_the_kit():
+    import re
+
+    import yaml
+
+    deploy = PROJECT / "deploy"
+    dockerfile = (deploy / "Dockerfile").read_text()
+    for line in re.findall(r"^COPY (.+)$", dockerfile, flags=re.M):
+        for source in line.split()[:-1]:
+            assert (PROJECT / source).exists(), f"Dockerfile copies {source}, which is missing"
+    assert os.access(START, os.X_OK)
+    values = yaml.safe_load((deploy / "values.yaml").read_text())
+    single = values["singleuser"]
+    shared = re.search(r"LAB_UTILS_SHARED=(\S+)", dockerfile).group(1)
+    assert single["extraEnv"]["LAB_UTILS_SHARED"] == shared
+    mounts = {m["mountPath"]: m for m in single["storage"]["extraVolumeMounts"]}
+    assert mounts[shared]["readOnly"] is True
+    assert single["cmd"] == "start-singleuser.sh" and values["cull"]["enabled"] is True
+    # The memory guarantee holds the largest measured lesson-kernel peak (benchmarks/RESULTS.md)
+    results = (PROJECT / "benchmarks" / "RESULTS.md").read_text()
+    peaks = [int(m) for m in re.findall(r"peak memory of the kernel.*?/ (\d+) MiB", results)]
+    assert len(peaks) >= 6
+    gigabytes = float(single["memory"]["guarantee"].rstrip("G"))
+    assert gigabytes * 1e9 > max(peaks) * 2**20 + 150 * 2**20, (gigabytes, max(peaks))
+    assert float(single["memory"]["limit"].rstrip("G")) >= 2 * gigabytes
+    jobs = list(yaml.safe_load_all((deploy / "grading-job.yaml").read_text()))
+    job = jobs[0]["spec"]
+    environment = {e["name"]: e["value"] for e in job["template"]["spec"]["containers"][0]["env"]}
+    assert job["completionMode"] == "Indexed"
+    assert environment["LAB_UTILS_SHARDS"] == str(job["completions"])
+    assert "--shard" in job["template"]["spec"]["containers"][0]["command"]
