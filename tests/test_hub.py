@@ -50,13 +50,15 @@ KERNEL_CODE = """
 import json, os, pathlib
 from lab_utils import models, lesson
 import numpy as np
-rng = np.random.default_rng(0)
-images = rng.random((24, 8, 8)).astype(np.float32)
-labels = rng.integers(0, 2, 24)
-lesson.import_keras().utils.set_random_seed(0)
-model = models.cnn_classifier((8, 8, 1), 2, filters=(4,))
-result = models.train(model, images, labels, epochs=1, batch_size=8)
-facts = {"from_cache": result.from_cache, "user": os.getuid(), "home": os.environ["HOME"]}
+facts = {"user": os.getuid(), "home": os.environ["HOME"]}
+if not LESSON:
+    rng = np.random.default_rng(0)
+    images = rng.random((24, 8, 8)).astype(np.float32)
+    labels = rng.integers(0, 2, 24)
+    lesson.import_keras().utils.set_random_seed(0)
+    model = models.cnn_classifier((8, 8, 1), 2, filters=(4,))
+    result = models.train(model, images, labels, epochs=1, batch_size=8)
+    facts["from_cache"] = result.from_cache
 try:
     os.listdir(OTHER_HOME)
     facts["other_home"] = "readable"
@@ -69,8 +71,31 @@ except OSError:
     facts["shared"] = "read-only"
 from lab_utils import data
 personal = data.cache_dir() / "trained"  # the user's own cache, in their home
+if LESSON:
+    exec(LESSON_CODE)
 facts["personal_trained"] = sorted(p.name for p in personal.glob("*")) if personal.exists() else []
 print("FACTS " + json.dumps(facts))
+"""
+
+# LAB_UTILS_HUB_LESSON=04: instead, the instructor fills the shared folder with that whole lesson
+# (`prepare --shared`, minutes), and in each user's kernel the lesson (the instructor version, i.e.
+# with the exercises solved, copied into the user's home) runs top to bottom through nbclient, as
+# `prepare` runs it, in a kernel started from the user's kernel with the user's environment.
+LESSON = os.environ.get("LAB_UTILS_HUB_LESSON", "")
+LESSON_CODE = """
+import re, shutil, subprocess, sys
+from lab_utils import prepare
+solved = pathlib.Path.home() / "solved"
+solved.mkdir(exist_ok=True)
+for path in prepare.lesson_paths([LESSON]):
+    shutil.copy(path, solved / path.name)
+run = subprocess.run([sys.executable, "-m", "lab_utils.prepare", "--notebooks", str(solved), LESSON],
+                     capture_output=True, text=True)
+found = re.search(r"(\\d+) training\\(s\\) already cached; (.*)", run.stdout)
+facts["lesson"] = run.stdout[-500:] + run.stderr[-500:]
+facts["loaded"] = int(found.group(1)) if found else -1
+facts["lesson_errors"] = found.group(2) if found else "no result line"
+facts["from_cache"] = facts["loaded"] > 0
 """
 
 FILL_SHARED = """
@@ -144,12 +169,21 @@ def shared():
     """A shared folder filled by the instructor (root), readable by all, writable by none else."""
     folder = Path("/srv") / f"lab_utils_test_{uuid.uuid4().hex[:6]}"
     folder.mkdir(parents=True)
-    environment = {**os.environ, "LAB_UTILS_CACHE": str(folder)}
-    environment.pop("LAB_UTILS_SHARED", None)
-    subprocess.run([sys.executable, "-c", FILL_SHARED], env=environment, check=True, timeout=300)
-    from lab_utils import prepare
+    if LESSON:  # the instructor's command: the lesson's own trainings, readable by all
+        filled = subprocess.run(
+            [sys.executable, "-m", "lab_utils.prepare", "--shared", str(folder), LESSON],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+        assert filled.returncode == 0, filled.stdout + filled.stderr
+    else:
+        environment = {**os.environ, "LAB_UTILS_CACHE": str(folder)}
+        environment.pop("LAB_UTILS_SHARED", None)
+        subprocess.run([sys.executable, "-c", FILL_SHARED], env=environment, check=True)
+        from lab_utils import prepare
 
-    prepare.readable_by_everyone(folder)
+        prepare.readable_by_everyone(folder)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -339,8 +373,9 @@ def test_two_students_on_a_local_jupyterhub_share_weights_and_nothing_else(
             assert copy.stat().st_uid == pwd.getpwnam(name).pw_uid, "the user's own copy"
             assert "### BEGIN SOLUTION" not in copy.read_text(), "a student version"
             other = [n for n in users if n != name][0]
-            code = f"OTHER_HOME = {str(Path(pwd.getpwnam(other).pw_dir))!r}\n" + KERNEL_CODE
-            printed = run_in_kernel(base, name, token, code)
+            code = f"OTHER_HOME = {str(Path(pwd.getpwnam(other).pw_dir))!r}\n"
+            code += f"LESSON = {LESSON!r}\nLESSON_CODE = {LESSON_CODE!r}\n" + KERNEL_CODE
+            printed = run_in_kernel(base, name, token, code, seconds=1800 if LESSON else 300)
             line = [text for text in printed.splitlines() if text.startswith("FACTS ")]
             assert line, printed[-2000:]
             facts[name] = json.loads(line[0][len("FACTS ") :])
@@ -350,6 +385,11 @@ def test_two_students_on_a_local_jupyterhub_share_weights_and_nothing_else(
             assert facts[name]["personal_trained"] == [], "nothing trained into the user's cache"
             assert facts[name]["other_home"] == "denied", "the other student's folder is closed"
             assert facts[name]["shared"] == "read-only"
+            if LESSON:
+                assert facts[name]["lesson_errors"] == "ok", facts[name]["lesson"]
+                print(
+                    f"{name}: lesson {LESSON}: {facts[name]['loaded']} trainings from the shared folder"
+                )
         assert not (shared / "student-was-here").exists()
     finally:
         os.killpg(hub.pid, 15)
