@@ -203,6 +203,31 @@ def test_compare_classifiers_trains_everything_in_one_run(keras):
         comparison.row("svm")
 
 
+def _row(model, accuracy):
+    return {
+        "model": model,
+        "test_accuracy": accuracy,
+        "parameters": 10,
+        "training_seconds": 1.0,
+        "cpu_seconds": 1.0,
+    }
+
+
+def test_comparisons_trained_in_two_cells_join_into_one_table():
+    first = cnns.Comparison([_row("SVM", 0.5), _row("dense", 0.4)], {"dense": "d"}, svm="svc")
+    second = cnns.Comparison([_row("CNN", 0.9)], {"CNN": "c"})
+    joined = first.joined(second)
+    assert [row["model"] for row in joined.rows] == ["SVM", "dense", "CNN"]
+    assert joined.trained == {"dense": "d", "CNN": "c"} and joined.svm == "svc"
+    assert joined.row("CNN")["test_accuracy"] == 0.9 and "CNN" in joined.table()
+    assert second.joined(first).svm == "svc"  # kept from whichever fitted it
+    assert [row["model"] for row in first.rows] == ["SVM", "dense"]  # the parts are unchanged
+    with pytest.raises(ValueError, match="both comparisons have a classifier called dense"):
+        first.joined(cnns.Comparison([_row("dense", 0.3)], {}))
+    with pytest.raises(TypeError, match=r"cnns\.compare_classifiers"):
+        first.joined([_row("CNN", 0.9)])
+
+
 @pytest.mark.parametrize(
     "split, networks, kwargs, error, message",
     [

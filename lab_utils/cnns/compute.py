@@ -262,6 +262,26 @@ class Comparison:
             f"no classifier called {name!r}; there are {', '.join(r['model'] for r in self.rows)}."
         )
 
+    def joined(self, other: Comparison) -> Comparison:
+        """This comparison followed by ``other``'s classifiers, as one comparison.
+
+        A lesson trains its networks in two cells (each cell stays short) and then reads
+        one table; the SVM is kept from whichever of the two fitted it.
+        """
+        if not isinstance(other, Comparison):
+            raise TypeError(
+                f"other must be the result of cnns.compare_classifiers(...), but got "
+                f"{validation.describe(other)}."
+            )
+        shared = {row["model"] for row in self.rows} & {row["model"] for row in other.rows}
+        if shared:
+            raise ValueError(
+                f"both comparisons have a classifier called {', '.join(sorted(shared))}; "
+                f"give the networks different names."
+            )
+        svm = self.svm if self.svm is not None else other.svm
+        return Comparison(self.rows + other.rows, {**self.trained, **other.trained}, svm)
+
     def table(self) -> str:
         """The rows as a fixed-width text table.
 
