@@ -750,17 +750,17 @@ def add_data_file(name: str, source: str | Path, folder: str | Path | None = Non
 
 
 def fetch_file(url: str, filename: str, sha256: str, timeout: float = 30.0) -> Path:
-    """Return the cached copy of ``url``, downloading and verifying it first if needed.
+    """Return a verified copy of ``url``: the shared folder's, the cache's, or a new download.
 
-    The download goes to a temporary file that is moved into the cache only when its sha256
-    matches, so an interrupted or altered download never reaches the cache.
+    The download goes to a temporary file that is moved into the personal cache only when its
+    sha256 matches, so an interrupted or altered download never reaches the cache.
 
     Raises
     ------
     DownloadError
         When offline, when the download fails, or when the checksum does not match.
     """
-    cached = verified_cached_file(filename, sha256)
+    cached = find_data_file(filename, sha256)
     if cached is not None:
         return cached
     if offline():

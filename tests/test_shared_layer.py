@@ -254,3 +254,11 @@ def test_a_lesson_with_the_shared_layer_and_an_empty_cache_trains_nothing(tmp_pa
     assert "2 training(s) already cached" in student.stdout
     assert snapshot(shared) == before, "students never write to the shared folder"
     assert not (personal / "trained").exists() or not _entry_files(personal)
+
+
+def test_fetch_file_uses_the_shared_copy_without_downloading(cache, shared, tiny_file):
+    entry = data.DATA_FILES["tiny"]
+    data.add_data_file("tiny", tiny_file, shared)
+    unreachable = "https://example.invalid/tiny.bin"
+    assert data.fetch_file(unreachable, entry.filename, entry.sha256) == shared / "tiny.bin"
+    assert not (cache / "tiny.bin").exists()
