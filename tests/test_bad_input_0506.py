@@ -273,6 +273,70 @@ CASES = [
         ValueError,
         r"image_size\[0\] must be at most",
     ),
+    (
+        "photo_truths misspelt photo",
+        detection.photo_truths,
+        (data.load_table("detection_photos"), "astronout", "face"),
+        {},
+        ValueError,
+        "image must be one of 'astronaut'",
+    ),
+    (
+        "photo_truths unknown category",
+        detection.photo_truths,
+        (data.load_table("detection_photos"), "astronaut", "dragon"),
+        {},
+        ValueError,
+        "category must be one of",
+    ),
+    (
+        "photo_truths table without boxes",
+        detection.photo_truths,
+        ({"image": ["a"], "category": ["face"]}, "a", "face"),
+        {},
+        TypeError,
+        "columns image, category, x, y, w, h",
+    ),
+    (
+        "centernet_loss NaN weight",
+        detection.centernet_loss,
+        (),
+        {"size_weight": NAN},
+        ValueError,
+        "size_weight must be a finite number",
+    ),
+    (
+        "centernet_loss negative weight",
+        detection.centernet_loss,
+        (),
+        {"class_weight": -1},
+        ValueError,
+        "class_weight must be at least 0",
+    ),
+    (
+        "pair_distances of overflowing embeddings",
+        faces.pair_distances,
+        (RNG.normal(size=(8, 4)) * 1e200, np.arange(8) % 4),
+        {},
+        ValueError,
+        "squared distances overflow",
+    ),
+    (
+        "sliding_windows without sizes",
+        detection.sliding_windows,
+        ((64, 64),),
+        {"sizes": ()},
+        ValueError,
+        "sizes is empty",
+    ),
+    (
+        "classify_boxes box outside the image",
+        detection.classify_boxes,
+        (None, SCENES.images[0], [[1e6, 1e6, 5, 5]]),
+        {},
+        ValueError,
+        r"boxes\[0\] .* lies outside the 64 x 64 image",
+    ),
     # 3. raw C++ errors
     (
         "haar_detect scale_factor 1.0",
@@ -676,6 +740,14 @@ def test_pair_distances_are_one_matrix_expression_and_5000_embeddings_fit():
     assert np.array_equal(same, (people[:, None] == people[None, :])[upper])
     distances, same = faces.pair_distances(rng.normal(size=(5000, 2)), np.arange(5000) % 50)
     assert distances.shape == same.shape == (5000 * 4999 // 2,)
+
+
+def test_detection_models_are_checked_before_keras_runs(keras):
+    with pytest.raises(TypeError, match="model must be a Keras model"):
+        detection.detect_scenes("model", SCENES)
+    crops = keras.Sequential([keras.Input((24, 24, 1)), keras.layers.Flatten()])
+    with pytest.raises(ValueError, match=r"expects images of shape \(24, 24, 1\).*\(64, 64, 1\)"):
+        detection.detect_scenes(crops, SCENES)
 
 
 def test_coco_still_scores_perfect_and_empty_detections():

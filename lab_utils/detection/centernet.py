@@ -133,6 +133,14 @@ def centernet_loss(
     CenterNet's focal loss on the objectness map, L1 losses on the size and offset at the
     object centres, and the cross-entropy of the class near each centre; each term is
     divided by the number of objects."""
+    size_weight, offset_weight, class_weight = (
+        validation.as_float(weight, name, minimum=0.0, maximum=1e6)
+        for weight, name in [
+            (size_weight, "size_weight"),
+            (offset_weight, "offset_weight"),
+            (class_weight, "class_weight"),
+        ]
+    )
     keras = lesson.import_keras()
     ops = keras.ops
 

@@ -401,9 +401,18 @@ def _coco_average_precision(scores: np.ndarray, hits: np.ndarray, truth_count: i
 
 
 def photo_truths(table: dict, image: str, category: str) -> np.ndarray:
-    """Ground-truth boxes ("xywh") of one category on one photo, from the annotation table."""
-    if not isinstance(table, dict) or "image" not in table:
-        raise TypeError("table must be data.load_table('detection_photos').")
+    """Ground-truth boxes ("xywh") of one category on one photo, from the annotation table.
+
+    A photo or category that the table does not know is refused (a misspelt name would
+    otherwise give no boxes, and every detection would count as a false positive)."""
+    columns = ("image", "category", "x", "y", "w", "h")
+    if not isinstance(table, dict) or any(column not in table for column in columns):
+        raise TypeError(
+            f"table must be data.load_table('detection_photos'), a dict with the columns "
+            f"{', '.join(columns)}."
+        )
+    validation.one_of(image, "image", sorted(set(table["image"])))
+    validation.one_of(category, "category", sorted(set(table["category"])))
     rows = [
         i
         for i, (name, kind) in enumerate(zip(table["image"], table["category"]))

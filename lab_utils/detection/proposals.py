@@ -94,6 +94,8 @@ def sliding_windows(
             f"{validation.describe(sizes)} ({sizes!r})."
         )
     sizes = [validation.as_int(size, "sizes", minimum=2) for size in sizes]
+    if not sizes:
+        raise ValueError("sizes is empty: give at least one window side, e.g. (16,).")
     validation.check_count(
         sum(
             ((height - size) // stride + 1) * ((width - size) // stride + 1)

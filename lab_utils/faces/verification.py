@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 #: e.g. 5,000 x 5,000 embeddings; so ``pair_distances`` takes at most 5,000 embeddings
 #: (12.5 million pairs). Olivetti has 400 faces; 30,000 faces would need 7 GB.
 MAX_DISTANCES = 25_000_000
+#: Embedding values beyond this size are refused: their squares overflow float64.
+MAX_EMBEDDING_VALUE = 1e100
 
 # --------------------------------------------------------------------------------------------
 # Distances, pairs, ROC
@@ -46,6 +48,13 @@ def as_embeddings(embeddings: np.ndarray, name: str = "embeddings") -> np.ndarra
         raise ValueError(
             f"{name} contains NaN or infinite values (a diverged training or "
             f"a division by a zero norm?)."
+        )
+    largest = float(np.abs(array).max())
+    if largest > MAX_EMBEDDING_VALUE:  # squared distances would overflow to inf and NaN
+        raise ValueError(
+            f"{name} holds values up to {largest:.3g}, beyond {MAX_EMBEDDING_VALUE:g}: their "
+            f"squared distances overflow. Normalise the embeddings first (e.g. divide each "
+            f"row by its length)."
         )
     return array
 
