@@ -22,8 +22,8 @@ Every widget fits a projector (Chromium at 1280 x 720, JupyterLab's bars include
 sizes each picture in CSS pixels within ``MAX_PICTURE_WIDTH`` x ``MAX_PICTURE_HEIGHT`` (an
 ``Image`` without a size stretches to the width of its box, ~845 pixels in a notebook), and
 ``Interactive`` gives every control's label the room it needs (no "IoU thresh…"). ``show``
-also sets the picture's text description (its tooltip, the ``title`` a screen reader reads),
-which says what the picture shows and changes with it.
+also sets the picture's text description for screen readers (an aria-live text beside the
+image, not drawn), which says what the picture shows and changes with it.
 """
 
 from __future__ import annotations
@@ -84,14 +84,37 @@ MAX_PICTURE_WIDTH = 720
 MAX_PICTURE_HEIGHT = 400
 
 
-def picture_widget(image_format: str = "png") -> ipywidgets.Image:
-    """An empty ``ipywidgets.Image`` for ``show``: never stretched by its box."""
+#: CSS classes of a picture's box and of its text description (browser tests look for them).
+PICTURE_CLASS, DESCRIPTION_CLASS = "lab-utils-picture", "lab-utils-description"
+
+# Read by screen readers (and announced when it changes: aria-live), not drawn on the page.
+_SCREEN_READER_ONLY = (
+    "position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;"
+    "clip:rect(0,0,0,0);white-space:nowrap;border:0"
+)
+
+
+def picture_widget(image_format: str = "png") -> ipywidgets.Box:
+    """An empty picture for ``show``: an ``ipywidgets.Image`` that its box never stretches,
+    followed by its text description for screen readers (an HTML widget, not drawn).
+
+    The box goes into a layout like any widget; ``picture.image`` is the ``Image`` and
+    ``picture.description`` the ``HTML`` widget. (An ``Image`` cannot carry the text itself:
+    ipywidgets 8.1's browser side fails to draw an ``Image`` whose ``tooltip`` is set.)
+    """
     import ipywidgets
 
     validation.one_of(image_format, "image_format", ["jpeg", "png"])
-    return ipywidgets.Image(
+    image = ipywidgets.Image(
         format=image_format, layout=ipywidgets.Layout(object_fit="contain", flex="0 0 auto")
     )
+    description = ipywidgets.HTML()
+    picture = ipywidgets.Box(
+        [image, description], layout=ipywidgets.Layout(flex_flow="column", flex="0 0 auto")
+    )
+    picture.add_class(PICTURE_CLASS)
+    picture.image, picture.description = image, description
+    return picture
 
 
 def display_size(
@@ -107,7 +130,7 @@ def display_size(
 
 
 def show(
-    picture: ipywidgets.Image,
+    picture: ipywidgets.Box,
     image: np.ndarray,
     description: str,
     *,
@@ -119,12 +142,12 @@ def show(
 
     Parameters
     ----------
-    picture : ipywidgets.Image
-        Made by ``picture_widget`` (its ``format`` says JPEG or PNG).
+    picture : ipywidgets.Box
+        Made by ``picture_widget`` (its image's ``format`` says JPEG or PNG).
     image : ndarray, (H, W) or (H, W, 3), uint8 or float in [0, 1]
     description : str
-        What the picture shows, in words (for screen readers and as a tooltip): the values
-        that made it and what is in it. Updated with the picture.
+        What the picture shows, in words, for screen readers (``description_of`` reads it
+        back): the values that made it and what is in it. Updated with the picture.
     max_width, max_height : int
         The box the picture must fit, in CSS pixels (aspect kept, never enlarged).
     """
@@ -132,9 +155,19 @@ def show(
         raise TypeError("description must say in words what the picture shows.")
     image = validation.as_image(image, "image")
     width, height = display_size(image.shape, max_width, max_height)
-    picture.value = encode(image, picture.format, quality=quality)
-    picture.layout.width, picture.layout.height = f"{width}px", f"{height}px"
-    picture.tooltip = description
+    picture.image.value = encode(image, picture.image.format, quality=quality)
+    picture.image.layout.width, picture.image.layout.height = f"{width}px", f"{height}px"
+    picture.description.value = (
+        f'<span class="{DESCRIPTION_CLASS}" role="note" aria-live="polite" '
+        f'style="{_SCREEN_READER_ONLY}">{html.escape(description)}</span>'
+    )
+
+
+def description_of(picture: ipywidgets.Box) -> str:
+    """The text description ``show`` gave a picture (plain text; "" before the first show)."""
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", picture.description.value))
 
 
 def caption_strip(image: np.ndarray, lines: list[str], *, font_size: int = 14) -> np.ndarray:

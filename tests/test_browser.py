@@ -53,6 +53,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 RUN_ALL_TIMEOUT_S = 900
+# A projector (issue 21): every widget must fit it with its controls and pictures visible.
+PROJECTOR = {"width": 1280, "height": 720}
 CHANGE_TIMEOUT_S = 20
 LATENCY_PRESSES = 5
 
@@ -271,7 +273,8 @@ _JS_ERRORS = f"""() => {{
 _JS_MARK_AREAS = """() => {
   document.querySelectorAll('[data-test-area]').forEach(el => el.removeAttribute('data-test-area'));
   const areas = [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output')].filter(
-    el => el.querySelector('.jupyter-widgets') && !el.parentElement.closest('.jupyter-widgets'));
+    el => el.querySelector('.jupyter-widgets') && !el.parentElement.closest('.jupyter-widgets')
+          && !el.querySelector('.lab-utils-progress'));
   areas.forEach((el, index) => el.setAttribute('data-test-area', String(index)));
   return areas.length;
 }"""
@@ -311,6 +314,58 @@ _JS_ARM_LATENCY = """([index, controls]) => {
   observer.observe(area, {subtree: true, childList: true, attributes: true,
                           attributeFilter: ['src'], characterData: true});
 }"""
+
+
+# Issue 21: scroll a widget to the top of its scroller and list what a projector would not
+# show: a control or picture outside the visible part of the page (so it scrolls away while the
+# class watches), a label or button text cut ("IoU thresh…"), a picture stretched to its box.
+_JS_FIT_PROBLEMS = """([index, controls]) => {
+  const area = document.querySelector(`[data-test-area="${index}"]`);
+  area.scrollIntoView({block: 'start'});
+  const scroller = area.closest('.jp-WindowedPanel-outer, .jp-Notebook');
+  const frame = scroller ? scroller.getBoundingClientRect()
+                         : {top: 0, left: 0, bottom: innerHeight, right: innerWidth};
+  const top = Math.max(frame.top, 0), bottom = Math.min(frame.bottom, innerHeight);
+  const left = Math.max(frame.left, 0), right = Math.min(frame.right, innerWidth);
+  const problems = [];
+  const visible = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+  const name = el => (el.innerText || el.getAttribute('title') || el.tagName).trim().slice(0, 40);
+  for (const el of area.querySelectorAll(controls + ', img')) {
+    if (!visible(el)) continue;
+    const box = el.getBoundingClientRect();
+    if (box.top < top - 1 || box.bottom > bottom + 1 || box.left < left - 1 || box.right > right + 1)
+      problems.push(`${el.tagName.toLowerCase()} ${name(el)} at ${Math.round(box.left)},` +
+                    `${Math.round(box.top)}-${Math.round(box.right)},${Math.round(box.bottom)}` +
+                    ` outside the visible ${Math.round(left)},${Math.round(top)}-` +
+                    `${Math.round(right)},${Math.round(bottom)}`);
+  }
+  for (const el of area.querySelectorAll(
+      '.widget-label, .widget-label-basic, .widget-toggle-button, .widget-button, .widget-checkbox label')) {
+    if (!visible(el) || !el.innerText.trim()) continue;
+    if (el.scrollWidth > el.clientWidth + 1) problems.push(`text cut: ${name(el)}`);
+  }
+  for (const el of area.querySelectorAll('.jupyter-widgets-error-widget')) {
+    if (el.classList.contains('icon-error')) el.parentElement.click();  // shows the message
+    problems.push(`a widget failed to render: ${(el.innerText || '').trim().replace(/^\\[[^\\]]*\\]\\s*/, '').slice(0, 300)}`);
+  }
+  for (const img of area.querySelectorAll('img')) {
+    if (!visible(img) || !img.naturalWidth) continue;
+    const box = img.getBoundingClientRect();
+    if (box.width > img.naturalWidth + 1) problems.push(
+      `picture stretched from ${img.naturalWidth} to ${Math.round(box.width)} px`);
+    const picture = img.closest('.lab-utils-picture');
+    const text = picture && picture.querySelector('.lab-utils-description');
+    if (!text || text.textContent.trim().length < 20) problems.push('picture without a description');
+  }
+  return problems;
+}"""
+
+
+def _fit_problems(page, index) -> list[str]:
+    """What a 1280 x 720 projector would not show of widget ``index`` (empty: it fits)."""
+    page.evaluate(_JS_FIT_PROBLEMS, [index, _CONTROLS])
+    page.wait_for_timeout(300)  # let JupyterLab render the cells scrolled into view
+    return page.evaluate(_JS_FIT_PROBLEMS, [index, _CONTROLS])
 
 
 def _area(page, index):
@@ -502,7 +557,7 @@ def test_there_are_lessons_to_open():
 def test_lesson_widgets_work_in_jupyterlab(notebook, lab, playwright_browser):
     lesson = notebook.stem
     suite_start = time.perf_counter()
-    context = playwright_browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = playwright_browser.new_context(viewport=PROJECTOR)
     page = context.new_page()
     console_errors = []
     page.on(
@@ -513,6 +568,10 @@ def test_lesson_widgets_work_in_jupyterlab(notebook, lab, playwright_browser):
         run_seconds = _open_and_run(page, lab, notebook.name)
 
         count = page.evaluate(_JS_MARK_AREAS)
+        # Issue 21: each widget, scrolled to the top, fits the projector before it is touched.
+        misfits = {index: _fit_problems(page, index) for index in range(count)}
+        misfits = {index: problems for index, problems in misfits.items() if problems}
+        assert not misfits, f"{lesson}: widgets that do not fit 1280x720: {misfits}"
         controls = 0
         for index in range(count):
             # Latency first, in the state the lesson author chose, then every control.
@@ -630,6 +689,102 @@ def test_a_widget_shows_a_refused_value_in_the_widget_and_recovers(lab, playwrig
     except Exception:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "widget_error_failure.png"))
+        raise
+    finally:
+        try:
+            page.evaluate(f"async () => await {_JS_PANEL}.sessionContext.shutdown()")
+        except Exception:  # noqa: BLE001 - the page may already be broken
+            pass
+        context.close()
+
+
+# One cell per widget, built from small inputs (no training): the projector test below.
+_PROJECTOR_CELLS = [
+    "import numpy as np\nfrom lab_utils import data, detection, faces, kernels, perceptrons, pixels"
+    "\nastronaut = data.load_image('astronaut')[::2, ::2]\n"
+    "scenes = data.load_dataset('digit_scenes', count=4, seed=0)\n"
+    "rng = np.random.default_rng(0)\nlabels = np.repeat(np.arange(6), 4)",
+    "pixels.pixel_explorer({name: data.load_image(name) for name in "
+    "['coffee', 'camera', 'chelsea', 'astronaut']})",
+    "pixels.variation_explorer(astronaut, clutter=data.load_image('gravel'), "
+    "class_examples=[data.load_image('camera')[::2, ::2]])",
+    "kernels.kernel_editor({name: data.load_image(name) for name in ['camera', 'astronaut']})",
+    "perceptrons.playground(dataset='spiral', classes=3, hidden_layers=2, units=8)",
+    "detection.scene_viewer(scenes)",
+    "detection.iou_explorer()",
+    "detection.nms_explorer(scenes.images[0], np.array([[8, 8, 20, 20], [10, 9, 20, 20], "
+    "[30, 30, 16, 16]], float), [0.9, 0.62, 0.8], truths=scenes.boxes[0], scale=4)",
+    "faces.threshold_explorer(rng.normal(size=(24, 8)) + labels[:, None] * 0.8, labels, "
+    "rng.random((24, 64, 64)))",
+    "faces.haar_explorer({'astronaut': astronaut, 'grace_hopper': "
+    "data.load_image('grace_hopper')[::2, ::2]})",
+]
+
+
+def test_every_widget_fits_a_projector_and_each_slider_step_shows(lab, playwright_browser):
+    """Issue 21 item 6, in Chromium at 1280 x 720 (a projector): every widget, scrolled to the
+    top, shows all its controls and pictures (none scrolls away), no label or button text is
+    cut, no picture is stretched or lacks a description; and three single presses on every
+    slider each change what is shown (06's threshold: 20 presses used to change nothing)."""
+    cells = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": f"projector{index:02d}",
+            "metadata": {},
+            "outputs": [],
+            "source": source,
+        }
+        for index, source in enumerate(_PROJECTOR_CELLS)
+    ]
+    notebook = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    request = urllib.request.Request(
+        f"{lab['url']}/api/contents/projector.ipynb?token={lab['token']}",
+        method="PUT",
+        data=json.dumps({"type": "notebook", "content": notebook}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=30).close()
+    context = playwright_browser.new_context(viewport=PROJECTOR)
+    page = context.new_page()
+    try:
+        _open_and_run(page, lab, "projector.ipynb")
+        count = page.evaluate(_JS_MARK_AREAS)
+        assert count == len(_PROJECTOR_CELLS) - 1
+        problems, unchanged = {}, []
+        for index in range(count):
+            found = _fit_problems(page, index)
+            if found:
+                problems[index] = found
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"projector_widget{index}.png"))
+            area = _area(page, index)
+            handles = area.locator(".widget-slider .noUi-handle")
+            for number in range(handles.count()):
+                handle = handles.nth(number)
+                if _is_disabled(handle):
+                    continue
+                for press in range(3):
+                    before = _fingerprint(area)
+                    _press_slider(page, handle)
+                    try:
+                        _wait_for_change(area, before, f"widget {index} slider {number}")
+                    except AssertionError:
+                        unchanged.append(f"widget {index}, slider {number}, press {press + 1}")
+        load = os.getloadavg()[0]
+        print(f"\n[browser] projector: {count} widgets checked at 1280x720 (load {load:.1f})")
+        assert not problems, f"widgets that do not fit 1280x720 (index: problems): {problems}"
+        assert not unchanged, f"slider presses that changed nothing: {unchanged}"
+    except Exception:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "projector_failure.png"))
         raise
     finally:
         try:

@@ -105,8 +105,14 @@ def test_display_size_keeps_the_aspect_and_never_enlarges():
 def test_show_sizes_the_picture_in_css_pixels_and_describes_it():
     picture = widgets.picture_widget("png")
     widgets.show(picture, np.zeros((300, 1064, 3), np.uint8), "a black band")
-    assert (picture.layout.width, picture.layout.height) == ("720px", "203px")
-    assert picture.tooltip == "a black band" and bytes(picture.value).startswith(b"\x89PNG")
+    assert (picture.image.layout.width, picture.image.layout.height) == ("720px", "203px")
+    assert bytes(picture.image.value).startswith(b"\x89PNG")
+    # The text is for screen readers (announced on change), escaped, and not drawn.
+    widgets.show(picture, np.zeros((4, 4)), "a <small> black square")
+    assert widgets.description_of(picture) == "a <small> black square"
+    assert 'aria-live="polite"' in picture.description.value
+    assert "&lt;small&gt;" in picture.description.value and "clip:" in picture.description.value
+    assert not picture.image.tooltip  # an Image with a tooltip is not drawn (ipywidgets 8.1)
     with pytest.raises(TypeError, match="what the picture shows"):
         widgets.show(picture, np.zeros((4, 4)), " ")
 
@@ -195,7 +201,7 @@ def _slider_values(slider, steps: int = 24) -> list:
 def test_every_slider_step_changes_the_picture_and_its_description():
     """Issue 21 item 6: in the threshold explorer 20 single steps never changed the picture.
     Every step of every slider of every picture widget changes the picture's bytes and its
-    text description (the tooltip a screen reader reads); widgets without pictures change
+    text description (which a screen reader reads); widgets without pictures change
     their HTML."""
     failures = []
     for name, first_build in _lesson_widgets():
@@ -217,7 +223,7 @@ def test_every_slider_step_changes_the_picture_and_its_description():
                 if value == previous or control.disabled:
                     continue
                 pictures_before, shown_before = _pictures(widget), widgets.shown(widget.widget)
-                tooltips_before = [child.tooltip for child in _images(widget.widget)]
+                tooltips_before = [widgets.description_of(box) for box in _images(widget.widget)]
                 control.value = value
                 if control.value == previous:  # clamped by the widget (e.g. a moving maximum)
                     continue
@@ -228,7 +234,7 @@ def test_every_slider_step_changes_the_picture_and_its_description():
                 if pictures_before and (name, control_name) not in _NO_PICTURE_PER_STEP:
                     if _pictures(widget) == pictures_before:
                         failures.append(f"{what}: same picture bytes")
-                    tooltips = [child.tooltip for child in _images(widget.widget)]
+                    tooltips = [widgets.description_of(box) for box in _images(widget.widget)]
                     if tooltips == tooltips_before:
                         failures.append(f"{what}: same description")
     assert not failures, "\n".join(failures)
@@ -239,7 +245,7 @@ def _images(widget) -> list:
     while stack:
         node = stack.pop()
         stack += list(getattr(node, "children", ()) or ())
-        if isinstance(node, ipywidgets.Image):
+        if widgets.PICTURE_CLASS in getattr(node, "_dom_classes", ()):
             found.append(node)
     return found
 
@@ -248,12 +254,14 @@ def test_every_picture_is_sized_in_css_pixels_and_described():
     """Issue 21 items 5 and 6: no picture stretches to its box (~845 px) or beyond a
     1280 x 720 projector, and each says in words what it shows."""
     for name, widget in _lesson_widgets():
-        for image in _images(widget.widget):
+        for picture in _images(widget.widget):
+            image = picture.image
             width, height = image.layout.width, image.layout.height
             assert width and width.endswith("px") and height and height.endswith("px"), name
             assert int(width[:-2]) <= widgets.MAX_PICTURE_WIDTH, f"{name}: {width}"
             assert int(height[:-2]) <= widgets.MAX_PICTURE_HEIGHT, f"{name}: {height}"
-            assert len(image.tooltip or "") > 20, f"{name}: no text description"
+            assert len(widgets.description_of(picture)) > 20, f"{name}: no text description"
+            assert not image.tooltip, f"{name}: ipywidgets 8.1 draws no Image with a tooltip"
         for control in widget.controls.values():
             style = getattr(control, "style", None)
             if isinstance(control, ipywidgets.Checkbox):

@@ -124,9 +124,10 @@ def threshold_explorer(
             kit_widgets.caption_strip(
                 np.concatenate([faces_rows, strip], 0),
                 [
-                    f"τ = {view['threshold']:.3f}: pair distances, same person above the "
-                    f"line, different people below; the black line is τ."
+                    f"threshold {view['threshold']:.3f} (black line); distances of all "
+                    f"pairs: same person above, different people below"
                 ],
+                font_size=20,  # the picture is shown about 0.7 times its size
             ),
             _threshold_description(view, examples, len(distances)),
         )

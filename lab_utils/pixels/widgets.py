@@ -94,8 +94,8 @@ def pixel_explorer(photos: dict, size: int = 10) -> kit_widgets.Interactive:
     size : int
         Initial side of the zoom window in pixels (2 to ``MAX_BLOCK``).
 
-    The overview (an ``ipywidgets.Image``) carries a text description of what it shows (its
-    tooltip, read by screen readers), updated with the frame.
+    The overview carries a text description of what it shows (read by screen readers,
+    ``widgets.show``), updated with the frame.
     """
     import ipywidgets
 
