@@ -454,6 +454,11 @@ def _box_colours(colours, colour, count: int) -> list[tuple[int, int, int]]:
         colours = [colour] * count
     elif colours is None:
         colours = [COLOURS["prediction"]] * count
+    elif not isinstance(colours, (list, tuple, np.ndarray)):
+        raise TypeError(
+            f"colours must be one (r, g, b) or a list of them, one per box, but got "
+            f"{validation.describe(colours)} ({colours!r})."
+        )
     elif len(colours) == 3 and all(isinstance(c, (int, np.integer)) for c in colours):
         colours = [tuple(colours)] * count
     if len(colours) != count:

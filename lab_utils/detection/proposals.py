@@ -54,7 +54,10 @@ def crop_dataset(scenes: Scenes, *, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     rng = np.random.default_rng(seed)
     images, labels = [], []
     side = scenes.images.shape[1]
-    for image, boxes, classes in zip(scenes.images, scenes.boxes, scenes.labels):
+    for index, (image, boxes, classes) in enumerate(
+        zip(scenes.images, scenes.boxes, scenes.labels)
+    ):
+        boxes = as_boxes(boxes, f"scenes.boxes[{index}]")  # a NaN box named, not int(NaN)
         for box, label in zip(boxes, classes):
             images.append(_crop(image, box))
             labels.append(int(label))

@@ -100,10 +100,15 @@ def _face_box_in(box: object, image_shape: tuple) -> np.ndarray:
 
 def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centres of the person's right eye (points 37-42) and left eye (43-48), each (x, y)."""
-    points = validation.as_array(points, "points").astype(np.float64)
+    points = validation.as_array(points, "points", finite=True).astype(np.float64)
     if points.shape != (68, 2):
         raise ValueError(
             f"points must be the 68 landmarks, shape (68, 2), but have shape {points.shape}."
+        )
+    if np.abs(points).max() > 1e6:  # pixels of a photo; beyond, the eye centres overflow
+        raise ValueError(
+            f"points must be pixel positions (x, y) in the photo, but reach "
+            f"{np.abs(points).max():.3g}: pass the landmarks of this photo."
         )
     return points[36:42].mean(axis=0), points[42:48].mean(axis=0)
 
@@ -129,7 +134,10 @@ def align_face(image: np.ndarray, points: np.ndarray) -> np.ndarray:
             [size * (0.5 + ALIGNED_EYE_DISTANCE / 2), size * ALIGNED_EYE_HEIGHT],
         ]
     )
-    warp = transform.SimilarityTransform.from_estimate(target, source)
+    try:
+        warp = transform.SimilarityTransform.from_estimate(target, source)
+    except np.linalg.LinAlgError:  # eye centres so large that the fit overflows
+        warp = None
     if not warp:
         raise ValueError("the eye landmarks coincide: cannot align this face.")
     aligned = transform.warp(gray, warp, output_shape=(size, size), mode="edge")

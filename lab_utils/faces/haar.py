@@ -137,6 +137,13 @@ def rotation_sweep(
         raise TypeError(
             f"detect must be a function image -> boxes, but got {validation.describe(detect)}."
         )
+    if not isinstance(images, (list, tuple, np.ndarray)) or not isinstance(
+        references, (list, tuple, np.ndarray)
+    ):
+        raise TypeError(
+            f"images and references must be lists (one reference box per image), but got "
+            f"{validation.describe(images)} and {validation.describe(references)}."
+        )
     if len(images) == 0 or len(images) != len(references):
         raise ValueError(
             f"images and references must be non-empty and of equal length, "
@@ -244,6 +251,7 @@ def haar_feature_sample(
 
     window = validation.as_int(window, "window", minimum=4, maximum=64)
     count = validation.as_int(count, "count", minimum=1)
+    seed = validation.as_seed(seed)
     coords, types = [], []
     for kind in ("type-2-x", "type-2-y", "type-3-x", "type-3-y", "type-4"):
         kind_coords, kind_types = haar_like_feature_coord(window, window, kind)
@@ -302,11 +310,18 @@ def check_features(
     unknown = sorted({str(kind) for kind in types} - set(HAAR_FEATURE_TYPES))
     if unknown:
         raise ValueError(f"types must be among {HAAR_FEATURE_TYPES}, but got {unknown}.")
-    try:
-        corners = [np.asarray(feature, dtype=np.float64).reshape(-1, 2) for feature in coords]
+    try:  # each feature: 2 to 4 rectangles, each two corners (row, col)
+        features = [np.asarray(feature, dtype=np.float64) for feature in coords]
     except (TypeError, ValueError):
-        corners = []
-    if not corners or any(c.size == 0 or not np.all(np.isfinite(c)) for c in corners):
+        features = []
+    corners = [feature.reshape(-1, 2) for feature in features]
+    if not features or any(
+        feature.ndim != 3
+        or feature.shape[1:] != (2, 2)
+        or not 2 <= len(feature) <= 4
+        or not np.all(np.isfinite(feature))
+        for feature in features
+    ):
         raise ValueError(
             f"{name} must hold, per feature, rectangles ((row, col), (row, col)) as "
             f"haar_feature_sample returns them."
