@@ -905,3 +905,56 @@ def _wait_for_port(port, process, log, timeout: float = 120):
                 return
         time.sleep(0.3)
     raise RuntimeError(f"Voila not listening after {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.mark.parametrize(
+    "notebook",
+    [path for path in NOTEBOOKS if path.stem[:2] in ("05", "06")],
+    ids=lambda path: path.stem,
+)
+def test_present_shows_the_first_widget_within_a_minute(notebook, tmp_path, playwright_browser):
+    """Issue 21 item 7: `make present LESSON=05` (and 06) showed no widget for 10 minutes:
+    without progressive rendering Voila's page waits for the whole lesson, trainings included.
+    With voila.json's progressive rendering each cell's output appears once it has run; the
+    first widget of these lessons comes before their trainings, so it shows within a minute
+    on 2 cores whether or not `make prepare` has filled the cache (after it, the trainings
+    further down load in seconds)."""
+    pytest.importorskip("voila", reason="Voila is in requirements-instructor.txt")
+    config = json.loads((PROJECT / "voila.json").read_text())
+    assert config["VoilaConfiguration"].get("progressive_rendering") is True
+    shutil.copy2(notebook, tmp_path / notebook.name)
+    shutil.copy2(PROJECT / "voila.json", tmp_path / "voila.json")
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "voila",
+        notebook.name,
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--Voila.port_retries=0",
+        f"--Voila.root_dir={tmp_path}",
+    ]
+    log = tmp_path / "voila.log"
+    with open(log, "w") as handle:
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=handle, stderr=subprocess.STDOUT)
+    context = playwright_browser.new_context(viewport=PROJECTOR)
+    page = context.new_page()
+    try:
+        _wait_for_port(port, process, log)
+        load = os.getloadavg()[0]
+        start = time.perf_counter()
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="commit", timeout=120_000)
+        page.locator(_CONTROLS).first.wait_for(timeout=300_000)
+        seconds = time.perf_counter() - start
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"present_{notebook.stem}.png"))
+        print(
+            f"\n[browser] make present {notebook.stem}: first widget after {seconds:.1f} s "
+            f"(load average {load:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+        )
+        assert seconds < 60, f"{notebook.stem}: the first widget took {seconds:.0f} s"
+    finally:
+        context.close()
+        _stop(process)
