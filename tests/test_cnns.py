@@ -213,6 +213,20 @@ def _row(model, accuracy):
     }
 
 
+def test_batched_accuracy_is_models_accuracy(keras):
+    from lab_utils.cnns.compute import PREDICT_BATCH, batched_accuracy
+
+    network = models.cnn_classifier((12, 12, 1), 3, filters=(4, 4))
+    images = np.random.default_rng(0).random((PREDICT_BATCH * 2 + 5, 12, 12))  # 3 batches
+    labels = np.arange(len(images)) % 3
+    assert batched_accuracy(network, images, labels) == models.accuracy(network, images, labels)
+    predicted = models.predict_probabilities(network, images).argmax(axis=1)
+    assert batched_accuracy(network, images, predicted) == 1.0
+    assert batched_accuracy(network, images, (predicted + 1) % 3) == 0.0
+    with pytest.raises(ValueError):
+        batched_accuracy(network, images, labels[:-1])
+
+
 def test_comparisons_trained_in_two_cells_join_into_one_table():
     first = cnns.Comparison([_row("SVM", 0.5), _row("dense", 0.4)], {"dense": "d"}, svm="svc")
     second = cnns.Comparison([_row("CNN", 0.9)], {"CNN": "c"})

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from lab_utils import lesson, models, pixels, validation
+from lab_utils.cnns.compute import batched_accuracy
 
 # --------------------------------------------------------------------------------------------
 # Robustness: accuracy as the test digits are perturbed (lesson 01's perturbations)
@@ -97,7 +98,7 @@ def robustness_sweep(
         for value in values:
             varied = pixels.perturb(images, perturbation, value, seed=seed)
             for name, network in networks.items():
-                results[perturbation][name].append(models.accuracy(network, varied, labels))
+                results[perturbation][name].append(batched_accuracy(network, varied, labels))
     return results
 
 
