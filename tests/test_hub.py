@@ -6,6 +6,9 @@ and REST API; each server starts with deploy/start-singleuser.sh, which copies t
 the user's own home; in each user's kernel the kit loads trained weights from the read-only
 shared folder (LAB_UTILS_SHARED) without training, cannot write there, and cannot read the
 other user's home. Needs root (to create users and spawn as them); skipped otherwise.
+Default: a small model (170 s in all). LAB_UTILS_HUB_LESSON=04: the whole lesson 04 in each
+user's server (966 s in all at load 17-20: both users loaded its 10 trainings from the shared
+folder).
 """
 
 import json
