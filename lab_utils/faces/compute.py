@@ -188,9 +188,12 @@ def dlib_resnet_conv_layers() -> int:
     layers, so the count of that tag in ``dlib_face_recognition_resnet_model_v1.dat`` (from
     the face_recognition_models package) is the number of convolution layers.
     """
+    import warnings
     from pathlib import Path
 
-    import face_recognition_models
+    with warnings.catch_warnings():  # the package imports the deprecated pkg_resources
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import face_recognition_models
 
     model = Path(face_recognition_models.face_recognition_model_location())
     return model.read_bytes().count(b"con_")
