@@ -2,9 +2,6 @@
 instructor fills once and every kernel reads before its own cache; damaged entries (issue 22)."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -226,32 +223,28 @@ print("trained:", sum(not r.from_cache for r in results))
 
 
 @pytest.mark.slow  # two kernels: about 20-40 s on a loaded 2-core machine
-def test_a_lesson_with_the_shared_layer_and_an_empty_cache_trains_nothing(tmp_path):
+def test_a_lesson_with_the_shared_layer_and_an_empty_cache_trains_nothing(
+    tmp_path, monkeypatch, capsys
+):
     lessons = tmp_path / "lessons"
     lessons.mkdir()
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(LESSON)])
     nbformat.write(notebook, lessons / "01_tiny.ipynb")
     shared, personal = tmp_path / "srv" / "lab_utils", tmp_path / "home" / "cache"
-    environment = {**os.environ, "LAB_UTILS_CACHE": str(tmp_path / "instructor")}
-    command = [sys.executable, "-m", "lab_utils.prepare", "--notebooks", str(lessons)]
-    filled = subprocess.run(
-        [*command, "--shared", str(shared)],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert filled.returncode == 0, filled.stdout + filled.stderr
-    assert "01_tiny: " in filled.stdout and "0 training(s) already cached" in filled.stdout
+    monkeypatch.setenv("LAB_UTILS_CACHE", str(tmp_path / "instructor"))
+    monkeypatch.delenv("LAB_UTILS_SHARED", raising=False)
+    # The instructor: `make prepare SHARED=...` (the lessons' kernels inherit the environment)
+    assert prepare.main(["--notebooks", str(lessons), "--shared", str(shared)]) == 0
+    filled = capsys.readouterr().out
+    assert "01_tiny: " in filled and "0 training(s) already cached; ok" in filled
     assert len(_entry_files(shared)) == 4, "two trainings, two files each"
     assert all(p.stat().st_mode & 0o044 == 0o044 for p in shared.rglob("*") if p.is_file())
     before = snapshot(shared)
-    environment.update(LAB_UTILS_SHARED=str(shared), LAB_UTILS_CACHE=str(personal))
-    student = subprocess.run(
-        [*command, "01"], env=environment, capture_output=True, text=True, timeout=300
-    )
-    assert student.returncode == 0, student.stdout + student.stderr
-    assert "2 training(s) already cached" in student.stdout
+    # A student's kernel: the shared folder named, an empty personal cache
+    monkeypatch.setenv("LAB_UTILS_SHARED", str(shared))
+    monkeypatch.setenv("LAB_UTILS_CACHE", str(personal))
+    result = prepare.prepare(lessons / "01_tiny.ipynb")
+    assert result["errors"] == [] and result["from_cache"] == 2
     assert snapshot(shared) == before, "students never write to the shared folder"
     assert not (personal / "trained").exists() or not _entry_files(personal)
 
