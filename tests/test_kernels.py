@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage, signal
 
-from lab_utils import exercises, kernels
+from lab_utils import exercises, kernels, plots
 from lab_utils.kernels import checks as kernel_checks
 
 RNG = np.random.default_rng(0)
@@ -182,7 +182,10 @@ def test_grid_html_highlights_and_hides_cells():
         caption="a<b",
     )
     assert page.count("<td") == 4 and ">2.50</td>" in page and "></td>" in page
-    assert page.count("#ffd54f") == 1 and "a&lt;b" in page
+    # The highlight is the palette's orange (lab_utils.plots, Okabe-Ito), on the one cell (0, 0).
+    highlight = f"background:{plots.hex_colour('orange')}"
+    assert page.count(highlight) == 1 and "a&lt;b" in page
+    assert page.split("<td", 2)[1].startswith(f' style="{highlight};')
     padded = kernels.grid_html(np.pad(np.ones((1, 1)), 1), border=(1, 1))
     assert padded.count("color:#999") == 8 and padded.count("color:#000") == 1
 
