@@ -507,6 +507,12 @@ def _batch_stream(images, labels, order, batch_size, batches_per_epoch, negative
     class EpochTracker(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             stream.epoch = epoch
+            if negatives is not None and stream.embedded_epoch != epoch:
+                # The epoch's embeddings, taken here rather than in the dataset: JAX's fit
+                # detaches the weights from the model between steps, and a callback's
+                # `self.model` puts them back (the same weights as the epoch's first batch).
+                stream.embeddings = embed(self.model, images[..., 0], checked=True)
+                stream.embedded_epoch = epoch
 
     stream = Stream()
     return stream, EpochTracker()
