@@ -51,6 +51,10 @@ def test_a_solution_line_in_a_page_is_found_and_a_clean_page_passes():
     escaped = lines[0].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     page = f'<pre><span class="n">{escaped}</span></pre>'
     assert tool.leaked_solutions(page, notebook) == [lines[0]]
+    # A line the released lesson itself shows (outside the solution) is not a leak.
+    shown = {"cells": [{"source": [f"    {lines[0]}\n"]}]}
+    assert tool.leaked_solutions(page, notebook, shown) == []
+    assert lines[0] not in tool.hidden_lines(notebook, shown)
 
 
 def test_make_site_builds_from_the_released_lessons():
@@ -138,7 +142,8 @@ def test_each_lesson_page_shows_its_figures_and_no_solution(built_site, chromium
     shown = "\n".join(code)
     assert "raise NotImplementedError()" in shown  # the students' version of the exercises
     assert "BEGIN SOLUTION" not in shown and "BEGIN HIDDEN TESTS" not in shown
-    leaked = [line for line in tool.solution_lines(_instructor(name)) if line in shown]
+    released = json.loads((built_site.parent.parent / f"{name}.ipynb").read_text(encoding="utf-8"))
+    leaked = [line for line in tool.hidden_lines(_instructor(name), released) if line in shown]
     assert leaked == []
     assert "Hosted notebooks" not in shown  # the install cell is for Colab, not the site
     assert title.strip()
