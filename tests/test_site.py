@@ -155,6 +155,7 @@ def test_the_index_links_every_lesson(built_site, chromium):
     page = chromium.new_page()
     try:
         page.goto((built_site / "index.html").as_uri(), wait_until="domcontentloaded")
+        page.wait_for_url("**/intro.html", timeout=30_000)  # index.html redirects to the intro
         page.wait_for_load_state("domcontentloaded")
         links = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
     finally:
