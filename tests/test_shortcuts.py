@@ -89,6 +89,9 @@ SHORTCUTS = {
     "    return roc_curve(same, -distances)[2][1]\n",
     "lab_utils.faces.check_identify": "from lab_utils import faces\ndef f(gallery, names, probes, threshold):\n"
     "    return faces.identify(gallery, names, probes, threshold)\n",
+    "lab_utils.faces.check_semi_hard_negative": "from lab_utils import faces\n"
+    "def f(distances, labels, anchor, positive, margin):\n"
+    "    return faces.semi_hard_choice(distances, labels, anchor, positive, margin)\n",
 }
 
 #: The same kind of shortcut, hidden from the source check by getattr (run-time watch only).
