@@ -267,3 +267,22 @@ def as_labels(
             f"{labels.min()} to {labels.max()}."
         )
     return labels.astype(np.int64)
+
+
+def require_keys(value: object, keys: Sequence[str], name: str, made_by: str) -> dict:
+    """Check that ``value`` is a dict holding ``keys`` (what ``made_by`` returns) and return it.
+
+    Plots and summaries take results as dicts: a missing key would otherwise end as a raw
+    KeyError from inside the plot, naming neither the argument nor where a right dict comes from.
+    """
+    if not isinstance(value, dict):
+        raise TypeError(
+            f"{name} must be a dict (what {made_by} returns), but got {describe(value)}."
+        )
+    missing = [key for key in keys if key not in value]
+    if missing:
+        raise ValueError(
+            f"{name} has no {', '.join(map(repr, missing))}: it must be what {made_by} "
+            f"returns, with the keys {', '.join(map(repr, keys))}."
+        )
+    return value

@@ -938,3 +938,170 @@ def test_a_damaged_descriptor_cache_is_set_aside_and_recomputed(cache, capsys, d
     assert "cached dlib descriptors" in capsys.readouterr().out
     assert path.with_name(path.name + ".damaged").exists()
     np.testing.assert_array_equal(np.load(path), embeddings)  # the good ones replaced it
+
+
+# --------------------------------------------------------------------------------------------
+# Plots, the scene viewer, matched mAP, PK batches and triplet mining (issue 22, last cases):
+# each refusal beside a valid call that still works
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "table, error, message",
+    [
+        ({"year": [2001]}, ValueError, r"table has no 'method', 'kind'.*detection_history"),
+        ([2001, 2005], TypeError, r"table must be a dict \(what data.load_table"),
+        ({"year": [2001, 2005], "method": ["a"], "kind": ["b"]}, ValueError, "one year"),
+        ({"year": [2001.5], "method": ["a"], "kind": ["b"]}, ValueError, "whole years"),
+        ({"year": [NAN], "method": ["a"], "kind": ["b"]}, ValueError, "NaN"),
+    ],
+)
+def test_plot_history_names_a_bad_table(table, error, message):
+    with pytest.raises(error, match=message):
+        detection.plot_history(table)
+
+
+def test_plot_history_still_draws_the_milestones():
+    table = data.load_table("detection_history")
+    figure = detection.plot_history(table)
+    assert len(figure.axes[0].collections) == len(table["year"])  # one stem per milestone
+
+
+@pytest.mark.parametrize(
+    "curves, error, message",
+    [
+        ([1], TypeError, r"curves must be a dict \{name: coco_evaluation"),
+        ({}, TypeError, "at least one"),
+        ({"a": {"map_50": NAN}}, ValueError, r"curves\['a'\] has no 'recall_points'"),
+        ({"a": 3}, TypeError, r"curves\['a'\] must be a dict \(what coco_evaluation"),
+        (
+            {"a": {"recall_points": np.linspace(0, 1, 101), "precision_50": [1.0], "map_50": 1}},
+            ValueError,
+            "one precision per recall point",
+        ),
+        (
+            {"a": {"recall_points": [0.0, 1.0], "precision_50": [1.0, 1.0], "map_50": NAN}},
+            ValueError,
+            "finite number",
+        ),
+    ],
+)
+def test_plot_precision_recall_names_bad_curves(curves, error, message):
+    with pytest.raises(error, match=message):
+        detection.plot_precision_recall(curves)
+
+
+def test_plot_precision_recall_still_draws_a_coco_result():
+    result = detection.coco_evaluation(SCENES, perfect_detections())
+    figure = detection.plot_precision_recall({"perfect": result})
+    (line,) = figure.axes[0].get_lines()
+    np.testing.assert_array_equal(line.get_ydata(), result["precision_50"])
+    assert "AP@0.5 1.000" in line.get_label()
+
+
+SWEEP = {"angles": [-10, 0, 10], "rate": [0.5, 1.0, 0.5], "seconds": 0.01}
+
+
+@pytest.mark.parametrize(
+    "sweeps, error, message",
+    [
+        ({"x": {"angles": [0], "rate": [NAN]}}, ValueError, r"has no 'seconds'.*rotation_sweep"),
+        ({"x": {**SWEEP, "rate": [NAN, 1, 1]}}, ValueError, "NaN"),
+        ({"x": {**SWEEP, "rate": [1.0]}}, ValueError, "one rate per angle"),
+        ({"x": {**SWEEP, "rate": [2.0, 1, 1]}}, ValueError, r"fractions in \[0, 1\]"),
+        ({"x": {**SWEEP, "seconds": -1}}, ValueError, "seconds'] must be at least 0"),
+        ([SWEEP], TypeError, "sweeps must be a dict"),
+    ],
+)
+def test_plot_rotation_sweeps_names_bad_sweeps(sweeps, error, message):
+    with pytest.raises(error, match=message):
+        faces.plot_rotation_sweeps(sweeps)
+
+
+def test_plot_rotation_sweeps_still_draws_a_sweep():
+    (line,) = faces.plot_rotation_sweeps({"haar": SWEEP}).axes[0].get_lines()
+    np.testing.assert_array_equal(line.get_ydata(), SWEEP["rate"])
+    assert "(10 ms/image)" in line.get_label()
+
+
+def test_plot_landmarks_refuses_a_nan_point_and_draws_68():
+    points = np.column_stack([np.linspace(5, 40, 68), np.linspace(5, 40, 68)])
+    figure = faces.plot_landmarks(PHOTO, points)
+    assert sum(len(c.get_offsets()) for c in figure.axes[0].collections) == 68
+    points[30, 1] = NAN
+    with pytest.raises(ValueError, match=r"points contains NaN"):
+        faces.plot_landmarks(PHOTO, points)
+
+
+@pytest.mark.parametrize("value", [NAN, np.inf])
+def test_scene_viewer_refuses_a_nan_box_and_shows_good_scenes(value):
+    viewer = detection.scene_viewer(SCENES)
+    assert viewer.refresh()["objects"] == len(SCENES.boxes[0])
+    bad = [b.copy() for b in SCENES.boxes]
+    bad[2][0, 1] = value
+    with pytest.raises(ValueError, match=r"scenes.boxes\[2\] contains NaN or infinite"):
+        detection.scene_viewer(scenes_with(boxes_=bad))
+    short = [k.copy() for k in SCENES.labels]
+    short[1] = short[1][:-1]
+    with pytest.raises(ValueError, match=r"scenes.labels\[1\] must have one class index"):
+        detection.scene_viewer(scenes_with(labels=short))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d.update(labels=d["labels"][:-1]), r"detections\[0\]\['labels'\]"),
+        (lambda d: d.update(labels=np.full(len(d["labels"]), 99)), "class indices from 0"),
+        (lambda d: d.update(labels=np.full(len(d["labels"]), -1)), "class indices from 0"),
+        (lambda d: d.pop("labels"), r"detections\[0\] has no 'labels'"),
+        (lambda d: d["boxes"].__setitem__((0, 0), NAN), "contains NaN"),
+        (lambda d: d.update(scores=np.full(len(d["scores"]), NAN)), r"\['scores'\]"),
+    ],
+    ids=["labels short", "label 99", "label -1", "no labels", "NaN box", "NaN scores"],
+)
+def test_matched_average_precision_checks_detections_like_coco(change, message):
+    assert detection.matched_average_precision(SCENES, perfect_detections())["map"] == 1.0
+    with pytest.raises(ValueError, match=message):
+        detection.matched_average_precision(SCENES, changed(change))
+    with pytest.raises(ValueError, match=message):
+        detection.coco_evaluation(SCENES, changed(change))  # the same refusal
+
+
+def test_matched_average_precision_checks_the_ground_truth():
+    bad = [b.copy() for b in SCENES.boxes]
+    bad[3][0, 2] = NAN
+    with pytest.raises(ValueError, match=r"scenes.boxes\[3\] contains NaN"):
+        detection.matched_average_precision(scenes_with(boxes_=bad), perfect_detections())
+    half = perfect_detections()
+    half[0] = {"boxes": [], "scores": [], "labels": []}  # lists still taken
+    ours = detection.matched_average_precision(SCENES, half)["map"]
+    assert ours == pytest.approx(detection.coco_evaluation(SCENES, half)["map_50"], abs=1e-9)
+    assert 0 < ours < 1
+
+
+def test_pk_batches_refuses_more_than_its_documented_size(monkeypatch):
+    labels = np.repeat(np.arange(4), 3)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"too many images in 1,000,000,000 batches of 2 x 2"):
+        faces.pk_batches(labels, people=2, per_person=2, batches=10**9)
+    assert time.perf_counter() - start < 1  # refused before drawing anything
+    assert faces.siamese.MAX_PK_IMAGES >= 420 * 10 * 5  # the lesson's training fits
+    monkeypatch.setattr(faces.siamese, "MAX_PK_IMAGES", 20)
+    order = faces.pk_batches(labels, people=2, per_person=2, batches=5)  # exactly 20: taken
+    assert order.shape == (20,)
+    assert all(len(set(labels[order[i : i + 4]])) == 2 for i in range(0, 20, 4))
+    with pytest.raises(ValueError, match="at most 20"):
+        faces.pk_batches(labels, people=2, per_person=2, batches=6)
+
+
+def test_triplet_loss_keras_refuses_an_unknown_mining_and_runs_random(keras):
+    with pytest.raises(
+        ValueError, match=r"mining must be one of 'batch_all'.*'random'.*'randomly'"
+    ):
+        faces.triplet_loss_keras(mining="randomly")
+    with pytest.raises(ValueError, match="mining must be one of"):
+        faces.triplet_loss_keras(mining=None)
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    embeddings = np.random.default_rng(3).normal(size=(6, 4)).astype("float32")
+    value = float(faces.triplet_loss_keras(mining="random")(labels, embeddings))
+    assert np.isfinite(value) and value >= 0

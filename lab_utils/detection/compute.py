@@ -200,6 +200,29 @@ def as_detections(detections: object, scenes: Scenes, name: str = "detections") 
     return checked
 
 
+def scene_truths(scenes: Scenes) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The checked ground truth of every scene: (boxes float64 (k, 4) "xywh", labels int64 (k,)).
+
+    A NaN or infinite box, a label list whose length differs from the boxes' or a label outside
+    ``scenes.class_names`` is refused with the scene's index (a ValueError), instead of
+    being drawn nowhere or silently dropped from an evaluation.
+    """
+    scenes = require_scenes(scenes)
+    if not len(scenes.boxes) == len(scenes.labels) == len(scenes):
+        raise ValueError(
+            f"scenes must have one box array and one label array per image ({len(scenes)}), "
+            f"but have {len(scenes.boxes)} and {len(scenes.labels)}."
+        )
+    classes = len(scenes.class_names)
+    checked = []
+    for index, (boxes, labels) in enumerate(zip(scenes.boxes, scenes.labels)):
+        boxes = as_boxes(boxes, f"scenes.boxes[{index}]")
+        checked.append(
+            (boxes, _class_indices(labels, len(boxes), classes, f"scenes.labels[{index}]"))
+        )
+    return checked
+
+
 def _class_indices(labels: object, count: int, classes: int, name: str) -> np.ndarray:
     """``validation.as_labels``, also taking an empty list (or float array) for no boxes."""
     if isinstance(labels, (list, tuple, np.ndarray)) and np.shape(labels) == (0,):
@@ -330,11 +353,12 @@ def matched_average_precision(
         match = _kit_match
     if not callable(match):
         raise TypeError(f"match must be a function, but got {validation.describe(match)}.")
-    if not isinstance(detections, (list, tuple)) or len(detections) != len(scenes):
-        raise ValueError(
-            f"detections must be a list with one dict per scene ({len(scenes)}), "
-            f"but got {validation.describe(detections)}."
-        )
+    # Checked as coco_evaluation checks them: a label list shorter than the boxes, a label
+    # outside the classes or a NaN box would otherwise drop detections and lower the mAP.
+    truths = scene_truths(scenes)
+    detections = as_detections(detections, scenes)
+    boxes, labels = [b for b, _ in truths], [k for _, k in truths]
+    scenes = Scenes(scenes.images, boxes, labels, scenes.class_names)
     iou_threshold = validation.as_float(iou_threshold, "iou_threshold", minimum=0.0, maximum=1.0)
     precisions, counts = {}, [0, 0]
     for label in sorted({int(v) for labels in scenes.labels for v in labels}):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lab_utils import plots
+import numpy as np
+
+from lab_utils import plots, validation
 from lab_utils.plots import new_figure
 
 if TYPE_CHECKING:  # matplotlib is imported when the first figure is made, not at import time
@@ -12,7 +14,10 @@ if TYPE_CHECKING:  # matplotlib is imported when the first figure is made, not a
 
 
 def plot_history(table: dict) -> Figure:
-    """Detection milestones on a timeline, coloured by kind (from 'detection_history')."""
+    """Detection milestones on a timeline, coloured by kind (from 'detection_history').
+
+    ``table`` holds columns "year" (whole numbers), "method" and "kind", one entry per row."""
+    _check_history(table)
     figure = new_figure(figsize=(9.5, 3.6))
     axes = figure.add_subplot(1, 1, 1)
     kinds = sorted(set(table["kind"]))
@@ -54,6 +59,7 @@ def plot_precision_recall(curves: dict) -> Figure:
     """Precision against recall at IoU 0.5 (COCO's 101 recall points), one line per detector.
 
     ``curves`` maps a name to a ``coco_evaluation`` result."""
+    _check_curves(curves)
     figure = new_figure(figsize=(4.8, 3.6))
     axes = figure.add_subplot(1, 1, 1)
     for index, (name, result) in enumerate(curves.items()):
@@ -70,3 +76,46 @@ def plot_precision_recall(curves: dict) -> Figure:
     axes.set_title("precision-recall at IoU 0.5 (mean over classes)")
     axes.legend(loc="lower left", fontsize=8)
     return figure
+
+
+def _check_history(table: object) -> None:
+    """Refuse a milestone table without equal-length year, method and kind columns."""
+    made_by = "data.load_table('detection_history')"
+    validation.require_keys(table, ("year", "method", "kind"), "table", made_by)
+    years = validation.as_array(table["year"], "table['year']", finite=True)
+    lengths = {key: np.shape(table[key]) for key in ("year", "method", "kind")}
+    if years.ndim != 1 or not len(years) or len(set(lengths.values())) != 1:
+        raise ValueError(
+            f"table must hold one year, method and kind per milestone (at least one), like "
+            f"{made_by}, but its columns have shapes {lengths}."
+        )
+    if not np.array_equal(years, np.round(years)):
+        raise ValueError(f"table['year'] must hold whole years, but got {years.tolist()}.")
+
+
+def _check_curves(curves: object) -> None:
+    """Refuse curves that are not ``{name: coco_evaluation result}`` with matching arrays."""
+    if not isinstance(curves, dict) or not curves:
+        raise TypeError(
+            "curves must be a dict {name: coco_evaluation(...) result} with at least one "
+            f"entry, but got {validation.describe(curves)}."
+        )
+    for name, result in curves.items():
+        where = f"curves[{name!r}]"
+        keys = ("recall_points", "precision_50", "map_50")
+        validation.require_keys(result, keys, where, "coco_evaluation")
+        recall = validation.as_array(
+            result["recall_points"], f"{where}['recall_points']", finite=True
+        )
+        precision = validation.as_array(
+            result["precision_50"], f"{where}['precision_50']", finite=True
+        )
+        if recall.ndim != 1 or recall.shape != precision.shape:
+            raise ValueError(
+                f"{where} must have one precision per recall point (two 1-D arrays of the "
+                f"same length), but has shapes {recall.shape} and {precision.shape}."
+            )
+        if not validation.is_finite_number(result["map_50"]):
+            raise ValueError(
+                f"{where}['map_50'] must be a finite number, but got {result['map_50']!r}."
+            )

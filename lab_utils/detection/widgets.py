@@ -19,7 +19,7 @@ from lab_utils import widgets as kit_widgets
 from lab_utils.boxes import COLOURS, as_boxes, as_scores, draw_boxes
 from lab_utils.data import Scenes
 from lab_utils.detection.centernet import detector_view
-from lab_utils.detection.compute import iou_view, nms_view, predict, require_scenes
+from lab_utils.detection.compute import iou_view, nms_view, predict, require_scenes, scene_truths
 from lab_utils.plots import BOX_COLOUR_NAMES as _NAMES
 
 if TYPE_CHECKING:  # Keras is imported when a model is first needed, not at import time
@@ -31,6 +31,8 @@ def scene_viewer(scenes: Scenes) -> kit_widgets.Interactive:
     import ipywidgets
 
     scenes = require_scenes(scenes)
+    # Checked up front: a NaN box would be drawn nowhere and listed as "nan" without a word.
+    scene_truths(scenes)
     controls = {
         "index": ipywidgets.IntSlider(0, 0, len(scenes) - 1, description="scene"),
         "boxes": ipywidgets.Checkbox(True, description="show boxes"),

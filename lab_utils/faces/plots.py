@@ -120,7 +120,11 @@ def plot_training_curves(results: dict) -> Figure:
 
 
 def plot_rotation_sweeps(sweeps: dict) -> Figure:
-    """Detection rate against in-plane rotation for several detectors (name -> sweep)."""
+    """Detection rate against in-plane rotation for several detectors (name -> sweep).
+
+    Each sweep is a ``rotation_sweep`` result: "angles" and "rate" (fractions in [0, 1]) of the
+    same length, and "seconds" per image."""
+    _check_sweeps(sweeps)
     figure = new_figure(figsize=(5.6, 3.4))
     axis = figure.subplots()
     for index, (name, sweep) in enumerate(sweeps.items()):
@@ -138,10 +142,33 @@ def plot_rotation_sweeps(sweeps: dict) -> Figure:
     return figure
 
 
+def _check_sweeps(sweeps: object) -> None:
+    """Refuse sweeps that are not ``{name: rotation_sweep result}`` with matching arrays."""
+    if not isinstance(sweeps, dict) or not sweeps:
+        raise TypeError(
+            "sweeps must be a dict {name: faces.rotation_sweep(...) result} with at least one "
+            f"entry, but got {validation.describe(sweeps)}."
+        )
+    for name, sweep in sweeps.items():
+        where = f"sweeps[{name!r}]"
+        validation.require_keys(sweep, ("angles", "rate", "seconds"), where, "rotation_sweep")
+        angles = validation.as_array(sweep["angles"], f"{where}['angles']", finite=True)
+        rate = validation.as_array(sweep["rate"], f"{where}['rate']", finite=True)
+        if angles.ndim != 1 or angles.shape != rate.shape:
+            raise ValueError(
+                f"{where} must have one rate per angle (two 1-D arrays of the same length), "
+                f"but has shapes {angles.shape} and {rate.shape}."
+            )
+        if rate.size and (rate.min() < 0 or rate.max() > 1):
+            raise ValueError(f"{where}['rate'] must be fractions in [0, 1], but got {rate}.")
+        validation.as_float(sweep["seconds"], f"{where}['seconds']", minimum=0.0)
+
+
 def plot_landmarks(image: np.ndarray, points: np.ndarray, *, title: str | None = None) -> Figure:
     """The 68 landmarks on ``image``, coloured by group and numbered 1-68 as on the slide."""
     image = validation.as_image(image)
-    points = validation.as_array(points, "points")
+    # finite: a NaN landmark would be left out of the picture without a word.
+    points = validation.as_array(points, "points", finite=True)
     if points.shape != (68, 2):
         raise ValueError(f"points must have shape (68, 2), but have shape {points.shape}.")
     figure = new_figure(figsize=(5.0, 5.0))
