@@ -137,7 +137,7 @@ def threshold_explorer(
             f"rejects</b> {view['false_reject']:.1%} of same-person pairs, accuracy "
             f"{view['accuracy']:.1%} ({len(distances)} pairs).<br>Top row: the "
             f"{examples} same-person pairs farthest apart; bottom row: the "
-            f"{examples} different-person pairs closest together. Green frame = "
+            f"{examples} different-person pairs closest together. Blue frame = "
             f"right decision, red = wrong."
         )
         return view
