@@ -62,6 +62,7 @@ def install_command(
 
 
 CELL_TEMPLATE = """\
+# @title Hosted notebooks only: install the course kit (click to see the code)
 # Hosted notebooks (Colab and the like) only: install the course kit, pinned, where it is
 # missing. Where the kit is installed (make lab, pip install) this cell does nothing.
 import importlib.metadata
@@ -117,7 +118,13 @@ def cell(notebook_name: str) -> dict:
         "cell_type": "code",
         "execution_count": None,
         "id": "k1t" + format(sum(map(ord, notebook_name)) % 0x100000, "05x"),
-        "metadata": {"tags": [TAG, "remove-cell"]},
+        # Folded in JupyterLab (source_hidden) and shown as its title in Colab (form view):
+        # students meet the lesson, not the installer.
+        "metadata": {
+            "tags": [TAG, "remove-cell"],
+            "jupyter": {"source_hidden": True},
+            "cellView": "form",
+        },
         "outputs": [],
         "source": [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else []),
     }
