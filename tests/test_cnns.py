@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from lab_utils import cnns, data, exercises, kernels, lesson, models
+from lab_utils import cnns, data, exercises, kernels, lesson, models, plots
 
 RNG = np.random.default_rng(0)
 
@@ -636,8 +636,10 @@ def test_perturbed_prediction_bad_input(cnn, kwargs, error, message):
 
 def test_probability_bars_html():
     text = cnns.probability_bars_html(np.array([0.1, 0.9]), ["a", "b"], true_label=0)
-    assert text.count("<div") == 2 and "90%" in text and "#d62728" in text  # wrong: red
-    assert "#2ca02c" in cnns.probability_bars_html(np.array([0.1, 0.9]), ["a", "b"], true_label=1)
+    wrong, right = plots.hex_colour(plots.WRONG), plots.hex_colour(plots.RIGHT)
+    assert text.count("<div") == 2 and "90%" in text and wrong in text and right not in text
+    text = cnns.probability_bars_html(np.array([0.1, 0.9]), ["a", "b"], true_label=1)
+    assert right in text and wrong not in text
 
 
 @pytest.mark.parametrize(
