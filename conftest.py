@@ -59,4 +59,23 @@ def pytest_xdist_make_scheduler(config, log):
                 return f"{path}::{lesson.group(1)}"
             return path
 
+        def schedule(self):
+            # The rooms in collection order (pytest_collection_modifyitems below), not xdist's
+            # default of most tests first, which handed out the few-test grading rooms last:
+            # lesson 06's 4-minute grading then ran alone at the end of the suite.
+            self.config.option.loadscopereorder = False
+            super().schedule()
+
     return ByRoom(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The notebooks first (their trainings fill the session's cache), then the graded lessons
+    of tests/test_grading.py in lesson order (the longest rooms), then everything else; a
+    stable sort, so each notebook's cells and each module's tests keep their order."""
+
+    def rank(item) -> int:
+        path = item.nodeid.split("::")[0]
+        return 0 if path.endswith(".ipynb") else 1 if path.endswith("test_grading.py") else 2
+
+    items.sort(key=rank)
