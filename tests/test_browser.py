@@ -37,21 +37,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from chromium import CHROMIUM, CHROMIUM_ARGS  # tests/chromium.py
 
 PROJECT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((PROJECT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ARTIFACTS = PROJECT / "artifacts" / "browser"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-extensions",
-    "--disable-sync",
-    "--no-first-run",
-]
 RUN_ALL_TIMEOUT_S = 900
 # A projector (issue 21): every widget must fit it with its controls and pictures visible.
 PROJECTOR = {"width": 1280, "height": 720}

@@ -11,21 +11,11 @@ import os
 from pathlib import Path
 
 import pytest
+from chromium import CHROMIUM, CHROMIUM_ARGS  # tests/chromium.py
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 SITE_LESSONS = ["01_pixels", "02_kernels"]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-extensions",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _site_tool():
