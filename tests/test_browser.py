@@ -804,13 +804,11 @@ def test_students_see_no_nbgrader_panels(lab, playwright_browser):
         context.close()
 
 
-def test_presentation_mode_with_voila(tmp_path, playwright_browser):
-    """`make present`: the first lesson in Voila shows no code and its widgets respond."""
-    pytest.importorskip("voila", reason="Voila is in requirements-instructor.txt")
-    notebook = NOTEBOOKS[0]
-    shutil.copy2(notebook, tmp_path / notebook.name)
-    # `make present` starts Voila in the project folder, where it reads voila.json.
-    shutil.copy2(PROJECT / "voila.json", tmp_path / "voila.json")
+def _start_voila(notebook: Path, folder: Path, *options: str):
+    """Voila serving a copy of ``notebook`` from ``folder`` as `make present` does (voila.json
+    beside it, read from the folder Voila starts in): (process, port, log file)."""
+    shutil.copy2(notebook, folder / notebook.name)
+    shutil.copy2(PROJECT / "voila.json", folder / "voila.json")
     port = _free_port()
     command = [
         sys.executable,
@@ -821,12 +819,20 @@ def test_presentation_mode_with_voila(tmp_path, playwright_browser):
         f"--port={port}",
         "--Voila.ip=127.0.0.1",
         "--Voila.port_retries=0",
-        "--show_tracebacks=True",
-        f"--Voila.root_dir={tmp_path}",
+        *options,
+        f"--Voila.root_dir={folder}",
     ]
-    log = tmp_path / "voila.log"
+    log = folder / "voila.log"
     with open(log, "w") as handle:
-        process = subprocess.Popen(command, cwd=tmp_path, stdout=handle, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=folder, stdout=handle, stderr=subprocess.STDOUT)
+    return process, port, log
+
+
+def test_presentation_mode_with_voila(tmp_path, playwright_browser):
+    """`make present`: the first lesson in Voila shows no code and its widgets respond."""
+    pytest.importorskip("voila", reason="Voila is in requirements-instructor.txt")
+    notebook = NOTEBOOKS[0]
+    process, port, log = _start_voila(notebook, tmp_path, "--show_tracebacks=True")
     context = playwright_browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     console_errors = []
@@ -912,23 +918,7 @@ def test_present_shows_the_first_widget_within_a_minute(notebook, tmp_path, play
     pytest.importorskip("voila", reason="Voila is in requirements-instructor.txt")
     config = json.loads((PROJECT / "voila.json").read_text())
     assert config["VoilaConfiguration"].get("progressive_rendering") is True
-    shutil.copy2(notebook, tmp_path / notebook.name)
-    shutil.copy2(PROJECT / "voila.json", tmp_path / "voila.json")
-    port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "voila",
-        notebook.name,
-        "--no-browser",
-        f"--port={port}",
-        "--Voila.ip=127.0.0.1",
-        "--Voila.port_retries=0",
-        f"--Voila.root_dir={tmp_path}",
-    ]
-    log = tmp_path / "voila.log"
-    with open(log, "w") as handle:
-        process = subprocess.Popen(command, cwd=tmp_path, stdout=handle, stderr=subprocess.STDOUT)
+    process, port, log = _start_voila(notebook, tmp_path)
     context = playwright_browser.new_context(viewport=PROJECTOR)
     page = context.new_page()
     try:
