@@ -286,3 +286,16 @@ def require_keys(value: object, keys: Sequence[str], name: str, made_by: str) ->
             f"returns, with the keys {', '.join(map(repr, keys))}."
         )
     return value
+
+
+def require_results(value: object, name: str, made_by: str) -> dict:
+    """Check that ``value`` is a non-empty dict ``{label: result of made_by}`` and return it.
+
+    The plots that compare several runs (precision-recall curves, rotation sweeps) take one.
+    """
+    if not isinstance(value, dict) or not value:
+        raise TypeError(
+            f"{name} must be a dict {{name: {made_by} result}} with at least one entry, but got "
+            f"{describe(value)}."
+        )
+    return value

@@ -95,11 +95,7 @@ def _check_history(table: object) -> None:
 
 def _check_curves(curves: object) -> None:
     """Refuse curves that are not ``{name: coco_evaluation result}`` with matching arrays."""
-    if not isinstance(curves, dict) or not curves:
-        raise TypeError(
-            "curves must be a dict {name: coco_evaluation(...) result} with at least one "
-            f"entry, but got {validation.describe(curves)}."
-        )
+    validation.require_results(curves, "curves", "coco_evaluation(...)")
     for name, result in curves.items():
         where = f"curves[{name!r}]"
         keys = ("recall_points", "precision_50", "map_50")

@@ -144,11 +144,7 @@ def plot_rotation_sweeps(sweeps: dict) -> Figure:
 
 def _check_sweeps(sweeps: object) -> None:
     """Refuse sweeps that are not ``{name: rotation_sweep result}`` with matching arrays."""
-    if not isinstance(sweeps, dict) or not sweeps:
-        raise TypeError(
-            "sweeps must be a dict {name: faces.rotation_sweep(...) result} with at least one "
-            f"entry, but got {validation.describe(sweeps)}."
-        )
+    validation.require_results(sweeps, "sweeps", "faces.rotation_sweep(...)")
     for name, sweep in sweeps.items():
         where = f"sweeps[{name!r}]"
         validation.require_keys(sweep, ("angles", "rate", "seconds"), where, "rotation_sweep")
