@@ -646,6 +646,17 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def set_aside(path: Path, suffix: str = ".damaged") -> Path:
+    """Rename a damaged cache file to ``<name><suffix>`` and return the new path.
+
+    The file is kept for a look but never read again; the caller computes or fetches a new one.
+    Used by every cache of the kit: data files, trained weights, dlib descriptors.
+    """
+    aside = path.with_name(path.name + suffix)
+    path.replace(aside)
+    return aside
+
+
 def verified_cached_file(filename: str, sha256: str) -> Path | None:
     """The cached file if it exists and matches ``sha256``; a mismatching file is set aside."""
     path = cache_dir() / filename
@@ -654,8 +665,7 @@ def verified_cached_file(filename: str, sha256: str) -> Path | None:
     actual = sha256_of(path)
     if actual == sha256:
         return path
-    corrupt = path.with_name(path.name + ".corrupt")
-    path.replace(corrupt)
+    corrupt = set_aside(path, ".corrupt")
     print(
         f"[data] {path} is corrupted (sha256 {actual[:12]}... instead of {sha256[:12]}...); "
         f"it was moved to {corrupt.name} and will not be used."

@@ -697,12 +697,13 @@ def _load_entry(model, weights: Path, facts: Path) -> dict:
 
 def _set_aside(weights: Path, facts: Path) -> list[str]:
     """Rename a damaged personal entry's files to ``*.damaged`` (kept for a look, never used)."""
+    from lab_utils import data
+
     moved = []
     for path in (weights, facts):
         if path.exists():
             try:
-                path.replace(path.with_name(path.name + ".damaged"))
-                moved.append(path.name + ".damaged")
+                moved.append(data.set_aside(path).name)
             except OSError:
                 pass
     return moved

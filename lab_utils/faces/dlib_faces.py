@@ -195,8 +195,9 @@ def _cached_embeddings(stored: Path, count: int) -> np.ndarray | None:
             problem = f"{cached.dtype} values that are not all finite floats"
         else:
             return cached
-    aside = stored.with_name(stored.name + ".damaged")
-    stored.replace(aside)
+    from lab_utils import data
+
+    aside = data.set_aside(stored)
     print(
         f"[faces] the cached dlib descriptors {stored.name} were damaged ({problem}); set "
         f"aside as {aside.name}, computing them again."
