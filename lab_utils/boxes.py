@@ -27,10 +27,12 @@ Public API (every function takes ``box_format="xywh"`` unless it says otherwise)
 * ``match_detections(detections, scores, truths, *, iou_threshold=0.5, box_format="xywh")
   -> (N,) int64``: the matched ground-truth index per detection, -1 for a false positive;
 * ``COLOURS``: the lessons' box colours by role ("truth", "prediction", "other", "kept",
-  "dropped"), (r, g, b) 0-255, colour-blind safe (``plots.BOX_COLOURS``);
-* ``draw_boxes(image, boxes, *, colours=None, colour=None, box_format="xywh", scale=1,
-  thickness=2) -> (H*scale, W*scale, 3) uint8``: outlines painted with OpenCV, one colour per
-  box (``colours``) or one for all (``colour=(r, g, b)``).
+  "dropped"), (r, g, b) 0-255, colour-blind safe (``plots.BOX_COLOURS``); the truth is drawn
+  dashed, the rest solid (``plots.BOX_LINE_STYLES``);
+* ``draw_boxes(image, boxes, *, roles=None, colours=None, colour=None, box_format="xywh",
+  scale=1, thickness=2) -> (H*scale, W*scale, 3) uint8``: outlines painted with OpenCV, in
+  the colour and line style of a role (``roles``: one for all or one per box), or solid in
+  one colour per box (``colours``) or one for all (``colour=(r, g, b)``).
 
 Importing this module imports neither OpenCV nor TensorFlow.
 """
@@ -394,6 +396,7 @@ def draw_boxes(
     image: np.ndarray,
     boxes: np.ndarray | list,
     *,
+    roles: str | list | tuple | None = None,
     colours: tuple | list | None = None,
     colour: tuple | None = None,
     box_format: str = "xywh",
@@ -404,14 +407,19 @@ def draw_boxes(
 
     Each box covers the pixels its continuous edges touch (``floor(x1)`` to ``ceil(x2) - 1``,
     clipped to the image, so a box past the border is drawn along it); each side is a strip
-    ``thickness`` pixels wide *inside* those pixels, with square corners.
+    ``thickness`` pixels wide *inside* those pixels, with square corners. A dashed outline
+    is the same strips with every other run of ``DASH_PER_THICKNESS * thickness`` pixels
+    left out (measured along the diagonal, so the corners stay drawn).
 
     Parameters
     ----------
     image : (H, W) or (H, W, 3), uint8 or float in [0, 1]
     boxes : (N, 4) in ``box_format`` pixels of the original image
-    colours : None (``COLOURS["prediction"]``), one (r, g, b), or a list of N of them (0-255)
-    colour : one (r, g, b) for every box; give it or ``colours``, not both
+    roles : one role of ``COLOURS`` ("truth", "prediction", ...) for every box, or a list of
+        N of them: each box in its role's colour and line style (the truth dashed)
+    colours : one (r, g, b), or a list of N of them (0-255), solid lines
+    colour : one (r, g, b) for every box. Give one of ``roles``, ``colours`` and ``colour``;
+        none draws every box as a prediction.
     thickness : int, 1-10, in pixels of the enlarged image; 2 by default, so that an outline
         stays visible (1-pixel lines vanish on a projector and for weaker eyesight)
 
@@ -431,30 +439,64 @@ def draw_boxes(
         if box_format != "xyxy"
         else as_boxes(boxes, "boxes", "xyxy")
     )
-    paints = _box_colours(colours, colour, len(corners))
+    paints, dashed = _box_styles(roles, colours, colour, len(corners))
     height, width = picture.shape[:2]
-    for (x1, y1, x2, y2), paint in zip(corners * scale, paints):
+    for (x1, y1, x2, y2), paint, dash in zip(corners * scale, paints, dashed):
         left, top = (
             int(np.clip(np.floor(x1), 0, width - 1)),
             int(np.clip(np.floor(y1), 0, height - 1)),
         )
         right = int(np.clip(np.ceil(x2) - 1, 0, width - 1))
         bottom = int(np.clip(np.ceil(y2) - 1, 0, height - 1))
-        _outline(picture, (left, top, right, bottom), paint, thickness)
+        rectangle = (left, top, right, bottom)
+        if dash:
+            _dashed_outline(picture, rectangle, paint, thickness)
+        else:
+            _outline(picture, rectangle, paint, thickness)
     return picture
 
 
-def _box_colours(colours, colour, count: int) -> list[tuple[int, int, int]]:
-    """One (r, g, b) of ints per box, from ``draw_boxes``'s ``colours`` or ``colour``."""
-    if colour is not None:
-        if colours is not None:
-            raise TypeError(
-                "give colours= (one per box, or one for all) or colour= (one for all), not both."
-            )
-        colours = [colour] * count
-    elif colours is None:
-        colours = [COLOURS["prediction"]] * count
-    elif not isinstance(colours, (list, tuple, np.ndarray)):
+#: A dashed outline's dashes and gaps are this many line widths long (6 pixels at 2 px).
+DASH_PER_THICKNESS = 3
+
+
+def _box_styles(roles, colours, colour, count: int) -> tuple[list, list[bool]]:
+    """One (r, g, b) of ints and one "dashed?" per box, from ``draw_boxes``'s arguments."""
+    arguments = {"roles": roles, "colours": colours, "colour": colour}
+    given = [name for name, value in arguments.items() if value is not None]
+    if len(given) > 1:
+        raise TypeError(
+            "give roles= (the truth dashed, the rest solid), colours= (one per box, or one "
+            f"for all) or colour= (one for all), not {' and '.join(given)} together."
+        )
+    if colours is None and colour is None:
+        names = _box_roles("prediction" if roles is None else roles, count)
+        return [COLOURS[name] for name in names], [
+            plots.BOX_LINE_STYLES[name] == "dashed" for name in names
+        ]
+    return _box_colours(colours if colour is None else [colour] * count, count), [False] * count
+
+
+def _box_roles(roles, count: int) -> list[str]:
+    """One role name of ``COLOURS`` per box."""
+    if isinstance(roles, str):
+        roles = [roles] * count
+    if not isinstance(roles, (list, tuple)) or not all(isinstance(r, str) for r in roles):
+        raise TypeError(
+            f"roles must be one role name or a list of them, one per box (from {sorted(COLOURS)}), "
+            f"but got {validation.describe(roles)}."
+        )
+    unknown = sorted(set(roles) - set(COLOURS))
+    if unknown:
+        raise ValueError(f"unknown box role(s) {unknown}: the roles are {sorted(COLOURS)}.")
+    if len(roles) != count:
+        raise ValueError(f"roles must be one name or one per box ({count}), but got {len(roles)}.")
+    return list(roles)
+
+
+def _box_colours(colours, count: int) -> list[tuple[int, int, int]]:
+    """One (r, g, b) of ints per box, from ``draw_boxes``'s ``colours`` (or ``colour``)."""
+    if not isinstance(colours, (list, tuple, np.ndarray)):
         raise TypeError(
             f"colours must be one (r, g, b) or a list of them, one per box, but got "
             f"{validation.describe(colours)} ({colours!r})."
@@ -496,3 +538,21 @@ def _outline(picture: np.ndarray, pixels: tuple, paint: tuple, thickness: int) -
     if bottom >= top:
         cv2.rectangle(picture, (left, top), (left + inside, bottom), paint, cv2.FILLED)
         cv2.rectangle(picture, (right - inside, top), (right, bottom), paint, cv2.FILLED)
+
+
+def _dashed_outline(picture: np.ndarray, pixels: tuple, paint: tuple, thickness: int) -> None:
+    """``_outline`` cut into dashes of ``DASH_PER_THICKNESS * thickness`` pixels: along each
+    side, every other run is left out, counted from the nearer corner so that all four
+    corners are drawn and each side is symmetric."""
+    left, top, right, bottom = pixels
+    strips = np.zeros(picture.shape[:2], np.uint8)
+    _outline(strips, pixels, 1, thickness)
+    rows, columns = np.nonzero(strips)
+    horizontal = (rows - top < thickness) | (bottom - rows < thickness)
+    from_corner = np.where(
+        horizontal,
+        np.minimum(columns - left, right - columns),
+        np.minimum(rows - top, bottom - rows),
+    )
+    on = from_corner // (DASH_PER_THICKNESS * thickness) % 2 == 0
+    picture[rows[on], columns[on]] = paint

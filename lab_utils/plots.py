@@ -55,9 +55,20 @@ BOX_COLOURS: dict[str, tuple[int, int, int]] = {
     "dropped": GREY,
 }
 
-#: How captions and texts name the box colours (plain words a student can say).
+#: Box line styles by role: the ground truth dashed, everything a method produced solid, so
+#: that truth and prediction differ by more than colour (in grey print, or for a viewer who
+#: cannot tell the two colours apart). ``boxes.draw_boxes(..., roles=...)`` applies both.
+BOX_LINE_STYLES: dict[str, str] = {
+    "truth": "dashed",
+    "prediction": "solid",
+    "other": "solid",
+    "kept": "solid",
+    "dropped": "solid",
+}
+
+#: How captions and texts name the box colours and styles (plain words a student can say).
 BOX_COLOUR_NAMES: dict[str, str] = {
-    "truth": "blue",
+    "truth": "dashed blue",
     "prediction": "red",
     "other": "yellow",
     "kept": "orange",

@@ -233,8 +233,17 @@ def test_draw_boxes_one_colour_for_all_and_its_errors():
     assert tuple(one[2, 2]) == (255, 40, 40) and tuple(one[3, 3]) == (0, 0, 0)
     default = boxes.draw_boxes(image, given)
     assert tuple(default[1, 1]) == boxes.COLOURS["prediction"]
-    with pytest.raises(TypeError, match="not both"):
+    with pytest.raises(TypeError, match="not colours and colour together"):
         boxes.draw_boxes(image, given, colour=(1, 2, 3), colours=(1, 2, 3))
+    with pytest.raises(TypeError, match="not roles and colour together"):
+        boxes.draw_boxes(image, given, roles="truth", colour=(1, 2, 3))
+    with pytest.raises(ValueError, match=r"unknown box role\(s\) \['ground truth'\]"):
+        boxes.draw_boxes(image, given, roles="ground truth")
+    with pytest.raises(ValueError, match="one name or one per box"):
+        boxes.draw_boxes(image, given, roles=["truth", "prediction"])
+    with pytest.raises(TypeError, match="roles must be one role name"):
+        boxes.draw_boxes(image, given, roles=3)
+    assert np.array_equal(default, boxes.draw_boxes(image, given, roles="prediction"))
     with pytest.raises(ValueError, match="one per box"):
         boxes.draw_boxes(image, given, colours=[(1, 2, 3)] * 2)
     with pytest.raises(ValueError, match="0 to 255"):

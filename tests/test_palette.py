@@ -166,7 +166,7 @@ def test_draw_boxes_draws_lines_two_pixels_wide_in_the_role_colours():
     picture = boxes.draw_boxes(
         image,
         [[4, 4, 20, 20], [14, 14, 20, 20]],
-        colours=[boxes.COLOURS["truth"], boxes.COLOURS["prediction"]],
+        roles=["truth", "prediction"],
     )
     for role in ("truth", "prediction"):
         widths = _stroke_widths(picture, boxes.COLOURS[role])
@@ -175,12 +175,53 @@ def test_draw_boxes_draws_lines_two_pixels_wide_in_the_role_colours():
         assert 2 in widths, role  # exactly the default thickness across each side
 
 
-def test_the_lessons_box_pictures_use_two_pixel_lines():
-    """The IoU explorer's picture (lesson 05) at its widget scale: both boxes at least 2
-    pixels wide, in the truth and prediction colours."""
+def _side_runs(picture: np.ndarray, colour: tuple, row: int, columns: slice) -> int:
+    """How many separate runs of ``colour`` lie along ``row`` between ``columns``."""
+    line = np.all(picture[row, columns] == np.array(colour, np.uint8), axis=1).astype(int)
+    return int(np.sum(np.diff(np.concatenate([[0], line])) == 1))
+
+
+def test_truth_is_dashed_and_predictions_solid_so_they_differ_without_colour():
+    """Issue 21 item 5: the roles differ by line style as well as colour. Along the top side
+    of a 30-pixel box the truth's outline is several dashes, a prediction's one run; the
+    corners of the dashed outline are drawn, and a grey-scale copy of the picture still
+    tells the two apart (the dashes are there whatever the colours become)."""
+    image = np.full((40, 80), 0.5)
+    picture = boxes.draw_boxes(
+        image, [[5, 5, 30, 30], [45, 5, 30, 30]], roles=["truth", "prediction"], thickness=2
+    )
+    truth, prediction = boxes.COLOURS["truth"], boxes.COLOURS["prediction"]
+    assert _side_runs(picture, truth, 5, slice(0, 40)) >= 3
+    assert _side_runs(picture, prediction, 5, slice(40, 80)) == 1
+    for row, column in [(5, 5), (5, 34), (34, 5), (34, 34)]:
+        assert tuple(picture[row, column]) == truth, (row, column)  # square corners, drawn
+    grey = picture.mean(axis=2)
+    assert np.count_nonzero(np.diff(grey[5, 0:40] != grey[0, 0])) > np.count_nonzero(
+        np.diff(grey[5, 40:80] != grey[0, 0])
+    )
+    assert (
+        plots.BOX_LINE_STYLES["truth"] == "dashed" and "dashed" in plots.BOX_COLOUR_NAMES["truth"]
+    )
+    assert set(plots.BOX_LINE_STYLES) == set(plots.BOX_COLOURS)
+
+
+def test_the_lessons_draw_truth_dashed_in_their_pictures():
+    """The IoU explorer (lesson 05) draws box A as the truth: dashed, B solid."""
     from lab_utils.detection import compute
 
-    view = compute.iou_view(np.array([[2, 2, 10, 10]]), np.array([[7, 7, 10, 10]]), 24, 3)
+    view = compute.iou_view(np.array([[2, 2, 12, 12]]), np.array([[8, 8, 12, 12]]), 24, 3)
+    picture = view["picture"]
+    assert _side_runs(picture, boxes.COLOURS["truth"], 2 * 3, slice(0, 24 * 3)) >= 3
+    assert _side_runs(picture, boxes.COLOURS["prediction"], 8 * 3, slice(0, 24 * 3)) == 1
+
+
+def test_the_lessons_box_pictures_use_two_pixel_lines():
+    """The IoU explorer's picture (lesson 05) at its widget scale: both boxes at least 2
+    pixels wide, in the truth and prediction colours (B inside A, so that no outline cuts a
+    dash of the other into a 1-pixel piece)."""
+    from lab_utils.detection import compute
+
+    view = compute.iou_view(np.array([[2, 2, 16, 16]]), np.array([[6, 6, 6, 6]]), 24, 3)
     for role in ("truth", "prediction"):
         widths = _stroke_widths(view["picture"], boxes.COLOURS[role])
         assert widths and min(widths) >= 2, role

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lab_utils import lesson, models, validation
-from lab_utils.boxes import COLOURS, as_boxes, draw_boxes, match_detections
+from lab_utils.boxes import as_boxes, draw_boxes, match_detections
 from lab_utils.data import Scenes
 from lab_utils.detection.compute import fit, predict, require_scenes
 
@@ -293,14 +293,14 @@ def detector_view(
     outputs: np.ndarray, scenes: Scenes, index: int, score_threshold: float, scale: int
 ) -> dict:
     """Scene ``index`` with the detector's boxes (red) above ``score_threshold`` and the
-    ground truth (blue): {"picture", "found" (decoded dict), "matched" (truth index or -1
+    ground truth (dashed blue): {"picture", "found" (decoded dict), "matched" (truth index or -1
     per box)}. ``outputs`` are the detector's maps for every scene."""
     found = decode_centernet(outputs[index : index + 1], score_threshold=score_threshold)[0]
     truths = scenes.boxes[index]
     picture = draw_boxes(
         scenes.images[index],
         np.vstack([truths, found["boxes"]]),
-        colours=[COLOURS["truth"]] * len(truths) + [COLOURS["prediction"]] * len(found["boxes"]),
+        roles=["truth"] * len(truths) + ["prediction"] * len(found["boxes"]),
         scale=scale,
     )
     matched = (

@@ -19,7 +19,6 @@ import numpy as np
 
 from lab_utils import lesson, models, validation
 from lab_utils.boxes import (
-    COLOURS,
     as_boxes,
     as_scores,
     box_areas,
@@ -480,7 +479,7 @@ def iou_view(fixed: np.ndarray, moving: np.ndarray, canvas: int, scale: int) -> 
     picture = draw_boxes(
         image,
         np.vstack([fixed, moving]),
-        colours=[COLOURS["truth"], COLOURS["prediction"]],
+        roles=["truth", "prediction"],
         scale=scale,
         thickness=2,
     )
@@ -505,17 +504,17 @@ def nms_view(
     scale: int,
 ) -> dict:
     """NMS on ``boxes`` drawn on ``image``: the kept boxes in orange (or, with ``before``,
-    every box in grey), the ground truth in blue (``boxes.COLOURS``). {"picture", "kept",
+    every box in grey), the ground truth dashed blue (``boxes.COLOURS``). {"picture", "kept",
     "above_score", "shown"}."""
     kept = non_max_suppression(
         boxes, scores, iou_threshold=iou_threshold, score_threshold=score_threshold
     )
     shown = boxes if before else boxes[kept]
-    colours = [COLOURS["dropped"]] * len(boxes) if before else [COLOURS["kept"]] * len(kept)
+    role = "dropped" if before else "kept"
     picture = draw_boxes(
         image,
         np.vstack([truths, shown]),
-        colours=[COLOURS["truth"]] * len(truths) + colours,
+        roles=["truth"] * len(truths) + [role] * len(shown),
         scale=scale,
         thickness=2,
     )

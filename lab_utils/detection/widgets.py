@@ -16,7 +16,7 @@ import numpy as np
 
 from lab_utils import validation
 from lab_utils import widgets as kit_widgets
-from lab_utils.boxes import COLOURS, as_boxes, as_scores, draw_boxes
+from lab_utils.boxes import as_boxes, as_scores, draw_boxes
 from lab_utils.data import Scenes
 from lab_utils.detection.centernet import detector_view
 from lab_utils.detection.compute import iou_view, nms_view, predict, require_scenes, scene_truths
@@ -46,7 +46,7 @@ def scene_viewer(scenes: Scenes) -> kit_widgets.Interactive:
         names = ", ".join(scenes.class_names[label] for label in scenes.labels[index])
         kit_widgets.show(
             picture,
-            draw_boxes(scenes.images[index], boxes, colours=COLOURS["truth"], scale=4),
+            draw_boxes(scenes.images[index], boxes, roles="truth", scale=4),
             f"Scene {index}, enlarged 4 times: {len(scenes.boxes[index])} object(s) ({names})"
             + (", each in its ground-truth box." if len(boxes) else ", boxes hidden."),
         )
@@ -129,7 +129,7 @@ def nms_explorer(
     scale: int = 1,
 ) -> kit_widgets.Interactive:
     """Widget: NMS on given detections ("xywh") with IoU-threshold and score-threshold
-    sliders. Kept boxes are drawn in orange, the ground truth (optional) in blue
+    sliders. Kept boxes are drawn in orange, the ground truth (optional) dashed blue
     (``boxes.COLOURS``).
     """
     import ipywidgets

@@ -23,7 +23,7 @@ from lab_utils.faces import compute
 # A detection "hits" the reference face when its side is within this factor of the reference's.
 HIT_SIZE_RATIO = 2.0
 # How the lesson draws the faces a detector found (``boxes.draw_boxes(..., **FACE_BOXES)``).
-FACE_BOXES = {"colour": (255, 40, 40), "thickness": 2}
+FACE_BOXES = {"roles": "prediction", "thickness": 2}
 
 # --------------------------------------------------------------------------------------------
 # Face detection: OpenCV's Haar cascades, rotation sweep
