@@ -577,10 +577,13 @@ def fit(
     cached = _load_trained(model, key) if key else None
     if cached is not None:
         keras.utils.set_random_seed(seed)  # leave the generators as a real training does
+        lesson.return_freed_memory()
         return cached
     # One progress bar with the time left (lab_utils.progress): first runs train for minutes.
     bar = progress.training_bar(f"training {model.name}")
-    fit_options = {"epochs": epochs, "verbose": 0, "callbacks": [*callbacks, bar]}
+    # Each epoch's freed buffers go back to the system: the next epoch starts from less.
+    release = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: lesson.return_freed_memory())
+    fit_options = {"epochs": epochs, "verbose": 0, "callbacks": [*callbacks, bar, release]}
     if targets is not None:
         fit_options.update(batch_size=batch_size, shuffle=True)
     if validation_data is not None:
@@ -590,6 +593,7 @@ def fit(
     )
     if key:
         _store_trained(result, key)
+    lesson.return_freed_memory()
     return result
 
 

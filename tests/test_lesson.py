@@ -60,3 +60,25 @@ def test_deep_learning_setup_reports_backend_and_device_without_stderr_noise():
     assert "keras 3." in result.stdout
     assert "device CPU" in result.stdout or "device GPU" in result.stdout
     assert result.stderr == ""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's")
+def test_return_freed_memory_gives_freed_memory_back_to_the_system():
+    """300 MB of 2 kB blocks (the C library's heap, not Python's small-object pools) freed
+    with every 50th kept, as a training leaves its heap: the C library keeps the freed pages
+    until return_freed_memory hands them back."""
+    code = (
+        "import re\n"
+        "from lab_utils import lesson\n"
+        "def resident():\n"
+        "    text = open('/proc/self/status').read()\n"
+        "    return int(re.search(r'VmRSS:\\s+(\\d+)', text).group(1)) // 1024\n"
+        "blocks = [bytes(2000) + bytes([i % 256]) for i in range(150_000)]\n"
+        "kept = blocks[::50]\n"
+        "del blocks\n"
+        "before = resident()\n"
+        "lesson.return_freed_memory()\n"
+        "print(before, resident(), len(kept))\n"
+    )
+    before, after, _ = (int(value) for value in _run(code).stdout.split())
+    assert before - after > 100, f"resident memory {before} MiB -> {after} MiB"

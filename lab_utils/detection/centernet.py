@@ -281,8 +281,10 @@ def train_lesson_detector(train_scenes: Scenes, *, seed: int = 0) -> models.Trai
 
 def detect_scenes(model: keras.Model, scenes: Scenes) -> tuple[list, float]:
     """Run the heat-map detector on every scene (boxes scoring at least 0.05): (detections
-    per scene, seconds per image)."""
+    per scene, seconds per image). The seconds are a second, timed run's: a network's first
+    call on an input shape also compiles it (JAX) or sets it up, which is not detecting."""
     scenes = require_scenes(scenes)
+    predict(model, scenes.images)  # the untimed first run
     start = time.perf_counter()
     outputs = predict(model, scenes.images)
     found = decode_centernet(outputs, score_threshold=0.05)
