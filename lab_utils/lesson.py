@@ -100,7 +100,9 @@ def setup(seed: int = 0, *, deep_learning: bool = False) -> None:
         Import Keras and report its backend and the device it will use.
 
     The printed line comes from ``report(deep_learning)``, which tests and bug reports can
-    call directly.
+    call directly. In a notebook, the kernel then hands freed memory back to the system
+    after every cell (``return_freed_memory``), so that a lesson's memory follows what it
+    holds, not everything it ever held.
     """
     from lab_utils import validation
 
@@ -117,8 +119,25 @@ def setup(seed: int = 0, *, deep_learning: bool = False) -> None:
     matplotlib.rcParams.update(PLOT_STYLE)
     if deep_learning:
         import_keras().utils.set_random_seed(seed)
+    _return_freed_memory_after_each_cell()
     versions = report(deep_learning)
     print("  ".join(f"{key} {value}" for key, value in versions.items()) + f"  seed {seed}")
+
+
+def _after_cell(result: object = None) -> None:
+    """IPython's post_run_cell hook: ``return_freed_memory`` without a garbage collection
+    (a few milliseconds; Python's own collector runs as usual)."""
+    return_freed_memory(collect=False)
+
+
+def _return_freed_memory_after_each_cell() -> None:
+    """Register ``_after_cell`` once with the running IPython kernel (none: nothing to do)."""
+    shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+    if shell is None:
+        return
+    hooks = shell.events.callbacks["post_run_cell"]
+    if _after_cell not in hooks:
+        shell.events.register("post_run_cell", _after_cell)
 
 
 def reseed(seed: int = 0) -> None:
@@ -138,18 +157,21 @@ def reseed(seed: int = 0) -> None:
         import_keras().utils.set_random_seed(seed)
 
 
-def return_freed_memory() -> None:
+def return_freed_memory(*, collect: bool = True) -> None:
     """Give the memory that Python, NumPy and TensorFlow have freed back to the operating
     system (``malloc_trim`` of Linux's C library; nothing elsewhere).
 
     The C library keeps freed blocks for later use, so without this a kernel's memory only
     grows: each training left its buffers behind, and lesson 05's first run peaked at
-    1.62 GiB; :func:`lab_utils.models.fit` calls this after every training (and each epoch).
+    1.62 GiB; :func:`lab_utils.models.fit` calls this after every training (and each epoch),
+    and ``setup`` after every notebook cell. ``collect``: run Python's garbage collector first
+    (objects in reference cycles, such as Keras models, are freed only by it).
     """
     import ctypes
     import gc
 
-    gc.collect()
+    if collect:
+        gc.collect()
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL("libc.so.6").malloc_trim(0)

@@ -622,3 +622,40 @@ def test_dlib_finds_the_annotated_face_in_original_pixels():
     for method, max_side in (("hog", None), ("hog", 300), ("cnn", 300)):
         found, _ = detection.dlib_detect(photo, method, max_side=max_side)
         assert detection.precision_recall(found, truths)["true_positives"] == 1, method
+
+
+@pytest.mark.slow
+def test_retinanet_parts_are_listed_by_a_helper_process_that_keeps_keras_hub_out():
+    """Lesson 05's RetinaNet facts come from a helper process: KerasHub (and TensorFlow Text,
+    about 150 MB) is never imported into the lesson's kernel."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from lab_utils import detection; "
+        "r = detection.retinanet_parts(image_side=64, classes=2); "
+        "print(r['anchors'], r['outputs']['cls_logits'], r['decoder'], r['parts'][0][1], "
+        "'keras_hub' in sys.modules, 'tensorflow_text' in sys.modules)"
+    )
+    printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert printed.returncode == 0, printed.stderr[-2000:]
+    anchors = (8 * 8 + 4 * 4 + 2 * 2) * 9  # levels 3-5 of a 64-pixel image, 9 anchors a cell
+    assert printed.stdout.split() == [
+        str(anchors),
+        f"({1},",
+        f"{anchors},",
+        "2)",
+        "NonMaxSuppression",
+        "ResNetBackbone",
+        "False",
+        "False",
+    ]
+
+
+def test_retinanet_parts_says_what_went_wrong_in_its_helper_process(monkeypatch):
+    import subprocess
+
+    failed = subprocess.CompletedProcess([], 1, "", "Traceback ...\nImportError: no keras_hub")
+    monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: failed)
+    with pytest.raises(RuntimeError, match="helper process; its last lines:\nTraceback"):
+        detection.retinanet_parts()
