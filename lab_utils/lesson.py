@@ -125,9 +125,8 @@ def setup(seed: int = 0, *, deep_learning: bool = False) -> None:
 
 
 def _after_cell(result: object = None) -> None:
-    """IPython's post_run_cell hook: ``return_freed_memory`` without a garbage collection
-    (a few milliseconds; Python's own collector runs as usual)."""
-    return_freed_memory(collect=False)
+    """IPython's post_run_cell hook: ``return_freed_memory`` (a few milliseconds)."""
+    return_freed_memory()
 
 
 def _return_freed_memory_after_each_cell() -> None:
@@ -157,21 +156,18 @@ def reseed(seed: int = 0) -> None:
         import_keras().utils.set_random_seed(seed)
 
 
-def return_freed_memory(*, collect: bool = True) -> None:
+def return_freed_memory() -> None:
     """Give the memory that Python, NumPy and TensorFlow have freed back to the operating
     system (``malloc_trim`` of Linux's C library; nothing elsewhere).
 
     The C library keeps freed blocks for later use, so without this a kernel's memory only
     grows: each training left its buffers behind, and lesson 05's first run peaked at
     1.62 GiB; :func:`lab_utils.models.fit` calls this after every training (and each epoch),
-    and ``setup`` after every notebook cell. ``collect``: run Python's garbage collector first
-    (objects in reference cycles, such as Keras models, are freed only by it).
+    and ``setup`` after every notebook cell. It takes about 5 ms; a garbage collection
+    (``gc.collect``) would take 200 ms in a kernel with TensorFlow, so it is left to Python.
     """
     import ctypes
-    import gc
 
-    if collect:
-        gc.collect()
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL("libc.so.6").malloc_trim(0)

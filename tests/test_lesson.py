@@ -86,19 +86,19 @@ def test_return_freed_memory_gives_freed_memory_back_to_the_system():
 
 def test_setup_in_a_notebook_returns_freed_memory_after_every_cell(monkeypatch, capsys):
     """In an IPython shell, setup registers one post-cell hook (twice set up: still one), and
-    each cell that runs ends with return_freed_memory(collect=False)."""
+    each cell that runs ends with return_freed_memory."""
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
     calls = []
-    monkeypatch.setattr(lesson, "return_freed_memory", lambda **options: calls.append(options))
+    monkeypatch.setattr(lesson, "return_freed_memory", lambda: calls.append("freed"))
     try:
         lesson.setup(seed=0)
         lesson.setup(seed=0)
         assert shell.events.callbacks["post_run_cell"].count(lesson._after_cell) == 1
         shell.run_cell("x = 1")
         shell.run_cell("y = 2")
-        assert calls == [{"collect": False}, {"collect": False}]
+        assert calls == ["freed", "freed"]
     finally:
         shell.events.unregister("post_run_cell", lesson._after_cell)
         InteractiveShell.clear_instance()
