@@ -99,9 +99,10 @@ def run(script: Path) -> list[tuple[str, str]] | None:
 def previous_rows() -> list[dict]:
     if not RESULTS.exists():
         return []
+    table = RESULTS.read_text().partition("## Runs")[0]  # the figures' table only
     return [
         match.groupdict()
-        for match in map(ROW.match, RESULTS.read_text().splitlines())
+        for match in map(ROW.match, table.splitlines())
         if match and match["benchmark"] not in ("benchmark", "---")
     ]
 
@@ -145,7 +146,7 @@ def main(names) -> None:
     ]
     rows.sort(key=lambda row: row["benchmark"])
     text = RESULTS.read_text() if RESULTS.exists() else ""
-    notes = [line for line in text.partition("## Runs\n")[2].splitlines() if line.strip()]
+    notes = [line for line in text.partition("## Runs\n")[2].splitlines() if line.startswith("- ")]
     ran = ", ".join(fresh) or "nothing"
     if failed:
         ran += f" (FAILED, rows kept from an earlier run: {', '.join(failed)})"

@@ -62,6 +62,18 @@ def test_a_failing_benchmark_keeps_its_earlier_rows(runner, tmp_path):
         runner.main(["nonexistent"])
 
 
+def test_a_table_written_below_the_runs_is_not_taken_for_figures(runner, tmp_path):
+    """A table added below "## Runs" (by hand, against the file's header) once became seven
+    bogus figure rows on the next run; only the figures' table is read back."""
+    fake_benchmark(tmp_path, "alpha", 1)
+    runner.main([])
+    with runner.RESULTS.open("a") as results:
+        results.write("\n## Notes\n\n| lesson | first run |\n| --- | --- |\n| 01 | 5 s |\n")
+    runner.main(["alpha"])
+    assert [row["benchmark"] for row in runner.previous_rows()] == ["alpha"]
+    assert "| 01 | 5 s |" not in runner.RESULTS.read_text()
+
+
 def test_readme_quotes_the_generated_table():
     readme = (PROJECT / "README.md").read_text()
     assert "benchmarks/RESULTS.md" in readme
