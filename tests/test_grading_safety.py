@@ -222,8 +222,8 @@ def batch(tmp_path_factory):
     put("hostile", with_cell(solved(), hostile_code(paths, tag)))
     # Item 5: many slow cells (each under the cell limit) and one huge line.
     slow = solved()
-    for _ in range(4):
-        with_cell(slow, "import time\ntime.sleep(12)")
+    for _ in range(4):  # 28 s of sleep against the notebook's 20 s: the third sleep is cut
+        with_cell(slow, "import time\ntime.sleep(7)")
     with_cell(slow, "print('x' * 3_000_000)", index=1)
     put("slow_and_big", slow)
 
@@ -235,7 +235,7 @@ def batch(tmp_path_factory):
         out=out,
         notebooks=lessons,
         timeout=60,
-        notebook_timeout=36,
+        notebook_timeout=20,
         memory=3_000_000_000,
     )
     seconds = time.perf_counter() - start
@@ -400,7 +400,7 @@ def stopped(tmp_path_factory):
         (inbox / student / f"{LESSON}.ipynb").write_text(json.dumps(notebook))
     options = dict(root=str(root), notebooks=str(lessons))
     command = ["autograde", str(inbox), "--out", str(out), "--timeout", "60"]
-    command += ["--notebook-timeout", "30"]
+    command += ["--notebook-timeout", "15"]
     call = (  # the command line, with the fake lesson's folders
         "import functools, sys; from lab_utils import grading; "
         f"grading.autograde = functools.partial(grading.autograde, **{options!r}); "
@@ -416,7 +416,7 @@ def stopped(tmp_path_factory):
         process.kill()
     after_stop = {r["student"]: r for r in grading.read_csv(out / "grades.csv")}
     _wait_for(lambda: not _running(f"sleep {tag}"), 30, "the kernel to die with the batch")
-    csv_path = grading.autograde(inbox, out=out, timeout=60, notebook_timeout=30, **options)
+    csv_path = grading.autograde(inbox, out=out, timeout=60, notebook_timeout=15, **options)
     return {
         "returncode": process.returncode,
         "after_stop": after_stop,

@@ -365,6 +365,38 @@ def test_train_caches_identical_trainings_and_retrains_on_change(cache, capsys, 
     assert not models.train(retrain_model, images, labels, epochs=2, batch_size=8).from_cache
 
 
+def _unnamed_network(keras, units=10, nested=False):
+    """A network whose layers Keras names itself (conv2d, conv2d_1, ... per session)."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten()(keras.layers.Conv2D(4, 3)(inputs))
+    if nested:
+        inner = keras.Input(x.shape[1:])
+        x = keras.Model(inner, keras.layers.Dense(6)(inner))(x)
+    return keras.Model(inputs, keras.layers.Dense(units)(x))
+
+
+def test_the_training_key_ignores_the_names_keras_gives_to_layers(keras):
+    """The same unnamed network built twice (names conv2d and conv2d_1, ...) has one training
+    key, nested models included; another architecture or other initial weights another key."""
+    images = np.zeros((4, 8, 8), np.float32)
+    for nested in (False, True):
+        first, second = (
+            _unnamed_network(keras, nested=nested),
+            _unnamed_network(keras, nested=nested),
+        )
+        assert first.layers[1].name != second.layers[1].name  # conv2d_<n> vs conv2d_<n + 1>
+        assert models._training_key(first, [images], {}) == models._training_key(
+            second, [images], {}
+        )
+    same = models._training_key(_unnamed_network(keras), [images], {})
+    assert models._training_key(_unnamed_network(keras, units=9), [images], {}) != same
+    assert models._training_key(_unnamed_network(keras, nested=True), [images], {}) != same
+    reinitialised = _unnamed_network(keras)
+    reinitialised.layers[1].kernel.assign(reinitialised.layers[1].kernel * 2)
+    assert models._training_key(reinitialised, [images], {}) != same
+
+
 @pytest.mark.slow  # trains a model: seconds to tens of seconds on a loaded machine
 def test_train_ignores_a_corrupted_cache_entry(cache, capsys):
     model, images, labels = _tiny_training()
