@@ -685,10 +685,11 @@ def autograde(
     ``out`` folders (each shard needs its own ``out`` and ``root``).
 
     With ``prepare`` (the default), each lesson to grade is first run once as the instructor
-    wrote it (:func:`lab_utils.prepare.prepare_once`, skipped when already done for this
-    lesson and kit), so every training is in the cache, which the grading kernels read
-    (read-only): no submission trains from scratch, and a slow machine grades an honest
-    lesson 05 or 06 within its time budget.
+    wrote it and once with its exercises unsolved (:func:`lab_utils.prepare.prepare_once`,
+    skipped when already done for this lesson and kit), so the trainings of the solutions and
+    of the kit's fallbacks are in the cache, which the grading kernels read (read-only): a
+    submission trains only what its own code drives (lesson 06's triplet loss and semi-hard
+    rule, when written), and a slow machine grades lesson 05 or 06 within its time budget.
 
     Each submission is graded on its own (:func:`grade_submission`) within its time budget
     (``notebook_timeout`` seconds plus a margin): one broken, hostile or slow submission costs

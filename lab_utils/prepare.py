@@ -1,12 +1,16 @@
 """Train every lesson's models once, into the training cache, before a class or a grading run.
 
-``python -m lab_utils.prepare [LESSON ...]`` (``make prepare``) runs the instructor version of
-each lesson (all of them by default) top to bottom in a fresh kernel, so that every
-``models.fit`` training it makes is stored in ``data.cache_dir()/trained/``. Afterwards the
-same cells load the weights in about a second instead of training: a re-run in front of a
-class, ``make present``, and every graded notebook (the grader's kernels read the cache
-read-only, so no student's submission trains from scratch). Trainings are deterministic and
-keyed by everything that determines them, so preparing twice trains nothing the second time.
+``python -m lab_utils.prepare [LESSON ...]`` (``make prepare``) runs each lesson (all of them
+by default) top to bottom in a fresh kernel twice: the instructor version, then the student
+version with every exercise unsolved (``students.student_version``), whose cells fall back
+on the kit's functions. Every ``models.fit`` training they make is stored in
+``data.cache_dir()/trained/``. Afterwards the same cells load the weights in about a second
+instead of training: a re-run in front of a class, ``make present``, and graded notebooks
+(the grader's kernels read the cache read-only) whose exercises are solved as the
+instructor's or not at all. A student's own function that drives a training (lesson 06's
+triplet loss and semi-hard rule) is a training of its own, made in the grader. Trainings are
+deterministic and keyed by everything that determines them, so preparing twice trains nothing
+the second time.
 
 For a whole class (a lab room or a JupyterHub), ``--shared DIR`` (``make prepare
 SHARED=DIR``) fills a shared folder instead: the downloaded data files the personal cache
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import sys
@@ -52,20 +57,55 @@ def lesson_paths(names: list[str] | None = None, folder: Path = NOTEBOOKS) -> li
 
 
 def prepare(path: Path, *, cell_timeout: int = 1800) -> dict:
-    """Run one lesson notebook (trusted: the instructor's own) so its trainings are cached.
+    """Run one lesson notebook (trusted: the instructor's own), then its student version, so
+    that the trainings of both (the solutions' and the kit's fallbacks') are cached.
 
-    Returns {"lesson", "seconds", "from_cache": trainings loaded from the cache, "errors"}.
+    Returns {"lesson", "seconds", "from_cache": trainings loaded from the cache, "errors"}:
+    errors of the instructor version, and of the student version other than its exercises'
+    "not written yet" (NotImplementedError, ExerciseNotStarted).
     """
     import nbformat
+
+    from lab_utils import students
+
+    instructor = nbformat.read(str(path), as_version=4)
+    student = nbformat.reads(
+        json.dumps(students.student_version(json.loads(nbformat.writes(instructor)))),
+        as_version=4,
+    )
+    seconds, texts, errors = 0.0, [], []
+    for notebook, unsolved in ((instructor, False), (student, True)):
+        run = _execute(notebook, path.parent, cell_timeout)
+        seconds += run["seconds"]
+        texts += run["texts"]
+        errors += [
+            error
+            for error, exercise in run["errors"]
+            if not (unsolved and exercise and error.startswith(_NOT_WRITTEN))
+        ]
+    return {
+        "lesson": path.stem,
+        "seconds": seconds,
+        "from_cache": sum(len(_LOADED.findall(text)) for text in texts),
+        "errors": errors,
+    }
+
+
+#: How an unsolved exercise's cells fail in the student version (not a preparation error).
+_NOT_WRITTEN = ("NotImplementedError", "ExerciseNotStarted")
+
+
+def _execute(notebook, folder: Path, cell_timeout: int) -> dict:
+    """Run ``notebook`` in a fresh kernel in ``folder``: {"seconds", "texts" (its streams),
+    "errors": [(description, from an exercise or check cell?)]}."""
     from nbclient import NotebookClient
 
-    notebook = nbformat.read(str(path), as_version=4)
     client = NotebookClient(
         notebook,
         timeout=cell_timeout,
         kernel_name="python3",
         allow_errors=True,
-        resources={"metadata": {"path": str(path.parent)}},
+        resources={"metadata": {"path": str(folder)}},
     )
     start = time.perf_counter()
     client.execute()
@@ -77,18 +117,17 @@ def prepare(path: Path, *, cell_timeout: int = 1800) -> dict:
         if output.get("output_type") == "stream"
     ]
     errors = [
-        f"{output.get('ename')}: {str(output.get('evalue'))[:200]}"
+        (
+            f"{output.get('ename')}: {str(output.get('evalue'))[:200]}",
+            bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
+            or bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution")),
+        )
         for cell in notebook.cells
         if "raises-exception" not in cell.get("metadata", {}).get("tags", [])
         for output in cell.get("outputs", [])
         if output.get("output_type") == "error"
     ]
-    return {
-        "lesson": path.stem,
-        "seconds": seconds,
-        "from_cache": sum(len(_LOADED.findall(text)) for text in texts),
-        "errors": errors,
-    }
+    return {"seconds": seconds, "texts": texts, "errors": errors}
 
 
 def _stamp(path: Path) -> Path:

@@ -26,6 +26,50 @@ def test_preparing_a_lesson_runs_it_without_errors(capsys):
     assert "01_pixels:" in capsys.readouterr().out
 
 
+def _cell(source, **nbgrader):
+    metadata = {"nbgrader": {"grade_id": source[:8], **nbgrader}} if nbgrader else {}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": metadata,
+        "outputs": [],
+        "source": source,
+    }
+
+
+def _fake_lesson(folder, after=""):
+    """A lesson whose exercise drives what a later cell does (as 06's triplet loss drives its
+    training): each run leaves a file named after the answer it used."""
+    cells = [
+        _cell(
+            "def answer():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION",
+            solution=True,
+            grade=False,
+        ),
+        _cell("answer()", grade=True, solution=False, points=1),  # the check: fails unsolved
+        _cell(
+            "try:\n    value = answer()\nexcept NotImplementedError:\n    value = 'fallback'\n"
+            "open(f'ran_{value}.txt', 'w').close()" + after
+        ),
+    ]
+    path = folder / "01_fake.ipynb"
+    path.write_text(
+        json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_preparing_runs_the_instructor_and_the_student_version(tmp_path):
+    """The student version's fallbacks are prepared too (graders then load them); its unsolved
+    exercise is not an error, any other failure is."""
+    result = prepare.prepare(_fake_lesson(tmp_path))
+    assert result["errors"] == []
+    assert (tmp_path / "ran_42.txt").exists() and (tmp_path / "ran_fallback.txt").exists()
+    broken = prepare.prepare(_fake_lesson(tmp_path, after="\nassert value == 42"))
+    assert broken["errors"] == ["AssertionError: "]  # the student version's own cell failed
+
+
 def test_lessons_in_another_folder_are_chosen_by_name_or_number(tmp_path):
     for name in ("01_one", "02_two", "10_ten"):
         (tmp_path / f"{name}.ipynb").write_text("{}")
