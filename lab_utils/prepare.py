@@ -60,9 +60,10 @@ def prepare(path: Path, *, cell_timeout: int = 1800) -> dict:
     """Run one lesson notebook (trusted: the instructor's own), then its student version, so
     that the trainings of both (the solutions' and the kit's fallbacks') are cached.
 
-    Returns {"lesson", "seconds", "from_cache": trainings loaded from the cache, "errors"}:
-    errors of the instructor version, and of the student version other than its exercises'
-    "not written yet" (NotImplementedError, ExerciseNotStarted).
+    Returns {"lesson", "seconds" (both runs), "from_cache": trainings the instructor version
+    loaded from the cache, "errors"}: errors of the instructor version, and of the student
+    version other than its exercises' "not written yet" (NotImplementedError,
+    ExerciseNotStarted).
     """
     import nbformat
 
@@ -77,7 +78,7 @@ def prepare(path: Path, *, cell_timeout: int = 1800) -> dict:
     for notebook, unsolved in ((instructor, False), (student, True)):
         run = _execute(notebook, path.parent, cell_timeout)
         seconds += run["seconds"]
-        texts += run["texts"]
+        texts += [] if unsolved else run["texts"]
         errors += [
             error
             for error, exercise in run["errors"]
