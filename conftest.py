@@ -44,34 +44,6 @@ def keras():
     return lesson.import_keras()
 
 
-def _room(nodeid: str) -> str:
-    """The room a test runs in under `make test`: its file, or for tests/test_grading.py its
-    file and lesson (each lesson is graded in a batch of its own)."""
-    path = nodeid.split("::")[0]
-    lesson = re.search(r"\[(?:.*-)?(\d\d_[a-z]+)(?:-.*)?\]$", nodeid)
-    if path.endswith("test_grading.py") and lesson:
-        return f"{path}::{lesson.group(1)}"
-    return path
-
-
-#: Rooms that take a minute or more under `make test` (seconds on 2 busy cores, 2026-12-05;
-#: only their order depends on these figures). They are handed out longest first, so that no
-#: long room starts last while the other worker has nothing left to do.
-LONG_ROOMS = {
-    "notebooks/04_cnns.ipynb": 150,
-    "notebooks/05_detection.ipynb": 130,
-    "notebooks/06_faces.ipynb": 120,
-    "tests/test_browser.py": 330,
-    "tests/test_grading.py::06_faces": 175,
-    "tests/test_notebooks.py": 125,
-    "tests/test_grading_safety.py": 100,
-    "tests/test_grading.py::01_pixels": 90,
-    "tests/test_grading.py::05_detection": 75,
-    "tests/test_grading.py::04_cnns": 60,
-    "tests/test_wheel.py": 60,
-}
-
-
 @pytest.hookimpl(optionalhook=True)  # `-p no:xdist` runs without this hook
 def pytest_xdist_make_scheduler(config, log):
     """How `make test` (pytest -n 2) shares the work between workers: by room, so that each
@@ -81,7 +53,11 @@ def pytest_xdist_make_scheduler(config, log):
 
     class ByRoom(LoadScopeScheduling):
         def _split_scope(self, nodeid):
-            return _room(nodeid)
+            path = nodeid.split("::")[0]
+            lesson = re.search(r"\[(?:.*-)?(\d\d_[a-z]+)(?:-.*)?\]$", nodeid)
+            if path.endswith("test_grading.py") and lesson:
+                return f"{path}::{lesson.group(1)}"
+            return path
 
         def schedule(self):
             # The rooms in collection order (pytest_collection_modifyitems below), not xdist's
@@ -94,13 +70,12 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The notebooks first (their trainings fill the session's cache, which the grading,
-    browser and wheel tests read), then every other room; within each group the long rooms
-    first (``LONG_ROOMS``). A stable sort: each notebook's cells and each module's tests keep
-    their order."""
+    """The notebooks first (their trainings fill the session's cache), then the graded lessons
+    of tests/test_grading.py in lesson order (the longest rooms), then everything else; a
+    stable sort, so each notebook's cells and each module's tests keep their order."""
 
-    def order(item) -> tuple[int, int]:
-        room = _room(item.nodeid)
-        return (0 if room.endswith(".ipynb") else 1, -LONG_ROOMS.get(room, 0))
+    def rank(item) -> int:
+        path = item.nodeid.split("::")[0]
+        return 0 if path.endswith(".ipynb") else 1 if path.endswith("test_grading.py") else 2
 
-    items.sort(key=order)
+    items.sort(key=rank)
