@@ -75,6 +75,7 @@ import os
 import platform
 import re
 import resource
+import select
 import shutil
 import signal
 import stat
@@ -635,11 +636,17 @@ def _middle(
         os.write(up, b"u")
         if os.read(down, 1) == b"g":
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            # Open for as long as this process lives: the kernel checks it once its own
+            # parent-death signal is armed (a kernel forked just before this process was
+            # killed outlived the batch; seen under a load of 6 on 2 cores).
+            alive, held = os.pipe()
             kernel = os.fork()
             if kernel == 0:
                 os.close(up)
                 os.close(down)
-                _kernel(config, argv, ids)
+                os.close(held)
+                _kernel(config, argv, ids, alive)
+            os.close(alive)
             os.write(up, f"{kernel}\n".encode())
             code = _wait_and_hold(kernel, sockets)
     except BaseException as error:  # noqa: BLE001 - say why, then leave
@@ -670,11 +677,16 @@ def _wait_and_hold(kernel: int, sockets: list[str]) -> int:
 # --- the kernel process: inside the namespaces -----------------------------------------
 
 
-def _kernel(config: dict, argv: list[str], ids: _Ids) -> NoReturn:
+def _kernel(config: dict, argv: list[str], ids: _Ids, alive: int) -> NoReturn:
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "parent-death signal")
+        # ``alive`` reads end-of-file once the middle process is gone (its end was closed):
+        # then it died before the signal above was armed, and nothing would stop this one.
+        if select.select([alive], [], [], 0)[0]:
+            raise SandboxError("the process that started the sandbox is gone")
+        os.close(alive)
         _enter(config, argv, ids)
     except BaseException as error:  # noqa: BLE001 - say why, then leave
         print(f"lab_utils.sandbox: {error}", file=sys.stderr, flush=True)
