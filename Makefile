@@ -73,10 +73,8 @@ test-fast: $(STAMP) ## Unit tests only (skips the notebooks and slow tests)
 
 # Keras on JAX instead of TensorFlow (issue 23): every lesson under nbval on CPU, so a machine
 # with JAX and no TensorFlow can run the kit. JAX comes from requirements-jax.txt (optional).
-# Not in CI: JAX trains these small Keras models several times slower than TensorFlow on 2
-# cores (lesson 04's two-CNN cell: 327 s under JAX at load 5-9, 136 s under TensorFlow at load
-# 21), and the six lessons took about 52 min one after the other (load 5-20) on a shared 2-core
-# machine, far over the 15-minute test budget. Run it by hand before a release.
+# Not in CI: the six lessons took 550 s on 2 workers (2026-12-05, empty cache, load 4-6), on
+# top of make test's 15-16 minutes. Run it by hand before a release.
 JAX := $(VENV)/.jax
 $(JAX): $(STAMP) requirements-jax.txt
 	$(BIN)/python -m pip install --quiet -r requirements-jax.txt -c constraints.txt
