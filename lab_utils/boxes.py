@@ -409,7 +409,7 @@ def draw_boxes(
     clipped to the image, so a box past the border is drawn along it); each side is a strip
     ``thickness`` pixels wide *inside* those pixels, with square corners. A dashed outline
     is the same strips with every other run of ``DASH_PER_THICKNESS * thickness`` pixels
-    left out (measured along the diagonal, so the corners stay drawn).
+    left out, counted from the nearer corner along each side (so the corners stay drawn).
 
     Parameters
     ----------

@@ -7,7 +7,6 @@ viewer shows.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,7 @@ import numpy as np
 from lab_utils import lesson, models, validation
 from lab_utils.boxes import as_boxes, draw_boxes, match_detections
 from lab_utils.data import Scenes
-from lab_utils.detection.compute import fit, predict, require_scenes
+from lab_utils.detection.compute import fit, predict, require_scenes, timed_second_run
 
 if TYPE_CHECKING:  # Keras is imported when a model is first needed, not at import time
     import keras
@@ -284,11 +283,10 @@ def detect_scenes(model: keras.Model, scenes: Scenes) -> tuple[list, float]:
     per scene, seconds per image). The seconds are a second, timed run's: a network's first
     call on an input shape also compiles it (JAX) or sets it up, which is not detecting."""
     scenes = require_scenes(scenes)
-    predict(model, scenes.images)  # the untimed first run
-    start = time.perf_counter()
-    outputs = predict(model, scenes.images)
-    found = decode_centernet(outputs, score_threshold=0.05)
-    return found, (time.perf_counter() - start) / len(scenes)
+    found, seconds = timed_second_run(
+        lambda: decode_centernet(predict(model, scenes.images), score_threshold=0.05)
+    )
+    return found, seconds / len(scenes)
 
 
 def detector_view(

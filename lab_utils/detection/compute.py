@@ -45,6 +45,15 @@ def _bucket(count: int) -> int:
     return min(PREDICT_BATCH, 1 << (count - 1).bit_length())
 
 
+def timed_second_run(run: Callable[[], object]) -> tuple[object, float]:
+    """``run()`` twice: the second run's result and seconds. A network's first call on an
+    input shape also compiles it (JAX) or sets it up, which is not what a method costs."""
+    run()
+    start = time.perf_counter()
+    result = run()
+    return result, time.perf_counter() - start
+
+
 def require_scenes(scenes: object, name: str = "scenes") -> Scenes:
     """``scenes`` itself if it is a ``Scenes``; otherwise a TypeError saying where one comes
     from."""

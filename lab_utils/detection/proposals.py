@@ -5,7 +5,6 @@ how many ground-truth boxes the first k proposals cover.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -14,7 +13,7 @@ import numpy as np
 from lab_utils import validation
 from lab_utils.boxes import as_boxes, convert_boxes, iou_matrix, non_max_suppression
 from lab_utils.data import Scenes
-from lab_utils.detection.compute import predict, require_scenes
+from lab_utils.detection.compute import predict, require_scenes, timed_second_run
 from lab_utils.detectors import selective_search
 
 if TYPE_CHECKING:  # Keras is imported when a model is first needed, not at import time
@@ -284,13 +283,10 @@ def classifier_detections(
             found.append(detect_with_classifier(classifier, image, boxes, nms=nms))
         return found
 
-    detect_all()  # the untimed first pass
-    start = time.perf_counter()
-    found = detect_all()
-    seconds = (time.perf_counter() - start) / len(scenes)
+    found, seconds = timed_second_run(detect_all)
     evaluations = sum(result["evaluations"] for result in found)
     return {
         "detections": found,
         "evaluations_per_image": evaluations / len(scenes),
-        "seconds_per_image": seconds,
+        "seconds_per_image": seconds / len(scenes),
     }
